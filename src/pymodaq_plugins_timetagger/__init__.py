@@ -1,0 +1,18 @@
+"""PyMoDAQ plugins for the Swabian Instruments Time Tagger, with a TCP bridge and a simulator.
+
+Importing the package imports nothing from PyMoDAQ or Qt: the Qt-free core (``hardware``, the
+measurement runs, the bridge's codec and client) stays usable on a host without a GUI stack. ``config``
+(this package's configuration, a :class:`pymodaq_utils.config.BaseConfig`) is built on first access.
+"""
+from __future__ import annotations
+
+from ._version import VERSION as __version__
+
+
+def __getattr__(name):
+    if name == "config":
+        from .utils import Config
+        cfg = Config()
+        globals()["config"] = cfg
+        return cfg
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

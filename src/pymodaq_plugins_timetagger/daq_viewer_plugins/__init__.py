@@ -1,0 +1,1 @@
+"""Viewer plugins of the Time Tagger package."""

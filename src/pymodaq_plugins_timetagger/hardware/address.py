@@ -1,0 +1,101 @@
+"""One parser for the tagger address strings used everywhere (plugins, bridge client, config).
+
+====================  =====================================================================
+``auto``              the first USB Time Tagger the vendor library finds, else the simulator
+``sim``               the simulator (a Time Tagger Ultra); ``sim:<model>`` picks the model:
+                      ``sim:ultra``, ``sim:tt20``, ``sim:x``
+``''``                the first USB Time Tagger (vendor library)
+``<serial>``          the USB Time Tagger with that serial number, e.g. ``1740000ABC``
+``net:host[:port]``   a Network Time Tagger server (port 41101 by default); IPv6 as
+                      ``net:[::1]:41101``
+====================  =====================================================================
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import AddressError
+from .simulator.models import DEFAULT_MODEL, MODELS
+
+#: default port of the vendor's Network Time Tagger server (``createTimeTaggerNetwork``)
+NETWORK_TIME_TAGGER_PORT = 41101
+
+_SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
+
+
+@dataclass(frozen=True)
+class Address:
+    """A parsed tagger address. ``kind`` is one of ``auto``, ``sim``, ``usb``, ``net``."""
+
+    kind: str
+    text: str
+    model: str = ""      # sim: model key
+    serial: str = ""     # usb: serial ('' = first found)
+    host: str = ""       # net
+    port: int = 0        # net
+
+    @property
+    def network_address(self) -> str:
+        """``host:port`` as ``createTimeTaggerNetwork`` wants it (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def parse_address(text: str) -> Address:
+    """Parse an address string; raise :class:`AddressError` naming what is wrong."""
+    if not isinstance(text, str):
+        raise AddressError(f"tagger address must be a string, got {text!r}")
+    raw = text
+    text = text.strip()
+    low = text.lower()
+    if low == "auto":
+        return Address("auto", raw)
+    if low == "sim" or low.startswith("sim:"):
+        model = low[4:].strip() or DEFAULT_MODEL
+        if model not in MODELS:
+            raise AddressError(f"tagger address {raw!r}: unknown simulated model {model!r} "
+                               f"(known: {', '.join('sim:' + m for m in MODELS)})")
+        return Address("sim", raw, model=model)
+    if low.startswith("net:"):
+        host, port = _split_host_port(text[4:].strip(), raw)
+        return Address("net", raw, host=host, port=port)
+    if low.startswith("rpc:"):
+        raise AddressError(f"tagger address {raw!r}: TimeTaggerRPC servers are not supported by this "
+                           f"version; use a Network Time Tagger (net:host:port) or the TCP bridge")
+    if text == "":
+        return Address("usb", raw, serial="")
+    if not _SERIAL_RE.match(text):
+        raise AddressError(f"tagger address {raw!r} is neither 'auto', 'sim[:model]', "
+                           f"'net:host[:port]' nor a serial number (letters, digits, '-', '_')")
+    return Address("usb", raw, serial=text)
+
+
+def _split_host_port(spec: str, raw: str) -> tuple[str, int]:
+    if not spec:
+        raise AddressError(f"tagger address {raw!r}: no host after 'net:'")
+    port_text = ""
+    if spec.startswith("["):
+        end = spec.find("]")
+        if end < 0:
+            raise AddressError(f"tagger address {raw!r}: missing ']' after the IPv6 host")
+        host, rest = spec[1:end], spec[end + 1:]
+        if rest:
+            if not rest.startswith(":"):
+                raise AddressError(f"tagger address {raw!r}: expected ':port' after ']'")
+            port_text = rest[1:]
+    elif spec.count(":") == 1:
+        host, port_text = spec.split(":")
+    elif ":" in spec:
+        host = spec  # a bare IPv6 address, no port
+    else:
+        host = spec
+    if ":" not in host and not _HOST_RE.match(host):
+        raise AddressError(f"tagger address {raw!r}: {host!r} is not a valid host name")
+    port = NETWORK_TIME_TAGGER_PORT
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise AddressError(f"tagger address {raw!r}: port {port_text!r} is not a number in 1..65535")
+        port = int(port_text)
+    return host, port

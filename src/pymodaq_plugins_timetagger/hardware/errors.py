@@ -1,0 +1,21 @@
+"""Typed errors of the access layer. Each message names the address or setting that was wrong."""
+
+
+class TaggerError(RuntimeError):
+    """Base class of the Time Tagger errors raised by this package."""
+
+
+class AddressError(TaggerError, ValueError):
+    """A tagger address string that cannot be understood."""
+
+
+class VendorLibraryMissing(TaggerError):
+    """The vendor's Time Tagger library is not installed (neither the wheel nor the installer's)."""
+
+
+class TaggerOpenError(TaggerError):
+    """The Time Tagger at an address could not be opened (the vendor's message is included)."""
+
+
+class MeasurementTimeout(TaggerError):
+    """An acquisition did not finish within its timeout."""
