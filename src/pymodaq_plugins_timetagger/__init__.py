@@ -2,7 +2,7 @@
 
 Importing the package imports nothing from PyMoDAQ or Qt: the Qt-free core (``hardware``, the
 measurement runs, the bridge's codec and client) stays usable on a host without a GUI stack. ``config``
-(this package's configuration, a :class:`pymodaq_utils.config.BaseConfig`) is built on first access.
+(PyMoDAQ's ``GlobalConfig``, with this package's values under ``'timetagger'``) is built on first access.
 """
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from ._version import VERSION as __version__
 
 def __getattr__(name):
     if name == "config":
-        from .utils import Config
-        cfg = Config()
+        from pymodaq_utils.config import GlobalConfig
+        from . import utils  # noqa: F401  (registers this package's Config in GlobalConfig)
+        cfg = GlobalConfig()
         globals()["config"] = cfg
         return cfg
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,11 +1,27 @@
-"""This package's configuration file (``~/.pymodaq/config_timetagger.toml``, from the template)."""
+"""This package's configuration (``config_timetagger.toml`` in PyMoDAQ's config folder).
+
+The ``Config`` class is registered in PyMoDAQ's ``GlobalConfig`` under ``timetagger`` as soon as this
+module is imported (PyMoDAQ does the same for every plugin package when it starts), so values are read
+as ``config('timetagger', 'tagger', 'address')`` from the package's ``config``.
+"""
 from pathlib import Path
 
-from pymodaq_utils.config import BaseConfig
+from pymodaq_utils.config import BaseConfig, GlobalConfig
+
+CONFIG_NAME = "timetagger"
 
 
+@GlobalConfig.register()
 class Config(BaseConfig):
     """Configuration values of pymodaq_plugins_timetagger (defaults in resources/config_template.toml)."""
 
     config_template_path = Path(__file__).parent.joinpath("resources/config_template.toml")
-    config_name = f"config_{__package__.split('pymodaq_plugins_')[1]}"
+    config_name = f"config_{CONFIG_NAME}"
+
+
+def config_value(*path, default=None):
+    """One value of this package's configuration, e.g. ``config_value('bridge', 'port')``."""
+    try:
+        return GlobalConfig()(CONFIG_NAME, *path)
+    except KeyError:
+        return default

@@ -7,6 +7,7 @@ to, chunk by chunk, from the tagger's engine, restricted to its own capture wind
 """
 from __future__ import annotations
 
+import abc
 import logging
 
 import numpy as np
@@ -52,7 +53,7 @@ def _positive(value, name, what, upper=None) -> int:
     return v
 
 
-class IteratorBase:
+class IteratorBase(abc.ABC):
     """Common life cycle of every simulated measurement (see the vendor's ``IteratorBase``)."""
 
     def __init__(self, tagger):
@@ -191,8 +192,9 @@ class IteratorBase:
         self._tagger._check_open()
 
     # --- for subclasses --------------------------------------------------------------------------
+    @abc.abstractmethod
     def _channels_in_use(self) -> tuple[int, ...]:
-        raise NotImplementedError
+        """The signed channel numbers this measurement listens to."""
 
     def _reset(self) -> None:
         """Zero the accumulated data."""
@@ -200,8 +202,9 @@ class IteratorBase:
     def _on_resume(self) -> None:
         """A new capture segment begins at ``self._seg_start``."""
 
+    @abc.abstractmethod
     def _process(self, tags: dict[int, np.ndarray], a: int, b: int) -> None:
-        raise NotImplementedError
+        """Accumulate the tags (per channel, sorted) of the window [a, b) ps."""
 
     def _flush(self) -> None:
         """The segment ended: finish whatever waits for later tags."""

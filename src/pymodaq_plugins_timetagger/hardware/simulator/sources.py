@@ -23,6 +23,7 @@ Sources provided:
 """
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -94,7 +95,7 @@ def apply_dead_time(times: np.ndarray, dead_ps: float, last_kept: float) -> tupl
 
 
 @dataclass
-class Source:
+class Source(abc.ABC):
     """Base class: what every source has. Subclasses implement :meth:`_signal`.
 
     Detector properties (apply to each detector channel of the source):
@@ -154,8 +155,13 @@ class Source:
         """RMS jitter this source adds on ``channel`` (the detector's)."""
         return self.jitter_ps if channel in self.detector_channels else 0.0
 
+    @abc.abstractmethod
     def _signal(self, rng: np.random.Generator, duration_ps: float) -> dict[int, np.ndarray]:
-        raise NotImplementedError
+        """Pulse times of the source itself (float ps from the chunk start, sorted) per channel."""
+
+    @abc.abstractmethod
+    def expected_rate_hz(self, channel: int) -> float:
+        """Mean rate on ``channel`` before any dead time (signal, background and dark counts)."""
 
 
 @dataclass
@@ -173,7 +179,6 @@ class PoissonSource(Source):
         return {ch: poisson_arrivals(rng, self.rate_hz, duration_ps) for ch in self.channels}
 
     def expected_rate_hz(self, channel: int) -> float:
-        """Mean rate on ``channel`` before any dead time (signal + dark counts)."""
         return self.rate_hz + self.dark_count_hz
 
 

@@ -1,0 +1,26 @@
+"""Test set-up: headless Qt, and helpers shared by the simulator tests."""
+import os
+
+# Qt must never look for a display in the tests (PyMoDAQ creates widgets even when nobody sees them)
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+from pymodaq_plugins_timetagger.hardware import simulator as TT  # noqa: E402
+
+
+@pytest.fixture
+def make_tagger():
+    """Open simulated taggers (virtual clock, seeded) and free them after the test."""
+    opened = []
+
+    def _make(serial="", *, seed=1234, sources=(), clock="virtual"):
+        t = TT.createTimeTagger(serial, clock=clock, seed=seed,
+                                sources=list(sources) if sources is not None else None)
+        opened.append(t)
+        return t
+
+    yield _make
+    for t in opened:
+        TT.freeTimeTagger(t)

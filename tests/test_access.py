@@ -1,0 +1,147 @@
+"""The access layer: address parsing, opening each kind of tagger, errors, freeing exactly once."""
+import pytest
+
+from pymodaq_plugins_timetagger.hardware import access, simulator
+from pymodaq_plugins_timetagger.hardware.address import NETWORK_TIME_TAGGER_PORT, parse_address
+from pymodaq_plugins_timetagger.hardware.errors import (AddressError, TaggerOpenError,
+                                                        VendorLibraryMissing)
+
+
+@pytest.mark.parametrize("text,kind,extra", [
+    ("auto", "auto", {}),
+    (" AUTO ", "auto", {}),
+    ("sim", "sim", {"model": "ultra"}),
+    ("sim:tt20", "sim", {"model": "tt20"}),
+    ("SIM:X", "sim", {"model": "x"}),
+    ("", "usb", {"serial": ""}),
+    ("1740000ABC", "usb", {"serial": "1740000ABC"}),
+    ("net:lab-pc", "net", {"host": "lab-pc", "port": NETWORK_TIME_TAGGER_PORT}),
+    ("net:192.168.1.20:41102", "net", {"host": "192.168.1.20", "port": 41102}),
+    ("net:[::1]:5000", "net", {"host": "::1", "port": 5000}),
+    ("net:::1", "net", {"host": "::1", "port": NETWORK_TIME_TAGGER_PORT}),
+])
+def test_parse_address(text, kind, extra):
+    a = parse_address(text)
+    assert a.kind == kind
+    for k, v in extra.items():
+        assert getattr(a, k) == v
+
+
+def test_network_address_brackets_ipv6():
+    assert parse_address("net:[::1]:5000").network_address == "[::1]:5000"
+    assert parse_address("net:host").network_address == "host:41101"
+
+
+@pytest.mark.parametrize("text,words", [
+    ("sim:ultra2", "unknown simulated model"),
+    ("net:", "no host"),
+    ("net:host:99999", "port"),
+    ("net:host:abc", "port"),
+    ("net:[::1", "']'"),
+    ("my tagger", "neither"),
+    ("rpc:host", "TimeTaggerRPC"),
+    (None, "must be a string"),
+])
+def test_bad_addresses_name_the_problem(text, words):
+    with pytest.raises(AddressError, match=words) as e:
+        parse_address(text)
+    if text:
+        assert repr(text) in str(e.value)
+
+
+def test_open_sim_describes_it_as_simulated():
+    with access.open_tagger("sim:tt20", sim_clock="virtual") as h:
+        assert h.simulated and h.api is simulator
+        assert h.model == "Time Tagger 20"
+        assert "SIMULATED" in h.description and "Time Tagger 20" in h.description
+        corr = h.api.Correlation(h.tagger, 1, 2)  # the module-like API builds measurements
+        assert corr.getData().shape == (1000,)
+    assert h.closed
+
+
+def test_close_frees_exactly_once(monkeypatch):
+    calls = []
+    real = simulator.freeTimeTagger
+    monkeypatch.setattr(simulator, "freeTimeTagger", lambda t: (calls.append(t), real(t)))
+    h = access.open_tagger("sim", sim_clock="virtual")
+    h.close()
+    h.close()
+    with h:
+        pass
+    assert len(calls) == 1
+    # the serial is free again
+    access.open_tagger("sim", sim_clock="virtual").close()
+
+
+def test_a_serial_cannot_be_opened_twice():
+    with access.open_tagger("sim", sim_clock="virtual"):
+        with pytest.raises(TaggerOpenError, match="'sim'.*already in use"):
+            access.open_tagger("sim", sim_clock="virtual")
+
+
+class _NoDevices:
+    """Stands for the vendor module on a machine without hardware (what the real one answers)."""
+
+    @staticmethod
+    def scanTimeTagger():
+        return ()
+
+    @staticmethod
+    def createTimeTagger(serial=""):
+        raise RuntimeError("No Time Tagger attached or already in use.")
+
+    @staticmethod
+    def createTimeTaggerNetwork(address):
+        raise RuntimeError(f"Could not connect to Time Tagger server at {address}.")
+
+
+def test_auto_falls_back_to_the_simulator_and_says_why(monkeypatch):
+    monkeypatch.setattr(access, "load_vendor_api", lambda: _NoDevices)
+    with access.open_tagger("auto", sim_clock="virtual") as h:
+        assert h.simulated
+        assert "SIMULATED" in h.description and "no USB Time Tagger found" in h.description
+
+
+def test_auto_without_the_vendor_library(monkeypatch):
+    def missing():
+        raise VendorLibraryMissing("not installed")
+    monkeypatch.setattr(access, "load_vendor_api", missing)
+    with access.open_tagger("auto", sim_clock="virtual") as h:
+        assert h.simulated and "vendor library is not installed" in h.description
+
+
+@pytest.mark.parametrize("address,vendor_words", [
+    ("", "No Time Tagger attached"),
+    ("1740000ABC", "No Time Tagger attached"),
+    ("net:127.0.0.1:41101", "Could not connect to Time Tagger server at 127.0.0.1:41101"),
+])
+def test_explicit_address_never_falls_back(monkeypatch, address, vendor_words):
+    monkeypatch.setattr(access, "load_vendor_api", lambda: _NoDevices)
+    with pytest.raises(TaggerOpenError) as e:
+        access.open_tagger(address)
+    assert repr(address) in str(e.value) and vendor_words in str(e.value)
+
+
+def test_explicit_address_without_vendor_library(monkeypatch):
+    def missing():
+        raise VendorLibraryMissing("the Swabian Time Tagger library is not installed")
+    monkeypatch.setattr(access, "load_vendor_api", missing)
+    with pytest.raises(VendorLibraryMissing, match="'1740000ABC'.*not installed"):
+        access.open_tagger("1740000ABC")
+
+
+def test_real_vendor_library_without_hardware():
+    """With the vendor's wheel installed (Linux), its own errors reach the user unchanged."""
+    try:
+        api = access.load_vendor_api()
+    except VendorLibraryMissing:
+        pytest.skip("Swabian-TimeTagger is not installed on this platform")
+    assert not access.is_simulated_api(api)
+    if api.scanTimeTagger():
+        pytest.skip("a real Time Tagger is attached: this test is for machines without one")
+    with pytest.raises(TaggerOpenError, match="cannot open the Time Tagger at ''.*No Time Tagger"):
+        access.open_tagger("")
+    with pytest.raises(TaggerOpenError, match="127.0.0.1:1"):
+        access.open_tagger("net:127.0.0.1:1")
+    with access.open_tagger("auto", sim_clock="virtual") as h:
+        assert h.simulated and "no USB Time Tagger found" in h.description

@@ -1,0 +1,42 @@
+"""The package installs and is found like every PyMoDAQ plugin package."""
+from pymodaq.utils.plugin_testing import PluginPackageChecks
+
+import pymodaq_plugins_timetagger
+
+
+class TestTimeTaggerPackage(PluginPackageChecks):
+    # set explicitly: the checks would otherwise guess it from a [project] table, and our metadata
+    # lives in setup.cfg (the project's convention), with pyproject.toml for the build system only
+    package_name = "pymodaq_plugins_timetagger"
+    strict_imports = True
+
+
+
+def test_version_and_config():
+    from pymodaq_plugins_timetagger.utils import config_value
+    assert pymodaq_plugins_timetagger.__version__.count(".") == 2
+    cfg = pymodaq_plugins_timetagger.config
+    assert cfg("timetagger", "tagger", "address") == "auto"
+    assert config_value("bridge", "port") == 6341
+    assert config_value("no", "such", "key", default=3) == 3
+
+
+def test_importing_the_core_loads_neither_qt_nor_pymodaq():
+    import subprocess
+    import sys
+    code = ("import sys; import pymodaq_plugins_timetagger.hardware.access as a; "
+            "import pymodaq_plugins_timetagger.hardware.simulator; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('PySide6', 'PyQt5', 'PyQt6', 'qtpy', 'pymodaq', 'pymodaq_gui', 'pymodaq_utils')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_pymodaq_lists_the_plugins():
+    from pymodaq.utils.daq_utils import get_plugins
+    names = {p["name"] for kind in ("daq_0Dviewer", "daq_1Dviewer", "daq_2Dviewer")
+             for p in get_plugins(kind) if p["parent_module"].__name__ == "pymodaq_plugins_timetagger"}
+    from pymodaq_utils.plugin_tools.checks import find_plugin_modules
+    ours = {m.name.split("viewer_", 1)[1] for m in find_plugin_modules("pymodaq_plugins_timetagger")}
+    assert names == ours

@@ -1,0 +1,206 @@
+"""The simulator is a drop-in for the vendor API subset: names, signatures, defaults, dtypes, errors.
+
+Where the vendor's wheel is installed, its own classes are the reference (read by introspection only:
+no hardware is needed for that).
+"""
+import inspect
+
+import numpy as np
+import pytest
+
+from pymodaq_plugins_timetagger.hardware import simulator as TT
+from pymodaq_plugins_timetagger.hardware.access import load_vendor_api
+from pymodaq_plugins_timetagger.hardware.errors import VendorLibraryMissing
+
+MEASUREMENTS = ["Countrate", "Counter", "Correlation", "Histogram"]
+COMMON = ["start", "stop", "clear", "startFor", "waitUntilFinished", "isRunning", "getCaptureDuration",
+          "getConfiguration", "abort", "__enter__", "__exit__"]
+TAGGER = ["getSerial", "getModel", "getChannelList", "setTestSignal", "getTestSignal", "setTriggerLevel",
+          "getTriggerLevel", "setInputDelay", "getInputDelay", "setDeadtime", "getDeadtime",
+          "getOverflows", "clearOverflows", "getOverflowsAndClear", "sync", "getConfiguration",
+          "setEventDivider", "getEventDivider", "__enter__", "__exit__"]
+
+
+@pytest.fixture(scope="module")
+def vendor():
+    try:
+        return load_vendor_api()
+    except VendorLibraryMissing:
+        pytest.skip("Swabian-TimeTagger is not installed on this platform")
+
+
+def test_module_level_names():
+    assert TT.CHANNEL_UNUSED == -134217728
+    assert [m.value for m in TT.ChannelEdge] == [0, 1, 2, 4, 5, 6, 8, 9, 10]
+    assert int(TT.Resolution.Standard) == 0
+    assert isinstance(TT.scanTimeTagger(), tuple)
+    for name in ["createTimeTagger", "freeTimeTagger", "scanTimeTagger", *MEASUREMENTS]:
+        assert callable(getattr(TT, name))
+
+
+def test_module_constants_match_the_vendor(vendor):
+    assert TT.CHANNEL_UNUSED == vendor.CHANNEL_UNUSED
+    for name, member in vendor.ChannelEdge.__members__.items():
+        assert int(TT.ChannelEdge[name]) == int(member)
+    for name, member in vendor.Resolution.__members__.items():
+        assert int(TT.Resolution[name]) == int(member)
+
+
+@pytest.mark.parametrize("cls", MEASUREMENTS)
+def test_measurement_methods_exist_in_the_vendor_too(vendor, cls):
+    for name in COMMON:
+        assert hasattr(getattr(vendor, cls), name), f"vendor {cls} has no {name}"
+        assert hasattr(getattr(TT, cls), name), f"simulated {cls} has no {name}"
+    vendor_getters = {n for n in dir(getattr(vendor, cls)) if n.startswith("get")}
+    ours = {n for n in dir(getattr(TT, cls)) if n.startswith("get")}
+    for name in ours:
+        assert name in vendor_getters, f"simulated {cls}.{name} is not vendor API"
+
+
+def test_tagger_methods_exist_in_the_vendor_too(vendor):
+    for name in TAGGER:
+        assert hasattr(vendor.TimeTagger, name), name
+        assert hasattr(TT.TimeTagger, name), name
+
+
+@pytest.mark.parametrize("cls", ["Counter", "Countrate"])
+def test_explicit_vendor_signatures_are_the_same(vendor, cls):
+    """Where SWIG exposes real Python signatures, ours have the same parameter names and defaults."""
+    v = inspect.signature(getattr(vendor, cls).__init__)
+    s = inspect.signature(getattr(TT, cls).__init__)
+    assert [(p.name, p.default) for p in v.parameters.values()] == \
+           [(p.name, p.default) for p in s.parameters.values()]
+
+
+@pytest.mark.parametrize("method", ["startFor", "waitUntilFinished"])
+def test_iterator_signatures_are_the_same(vendor, method):
+    v = inspect.signature(getattr(vendor.IteratorBase, method))
+    s = inspect.signature(getattr(TT.IteratorBase, method))
+    assert [(p.name, p.default) for p in v.parameters.values()] == \
+           [(p.name, p.default) for p in s.parameters.values()]
+
+
+def test_keyword_names_of_the_c_parsed_constructors(make_tagger):
+    """Correlation/Histogram take the vendor's keyword names (verified against the wheel)."""
+    t = make_tagger()
+    TT.Correlation(tagger=t, channel_1=1, channel_2=2, binwidth=10, n_bins=10)
+    TT.Histogram(tagger=t, click_channel=1, start_channel=2, binwidth=10, n_bins=10)
+    with pytest.raises(TypeError):
+        TT.Correlation(tagger=t, channel_1=1, foo=2)
+
+
+@pytest.mark.parametrize("cls,args", [("Countrate", ([1],)), ("Counter", ([1],)),
+                                      ("Correlation", (1, 2)), ("Histogram", (1, 2))])
+def test_none_tagger_raises_like_the_vendor(vendor, cls, args):
+    with pytest.raises(ValueError, match="a valid Time Tagger must be provided") as ours:
+        getattr(TT, cls)(None, *args)
+    with pytest.raises(ValueError) as theirs:
+        getattr(vendor, cls)(None, *args)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_dtypes_and_shapes(make_tagger):
+    t = make_tagger()
+    t.setTestSignal([1, 2], True)
+    cr = TT.Countrate(t, [1, 2, 3])
+    co = TT.Counter(t, [1, 2], binwidth=10**9, n_values=7)
+    corr = TT.Correlation(t, 1, 2, binwidth=100, n_bins=33)
+    hist = TT.Histogram(t, 1, 2, binwidth=100, n_bins=44)
+    for m in (cr, co, corr, hist):
+        assert m.isRunning(), "measurements start on construction"
+    t.sim_advance(10**10)
+    assert cr.getData().dtype == np.float64 and cr.getData().shape == (3,)
+    assert cr.getCountsTotal().dtype == np.int64
+    assert co.getData().dtype == np.int32 and co.getData().shape == (2, 7)
+    assert co.getDataNormalized().dtype == np.float64 and co.getIndex().dtype == np.int64
+    assert corr.getData().dtype == np.int32 and corr.getData().shape == (33,)
+    assert corr.getDataNormalized().dtype == np.float64 and corr.getIndex().dtype == np.int64
+    assert hist.getData().dtype == np.int32 and hist.getIndex().shape == (44,)
+    a, b = corr.getData(), corr.getData()
+    a[:] = -1
+    assert (b != -1).any(), "getters return fresh arrays"
+    assert cr.getCaptureDuration() == 10**10
+
+
+def test_integer_arguments_like_the_vendor(make_tagger):
+    t = make_tagger()
+    cr = TT.Countrate(t, [1])
+    cr.startFor(1e9)  # an integral float is accepted
+    with pytest.raises(TypeError):
+        cr.startFor(1.5e0)
+    with pytest.raises(TypeError):
+        cr.startFor(10, clear=1)  # bool arguments must be real bools
+
+
+@pytest.mark.parametrize("ctor", [
+    lambda t: TT.Correlation(t, 1, 2, binwidth=0),
+    lambda t: TT.Correlation(t, 1, 2, n_bins=0),
+    lambda t: TT.Histogram(t, 1, 2, binwidth=-5),
+    lambda t: TT.Counter(t, [1], n_values=0),
+    lambda t: TT.Countrate(t, []),
+    lambda t: TT.Countrate(t, [9]),
+    lambda t: TT.Correlation(t, 0, 2),
+])
+def test_bad_measurement_arguments_raise_value_errors(make_tagger, ctor):
+    with pytest.raises(ValueError):
+        ctor(make_tagger())
+
+
+def test_life_cycle(make_tagger):
+    t = make_tagger()
+    t.setTestSignal(1, True)
+    cr = TT.Countrate(t, [1])
+    t.sim_advance(10**9)
+    cr.stop()
+    n = cr.getCountsTotal()[0]
+    t.sim_advance(10**9)
+    assert cr.getCountsTotal()[0] == n and cr.getCaptureDuration() == 10**9  # stopped: frozen
+    cr.start()
+    t.sim_advance(10**9)
+    assert cr.getCaptureDuration() == 2 * 10**9  # start() resumes without clearing
+    cr.clear()
+    assert cr.getCaptureDuration() == 0 and cr.getCountsTotal()[0] == 0 and cr.isRunning()
+    # waiting on a measurement that never ends returns at once (the vendor logs and skips)
+    assert cr.waitUntilFinished(100) is False
+    cr.startFor(10**9)
+    assert cr.waitUntilFinished(0.5) is False  # virtual time: 0.5 ms < 1 ms
+    assert cr.waitUntilFinished(1) is True
+    with TT.Countrate(t, [1]) as m:
+        pass
+    with pytest.raises(RuntimeError, match="destroyed"):
+        m.start()
+
+
+def test_settings_read_back(make_tagger):
+    t = make_tagger()
+    t.setTriggerLevel(3, 0.3333)
+    assert t.getTriggerLevel(3) == pytest.approx(0.3333, abs=t.sim_spec.trigger_step_v)
+    t.setInputDelay(-2, 1234)
+    assert t.getInputDelay(-2) == 1234 and t.getInputDelay(2) == 0
+    t.setTestSignal([1, 5], True)
+    assert t.getTestSignal(5) and not t.getTestSignal(4)
+    assert t.getChannelList(TT.ChannelEdge.Rising) == list(range(1, 9))
+    assert len(t.getChannelList()) == 16
+    cfg = t.getConfiguration()
+    assert cfg["simulated"] is True and cfg["channels"][2]["trigger level"] == t.getTriggerLevel(3)
+    with pytest.raises(ValueError, match="channel 9"):
+        t.setTriggerLevel(9, 0.1)
+    with pytest.raises(ValueError, match="outside"):
+        t.setTriggerLevel(1, 7.0)
+
+
+def test_freed_tagger_refuses_work():
+    t = TT.createTimeTagger(clock="virtual")
+    m = TT.Countrate(t, [1])
+    TT.freeTimeTagger(t)
+    assert "SIM-ULTRA-0001" in TT.scanTimeTagger()
+    with pytest.raises(RuntimeError, match="freed"):
+        m.startFor(10)
+    with pytest.raises(RuntimeError, match="freed"):
+        TT.Countrate(t, [1])
+
+
+def test_context_manager_frees():
+    with TT.createTimeTagger(clock="virtual") as t:
+        assert t.getSerial() not in TT.scanTimeTagger()
+    assert t.getSerial() in TT.scanTimeTagger()
