@@ -202,5 +202,9 @@ def test_freed_tagger_refuses_work():
 
 def test_context_manager_frees():
     with TT.createTimeTagger(clock="virtual") as t:
-        assert t.getSerial() not in TT.scanTimeTagger()
-    assert t.getSerial() in TT.scanTimeTagger()
+        serial = t.getSerial()
+        assert serial not in TT.scanTimeTagger()
+    assert serial in TT.scanTimeTagger()
+    with pytest.raises(RuntimeError, match="freed"):
+        t.getSerial()
+    TT.freeTimeTagger(t)  # freeing twice is harmless

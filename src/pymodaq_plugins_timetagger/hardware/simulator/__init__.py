@@ -116,7 +116,8 @@ def freeTimeTagger(tagger) -> None:
     """Release a simulated tagger: its engine stops and its serial can be opened again."""
     if not isinstance(tagger, SimTimeTagger):
         raise TypeError("in method 'freeTimeTagger', argument 1 of type 'TimeTaggerBase'")
+    serial = tagger.sim_spec.serial
     with _open_lock:
-        if _open.get(tagger.getSerial()) is tagger:
-            del _open[tagger.getSerial()]
+        if _open.get(serial) is tagger:
+            del _open[serial]
     tagger._close()

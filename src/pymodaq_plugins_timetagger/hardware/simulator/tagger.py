@@ -66,6 +66,7 @@ class SimTimeTagger:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._closed = False
+        self._unplugged = False
         n = spec.n_inputs
         self._trigger = {c: self._round_trigger(DEFAULT_TRIGGER_LEVEL_V) for c in range(1, n + 1)}
         self._delay = {c: 0 for c in self._all_channels()}
@@ -98,6 +99,7 @@ class SimTimeTagger:
 
     # ------------------------------------------------------------------ vendor API: identity
     def getSerial(self) -> str:
+        self._check_open()
         return self._spec.serial
 
     def getModel(self) -> str:
@@ -192,6 +194,7 @@ class SimTimeTagger:
 
     def getOverflows(self) -> int:
         with self._lock:
+            self._check_open()
             return self._overflows
 
     def clearOverflows(self) -> None:
@@ -276,6 +279,20 @@ class SimTimeTagger:
                 return PS_PER_S / self._spec.test_signal_period_ps
             src = self._source_of.get(c)
             return 0.0 if src is None else src.expected_rate_hz(c)
+
+    def sim_unplug(self) -> None:
+        """Simulate a lost USB/network link: the stream stops and calls to the device raise."""
+        with self._cond:
+            self._unplugged = True
+            self._cond.notify_all()
+
+    def sim_replug(self) -> None:
+        """End :meth:`sim_unplug`: the stream goes on from the present."""
+        with self._cond:
+            self._unplugged = False
+            if self._clock == "wall":
+                self._skip_to(self._wall_now_ps())
+            self._cond.notify_all()
 
     @property
     def sim_spec(self) -> ModelSpec:
@@ -368,16 +385,11 @@ class SimTimeTagger:
 
     def _advance_to(self, target: int) -> None:
         """Process the stream until every tag before ``target`` (ps) has reached the measurements."""
-        while self._t_dispatch < target:
+        while self._t_dispatch < target and not self._unplugged:
             active = self._active_channels()
             if not active:
                 # nothing listens: time passes, nothing is transferred, sources restart fresh later
-                self._t_dispatch = target
-                self._t_gen = target
-                self._active = active
-                self._pending.clear()
-                for src in self._sources:
-                    src.reset()
+                self._skip_to(target)
                 break
             rate = sum(self.sim_expected_rate_hz(abs(c)) for c in active) + 1.0
             chunk = int(min(MAX_CHUNK_PS, max(MIN_CHUNK_PS, TARGET_TAGS_PER_CHUNK / rate * PS_PER_S)))
@@ -386,6 +398,17 @@ class SimTimeTagger:
                 # let API calls in between the chunks of a long catch-up
                 self._cond.notify_all()
                 self._cond.wait(0)
+
+    def _skip_to(self, target: int) -> None:
+        """Let time pass without tags (idle, or after a disconnection); sources restart fresh."""
+        if target <= self._t_dispatch:
+            return
+        self._t_dispatch = target
+        self._t_gen = target
+        self._active = frozenset()
+        self._pending.clear()
+        for src in self._sources:
+            src.reset()
 
     def _step(self, new_dispatch: int, active: frozenset[int]) -> None:
         guard = self._guard_ps()
@@ -526,6 +549,9 @@ class SimTimeTagger:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"the Time Tagger {self._spec.serial} has been freed")
+        if self._unplugged:
+            raise RuntimeError(f"Time Tagger {self._spec.serial} disconnected (simulated): "
+                               f"no answer from the device")
 
     def _close(self) -> None:
         with self._cond:

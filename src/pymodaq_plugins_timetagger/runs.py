@@ -1,0 +1,498 @@
+"""Measurement runs: settings in, data out (with axis, units and metadata). Qt-free.
+
+The viewer plugins and the bridge client both call this module, so a count rate or a g2 is computed
+the same way in the dashboard and on a remote PC. A :class:`Run` owns the vendor measurement objects of
+one measurement kind on one open tagger (a :class:`~.hardware.access.TaggerHandle`) and offers:
+
+* :meth:`Run.acquire` - one exact window: clear, ``startFor(integration)``, wait (with a timeout and
+  an abort check), read. What DAQ_Scan needs at each step.
+* :meth:`Run.start_accumulating` / :meth:`Run.snapshot` / :meth:`Run.clear` - a live view that keeps
+  integrating.
+
+Each call returns a :class:`Result`: arrays, labels, units, an optional axis and the metadata of the
+capture (actual duration, overflows during it, device). Settings errors raise :class:`SettingsError`
+naming the field; a timeout raises :class:`~.hardware.errors.MeasurementTimeout`; an abort raises
+:class:`AcquisitionAborted`. No method ever returns stale or made-up data in place of a measurement.
+"""
+from __future__ import annotations
+
+import abc
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+
+import numpy as np
+
+from .hardware.errors import MeasurementTimeout, TaggerError
+from .hardware.inputs import check_channel
+
+PS_PER_S = 1e12
+#: largest n_bins / n_values accepted from users (an int32 histogram of 10 M bins is 40 MB)
+MAX_BINS = 10_000_000
+#: longest integration per acquisition, s (a scan step of a day is a configuration mistake)
+MAX_INTEGRATION_S = 86_400.0
+#: how often a blocking acquisition checks for an abort, s
+ABORT_POLL_S = 0.05
+#: default grace on top of the integration time before an acquisition is declared timed out, s
+DEFAULT_TIMEOUT_MARGIN_S = 5.0
+
+KINDS = ("countrate", "correlation", "counter", "histogram")
+
+
+class SettingsError(TaggerError, ValueError):
+    """A measurement setting that cannot be used (the message names the setting)."""
+
+
+class AcquisitionAborted(TaggerError):
+    """The acquisition was stopped by :meth:`Run.abort` before its window ended."""
+
+
+# ---------------------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class CountrateSettings:
+    """Count rate (Hz) of each channel over the integration window."""
+
+    channels: tuple[int, ...] = (1, 2)
+    integration_s: float = 0.1
+
+
+@dataclass(frozen=True)
+class CorrelationSettings:
+    """Correlation τ = t(channel_1) − t(channel_2): counts or g2, plus g2(0) over ``zero_window_ps``."""
+
+    channel_1: int = 1
+    channel_2: int = 2
+    binwidth_ps: int = 1000
+    n_bins: int = 1001
+    normalize: bool = True
+    #: g2(0) is the mean g2 of the bins whose centre lies within ±zero_window_ps/2 of zero
+    zero_window_ps: int = 1000
+    integration_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class CounterSettings:
+    """Count-rate trace (Hz per bin of ``binwidth_ps``), the newest ``n_values`` bins, newest last."""
+
+    channels: tuple[int, ...] = (1, 2)
+    binwidth_ps: int = 10_000_000_000
+    n_values: int = 100
+    integration_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class HistogramSettings:
+    """Start-stop histogram (lifetime, TCSPC): clicks after each start, bins of ``binwidth_ps``."""
+
+    click_channel: int = 4
+    start_channel: int = 3
+    binwidth_ps: int = 50
+    n_bins: int = 1000
+    integration_s: float = 1.0
+
+
+SETTINGS_CLASSES = {"countrate": CountrateSettings, "correlation": CorrelationSettings,
+                    "counter": CounterSettings, "histogram": HistogramSettings}
+
+
+def make_settings(kind: str, **values):
+    """Build the settings of ``kind`` from keyword values (unknown names raise SettingsError)."""
+    cls = SETTINGS_CLASSES.get(kind)
+    if cls is None:
+        raise SettingsError(f"unknown measurement {kind!r}; known: {', '.join(KINDS)}")
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise SettingsError(f"{kind}: unknown setting(s) {', '.join(sorted(unknown))}; "
+                            f"known: {', '.join(sorted(known))}")
+    return cls(**values)
+
+
+# ---------------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class AxisSpec:
+    label: str
+    units: str
+    values: np.ndarray
+
+
+@dataclass
+class Result:
+    """One dataset: ``data`` (one array per channel), ``labels``, ``units``, optional ``axis``.
+
+    ``dim`` is 'Data0D' (one-element arrays) or 'Data1D'. ``metadata`` holds the capture facts:
+    ``capture_duration_s``, ``overflows`` (during the capture), ``device``, ``simulated``.
+    ``companions`` are extra datasets computed from the same capture (g2(0) next to the g2 curve).
+    """
+
+    name: str
+    dim: str
+    data: list[np.ndarray]
+    labels: list[str]
+    units: str
+    axis: AxisSpec | None = None
+    metadata: dict = field(default_factory=dict)
+    companions: list["Result"] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------- runs
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise SettingsError(message)
+
+
+def _int_setting(value, name: str, lo: int, hi: int) -> int:
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be an integer, got {value!r}") from None
+    if v != value and not (isinstance(value, float) and float(value).is_integer()):
+        raise SettingsError(f"{name} must be an integer, got {value!r}")
+    _require(lo <= v <= hi, f"{name} must be between {lo} and {hi}, got {v}")
+    return v
+
+
+def check_integration(value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"integration_s must be a number of seconds, got {value!r}") from None
+    _require(np.isfinite(v) and 0 < v <= MAX_INTEGRATION_S,
+             f"integration_s must be > 0 and <= {MAX_INTEGRATION_S:g} s, got {value!r}")
+    return v
+
+
+class Run(abc.ABC):
+    """Vendor measurement objects of one kind on one tagger, driven window by window or live."""
+
+    kind = ""
+
+    def __init__(self, handle, settings):
+        self.handle = handle
+        self._settings = self.validate(settings, handle)
+        self._meas: list = []
+        self._abort = threading.Event()
+        self._lock = threading.RLock()
+        self._overflows_at_start = 0
+        self._build()
+
+    # --- public ------------------------------------------------------------------------------
+    @property
+    def settings(self):
+        return self._settings
+
+    def update(self, settings) -> None:
+        """Apply new settings: validated first; the measurement objects are rebuilt if needed."""
+        new = self.validate(settings, self.handle)
+        with self._lock:
+            rebuild = self._structure(new) != self._structure(self._settings)
+            self._settings = new
+            if rebuild:
+                self._destroy()
+                self._build()
+
+    def acquire(self, integration_s: float | None = None, timeout_s: float | None = None) -> Result:
+        """Measure one exact window of ``integration_s`` (default: the settings') and return it.
+
+        Blocks for the integration time. Raises MeasurementTimeout if the tagger has not delivered
+        the window ``timeout_s`` after the start (default: integration + 5 s), AcquisitionAborted if
+        :meth:`abort` was called meanwhile.
+        """
+        t_int = check_integration(self._settings.integration_s if integration_s is None else integration_s)
+        timeout = t_int + DEFAULT_TIMEOUT_MARGIN_S if timeout_s is None else float(timeout_s)
+        with self._lock:
+            self._abort.clear()
+            duration_ps = int(round(t_int * PS_PER_S))
+            self._overflows_at_start = self._overflows()
+            for m in self._meas:
+                m.startFor(duration_ps, clear=True)
+            deadline = time.monotonic() + timeout
+            for m in self._meas:
+                while True:
+                    if self._abort.is_set():
+                        self._stop_all()
+                        raise AcquisitionAborted(f"{self.kind}: acquisition stopped before the end "
+                                                 f"of its {t_int:g} s window")
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._stop_all()
+                        raise MeasurementTimeout(
+                            f"{self.kind}: the Time Tagger did not deliver {t_int:g} s of data within "
+                            f"{timeout:g} s (captured {m.getCaptureDuration() / PS_PER_S:.3f} s); "
+                            f"is it still connected?")
+                    if m.waitUntilFinished(int(min(left, ABORT_POLL_S) * 1000) or 1):
+                        break
+            return self._result()
+
+    def start_accumulating(self) -> None:
+        """Clear and run continuously: :meth:`snapshot` then shows everything since this call."""
+        with self._lock:
+            self._abort.clear()
+            self._overflows_at_start = self._overflows()
+            for m in self._meas:
+                m.clear()
+                m.start()
+
+    def snapshot(self) -> Result:
+        """The data accumulated so far (the measurement keeps running)."""
+        with self._lock:
+            return self._result()
+
+    def clear(self) -> None:
+        """Forget what has been accumulated and go on integrating from now."""
+        with self._lock:
+            self._overflows_at_start = self._overflows()
+            for m in self._meas:
+                m.clear()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_all()
+
+    def abort(self) -> None:
+        """Make a blocking :meth:`acquire` return at once (raising AcquisitionAborted). Thread-safe."""
+        self._abort.set()
+
+    def close(self) -> None:
+        """Stop and release the measurement objects (the tagger stays open: the handle owns it)."""
+        self._abort.set()
+        with self._lock:
+            self._destroy()
+
+    # --- for subclasses ----------------------------------------------------------------------
+    @classmethod
+    @abc.abstractmethod
+    def validate(cls, settings, handle):
+        """Return checked settings, or raise SettingsError naming the bad field."""
+
+    @abc.abstractmethod
+    def _structure(self, settings) -> tuple:
+        """The settings that need new measurement objects when they change."""
+
+    @abc.abstractmethod
+    def _create(self) -> list:
+        """Create the vendor measurement objects for the current settings."""
+
+    @abc.abstractmethod
+    def _read(self) -> Result:
+        """Read the measurement objects into a Result (metadata is added by the caller)."""
+
+    # --- shared ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        try:
+            self._meas = self._create()
+        except Exception as e:
+            raise SettingsError(f"{self.kind}: the Time Tagger refused the settings: {e}") from e
+        for m in self._meas:  # vendor measurements start on construction: wait for a grab
+            m.stop()
+
+    def _destroy(self) -> None:
+        for m in self._meas:
+            try:
+                m.stop()
+                m.__exit__(None, None, None)
+            except Exception:
+                pass
+        self._meas = []
+
+    def _stop_all(self) -> None:
+        for m in self._meas:
+            m.stop()
+
+    def _overflows(self) -> int:
+        try:
+            return int(self.handle.tagger.getOverflows())
+        except Exception:
+            return 0
+
+    def _result(self) -> Result:
+        res = self._read()
+        capture_ps = int(self._meas[0].getCaptureDuration()) if self._meas else 0
+        meta = {
+            "capture_duration_s": capture_ps / PS_PER_S,
+            "overflows": max(0, self._overflows() - self._overflows_at_start),
+            "device": self.handle.description,
+            "simulated": bool(self.handle.simulated),
+            "measurement": self.kind,
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self._settings).items()},
+        }
+        res.metadata.update(meta)
+        for c in res.companions:
+            c.metadata.update(meta)
+        return res
+
+
+def _channel_list(values, handle, what) -> tuple[int, ...]:
+    if isinstance(values, (int, np.integer)):
+        values = (values,)
+    chans = []
+    for v in values:
+        try:
+            chans.append(check_channel(handle.tagger, v, what))
+        except TaggerError as e:
+            raise SettingsError(str(e)) from None
+    _require(len(chans) > 0, f"{what}: select at least one channel")
+    _require(len(set(chans)) == len(chans), f"{what}: a channel is selected twice: {chans}")
+    return tuple(chans)
+
+
+def _one_channel(value, handle, what) -> int:
+    try:
+        return check_channel(handle.tagger, value, what)
+    except TaggerError as e:
+        raise SettingsError(str(e)) from None
+
+
+def channel_label(c: int) -> str:
+    return f"ch{c}" if c > 0 else f"ch{-c} falling"
+
+
+class CountrateRun(Run):
+    kind = "countrate"
+
+    @classmethod
+    def validate(cls, s, handle):
+        return replace(s, channels=_channel_list(s.channels, handle, "channels"),
+                       integration_s=check_integration(s.integration_s))
+
+    def _structure(self, s):
+        return (s.channels,)
+
+    def _create(self):
+        return [self.handle.api.Countrate(self.handle.tagger, list(self._settings.channels))]
+
+    def _read(self):
+        m = self._meas[0]
+        counts = np.asarray(m.getCountsTotal(), dtype=float)
+        dur = m.getCaptureDuration() / PS_PER_S
+        # counts over the exact capture window (the vendor's getData() divides by the time since
+        # the first tag instead, which differs when a channel is slow to start)
+        rates = counts / dur if dur > 0 else np.full(counts.shape, np.nan)
+        return Result("Countrate", "Data0D", [np.array([r]) for r in rates],
+                      [channel_label(c) for c in self._settings.channels], "Hz",
+                      metadata={"counts": [int(c) for c in counts]})
+
+
+class CorrelationRun(Run):
+    kind = "correlation"
+
+    @classmethod
+    def validate(cls, s, handle):
+        c1 = _one_channel(s.channel_1, handle, "channel_1")
+        c2 = _one_channel(s.channel_2, handle, "channel_2")
+        return replace(s, channel_1=c1, channel_2=c2,
+                       binwidth_ps=_int_setting(s.binwidth_ps, "binwidth_ps", 1, 10**12),
+                       n_bins=_int_setting(s.n_bins, "n_bins", 1, MAX_BINS),
+                       zero_window_ps=_int_setting(s.zero_window_ps, "zero_window_ps", 0, 10**12),
+                       normalize=bool(s.normalize), integration_s=check_integration(s.integration_s))
+
+    def _structure(self, s):
+        return (s.channel_1, s.channel_2, s.binwidth_ps, s.n_bins)
+
+    def _create(self):
+        s = self._settings
+        return [self.handle.api.Correlation(self.handle.tagger, s.channel_1, s.channel_2,
+                                            s.binwidth_ps, s.n_bins)]
+
+    def _read(self):
+        s = self._settings
+        m = self._meas[0]
+        tau_s = np.asarray(m.getIndex(), dtype=float) / PS_PER_S
+        counts = np.asarray(m.getData(), dtype=float)
+        g2 = np.asarray(m.getDataNormalized(), dtype=float)
+        data, units = (g2, "") if s.normalize else (counts, "counts")
+        label = "g2" if s.normalize else "coincidences"
+        axis = AxisSpec("delay", "s", tau_s)
+        g2_0 = zero_delay_mean(tau_s * PS_PER_S, g2, s.zero_window_ps)
+        companion = Result("g2(0)", "Data0D", [np.array([g2_0])], ["g2(0)"], "",
+                           metadata={"zero_window_ps": s.zero_window_ps})
+        return Result("Correlation", "Data1D", [data],
+                      [f"{label} ch{s.channel_1}-ch{s.channel_2}"], units, axis,
+                      metadata={"total_coincidences": int(counts.sum()), "sign": "t(channel_1)-t(channel_2)"},
+                      companions=[companion])
+
+
+def zero_delay_mean(tau_ps: np.ndarray, values: np.ndarray, window_ps: float) -> float:
+    """Mean of ``values`` over the bins whose centre is within ±window/2 of zero delay.
+
+    If no bin centre lies in the window (a window narrower than a bin), the bin(s) nearest zero are
+    used: two bins straddling zero for an even number of bins, one bin otherwise.
+    """
+    if tau_ps.size == 0:
+        return float("nan")
+    sel = np.abs(tau_ps) <= window_ps / 2
+    if not sel.any():
+        d = np.abs(tau_ps)
+        sel = d <= d.min()
+    return float(np.mean(values[sel]))
+
+
+class CounterRun(Run):
+    kind = "counter"
+
+    @classmethod
+    def validate(cls, s, handle):
+        return replace(s, channels=_channel_list(s.channels, handle, "channels"),
+                       binwidth_ps=_int_setting(s.binwidth_ps, "binwidth_ps", 1, 10**14),
+                       n_values=_int_setting(s.n_values, "n_values", 1, MAX_BINS),
+                       integration_s=check_integration(s.integration_s))
+
+    def _structure(self, s):
+        return (s.channels, s.binwidth_ps, s.n_values)
+
+    def _create(self):
+        s = self._settings
+        return [self.handle.api.Counter(self.handle.tagger, list(s.channels), s.binwidth_ps, s.n_values)]
+
+    def _read(self):
+        s = self._settings
+        m = self._meas[0]
+        rates = np.asarray(m.getDataNormalized(), dtype=float)  # NaN where not yet integrated
+        t = np.asarray(m.getIndex(), dtype=float) / PS_PER_S
+        return Result("Counter", "Data1D", [rates[i] for i in range(rates.shape[0])],
+                      [channel_label(c) for c in s.channels], "Hz", AxisSpec("time", "s", t))
+
+
+class HistogramRun(Run):
+    kind = "histogram"
+
+    @classmethod
+    def validate(cls, s, handle):
+        return replace(s, click_channel=_one_channel(s.click_channel, handle, "click_channel"),
+                       start_channel=_one_channel(s.start_channel, handle, "start_channel"),
+                       binwidth_ps=_int_setting(s.binwidth_ps, "binwidth_ps", 1, 10**12),
+                       n_bins=_int_setting(s.n_bins, "n_bins", 1, MAX_BINS),
+                       integration_s=check_integration(s.integration_s))
+
+    def _structure(self, s):
+        return (s.click_channel, s.start_channel, s.binwidth_ps, s.n_bins)
+
+    def _create(self):
+        s = self._settings
+        return [self.handle.api.Histogram(self.handle.tagger, s.click_channel, s.start_channel,
+                                          s.binwidth_ps, s.n_bins)]
+
+    def _read(self):
+        s = self._settings
+        m = self._meas[0]
+        t = np.asarray(m.getIndex(), dtype=float) / PS_PER_S
+        counts = np.asarray(m.getData(), dtype=float)
+        return Result("Histogram", "Data1D", [counts], [f"ch{s.click_channel} after ch{s.start_channel}"],
+                      "counts", AxisSpec("time", "s", t),
+                      metadata={"total_counts": int(counts.sum())})
+
+
+RUN_CLASSES = {"countrate": CountrateRun, "correlation": CorrelationRun, "counter": CounterRun,
+               "histogram": HistogramRun}
+
+
+def make_run(handle, kind: str, settings=None, **values) -> Run:
+    """The :class:`Run` of ``kind`` on ``handle``, from a settings object or keyword values."""
+    if settings is None:
+        settings = make_settings(kind, **values)
+    elif values:
+        settings = replace(settings, **values)
+    cls = RUN_CLASSES.get(kind)
+    if cls is None:
+        raise SettingsError(f"unknown measurement {kind!r}; known: {', '.join(KINDS)}")
+    return cls(handle, settings)
