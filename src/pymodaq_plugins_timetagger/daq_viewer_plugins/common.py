@@ -1,0 +1,369 @@
+"""What the four Time Tagger viewer plugins share: settings tree, tagger sharing, acquisition, errors.
+
+A plugin subclass only states its measurement ``kind``, its measurement parameters and how they map to
+the settings of :mod:`pymodaq_plugins_timetagger.runs`; everything else lives here once.
+
+How a grab works: ``grab_data`` starts one acquisition in a helper thread and returns, so PyMoDAQ's
+worker loop stays responsive (``stop`` is immediate). The helper thread calls the Qt-free
+:class:`~pymodaq_plugins_timetagger.runs.Run`; its result comes back through a queued Qt signal to the
+plugin's own thread, which emits the data and updates the read-back settings. Each grab emits exactly
+one dataset, or, on failure, a status message naming the cause and no data.
+
+Acquisition modes:
+
+* ``per grab`` - clear, ``startFor(integration_s × Naverage)``, wait: the data of exactly that window
+  (what DAQ_Scan needs; Naverage windows are averaged by integrating them together, which for counts is
+  exactly the average).
+* ``accumulate`` - the measurement keeps running across grabs; each grab waits ``integration_s`` and shows
+  everything since the last clear (the **clear** button, or any change of settings).
+
+Sharing one tagger: the plugin whose ``controller_status`` is Master opens the tagger at ``address``;
+Slaves with the same ``controller_ID`` use the Master's open tagger (PyMoDAQ passes it to
+``ini_detector``) and never free it.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+from qtpy.QtCore import Signal, Slot
+
+from pymodaq.control_modules.thread_commands import ThreadStatus
+from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base, comon_parameters
+from pymodaq.utils.data import Axis, DataFromPlugins, DataToExport
+from pymodaq_utils.logger import get_module_name, set_logger
+from pymodaq_utils.utils import ThreadCommand
+
+from ..hardware.access import TaggerHandle, open_tagger
+from ..hardware.errors import TaggerError
+from ..hardware.inputs import configure_input, input_channels, read_input
+from ..runs import AcquisitionAborted, Result, Run, SettingsError, make_run
+from ..utils import config_value
+
+logger = set_logger(get_module_name(__file__))
+
+MODE_PER_GRAB = "per grab"
+MODE_ACCUMULATE = "accumulate"
+#: input channels shown before the device is known (the Ultra/TT20 standard); more are added for 18
+DEFAULT_N_INPUTS = 8
+#: extra time, beyond the integration time, before an acquisition is declared timed out (s)
+DEFAULT_TIMEOUT_MARGIN_S = 5.0
+
+
+def input_group(channel: int) -> dict:
+    """Parameters of one input: applied to the device at once and read back."""
+    return {"title": f"Input {channel}:", "name": f"ch{channel}", "type": "group", "expanded": False,
+            "children": [
+                {"title": "Trigger level (V):", "name": "trigger_level_v", "type": "float", "value": 0.5,
+                 "step": 0.01, "tip": "comparator threshold; the device rounds it to its DAC step"},
+                {"title": "Input delay (ps):", "name": "input_delay_ps", "type": "int", "value": 0},
+                {"title": "Dead time (ps):", "name": "deadtime_ps", "type": "int", "value": 0, "min": 0,
+                 "tip": "the value shown is the one the device applied (rounded to its clock)"},
+                {"title": "Test signal:", "name": "test_signal", "type": "bool", "value": False},
+            ]}
+
+
+def channel_selector(n: int, selected=(1, 2)) -> dict:
+    return {"title": "Channels:", "name": "channels", "type": "group", "children": [
+        {"title": f"ch{c}", "name": f"ch{c}", "type": "bool", "value": c in selected} for c in range(1, n + 1)]}
+
+
+def common_params(measurement: list, integration_s: float = 0.1) -> list:
+    """The whole settings tree: controller sharing, tagger, acquisition, measurement, inputs."""
+    return comon_parameters + [
+        {"title": "Tagger address:", "name": "address", "type": "str",
+         "value": str(config_value("tagger", "address", default="auto")),
+         "tip": "auto | sim | sim:tt20 | sim:x | <serial> | net:host[:port] (read when initializing)"},
+        {"title": "Device:", "name": "device", "type": "str", "value": "", "readonly": True},
+        {"title": "Acquisition mode:", "name": "mode", "type": "list", "value": MODE_PER_GRAB,
+         "limits": [MODE_PER_GRAB, MODE_ACCUMULATE]},
+        {"title": "Integration (s):", "name": "integration_s", "type": "float", "value": integration_s, "min": 1e-6,
+         "tip": "per grab: the exact capture window; accumulate: the display refresh period"},
+        {"title": "Timeout margin (s):", "name": "timeout_margin_s", "type": "float",
+         "value": DEFAULT_TIMEOUT_MARGIN_S, "min": 0.1},
+        {"title": "Clear accumulated data", "name": "clear", "type": "bool_push", "value": False,
+         "label": "Clear"},
+        {"title": "Last capture:", "name": "last", "type": "group", "children": [
+            {"title": "Duration (s):", "name": "capture_s", "type": "float", "value": 0.0, "readonly": True},
+            {"title": "Overflows:", "name": "overflows", "type": "int", "value": 0, "readonly": True},
+        ]},
+        {"title": "Measurement:", "name": "measurement", "type": "group", "children": measurement},
+        {"title": "Inputs:", "name": "inputs", "type": "group", "expanded": False,
+         "children": [input_group(c) for c in range(1, DEFAULT_N_INPUTS + 1)]},
+    ]
+
+
+class TimeTaggerViewerBase(DAQ_Viewer_base):
+    """Base of the Time Tagger viewer plugins (see the module documentation)."""
+
+    hardware_averaging = True   # Naverage windows are integrated together (exact for counts)
+    live_mode_available = False
+    kind = ""                   # the runs.KINDS entry of the subclass
+    params = common_params([])
+
+    _acquisition_done = Signal(object)
+
+    # ------------------------------------------------------------------ to override
+    def measurement_settings(self):
+        """The runs settings object built from this plugin's parameters."""
+        raise TaggerError(f"{type(self).__name__} does not define its measurement settings")
+
+    def on_device_opened(self) -> None:
+        """Adapt the measurement parameters to the device (e.g. more channels)."""
+
+    # ------------------------------------------------------------------ PyMoDAQ API
+    def ini_attributes(self):
+        self.controller: TaggerHandle | None = None
+        self._run: Run | None = None
+        self._thread: threading.Thread | None = None
+        self._token = 0
+        self._naverage = 1
+        self._accumulating = False
+        self._pending_grab = False
+        self._acquisition_done.connect(self._on_acquisition_done)
+
+    def ini_detector(self, controller=None):
+        try:
+            if self.is_master:
+                self.controller = open_tagger(self.settings["address"])
+            else:
+                if controller is None:
+                    return ("this plugin is a Slave but no Master has opened a Time Tagger with the same "
+                            "controller ID", False)
+                self.controller = controller
+            handle = self.controller
+            self.settings.child("device").setValue(handle.description)
+            self._sync_inputs_from_device()
+            self.on_device_opened()
+            self._run = make_run(handle, self.kind, self.measurement_settings())
+            if handle.simulated:
+                logger.info("%s uses the simulator: %s", self.kind, handle.description)
+            return handle.description, True
+        except (TaggerError, ValueError, RuntimeError) as e:
+            self._release()
+            return f"Time Tagger {self.kind}: {e}", False
+
+    def commit_settings(self, param):
+        name = param.name()
+        parent = param.parent().name() if param.parent() is not None else ""
+        try:
+            if name == "clear":
+                if param.value():
+                    self._restart(clear_only=True)
+                    self.settings.child("clear").setValue(False)
+                return
+            if name in ("device", "capture_s", "overflows", "address"):
+                if name == "address" and self.controller is not None:
+                    self._status(f"the new address {param.value()!r} takes effect at the next "
+                                 f"initialization")
+                return
+            if self.controller is None:
+                return
+            if parent.startswith("ch") and param.parent().parent() is not None \
+                    and param.parent().parent().name() == "inputs":
+                self._apply_input(int(parent[2:]))
+            elif name == "mode":
+                self._restart()
+            else:  # a measurement or acquisition parameter
+                self._restart(new_settings=self.measurement_settings())
+        except (TaggerError, ValueError, RuntimeError) as e:
+            self._status(f"{param.title() or name}: {e}", error=True)
+
+    def grab_data(self, Naverage=1, **kwargs):
+        if self._run is None:
+            self._status("the Time Tagger is not initialized: initialize the detector first", error=True)
+            self._signal_failure()
+            return
+        self._naverage = max(1, int(Naverage))
+        self._pending_grab = True
+        self._start_acquisition()
+
+    def stop(self):
+        self._pending_grab = False
+        self._abort_acquisition()
+        if self._run is not None and self._accumulating:
+            try:
+                self._run.stop()
+            except Exception as e:  # a tagger gone at this point must not break the stop
+                logger.warning("stopping %s: %s", self.kind, e)
+        return ""
+
+    def close(self):
+        self.stop()
+        if self._run is not None:
+            try:
+                self._run.close()
+            except Exception as e:
+                logger.warning("closing %s: %s", self.kind, e)
+            self._run = None
+        self._release()
+
+    # ------------------------------------------------------------------ acquisition
+    def _start_acquisition(self) -> None:
+        self._token += 1
+        token = self._token
+        run = self._run
+        integration = float(self.settings["integration_s"])
+        timeout_margin = float(self.settings["timeout_margin_s"])
+        accumulate = self.settings["mode"] == MODE_ACCUMULATE
+        naverage = self._naverage
+        if not accumulate and self._accumulating:
+            run.stop()
+            self._accumulating = False
+
+        def work():
+            try:
+                if accumulate:
+                    if not self._accumulating:
+                        run.start_accumulating()
+                        self._accumulating = True
+                    if run._abort.wait(integration):
+                        raise AcquisitionAborted(f"{self.kind}: stopped")
+                    result = run.snapshot()
+                else:
+                    t = integration * naverage
+                    result = run.acquire(t, timeout_s=t + timeout_margin)
+                    if naverage > 1:
+                        _scale_counts(result, 1.0 / naverage)
+                        result.metadata["naverage"] = naverage
+                self._acquisition_done.emit((token, result))
+            except Exception as e:  # every failure goes back to the plugin's thread as a status
+                self._acquisition_done.emit((token, e))
+
+        self._thread = threading.Thread(target=work, daemon=True, name=f"timetagger-{self.kind}")
+        self._thread.start()
+
+    def _abort_acquisition(self) -> None:
+        """Stop the acquisition in flight (returns within the abort poll interval)."""
+        self._token += 1
+        if self._run is not None:
+            self._run.abort()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+            if self._thread.is_alive():
+                logger.warning("%s: the acquisition thread did not stop within 5 s", self.kind)
+        self._thread = None
+
+    def _restart(self, new_settings=None, clear_only=False) -> None:
+        """Apply settings and start the window over (a grab in flight is re-run with them)."""
+        was_pending = self._pending_grab and self._thread is not None and self._thread.is_alive()
+        self._abort_acquisition()
+        if new_settings is not None:
+            self._run.update(new_settings)
+        if self._accumulating:
+            self._run.clear()
+            if not clear_only:
+                self._run.stop()
+                self._accumulating = False
+        if was_pending:
+            self._start_acquisition()
+
+    @Slot(object)
+    def _on_acquisition_done(self, message) -> None:
+        token, outcome = message
+        if token != self._token:
+            return  # an acquisition aborted by stop or by a settings change: its data are not shown
+        self._pending_grab = False
+        if isinstance(outcome, AcquisitionAborted):
+            return
+        if isinstance(outcome, Exception):
+            self._status(f"{self.kind}: {outcome}", error=True)
+            self._signal_failure()
+            return
+        md = outcome.metadata
+        self.settings.child("last", "capture_s").setValue(md.get("capture_duration_s", 0.0))
+        self.settings.child("last", "overflows").setValue(md.get("overflows", 0))
+        if md.get("overflows", 0):
+            self._status(f"WARNING: {md['overflows']} overflow(s) during the capture of {self.kind}: "
+                         f"time tags were lost (the input rate exceeds the transfer rate)", error=True)
+        self.dte_signal.emit(result_to_dte(self._title, outcome))
+
+    # ------------------------------------------------------------------ helpers
+    def _status(self, text: str, error: bool = False) -> None:
+        (logger.warning if error else logger.info)(text)
+        self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
+
+    def _signal_failure(self) -> None:
+        """Tell PyMoDAQ that no data will come for this grab: a scan stops waiting, a live grab stops."""
+        self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+        self.emit_status(ThreadCommand(ThreadStatus.STOP))
+
+    def _release(self) -> None:
+        if self.controller is not None and self.is_master:
+            self.controller.close()
+        self.controller = None
+
+    def _sync_inputs_from_device(self) -> None:
+        """Show the device's current input settings (the user's trigger levels are never reset)."""
+        tagger = self.controller.tagger
+        chans = input_channels(tagger)
+        group = self.settings.child("inputs")
+        for c in chans:
+            if f"ch{c}" not in [ch.name() for ch in group.children()]:
+                group.addChild(input_group(c))
+        for child in list(group.children()):
+            if int(child.name()[2:]) not in chans:
+                group.removeChild(child)
+        for c in chans:
+            self._show_input(read_input(tagger, c))
+
+    def _show_input(self, state) -> None:
+        g = self.settings.child("inputs", f"ch{state.channel}")
+        g.child("trigger_level_v").setValue(state.trigger_level_v)
+        g.child("input_delay_ps").setValue(state.input_delay_ps)
+        g.child("deadtime_ps").setValue(state.deadtime_ps)
+        g.child("test_signal").setValue(state.test_signal)
+
+    def _apply_input(self, channel: int) -> None:
+        g = self.settings.child("inputs", f"ch{channel}")
+        try:
+            state = configure_input(self.controller.tagger, channel,
+                                    trigger_level_v=g["trigger_level_v"], input_delay_ps=g["input_delay_ps"],
+                                    deadtime_ps=g["deadtime_ps"], test_signal=g["test_signal"])
+        finally:
+            # show what the device really has, whether it accepted the value or not
+            self._show_input(read_input(self.controller.tagger, channel))
+        self._restart()
+        return state
+
+    def selected_channels(self) -> tuple[int, ...]:
+        group = self.settings.child("measurement", "channels")
+        return tuple(int(ch.name()[2:]) for ch in group.children() if ch.value())
+
+    def extend_channel_selector(self) -> None:
+        """Offer every input of the device in the measurement's channel selector."""
+        group = self.settings.child("measurement", "channels")
+        names = [ch.name() for ch in group.children()]
+        for c in input_channels(self.controller.tagger):
+            if f"ch{c}" not in names:
+                group.addChild({"title": f"ch{c}", "name": f"ch{c}", "type": "bool", "value": False})
+
+    def acquisition_settings(self, settings):
+        return replace(settings, integration_s=float(self.settings["integration_s"]))
+
+
+def _scale_counts(result: Result, factor: float) -> None:
+    """Averages of count data over several windows (rates and g2 are already averages)."""
+    if result.units == "counts":
+        result.data = [d * factor for d in result.data]
+
+
+def result_to_dte(title: str, result: Result) -> DataToExport:
+    """A runs Result (and its companions) as PyMoDAQ data, metadata as extra attributes."""
+    return DataToExport(title, data=[_dwa(r) for r in [result, *result.companions]])
+
+
+def _dwa(result: Result) -> DataFromPlugins:
+    axes = []
+    if result.axis is not None:
+        axes = [Axis(result.axis.label, units=result.axis.units, data=np.asarray(result.axis.values),
+                     index=0)]
+    extra = {k: v for k, v in result.metadata.items() if isinstance(v, (int, float, str, bool, list))}
+    return DataFromPlugins(result.name, data=[np.asarray(d, dtype=float) for d in result.data],
+                           dim=result.dim, labels=list(result.labels), units=result.units, axes=axes,
+                           **extra)
+
+
+__all__ = ["TimeTaggerViewerBase", "common_params", "channel_selector", "result_to_dte",
+           "MODE_PER_GRAB", "MODE_ACCUMULATE", "SettingsError"]
