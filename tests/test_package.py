@@ -38,5 +38,6 @@ def test_pymodaq_lists_the_plugins():
     names = {p["name"] for kind in ("daq_0Dviewer", "daq_1Dviewer", "daq_2Dviewer")
              for p in get_plugins(kind) if p["parent_module"].__name__ == "pymodaq_plugins_timetagger"}
     from pymodaq_utils.plugin_tools.checks import find_plugin_modules
-    ours = {m.name.split("viewer_", 1)[1] for m in find_plugin_modules("pymodaq_plugins_timetagger")}
-    assert names == ours
+    ours = {m.name for m in find_plugin_modules("pymodaq_plugins_timetagger")}
+    assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCorrelation", "TimeTaggerCounter",
+                             "TimeTaggerHistogram"}

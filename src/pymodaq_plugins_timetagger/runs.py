@@ -174,12 +174,18 @@ class Run(abc.ABC):
         self._abort = threading.Event()
         self._lock = threading.RLock()
         self._overflows_at_start = 0
+        self._accumulating = False
         self._build()
 
     # --- public ------------------------------------------------------------------------------
     @property
     def settings(self):
         return self._settings
+
+    @property
+    def accumulating(self) -> bool:
+        """True between :meth:`start_accumulating` and :meth:`stop` (or an exact acquisition)."""
+        return self._accumulating
 
     def update(self, settings) -> None:
         """Apply new settings: validated first; the measurement objects are rebuilt if needed."""
@@ -190,6 +196,7 @@ class Run(abc.ABC):
             if rebuild:
                 self._destroy()
                 self._build()
+                self._accumulating = False
 
     def acquire(self, integration_s: float | None = None, timeout_s: float | None = None) -> Result:
         """Measure one exact window of ``integration_s`` (default: the settings') and return it.
@@ -202,6 +209,7 @@ class Run(abc.ABC):
         timeout = t_int + DEFAULT_TIMEOUT_MARGIN_S if timeout_s is None else float(timeout_s)
         with self._lock:
             self._abort.clear()
+            self._accumulating = False
             duration_ps = int(round(t_int * PS_PER_S))
             self._overflows_at_start = self._overflows()
             for m in self._meas:
@@ -232,6 +240,20 @@ class Run(abc.ABC):
             for m in self._meas:
                 m.clear()
                 m.start()
+            self._accumulating = True
+
+    def accumulate(self, refresh_s: float) -> Result:
+        """Live view: keep integrating (starting if needed), wait ``refresh_s``, return everything so far.
+
+        Raises AcquisitionAborted if :meth:`abort` is called during the wait.
+        """
+        refresh = check_integration(refresh_s)
+        self._abort.clear()
+        if not self._accumulating:
+            self.start_accumulating()
+        if self._abort.wait(refresh):
+            raise AcquisitionAborted(f"{self.kind}: live view stopped")
+        return self.snapshot()
 
     def snapshot(self) -> Result:
         """The data accumulated so far (the measurement keeps running)."""
@@ -246,8 +268,10 @@ class Run(abc.ABC):
                 m.clear()
 
     def stop(self) -> None:
+        """Stop integrating (accumulated data stay readable until the next start)."""
         with self._lock:
             self._stop_all()
+            self._accumulating = False
 
     def abort(self) -> None:
         """Make a blocking :meth:`acquire` return at once (raising AcquisitionAborted). Thread-safe."""

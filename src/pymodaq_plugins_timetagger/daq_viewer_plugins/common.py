@@ -119,7 +119,6 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
         self._thread: threading.Thread | None = None
         self._token = 0
         self._naverage = 1
-        self._accumulating = False
         self._pending_grab = False
         self._acquisition_done.connect(self._on_acquisition_done)
 
@@ -182,7 +181,7 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
     def stop(self):
         self._pending_grab = False
         self._abort_acquisition()
-        if self._run is not None and self._accumulating:
+        if self._run is not None and self._run.accumulating:
             try:
                 self._run.stop()
             except Exception as e:  # a tagger gone at this point must not break the stop
@@ -208,19 +207,11 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
         timeout_margin = float(self.settings["timeout_margin_s"])
         accumulate = self.settings["mode"] == MODE_ACCUMULATE
         naverage = self._naverage
-        if not accumulate and self._accumulating:
-            run.stop()
-            self._accumulating = False
 
         def work():
             try:
                 if accumulate:
-                    if not self._accumulating:
-                        run.start_accumulating()
-                        self._accumulating = True
-                    if run._abort.wait(integration):
-                        raise AcquisitionAborted(f"{self.kind}: stopped")
-                    result = run.snapshot()
+                    result = run.accumulate(integration)
                 else:
                     t = integration * naverage
                     result = run.acquire(t, timeout_s=t + timeout_margin)
@@ -251,11 +242,11 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
         self._abort_acquisition()
         if new_settings is not None:
             self._run.update(new_settings)
-        if self._accumulating:
-            self._run.clear()
-            if not clear_only:
+        if self._run.accumulating:
+            if clear_only:
+                self._run.clear()
+            else:  # new settings: the live view starts over with them at the next grab
                 self._run.stop()
-                self._accumulating = False
         if was_pending:
             self._start_acquisition()
 

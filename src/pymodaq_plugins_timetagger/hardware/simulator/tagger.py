@@ -42,6 +42,8 @@ MIN_CHUNK_PS = 1_000_000_000       # 1 ms
 MAX_CHUNK_PS = 50_000_000_000      # 50 ms
 #: how far the wall-clock engine sleeps at most between two updates, s
 WALL_TICK_S = 0.01
+#: and at least (it releases the tagger's lock in between), s
+MIN_WALL_WAIT_S = 0.0002
 #: jitter is drawn from a Gaussian truncated at this many sigma (the guard interval covers it)
 JITTER_TRUNCATION_SIGMA = 7.0
 #: the built-in test signal's fixed per-channel skew lies within ± this many ps
@@ -67,6 +69,7 @@ class SimTimeTagger:
         self._cond = threading.Condition(self._lock)
         self._closed = False
         self._unplugged = False
+        self._silent_failure = False
         n = spec.n_inputs
         self._trigger = {c: self._round_trigger(DEFAULT_TRIGGER_LEVEL_V) for c in range(1, n + 1)}
         self._delay = {c: 0 for c in self._all_channels()}
@@ -280,10 +283,14 @@ class SimTimeTagger:
             src = self._source_of.get(c)
             return 0.0 if src is None else src.expected_rate_hz(c)
 
-    def sim_unplug(self) -> None:
-        """Simulate a lost USB/network link: the stream stops and calls to the device raise."""
+    def sim_unplug(self, silent: bool = False) -> None:
+        """Simulate a lost USB/network link: the stream stops and calls to the device raise.
+
+        ``silent=True``: the stream stops but nothing raises (a hung link): waits time out.
+        """
         with self._cond:
             self._unplugged = True
+            self._silent_failure = bool(silent)
             self._cond.notify_all()
 
     def sim_replug(self) -> None:
@@ -358,13 +365,14 @@ class SimTimeTagger:
                     self._advance_to(self._wall_now_ps())
                 except Exception:  # never let the engine thread die silently
                     logger.exception("simulated Time Tagger engine failed")
-                next_stop = min((m._stop_at for m in self._measurements
-                                 if m._running and m._stop_at is not None), default=None)
                 wait = WALL_TICK_S
-                if next_stop is not None:
-                    wait = min(wait, max(0.0, (next_stop - self._wall_now_ps()) / PS_PER_S))
-                if wait > 0:
-                    self._cond.wait(wait)
+                if not self._unplugged:
+                    next_stop = min((m._stop_at for m in self._measurements
+                                     if m._running and m._stop_at is not None), default=None)
+                    if next_stop is not None:
+                        wait = min(wait, (next_stop - self._wall_now_ps()) / PS_PER_S)
+                # always give the lock away for a moment: API calls wait on it
+                self._cond.wait(max(wait, MIN_WALL_WAIT_S))
 
     def _guard_ps(self) -> int:
         """How far generated pulses can move earlier (jitter, negative delay): release lags this much."""
@@ -549,7 +557,7 @@ class SimTimeTagger:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"the Time Tagger {self._spec.serial} has been freed")
-        if self._unplugged:
+        if self._unplugged and not self._silent_failure:
             raise RuntimeError(f"Time Tagger {self._spec.serial} disconnected (simulated): "
                                f"no answer from the device")
 
