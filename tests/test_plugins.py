@@ -235,6 +235,10 @@ def test_unknown_address_fails_init_with_its_name():
     det = make_detector(DAQ_0DViewer_TimeTaggerCountrate, address="sim:nope")
     assert det.initialized is False
     assert "sim:nope" in det.init_info and "unknown simulated model" in det.init_info
+    # the same plugin initializes once the address is corrected
+    det.settings.child("address").setValue("sim")
+    assert det.ini_detector() == (det.settings["device"], True)
+    assert grab(det).data[0].capture_duration_s == pytest.approx(0.1)
     det.close()
     det = make_detector(DAQ_0DViewer_TimeTaggerCountrate, address="net:127.0.0.1:9")
     assert det.initialized is False and "127.0.0.1:9" in det.init_info
@@ -262,6 +266,18 @@ def test_timeout_gives_an_error_and_no_data(detectors):
     assert any("did not deliver 0.05 s of data within 0.15 s" in t for t in rec.texts), rec.texts
     det.controller.tagger.sim_replug()
     assert grab(det).data[0].capture_duration_s == 0.05
+
+
+def test_overflows_raise_a_warning_and_are_in_the_metadata(detectors):
+    from pymodaq_plugins_timetagger.hardware.simulator import PoissonSource
+    det = detectors(DAQ_0DViewer_TimeTaggerCountrate, address="sim:tt20", integration_s=0.1)
+    rec = Recorder(det)
+    # 10 Mcps on one input: more than the ~8.5 Mtags/s a Time Tagger 20 transfers
+    det.controller.tagger.sim_set_source(PoissonSource(channels=(6,), rate_hz=10e6))
+    set_value(det, "measurement", "channels", "ch6", True)
+    dwa = grab(det).data[0]
+    assert dwa.overflows > 0 and det.settings["last", "overflows"] == dwa.overflows
+    assert any("overflow" in t and "lost" in t for t in rec.texts), rec.texts
 
 
 @pytest.mark.parametrize("path,value,words", [

@@ -27,7 +27,7 @@ import threading
 from dataclasses import replace
 
 import numpy as np
-from qtpy.QtCore import Signal, Slot
+from qtpy.QtCore import QCoreApplication, Qt, QThread, Signal, Slot
 
 from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base, comon_parameters
@@ -136,6 +136,7 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
             self._sync_inputs_from_device()
             self.on_device_opened()
             self._run = make_run(handle, self.kind, self.measurement_settings())
+            self._close_with_thread()
             if handle.simulated:
                 logger.info("%s uses the simulator: %s", self.kind, handle.description)
             return handle.description, True
@@ -271,6 +272,23 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
         self.dte_signal.emit(result_to_dte(self._title, outcome))
 
     # ------------------------------------------------------------------ helpers
+    def _close_with_thread(self) -> None:
+        """Free the tagger when the hardware thread ends, even if PyMoDAQ's close never reached us.
+
+        DAQ_Viewer sends its close command to the worker thread and then quits that thread; when the
+        thread is still busy, the thread can end before the command runs, which would leave the
+        Time Tagger open (and "already in use" for the next initialization).
+        """
+        thread = QThread.currentThread()
+        app = QCoreApplication.instance()
+        if app is not None and thread is not app.thread():
+            thread.finished.connect(self._on_thread_finished, Qt.DirectConnection)
+
+    def _on_thread_finished(self) -> None:
+        if self.controller is not None:
+            logger.info("%s: the hardware thread ended before close: closing now", self.kind)
+            self.close()
+
     def _status(self, text: str, error: bool = False) -> None:
         (logger.warning if error else logger.info)(text)
         self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
