@@ -1,0 +1,29 @@
+"""README.rst renders cleanly and shows exactly the two set-up commands that .ci/run and tasks.py know."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_renders_without_warnings():
+    import io
+
+    import docutils.core
+    stream = io.StringIO()
+    docutils.core.publish_doctree((ROOT / "README.rst").read_text(),
+                                  settings_overrides={"report_level": 2, "warning_stream": stream})
+    assert stream.getvalue() == ""
+
+
+def test_two_setup_commands():
+    text = (ROOT / "README.rst").read_text()
+    quick = text.split("Quick start", 1)[1].split("\n\n.. image::", 1)[0]
+    commands = re.findall(r"^   (python3 \S+ \w+)", quick, re.M)
+    assert commands == ["python3 tasks.py demo", "python3 tasks.py test"]
+    assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "python3 tasks.py test"
+
+
+def test_images_exist():
+    text = (ROOT / "README.rst").read_text()
+    for image in re.findall(r"^\.\. image:: (\S+)", text, re.M):
+        assert (ROOT / image).is_file(), image
