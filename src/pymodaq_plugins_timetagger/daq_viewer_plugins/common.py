@@ -23,23 +23,18 @@ Slaves with the same ``controller_ID`` use the Master's open tagger (PyMoDAQ pas
 """
 from __future__ import annotations
 
-import threading
-from dataclasses import replace
-
 import numpy as np
-from qtpy.QtCore import QCoreApplication, Qt, QThread, Signal, Slot
 
-from pymodaq.control_modules.thread_commands import ThreadStatus
-from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base, comon_parameters
+from pymodaq.control_modules.viewer_utility_classes import comon_parameters
 from pymodaq.utils.data import Axis, DataFromPlugins, DataToExport
 from pymodaq_utils.logger import get_module_name, set_logger
-from pymodaq_utils.utils import ThreadCommand
 
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input, input_channels, read_input
-from ..runs import AcquisitionAborted, Result, Run, SettingsError, make_run
+from ..runs import AcquisitionAborted, Result, Run, make_run
 from ..utils import config_value
+from .async_viewer import AsyncViewerBase
 
 logger = set_logger(get_module_name(__file__))
 
@@ -94,15 +89,11 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
     ]
 
 
-class TimeTaggerViewerBase(DAQ_Viewer_base):
+class TimeTaggerViewerBase(AsyncViewerBase):
     """Base of the Time Tagger viewer plugins (see the module documentation)."""
 
-    hardware_averaging = True   # Naverage windows are integrated together (exact for counts)
-    live_mode_available = False
     kind = ""                   # the runs.KINDS entry of the subclass
     params = common_params([])
-
-    _acquisition_done = Signal(object)
 
     # ------------------------------------------------------------------ to override
     def measurement_settings(self):
@@ -114,13 +105,10 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
 
     # ------------------------------------------------------------------ PyMoDAQ API
     def ini_attributes(self):
+        super().ini_attributes()
         self.controller: TaggerHandle | None = None
         self._run: Run | None = None
-        self._thread: threading.Thread | None = None
-        self._token = 0
         self._naverage = 1
-        self._pending_grab = False
-        self._acquisition_done.connect(self._on_acquisition_done)
 
     def ini_detector(self, controller=None):
         try:
@@ -136,12 +124,12 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
             self._sync_inputs_from_device()
             self.on_device_opened()
             self._run = make_run(handle, self.kind, self.measurement_settings())
-            self._close_with_thread()
+            self.release_with_thread()
             if handle.simulated:
                 logger.info("%s uses the simulator: %s", self.kind, handle.description)
             return handle.description, True
         except (TaggerError, ValueError, RuntimeError) as e:
-            self._release()
+            self.release()
             return f"Time Tagger {self.kind}: {e}", False
 
     def commit_settings(self, param):
@@ -155,8 +143,8 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
                 return
             if name in ("device", "capture_s", "overflows", "address"):
                 if name == "address" and self.controller is not None:
-                    self._status(f"the new address {param.value()!r} takes effect at the next "
-                                 f"initialization")
+                    self.show_status(f"the new address {param.value()!r} takes effect at the next "
+                                f"initialization")
                 return
             if self.controller is None:
                 return
@@ -168,20 +156,18 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
             else:  # a measurement or acquisition parameter
                 self._restart(new_settings=self.measurement_settings())
         except (TaggerError, ValueError, RuntimeError) as e:
-            self._status(f"{param.title() or name}: {e}", error=True)
+            self.show_status(f"{param.title() or name}: {e}", error=True)
 
     def grab_data(self, Naverage=1, **kwargs):
         if self._run is None:
-            self._status("the Time Tagger is not initialized: initialize the detector first", error=True)
-            self._signal_failure()
+            self.show_status("the Time Tagger is not initialized: initialize the detector first", error=True)
+            self.signal_failure()
             return
         self._naverage = max(1, int(Naverage))
-        self._pending_grab = True
         self._start_acquisition()
 
     def stop(self):
-        self._pending_grab = False
-        self._abort_acquisition()
+        self.abort_job()
         if self._run is not None and self._run.accumulating:
             try:
                 self._run.stop()
@@ -197,50 +183,43 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
             except Exception as e:
                 logger.warning("closing %s: %s", self.kind, e)
             self._run = None
-        self._release()
+        self.release()
+
+    def release(self) -> None:
+        if self.controller is not None and self.is_master:
+            self.controller.close()
+        self.controller = None
 
     # ------------------------------------------------------------------ acquisition
     def _start_acquisition(self) -> None:
-        self._token += 1
-        token = self._token
         run = self._run
         integration = float(self.settings["integration_s"])
         timeout_margin = float(self.settings["timeout_margin_s"])
         accumulate = self.settings["mode"] == MODE_ACCUMULATE
         naverage = self._naverage
+        kind = self.kind
 
         def work():
             try:
                 if accumulate:
-                    result = run.accumulate(integration)
-                else:
-                    t = integration * naverage
-                    result = run.acquire(t, timeout_s=t + timeout_margin)
-                    if naverage > 1:
-                        _scale_counts(result, 1.0 / naverage)
-                        result.metadata["naverage"] = naverage
-                self._acquisition_done.emit((token, result))
-            except Exception as e:  # every failure goes back to the plugin's thread as a status
-                self._acquisition_done.emit((token, e))
+                    return run.accumulate(integration)
+                t = integration * naverage
+                result = run.acquire(t, timeout_s=t + timeout_margin)
+                if naverage > 1:
+                    _scale_counts(result, 1.0 / naverage)
+                    result.metadata["naverage"] = naverage
+                return result
+            except AcquisitionAborted:
+                raise
+            except Exception as e:
+                raise TaggerError(f"{kind}: {e}") from e
 
-        self._thread = threading.Thread(target=work, daemon=True, name=f"timetagger-{self.kind}")
-        self._thread.start()
-
-    def _abort_acquisition(self) -> None:
-        """Stop the acquisition in flight (returns within the abort poll interval)."""
-        self._token += 1
-        if self._run is not None:
-            self._run.abort()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
-            if self._thread.is_alive():
-                logger.warning("%s: the acquisition thread did not stop within 5 s", self.kind)
-        self._thread = None
+        self.start_job(work, abort=run.abort)
 
     def _restart(self, new_settings=None, clear_only=False) -> None:
         """Apply settings and start the window over (a grab in flight is re-run with them)."""
-        was_pending = self._pending_grab and self._thread is not None and self._thread.is_alive()
-        self._abort_acquisition()
+        was_pending = self.job_running()
+        self.abort_job()
         if new_settings is not None:
             self._run.update(new_settings)
         if self._run.accumulating:
@@ -251,58 +230,16 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
         if was_pending:
             self._start_acquisition()
 
-    @Slot(object)
-    def _on_acquisition_done(self, message) -> None:
-        token, outcome = message
-        if token != self._token:
-            return  # an acquisition aborted by stop or by a settings change: its data are not shown
-        self._pending_grab = False
-        if isinstance(outcome, AcquisitionAborted):
-            return
-        if isinstance(outcome, Exception):
-            self._status(f"{self.kind}: {outcome}", error=True)
-            self._signal_failure()
-            return
-        md = outcome.metadata
+    def on_job_result(self, result: Result) -> None:
+        md = result.metadata
         self.settings.child("last", "capture_s").setValue(md.get("capture_duration_s", 0.0))
         self.settings.child("last", "overflows").setValue(md.get("overflows", 0))
         if md.get("overflows", 0):
-            self._status(f"WARNING: {md['overflows']} overflow(s) during the capture of {self.kind}: "
-                         f"time tags were lost (the input rate exceeds the transfer rate)", error=True)
-        self.dte_signal.emit(result_to_dte(self._title, outcome))
+            self.show_status(f"WARNING: {md['overflows']} overflow(s) during the capture of {self.kind}: "
+                        f"time tags were lost (the input rate exceeds the transfer rate)", error=True)
+        self.dte_signal.emit(result_to_dte(self._title, result))
 
-    # ------------------------------------------------------------------ helpers
-    def _close_with_thread(self) -> None:
-        """Free the tagger when the hardware thread ends, even if PyMoDAQ's close never reached us.
-
-        DAQ_Viewer sends its close command to the worker thread and then quits that thread; when the
-        thread is still busy, the thread can end before the command runs, which would leave the
-        Time Tagger open (and "already in use" for the next initialization).
-        """
-        thread = QThread.currentThread()
-        app = QCoreApplication.instance()
-        if app is not None and thread is not app.thread():
-            thread.finished.connect(self._on_thread_finished, Qt.DirectConnection)
-
-    def _on_thread_finished(self) -> None:
-        if self.controller is not None:
-            logger.info("%s: the hardware thread ended before close: closing now", self.kind)
-            self.close()
-
-    def _status(self, text: str, error: bool = False) -> None:
-        (logger.warning if error else logger.info)(text)
-        self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
-
-    def _signal_failure(self) -> None:
-        """Tell PyMoDAQ that no data will come for this grab: a scan stops waiting, a live grab stops."""
-        self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
-        self.emit_status(ThreadCommand(ThreadStatus.STOP))
-
-    def _release(self) -> None:
-        if self.controller is not None and self.is_master:
-            self.controller.close()
-        self.controller = None
-
+    # ------------------------------------------------------------------ inputs and channels
     def _sync_inputs_from_device(self) -> None:
         """Show the device's current input settings (the user's trigger levels are never reset)."""
         tagger = self.controller.tagger
@@ -327,14 +264,13 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
     def _apply_input(self, channel: int) -> None:
         g = self.settings.child("inputs", f"ch{channel}")
         try:
-            state = configure_input(self.controller.tagger, channel,
-                                    trigger_level_v=g["trigger_level_v"], input_delay_ps=g["input_delay_ps"],
-                                    deadtime_ps=g["deadtime_ps"], test_signal=g["test_signal"])
+            configure_input(self.controller.tagger, channel,
+                            trigger_level_v=g["trigger_level_v"], input_delay_ps=g["input_delay_ps"],
+                            deadtime_ps=g["deadtime_ps"], test_signal=g["test_signal"])
         finally:
             # show what the device really has, whether it accepted the value or not
             self._show_input(read_input(self.controller.tagger, channel))
         self._restart()
-        return state
 
     def selected_channels(self) -> tuple[int, ...]:
         group = self.settings.child("measurement", "channels")
@@ -347,9 +283,6 @@ class TimeTaggerViewerBase(DAQ_Viewer_base):
         for c in input_channels(self.controller.tagger):
             if f"ch{c}" not in names:
                 group.addChild({"title": f"ch{c}", "name": f"ch{c}", "type": "bool", "value": False})
-
-    def acquisition_settings(self, settings):
-        return replace(settings, integration_s=float(self.settings["integration_s"]))
 
 
 def _scale_counts(result: Result, factor: float) -> None:
@@ -375,4 +308,4 @@ def _dwa(result: Result) -> DataFromPlugins:
 
 
 __all__ = ["TimeTaggerViewerBase", "common_params", "channel_selector", "result_to_dte",
-           "MODE_PER_GRAB", "MODE_ACCUMULATE", "SettingsError"]
+           "MODE_PER_GRAB", "MODE_ACCUMULATE"]

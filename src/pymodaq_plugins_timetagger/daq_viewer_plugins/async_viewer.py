@@ -1,0 +1,134 @@
+"""A DAQ_Viewer plugin base whose grabs run in a helper thread and report back through Qt.
+
+PyMoDAQ's worker thread calls ``grab_data`` and then keeps processing its events (that is how
+``stop`` and settings reach the plugin during a grab). A plugin that blocked in ``grab_data`` for the
+whole integration time would make stop wait for it. Here a grab starts a *job* in a helper thread and
+returns; the job's outcome comes back through a queued Qt signal to the plugin's own thread, which
+emits the data (exactly one dataset per grab) or, on failure, a status message naming the cause and
+no data. Each job has a token: the outcome of a job that was aborted (stop, a settings change) is
+never shown.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from qtpy.QtCore import QCoreApplication, Qt, QThread, Signal, Slot
+
+from pymodaq.control_modules.thread_commands import ThreadStatus
+from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base
+from pymodaq_utils.logger import get_module_name, set_logger
+from pymodaq_utils.utils import ThreadCommand
+
+from ..runs import AcquisitionAborted
+
+logger = set_logger(get_module_name(__file__))
+
+
+class AsyncViewerBase(DAQ_Viewer_base):
+    """Grab jobs in a helper thread, outcomes back in the plugin's thread (see the module doc)."""
+
+    hardware_averaging = True   # one grab = one dataset; Naverage is handled by the subclass
+    live_mode_available = False
+    #: how long stopping waits for the job's thread (0: do not wait, the outcome is ignored anyway)
+    job_join_timeout_s = 5.0
+
+    _job_done = Signal(object)
+
+    # ------------------------------------------------------------------ for subclasses
+    def on_job_result(self, result) -> None:
+        """Show a job's result (called in the plugin's thread): emit the data."""
+
+    def release(self) -> None:
+        """Free what ini_detector opened (called by close and when the hardware thread ends)."""
+
+    # ------------------------------------------------------------------ machinery
+    def ini_attributes(self):
+        self.controller = None
+        self._job_thread: threading.Thread | None = None
+        self._job_abort: Callable | None = None
+        self._token = 0
+        self._pending_grab = False
+        self._job_done.connect(self._on_job_done)
+
+    def start_job(self, work: Callable[[], object], abort: Callable | None = None) -> None:
+        """Run ``work()`` in a helper thread; its return value goes to :meth:`on_job_result`."""
+        self._token += 1
+        token = self._token
+        self._job_abort = abort
+        self._pending_grab = True
+
+        def run():
+            try:
+                outcome = work()
+            except Exception as e:  # every failure goes back to the plugin's thread as a status
+                outcome = e
+            self._job_done.emit((token, outcome))
+
+        self._job_thread = threading.Thread(target=run, daemon=True, name=f"{type(self).__name__}-job")
+        self._job_thread.start()
+
+    def job_running(self) -> bool:
+        return self._pending_grab and self._job_thread is not None and self._job_thread.is_alive()
+
+    def abort_job(self) -> None:
+        """Stop the job in flight; its outcome will not be shown."""
+        self._token += 1
+        self._pending_grab = False
+        if self._job_abort is not None:
+            try:
+                self._job_abort()
+            except Exception as e:
+                logger.warning("aborting the grab: %s", e)
+        t = self._job_thread
+        if t is not None and t is not threading.current_thread() and self.job_join_timeout_s > 0:
+            t.join(timeout=self.job_join_timeout_s)
+            if t.is_alive():
+                logger.warning("%s: the grab did not stop within %g s", type(self).__name__,
+                               self.job_join_timeout_s)
+        self._job_thread = None
+
+    @Slot(object)
+    def _on_job_done(self, message) -> None:
+        token, outcome = message
+        if token != self._token:
+            return  # aborted by stop or by a settings change: not shown
+        self._pending_grab = False
+        if isinstance(outcome, AcquisitionAborted):
+            return
+        if isinstance(outcome, Exception):
+            self.show_status(str(outcome), error=True)
+            self.signal_failure()
+            return
+        try:
+            self.on_job_result(outcome)
+        except Exception as e:  # never let an exception escape into the Qt event loop
+            logger.exception("showing the data failed")
+            self.show_status(f"showing the data failed: {e}", error=True)
+            self.signal_failure()
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        (logger.warning if error else logger.info)(text)
+        self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
+
+    def signal_failure(self) -> None:
+        """Tell PyMoDAQ no data will come for this grab: a scan stops waiting, a live grab stops."""
+        self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+        self.emit_status(ThreadCommand(ThreadStatus.STOP))
+
+    def release_with_thread(self) -> None:
+        """Call :meth:`release` when the hardware thread ends, even if PyMoDAQ's close never came.
+
+        DAQ_Viewer sends its close command to the worker thread and then quits that thread; when the
+        thread is still busy, it can end before the command runs, which would leave the hardware
+        open (a Time Tagger then stays "already in use", a server keeps its port).
+        """
+        thread = QThread.currentThread()
+        app = QCoreApplication.instance()
+        if app is not None and thread is not app.thread():
+            thread.finished.connect(self._on_thread_finished, Qt.DirectConnection)
+
+    def _on_thread_finished(self) -> None:
+        if self.controller is not None:
+            logger.info("%s: the hardware thread ended before close: closing now", type(self).__name__)
+            self.close()
