@@ -1,22 +1,78 @@
-"""The main job on any machine: measure the simulated bench and show what a Time Tagger user looks at.
+"""The main job, headless, on any machine: the Time Tagger on a "remote PC", PyMoDAQ on the "main PC".
 
-    python -m pymodaq_plugins_timetagger.demo [--address sim] [--out out] [--integration 2]
+    python -m pymodaq_plugins_timetagger.demo [--address sim] [--out out] [--grabs 3] [--integration 1]
 
-Opens the tagger (the simulator by default: a single emitter on an HBT set-up on inputs 1-2, pulsed
-fluorescence on 3-4, Poisson light on 5), prints the count rates, measures g2(τ) of inputs 1 and 2
-and prints its summary (g2(0), antibunching or not), then writes a PNG of g2(τ). Runs headless.
+Both PCs are this machine here, joined over loopback exactly as two PCs are over the LAN:
+
+* "main PC": two PyMoDAQ DAQ_Viewer control modules (no window) with this package's TCPServer plugins,
+  a 0D one for count rates (Master, listening on 127.0.0.1) and a 1D one for g2 (Slave: same server);
+* "remote PC": one ``pymodaq-timetagger-client`` process on the (simulated) Time Tagger serving two
+  measurements: count rates for 'Send Data 0D' and the correlation of inputs 1 and 2 (a single emitter on
+  an HBT set-up) for 'Send Data 1D'.
+
+It grabs a few times, prints the count rates and g2(0) received over the bridge as a table, with the
+round-trip time of each grab, and writes ``out/g2_bridge.png``: the g2(τ) that crossed the bridge.
 """
 from __future__ import annotations
 
 import argparse
-import logging
+import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-from .hardware.access import open_tagger
-from .runs import CorrelationSettings, CountrateSettings, make_run
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_client(port: int, address: str, *args: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--host", "127.0.0.1",
+           "--port", str(port), "--address", address, "--backoff-max-s", "0.5", "--log-level", "WARNING",
+           *args]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _viewer(daq_type: str, port: int, title: str, master=None):
+    from pymodaq.control_modules.daq_viewer import DAQ_Viewer
+    from pymodaq.control_modules.daq_viewer_ui.viewer_selector import SelectedModule
+    from pymodaq.control_modules.enums import DAQTypesEnum
+    from pymodaq.utils.plugin_testing import wait_for_signal
+
+    viewer = DAQ_Viewer(None, title=title, daq_type=daq_type)
+    viewer.detector = SelectedModule(DAQTypesEnum[daq_type], "TCPServer")
+    viewer.settings.child("detector_settings", "socket_ip").setValue("127.0.0.1")
+    viewer.settings.child("detector_settings", "port_id").setValue(port)
+    viewer.settings.child("detector_settings", "grab_timeout_s").setValue(20.0)
+    if master is not None:  # share the Master's server, the PyMoDAQ way (same controller ID)
+        ctrl = viewer.settings.child("detector_settings", "controller")
+        ctrl.child("controller_status").setValue("Slave")
+        ctrl.child("controller_ID").setValue(master.settings["detector_settings", "controller", "controller_ID"])
+        viewer.controller_and_thread.controller = master.controller_and_thread.controller
+        viewer.controller_and_thread.thread = master.controller_and_thread.thread
+    if not wait_for_signal(viewer.init_signal, lambda: viewer.init_hardware(True), 20_000):
+        raise RuntimeError(f"the {title} TCPServer could not listen on 127.0.0.1:{port}")
+    return viewer
+
+
+def _wait_for_client(viewer, proc, timeout=30.0) -> None:
+    from qtpy import QtWidgets
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        QtWidgets.QApplication.processEvents()
+        clients = viewer.settings["detector_settings", "clients"]
+        if clients and clients != "none":
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Time Tagger client exited: {proc.stderr.read()}")
+        time.sleep(0.02)
+    raise RuntimeError("the Time Tagger client did not connect")
 
 
 def plot_g2(tau_s: np.ndarray, g2: np.ndarray, title: str, path: Path) -> None:
@@ -30,7 +86,7 @@ def plot_g2(tau_s: np.ndarray, g2: np.ndarray, title: str, path: Path) -> None:
     ax.axhline(0.5, color="tab:red", lw=0.8, ls=":", label="single-emitter limit g2(0) = 0.5")
     ax.set_xlabel("delay τ = t(ch1) − t(ch2) (ns)")
     ax.set_ylabel("g2(τ)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=9)
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
@@ -41,43 +97,70 @@ def plot_g2(tau_s: np.ndarray, g2: np.ndarray, title: str, path: Path) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--address", default="sim", help="tagger address (default: sim)")
+    p.add_argument("--address", default="sim", help="tagger address on the 'remote PC' (default: sim)")
     p.add_argument("--out", default="out", help="folder for the PNG (default: out)")
-    p.add_argument("--integration", type=float, default=2.0, help="g2 integration time, s (default 2)")
+    p.add_argument("--grabs", type=int, default=3, help="grabs of each measurement (default 3)")
+    p.add_argument("--integration", type=float, default=1.0, help="g2 integration per grab, s (default 1)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    with open_tagger(args.address) as handle:
-        print(f"Time Tagger: {handle.description}")
-        rates = make_run(handle, "countrate", CountrateSettings(channels=(1, 2, 3, 4, 5), integration_s=0.5))
-        res = rates.acquire()
-        print(f"\nCount rates over {res.metadata['capture_duration_s']:.3f} s "
-              f"(overflows: {res.metadata['overflows']}):")
-        for label, value in zip(res.labels, res.data):
-            print(f"  {label:>4}: {value[0] / 1e3:10.2f} kHz")
-        rates.close()
+    from pymodaq_gui.qt_utils import mkQApp
+    mkQApp("timetagger-demo")
+    from pymodaq.utils.plugin_testing import wait_for_signal
 
-        corr = make_run(handle, "correlation", CorrelationSettings(
-            channel_1=1, channel_2=2, binwidth_ps=500, n_bins=201, normalize=True,
-            zero_window_ps=500, integration_s=args.integration))
-        res = corr.acquire()
-        corr.close()
-        g2 = res.data[0]
-        tau = res.axis.values
-        g2_0 = res.companions[0].data[0][0]
-        total = res.metadata["total_coincidences"]
-        far = np.abs(tau) > 40e-9
-        print(f"\ng2(tau) of ch1 (stop) vs ch2 (start), {res.metadata['capture_duration_s']:.2f} s, "
-              f"500 ps bins, {total} coincidences:")
-        print(f"  g2(0)            = {g2_0:.3f}")
-        print(f"  g2(|tau| > 40ns) = {np.nanmean(g2[far]):.3f}  (uncorrelated level, expected 1)")
-        verdict = "single emitter (g2(0) < 0.5)" if g2_0 < 0.5 else "not a single emitter (g2(0) >= 0.5)"
-        print(f"  verdict          : {verdict}")
-        png = Path(args.out) / "g2.png"
-        plot_g2(tau, g2, f"{handle.description}\ng2(0) = {g2_0:.3f}, {res.metadata['capture_duration_s']:.1f} s",
-                png)
-        print(f"\nwrote {png.resolve()}")
-    return 0
+    port = _free_port()
+    print(f"main PC  : PyMoDAQ DAQ_Viewers 'rates' (TCPServer 0D, Master) and 'g2' (TCPServer 1D, Slave) "
+          f"on 127.0.0.1:{port}")
+    rates_viewer = _viewer("DAQ0D", port, "rates")
+    g2_viewer = _viewer("DAQ1D", port, "g2", master=rates_viewer)
+    procs = [_start_client(port, args.address, "--measurement", "countrate,correlation",
+                           "--channels", "1,2,3,4,5", "--channel-1", "1", "--channel-2", "2",
+                           "--binwidth-ps", "500", "--n-bins", "201", "--zero-window-ps", "500",
+                           "--integration-s", str(args.integration))]
+    try:
+        _wait_for_client(rates_viewer, procs[0])
+        device = rates_viewer.settings["detector_settings", "infos", "device"]
+        print(f"remote PC: pymodaq-timetagger-client --measurement countrate,correlation on {device}\n")
+        header = ("grab", "capture s", "ch1 kHz", "ch2 kHz", "ch3 kHz", "ch4 kHz", "ch5 kHz", "rates ms",
+                  "g2 capture s", "g2(0)", "coincidences", "g2 ms")
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---:" for _ in header) + "|")
+        last = None
+        for i in range(1, args.grabs + 1):
+            t0 = time.perf_counter()
+            rates = wait_for_signal(rates_viewer.grab_done_signal, rates_viewer.snap, 30_000)
+            t_rates = (time.perf_counter() - t0) * 1e3
+            t0 = time.perf_counter()
+            g2 = wait_for_signal(g2_viewer.grab_done_signal, g2_viewer.snap, 60_000)
+            t_g2 = (time.perf_counter() - t0) * 1e3
+            r = rates.get_data_from_name("Countrate")
+            c = g2.get_data_from_name("Correlation")
+            g0 = g2.get_data_from_name("g2(0)").data[0][0]
+            khz = [f"{d[0] / 1e3:.1f}" for d in r.data]
+            print(f"| {i} | {r.capture_duration_s:.3f} | " + " | ".join(khz) +
+                  f" | {t_rates:.0f} | {c.capture_duration_s:.3f} | {g0:.3f} | {c.total_coincidences} "
+                  f"| {t_g2:.0f} |")
+            last = g2
+        c = last.get_data_from_name("Correlation")
+        tau = c.get_axis_from_index(0)[0].get_data()
+        png = Path(args.out) / "g2_bridge.png"
+        g0 = last.get_data_from_name("g2(0)").data[0][0]
+        plot_g2(tau, c.data[0], f"received over the TCP bridge from {c.device}\n"
+                f"g2(0) = {g0:.3f} ({c.capture_duration_s:.1f} s)", png)
+        verdict = "single emitter" if g0 < 0.5 else "not a single emitter"
+        print(f"\ng2(0) = {g0:.3f}: {verdict} (criterion g2(0) < 0.5)")
+        print(f"wrote {png.resolve()}")
+        return 0
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        g2_viewer.quit_fun()
+        rates_viewer.quit_fun()
 
 
 if __name__ == "__main__":

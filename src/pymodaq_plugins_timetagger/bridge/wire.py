@@ -1,0 +1,188 @@
+"""The two dialects as message readers/writers over a socket, used alike by the server and the client.
+
+A message is a command string followed by its arguments (see shared/PROTOCOL.md):
+
+=============  =============================  ===============================================
+command        PyMoDAQ 5 (typed frames)       classic (untyped)
+=============  =============================  ===============================================
+GRABBER        (identity, first message)      same
+Infos          str xml                        string xml
+Info           str name, str value            string name, string value
+Info_xml       list[str] path, str xml        list path, string xml
+set_info       list[str] path, str xml        list path, string xml
+Done           DataToExport                   list of arrays (one per channel)
+x_axis/y_axis  (not used)                     array, string label, string units
+Send Data xD   -                              -
+Quit           -                              -
+=============  =============================  ===============================================
+"""
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+from . import codec
+from .codec import ProtocolError
+from .net import SocketReader
+
+PYMODAQ5 = "pymodaq5"
+CLASSIC = "classic"
+DIALECTS = (PYMODAQ5, CLASSIC)
+
+SEND_DATA = {"0D": "Send Data 0D", "1D": "Send Data 1D", "2D": "Send Data 2D", "ND": "Send Data ND"}
+CLIENT_TYPES = ("GRABBER", "ACTUATOR")
+
+
+class Wire(abc.ABC):
+    """Read and write messages of one dialect on one connection."""
+
+    name = ""
+
+    def __init__(self, reader: SocketReader, max_frame: int = codec.DEFAULT_MAX_FRAME):
+        self.reader = reader
+        self.max_frame = max_frame
+
+    @staticmethod
+    def for_dialect(name: str, reader: SocketReader, max_frame: int = codec.DEFAULT_MAX_FRAME) -> "Wire":
+        if name == PYMODAQ5:
+            return Pymodaq5Wire(reader, max_frame)
+        if name == CLASSIC:
+            return ClassicWire(reader, max_frame)
+        raise ValueError(f"unknown protocol dialect {name!r}; use one of {DIALECTS}")
+
+    # reading ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def read_command(self) -> str:
+        """The next command string."""
+
+    @abc.abstractmethod
+    def read_string(self) -> str:
+        """A string argument."""
+
+    @abc.abstractmethod
+    def read_path(self) -> list[str]:
+        """A parameter path argument (list of names)."""
+
+    @abc.abstractmethod
+    def read_done(self):
+        """The argument of 'Done': a codec.DataToExport (PyMoDAQ 5) or a list of arrays (classic)."""
+
+    # writing ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def message(self, command: str, *args) -> bytes:
+        """The bytes of one whole message (send them with one sendall)."""
+
+
+class Pymodaq5Wire(Wire):
+    name = PYMODAQ5
+
+    def _read(self):
+        return codec.read_frame(self.reader.read, self.max_frame)
+
+    def read_command(self) -> str:
+        cmd = self._read()
+        if not isinstance(cmd, str):
+            raise ProtocolError(f"expected a command string, got {type(cmd).__name__}")
+        return cmd
+
+    def read_string(self) -> str:
+        value = self._read()
+        if isinstance(value, bytes):  # some PyMoDAQ versions send XML as bytes
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProtocolError("a bytes argument that is not UTF-8 text") from None
+        if not isinstance(value, str):
+            raise ProtocolError(f"expected a string argument, got {type(value).__name__}")
+        return value
+
+    def read_path(self) -> list[str]:
+        value = self._read()
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ProtocolError(f"expected a list of strings (a parameter path), got {value!r:.80}")
+        return list(value)
+
+    def read_done(self):
+        value = self._read()
+        if not isinstance(value, codec.DataToExport):
+            raise ProtocolError(f"expected a DataToExport after 'Done', got {type(value).__name__}")
+        return value
+
+    def message(self, command: str, *args) -> bytes:
+        return codec.encode_frames(command, *args)
+
+
+class ClassicWire(Wire):
+    name = CLASSIC
+
+    def read_command(self) -> str:
+        return codec.read_classic_string(self.reader.read, self.max_frame)
+
+    def read_string(self) -> str:
+        return codec.read_classic_string(self.reader.read, self.max_frame)
+
+    def read_path(self) -> list[str]:
+        items = codec.read_classic_list(self.reader.read, self.max_frame)
+        if not all(isinstance(v, str) for v in items):
+            raise ProtocolError("expected a list of strings (a parameter path)")
+        return list(items)
+
+    def read_done(self) -> list[np.ndarray]:
+        items = codec.read_classic_list(self.reader.read, self.max_frame)
+        arrays = []
+        for v in items:
+            if isinstance(v, np.ndarray):
+                arrays.append(v)
+            elif isinstance(v, (int, float, complex, bool)):
+                arrays.append(np.array([v]))
+            else:
+                raise ProtocolError(f"expected arrays after 'Done', got {type(v).__name__}")
+        return arrays
+
+    def read_axis(self) -> tuple[np.ndarray, str, str]:
+        data = codec.read_classic_array(self.reader.read, self.max_frame)
+        label = codec.read_classic_string(self.reader.read, self.max_frame)
+        units = codec.read_classic_string(self.reader.read, self.max_frame)
+        return data, label, units
+
+    def message(self, command: str, *args) -> bytes:
+        parts = [codec.classic_string(command)]
+        for a in args:
+            if isinstance(a, (str, bytes)):
+                parts.append(codec.classic_string(a))
+            elif isinstance(a, np.ndarray):
+                parts.append(codec.classic_array(a))
+            elif isinstance(a, (list, tuple)):
+                parts.append(codec.classic_list(list(a)))
+            else:
+                parts.append(codec.classic_scalar(a))
+        return b"".join(parts)
+
+
+def detect(reader: SocketReader, timeout: float) -> str:
+    """Read the first bytes of a connection (within ``timeout`` s) and return its dialect.
+
+    The bytes are pushed back into the reader. Raises ProtocolError if they fit neither dialect,
+    EOFError/TimeoutError if the peer closes or says nothing.
+    """
+    import socket
+    from .net import DIALECT_PROBE_BYTES
+    got = b""
+    reader.sock.settimeout(timeout)
+    while True:
+        try:
+            chunk = reader.sock.recv(DIALECT_PROBE_BYTES - len(got))
+        except socket.timeout:
+            raise TimeoutError(f"the client sent {len(got)} bytes and then nothing for {timeout} s "
+                               f"(expected its identity, e.g. 'GRABBER')") from None
+        if not chunk:
+            raise EOFError("the client closed the connection before identifying itself")
+        got += chunk
+        dialect = codec.detect_dialect(got)
+        if dialect is not None:
+            reader.unread(got)
+            return dialect
+        if len(got) >= DIALECT_PROBE_BYTES:
+            raise ProtocolError(f"the first bytes {got[:DIALECT_PROBE_BYTES]!r} are neither PyMoDAQ 5 "
+                                f"frames nor the classic protocol")
