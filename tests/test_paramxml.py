@@ -343,3 +343,23 @@ def test_module_imports_neither_qt_nor_pymodaq():
             "print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_infos_of_a_pymodaq_5_1_13_viewer():
+    """'Infos' as PyMoDAQ 5.1.13's DAQ_Viewer (Mock 1D detector) sends it (bytes, pymodaq_gui 5.1 writer), shortened."""
+    infos = (b'<detector_settings type="group" title="Detector Settings" visible="1" removable="0" readonly="0">'
+             b'<controller_status type="list" title="Controller Status:" visible="1" removable="0" readonly="0" '
+             b'limits="[\'Master\', \'Slave\']">str(\'Master\')</controller_status>'
+             b'<multi type="bool" title="Multi Channels?:" visible="1" removable="0" readonly="0">1</multi>'
+             b'<x_axis type="group" title="xaxis:" visible="1" removable="0" readonly="0">'
+             b'<Npts type="int" title="Npts:" visible="1" removable="0" readonly="0">512</Npts>'
+             b'<x0 type="float" title="x0:" visible="1" removable="0" readonly="0">256.0</x0>'
+             b'</x_axis></detector_settings>')
+    tree = from_xml_string(infos)
+    assert tree.name == "detector_settings" and tree.title == "Detector Settings"
+    assert tree.values() == {"controller_status": "Master", "multi": True, "x_axis": {"Npts": 512, "x0": 256.0}}
+    assert tree.child("controller_status").limits == ["Master", "Slave"]
+    assert to_xml_bytes(tree, flavor="5.1") == infos
+    apply_xml_update(tree, ["detector_settings", "x_axis", "Npts"],
+                     b'<Npts type="int" title="Npts:" visible="1" removable="0" readonly="0">256</Npts>')
+    assert tree.child("x_axis", "Npts").value == 256

@@ -154,6 +154,14 @@ def describe_dte(dte) -> dict:
     return out
 
 
+def child_values(parent, name: str) -> dict:
+    """``param_values`` of ``parent``'s child ``name``, or what is there instead (e.g. after a bad Info_xml)."""
+    try:
+        return param_values(parent.child(name))
+    except Exception as exc:  # noqa: BLE001
+        return {"__error__": f"{type(exc).__name__}: {exc}", "__children__": [c.name() for c in parent.children()]}
+
+
 def param_values(param) -> dict:
     out = {}
     for c in param.children():
@@ -251,9 +259,8 @@ def main(argv=None) -> int:
              socket_class=type(c["socket"]).__module__ + "." + type(c["socket"]).__name__)
 
     spin(lambda: False, min(deadline, time.monotonic() + args.settle))
-    emit(event="infos", settings_client=param_values(det.child("settings_client")),
-         infos=param_values(det.child("infos")),
-         plugin_settings_client=param_values(plugin.settings.child("settings_client")))
+    emit(event="infos", settings_client=child_values(det, "settings_client"), infos=child_values(det, "infos"),
+         plugin_settings_client=child_values(plugin.settings, "settings_client"))
 
     for path, text in args.edit:
         try:
@@ -288,8 +295,8 @@ def main(argv=None) -> int:
                    "names": [d.name for d in wire]} if wire is not None else None,
              dte=describe_dte(dte))
 
-    emit(event="final", settings_client=param_values(det.child("settings_client")),
-         infos=param_values(det.child("infos")), connected=grabber() is not None)
+    emit(event="final", settings_client=child_values(det, "settings_client"), infos=child_values(det, "infos"),
+         connected=grabber() is not None)
     emit(event="done", grabs=args.grabs)
     try:
         viewer.quit_fun()
