@@ -220,3 +220,30 @@ def test_ipv6_loopback():
         sock.close()
     finally:
         s.stop()
+
+
+def test_our_client_reports_a_tagger_failure_and_recovers(server):
+    """A tagger that fails mid-integration: the error reaches the server as an Info (and the log) at
+    once, no data; when the tagger is back the client serves again."""
+    from pymodaq_plugins_timetagger.bridge.client import TaggerClient
+    from pymodaq_plugins_timetagger.runs import make_settings
+    client = TaggerClient("127.0.0.1", server.port, address="sim", kind="countrate",
+                          settings=make_settings("countrate", channels=(5,), integration_s=0.3))
+    t = threading.Thread(target=client.serve_forever, daemon=True)
+    t.start()
+    try:
+        wait_for(lambda: server.clients() and server.clients()[0].infos)
+        assert server.request("0D", timeout=5).data[0].data[0][0] > 0
+        tagger = client.handle.tagger
+        threading.Timer(0.1, tagger.sim_unplug).start()  # the link dies during the integration
+        with pytest.raises(ClientReportedError, match="Time Tagger: .*disconnected"):
+            server.request("0D", timeout=5)
+        assert "disconnected" in server.clients()[0].infos["error"]
+        assert "disconnected" in client.status.last_error
+        tagger.sim_replug()
+        got = server.request("0D", timeout=5)
+        assert got.data[0].data[0][0] > 0 and client.status.last_error == ""
+    finally:
+        client.shutdown()
+        t.join(10)
+    assert client.handle is None  # the tagger was freed

@@ -41,6 +41,11 @@ message): the client is never asked for data. This script replaces ``accept`` on
 only (``--no-workaround`` leaves it alone, to show the bug)::
 
     pymodaq_utils.serialize.mysocket.Socket.accept = lambda self: (SerializeSocket(raw), addr)
+
+A second patch is needed under PySide6 (any version; not under PyQt5): 5.1.13's ``DAQ_Viewer_TCP_server``
+initializes its QObject twice, which shiboken refuses, so the plugin never initializes. See
+:func:`apply_pyside6_init_workaround`; the ``listening`` line says whether it was applied.
+Without a client, 5.1.13 would silently snap mock data; the script waits for one (``--allow-mock`` to snap anyway).
 """
 from __future__ import annotations
 

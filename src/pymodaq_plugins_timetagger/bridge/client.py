@@ -357,7 +357,9 @@ class TaggerClient:
 
     def _set_info(self, wire: Wire, path: list[str], xml: str) -> bytes:
         """Apply a setting edited on the server; reply with its applied value (Info_xml)."""
-        path = [p for p in path if p != "settings"] or path
+        # PyMoDAQ 5.0/5.1 servers prefix the path with 'settings_client'; ours sends it relative to
+        # the root; either may carry the root's name
+        path = [p for p in path if p not in ("settings", "settings_client")]
         reply_error = b""
         try:
             param = from_xml_string(xml)
@@ -376,7 +378,8 @@ class TaggerClient:
             applied = tree.child(*path)
         except KeyError:
             return reply_error
-        return reply_error + wire.message("Info_xml", list(path), to_xml_string(applied))
+        # Info_xml paths start with the root's name: PyMoDAQ's servers drop path[0]
+        return reply_error + wire.message("Info_xml", [tree.name, *path], to_xml_string(applied))
 
     def _kind_with(self, name: str) -> str:
         for k in self.kinds:

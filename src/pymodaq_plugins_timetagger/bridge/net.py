@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import socket
 
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
 #: bytes needed to tell the two dialects apart (u32 length + u32 length + 'str', or u32 7 + 'GRABBER')
 DIALECT_PROBE_BYTES = 11
 
@@ -23,10 +25,20 @@ class SocketReader:
     def unread(self, data: bytes) -> None:
         self._buf[:0] = data
 
+    def _quickack(self) -> None:
+        # Peers that write a message in several small sends (PyMoDAQ 5.0/5.1 clients send 'Done' and the
+        # data apart, without TCP_NODELAY) otherwise wait ~40 ms for our delayed ACK (Linux only)
+        if _QUICKACK is not None:
+            try:
+                self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                pass
+
     def wait_message(self, idle_timeout: float | None = None) -> None:
         """Block until at least one byte of a new message is available (socket.timeout on timeout)."""
         if self._buf:
             return
+        self._quickack()
         self.sock.settimeout(idle_timeout)
         chunk = self.sock.recv(65536)
         if not chunk:
@@ -45,6 +57,7 @@ class SocketReader:
         have = len(self._buf)
         self._buf.clear()
         while have < n:
+            self._quickack()
             try:
                 chunk = self.sock.recv(min(n - have, 1 << 20))
             except socket.timeout:

@@ -9,6 +9,8 @@ to the client (``set_info``), which applies it and answers with the value it app
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from qtpy.QtCore import Signal, Slot
 
@@ -60,6 +62,7 @@ class TCPServerViewerBase(AsyncViewerBase):
         super().ini_attributes()
         self.controller: BridgeServer | None = None
         self._mirrored_id: int | None = None
+        self._last_axes: dict = {}
         self._server_event.connect(self._on_server_event)
 
     # ------------------------------------------------------------------ PyMoDAQ API
@@ -126,7 +129,7 @@ class TCPServerViewerBase(AsyncViewerBase):
             server.stop()
 
     def on_job_result(self, dte: codec.DataToExport) -> None:
-        self.dte_signal.emit(wire_to_pymodaq(self._title, dte))
+        self.dte_signal.emit(wire_to_pymodaq(self._title, dte, self._last_axes))
 
     # ------------------------------------------------------------------ server events (any thread)
     def _forward_event(self, kind, client, data) -> None:
@@ -263,9 +266,22 @@ def _find(group, path: list[str], name: str):
     return None
 
 
-def wire_to_pymodaq(title: str, dte: codec.DataToExport) -> DataToExport:
-    """The codec's DataToExport (from any client) as PyMoDAQ data, axes, units and attributes kept."""
-    return DataToExport(title, data=[_dwa(d) for d in dte.data])
+def wire_to_pymodaq(title: str, dte: codec.DataToExport, last_axes: dict | None = None) -> DataToExport:
+    """The codec's DataToExport (from any client) as PyMoDAQ data, axes, units and attributes kept.
+
+    ``last_axes`` (name -> axes, updated here): PyMoDAQ's own remote viewers send a dataset's axes only
+    when they change; a dataset that arrives without axes gets the last ones of the same name and shape.
+    """
+    out = []
+    for d in dte.data:
+        if last_axes is not None:
+            shape = tuple(np.shape(d.data[0])) if d.data else ()
+            if d.axes:
+                last_axes[d.name] = (shape, d.axes)
+            elif d.name in last_axes and last_axes[d.name][0] == shape and d.dim != "Data0D":
+                d = dataclasses.replace(d, axes=last_axes[d.name][1])
+        out.append(_dwa(d))
+    return DataToExport(title, data=out)
 
 
 def _dwa(d: codec.DataWithAxes) -> DataFromPlugins:
