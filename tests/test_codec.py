@@ -801,3 +801,14 @@ def test_codec_imports_no_pymodaq_and_no_qt():
             "assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_an_empty_array_with_absurd_dimensions_is_refused():
+    """Found by hypothesis: 0 x 2**32-1 x ... has 0 bytes, but numpy cannot shape it."""
+    import struct
+    from pymodaq_plugins_timetagger.bridge import codec as c
+    body = (struct.pack(">I", 3) + b"<f8" + struct.pack(">I", 0) + struct.pack(">I", 4)
+            + struct.pack(">IIII", 0, 2**32 - 1, 2**32 - 1, 2**32 - 1))
+    payload = struct.pack(">I", 7) + b"ndarray" + body
+    with pytest.raises(c.ProtocolError, match="too large"):
+        c.decode(payload)

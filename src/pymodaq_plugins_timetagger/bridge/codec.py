@@ -634,12 +634,21 @@ def _dec_scalar(c: _Cursor, type_name: str):
     return _scalar_value(descr, dt, c.take(nbytes))
 
 
+#: numpy refuses arrays whose shape product (zero dimensions left out) exceeds this many bytes
+_MAX_SHAPE_BYTES = 2 ** 62
+
+
 def _array_from(descr: str, dt: np.dtype, nbytes: int, shape: tuple, raw_take):
     count = 1
+    nonzero = 1
     for n in shape:
         count *= n
+        nonzero *= max(n, 1)
     if count * dt.itemsize != nbytes:
         raise ProtocolError(f"shape {shape} does not match {nbytes} bytes of {descr}")
+    if nonzero * max(dt.itemsize, 1) > _MAX_SHAPE_BYTES:
+        # an empty array announced with absurd other dimensions (numpy would refuse to shape it)
+        raise ProtocolError(f"shape {shape} is too large for an array")
     raw = raw_take(nbytes)
     if dt.kind == "b":
         _check_bool_bytes(raw, "bool array")
