@@ -34,3 +34,8 @@ try:
         _hyp_settings.load_profile("ci")
 except ImportError:  # hypothesis is a test dependency; without it those tests are not collected
     pass
+
+
+def pytest_addoption(parser):
+    parser.addoption("--soak-grabs", type=int, default=2000,
+                     help="grabs of the bridge soak test (default 2000; e.g. 100000 for a long run)")

@@ -39,45 +39,20 @@ script therefore watches the socket state itself and leaves with ``os._exit``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import struct
-import sys
 import time
 import traceback
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-T0 = time.monotonic()
 KEEP = []  # Qt objects that must outlive main() (a running QThread garbage-collected aborts the process)
 TCP_CLOSE_WAIT = 8  # linux tcp_states.h
 TCP_STATES_GONE = {4, 5, 6, 7, 8, 9, 11}  # FIN_WAIT1/2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, CLOSING
 
 
-def emit(**kw) -> None:
-    kw.setdefault("t", round(time.monotonic() - T0, 4))
-    print(json.dumps(kw, default=_json_default), flush=True)
-
-
-def _json_default(o):
-    try:
-        import numpy as np
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(o, (bytes, bytearray)):
-        return bytes(o).decode("utf-8", "replace")
-    return str(o)
-
-
-def finish(code: int) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+from jsonlines import T0, emit, finish  # noqa: E402  (the script's folder is on sys.path)
 
 
 def tcp_state(sock: socket.socket) -> int | None:

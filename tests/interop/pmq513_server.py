@@ -50,39 +50,15 @@ Without a client, 5.1.13 would silently snap mock data; the script waits for one
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 import traceback
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-T0 = time.monotonic()
 
 
-def emit(**kw) -> None:
-    kw.setdefault("t", round(time.monotonic() - T0, 4))
-    print(json.dumps(kw, default=_json_default), flush=True)
-
-
-def _json_default(o):
-    try:
-        import numpy as np
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    return str(o)
-
-
-def finish(code: int) -> None:
-    """Leave at once: PyMoDAQ's threads (hardware thread, timers) must not block or crash the exit."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+from jsonlines import T0, emit, finish, jsonable  # noqa: E402  (the script's folder is on sys.path)
 
 
 def apply_accept_workaround() -> None:
@@ -175,7 +151,7 @@ def param_values(param) -> dict:
 
 
 def _plain(v):
-    return _json_default(v) if not isinstance(v, (str, int, float, bool, type(None), list, dict)) else v
+    return jsonable(v) if not isinstance(v, (str, int, float, bool, type(None), list, dict)) else v
 
 
 def parse_edit(text: str):

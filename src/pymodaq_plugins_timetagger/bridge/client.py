@@ -17,7 +17,6 @@ import dataclasses
 import logging
 import socket
 import threading
-import time
 from dataclasses import replace
 
 import numpy as np

@@ -24,7 +24,7 @@ import enum
 import threading
 
 from .measurements import CHANNEL_UNUSED, Correlation, Counter, Countrate, Histogram, IteratorBase
-from .models import DEFAULT_MODEL, MODELS, ModelSpec, model_by_key, model_by_serial
+from .models import DEFAULT_MODEL, MODELS, ModelSpec, model_by_serial
 from .sources import (PoissonSource, PulsedFluorescence, SinglePhotonEmitter, Source,
                       default_scene)
 from .tagger import SimTimeTagger

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Benchmark peers (run as subprocesses by benchmarks/bridge.py): they answer requests with N float64.
+
+    bench_client.py bridge PORT N   # our protocol (PyMoDAQ 5 dialect, our codec and wire): GRABBER, then
+                                    # 'Done' + a DataToExport of N float64 per 'Send Data 1D', encoded
+                                    # per request exactly as the Time Tagger client does
+    bench_client.py raw PORT N      # the floor: a 4-byte request in, a u32 length + N*8 raw bytes out
+
+The data are a fixed ramp (what is measured is the transport, not a Time Tagger: the real client's
+measurement time is the integration time the user sets).
+"""
+import socket
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def bridge(port: int, n: int) -> None:
+    from pymodaq_plugins_timetagger.bridge import codec
+    from pymodaq_plugins_timetagger.bridge.net import SocketReader, tune
+    from pymodaq_plugins_timetagger.bridge.wire import Pymodaq5Wire
+
+    data = np.linspace(0.0, 1.0, n)
+    axis = np.arange(n, dtype=float) * 1e-12
+    sock = socket.create_connection(("127.0.0.1", port))
+    tune(sock)
+    reader = SocketReader(sock)
+    wire = Pymodaq5Wire(reader)
+    sock.sendall(wire.message("GRABBER"))
+    while True:
+        try:
+            reader.wait_message(None)
+            cmd = wire.read_command()
+        except (EOFError, OSError):
+            return
+        if cmd.startswith("Send Data"):
+            dwa = codec.DataWithAxes(name="bench", data=[data], dim="Data1D", units="counts", labels=["ch"],
+                                     axes=[codec.Axis(label="delay", units="s", data=axis, index=0)])
+            sock.sendall(wire.message("Done", codec.DataToExport(name="bench", data=[dwa])))
+
+
+def raw(port: int, n: int) -> None:
+    payload = struct.pack(">I", n * 8) + np.linspace(0.0, 1.0, n).tobytes()
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while True:
+        got = b""
+        while len(got) < 4:
+            chunk = sock.recv(4 - len(got))
+            if not chunk:
+                return
+            got += chunk
+        sock.sendall(payload)
+
+
+if __name__ == "__main__":
+    mode, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    {"bridge": bridge, "raw": raw}[mode](port, n)

@@ -1,0 +1,174 @@
+"""Bridge measurements for benchmarks/run.py: grab round trips, the raw-socket floor, client memory.
+
+Every function starts what it measures (processes, sockets, the real PyMoDAQ plugin under PyMoDAQ's own
+test harness), measures, and stops it again. Loopback only.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _peer(mode: str, port: int, n: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(HERE / "bench_client.py"), mode, str(port), str(n)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def raw_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
+    """The floor: the same request/reply pattern and bytes (4-byte request, n float64 reply), raw."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    proc = _peer("raw", listener.getsockname()[1], n)
+    try:
+        listener.settimeout(30)
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buf = bytearray(n * 8 + 4)
+        view = memoryview(buf)
+        out = []
+        for i in range(warmup + repeat):
+            t0 = time.perf_counter()
+            conn.sendall(b"\x00\x00\x00\x01")
+            got = 0
+            while got < len(buf):
+                k = conn.recv_into(view[got:])
+                if not k:
+                    raise ConnectionError("the raw peer left")
+                got += k
+            assert struct.unpack(">I", buf[:4])[0] == n * 8
+            if i >= warmup:
+                out.append(time.perf_counter() - t0)
+        conn.close()
+        return out
+    finally:
+        listener.close()
+        _stop(proc)
+
+
+def _plugin(daq: str = "1D"):
+    from pymodaq_gui.qt_utils import mkQApp
+    mkQApp("bench")
+    from pymodaq.utils.plugin_testing import make_detector
+    if daq == "0D":
+        from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
+            DAQ_0DViewer_TCPServer as cls
+    else:
+        from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import \
+            DAQ_1DViewer_TCPServer as cls
+    det = make_detector(cls, socket_ip="127.0.0.1", port_id=0, grab_timeout_s=30.0, max_frame_mib=256)
+    assert det.initialized, det.init_info
+    return det
+
+
+def _wait_client(det, timeout=30.0) -> None:
+    from qtpy import QtWidgets
+    deadline = time.monotonic() + timeout
+    while not det.controller.clients():
+        QtWidgets.QApplication.processEvents()
+        if time.monotonic() > deadline:
+            raise RuntimeError("the benchmark client did not connect")
+        time.sleep(0.005)
+
+
+def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
+    """A grab of the 1D TCPServer plugin (PyMoDAQ's harness: grab_data -> dte_signal) from a client
+    process answering n float64 through our protocol."""
+    from pymodaq.utils.plugin_testing import grab_and_wait
+    det = _plugin("1D")
+    proc = _peer("bridge", det.controller.port, n)
+    try:
+        _wait_client(det)
+        out = []
+        for i in range(warmup + repeat):
+            t0 = time.perf_counter()
+            dte = grab_and_wait(det, 1, timeout_ms=60_000, live=False)
+            dt = time.perf_counter() - t0
+            assert dte.data[0].size == n
+            if i >= warmup:
+                out.append(dt)
+        return out
+    finally:
+        det.close()
+        _stop(proc)
+
+
+def _client_cmd(port: int, *args: str) -> list[str]:
+    return [sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--host", "127.0.0.1", "--port",
+            str(port), "--address", "sim", "--log-level", "WARNING", *args]
+
+
+def end_to_end_times(repeat: int, integration_s: float = 0.001, warmup: int = 5) -> list[float]:
+    """A grab of the 0D TCPServer plugin served by the real Time Tagger client on the simulator
+    (count rates integrated for ``integration_s`` per request, wall clock)."""
+    from pymodaq.utils.plugin_testing import grab_and_wait
+    det = _plugin("0D")
+    proc = subprocess.Popen(_client_cmd(det.controller.port, "--measurement", "countrate", "--channels", "1,2",
+                                        "--integration-s", str(integration_s)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_client(det)
+        out = []
+        for i in range(warmup + repeat):
+            t0 = time.perf_counter()
+            dte = grab_and_wait(det, 1, timeout_ms=60_000, live=False)
+            dt = time.perf_counter() - t0
+            assert abs(dte.data[0].capture_duration_s - integration_s) < 1e-12
+            if i >= warmup:
+                out.append(dt)
+        return out
+    finally:
+        det.close()
+        _stop(proc)
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def client_rss(checkpoints=(100, 10_000), integration_s: float = 0.0002) -> dict[int, int]:
+    """RSS (kB) of the real client process after the given numbers of answered requests."""
+    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    server = BridgeServer("127.0.0.1", 0).start()
+    proc = subprocess.Popen(_client_cmd(server.port, "--measurement", "correlation", "--n-bins", "4096",
+                                        "--binwidth-ps", "100", "--integration-s", str(integration_s)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.clients():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the client did not connect")
+            time.sleep(0.01)
+        rss = {}
+        done = 0
+        for mark in sorted(checkpoints):
+            while done < mark:
+                server.request("1D", timeout=30)
+                done += 1
+            rss[mark] = _rss_kb(proc.pid)
+        return rss
+    finally:
+        server.stop()
+        _stop(proc)
