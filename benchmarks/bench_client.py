@@ -4,7 +4,8 @@
     bench_client.py bridge PORT N   # our protocol (PyMoDAQ 5 dialect, our codec and wire): GRABBER, then
                                     # 'Done' + a DataToExport of N float64 per 'Send Data 1D', encoded
                                     # per request exactly as the Time Tagger client does
-    bench_client.py raw PORT N      # the floor: a 4-byte request in, a u32 length + N*8 raw bytes out
+    bench_client.py raw PORT N      # the floor: a 4-byte request in, a u32 length + the same N-point data
+                                    # and N-point axis as raw float64 bytes out
 
 The data are a fixed ramp (what is measured is the transport, not a Time Tagger: the real client's
 measurement time is the integration time the user sets).
@@ -44,7 +45,8 @@ def bridge(port: int, n: int) -> None:
 
 
 def raw(port: int, n: int) -> None:
-    payload = struct.pack(">I", n * 8) + np.linspace(0.0, 1.0, n).tobytes()
+    payload = (struct.pack(">I", 2 * n * 8) + np.linspace(0.0, 1.0, n).tobytes()
+               + (np.arange(n, dtype=float) * 1e-12).tobytes())  # the same bytes: data and axis
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     while True:

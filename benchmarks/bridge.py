@@ -34,7 +34,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def raw_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
-    """The floor: the same request/reply pattern and bytes (4-byte request, n float64 reply), raw."""
+    """The floor: the same request/reply pattern and payload (n float64 data + n float64 axis), raw."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -43,7 +43,7 @@ def raw_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
         listener.settimeout(30)
         conn, _ = listener.accept()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        buf = bytearray(n * 8 + 4)
+        buf = bytearray(2 * n * 8 + 4)
         view = memoryview(buf)
         out = []
         for i in range(warmup + repeat):
@@ -55,7 +55,7 @@ def raw_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
                 if not k:
                     raise ConnectionError("the raw peer left")
                 got += k
-            assert struct.unpack(">I", buf[:4])[0] == n * 8
+            assert struct.unpack(">I", buf[:4])[0] == 2 * n * 8
             if i >= warmup:
                 out.append(time.perf_counter() - t0)
         conn.close()
@@ -90,10 +90,33 @@ def _wait_client(det, timeout=30.0) -> None:
         time.sleep(0.005)
 
 
+def grab(det, timeout_s: float = 60.0):
+    """One grab of a plugin, waited for in a Qt event loop as DAQ_Viewer's thread does (PyMoDAQ's test
+    harness polls every 5 ms instead, which would be measured too)."""
+    from qtpy.QtCore import QEventLoop, QTimer
+    loop = QEventLoop()
+    got = []
+
+    def done(dte):
+        got.append(dte)
+        loop.quit()
+
+    det.dte_signal.connect(done)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    try:
+        det.grab_data(1, live=False)
+        if not got:
+            loop.exec()
+    finally:
+        det.dte_signal.disconnect(done)
+    if not got:
+        raise TimeoutError(f"no data within {timeout_s} s")
+    return got[0]
+
+
 def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
-    """A grab of the 1D TCPServer plugin (PyMoDAQ's harness: grab_data -> dte_signal) from a client
-    process answering n float64 through our protocol."""
-    from pymodaq.utils.plugin_testing import grab_and_wait
+    """A grab of the 1D TCPServer plugin (grab_data -> dte_signal, in a Qt event loop) from a client
+    process answering n float64 (and an n-point axis) through our protocol."""
     det = _plugin("1D")
     proc = _peer("bridge", det.controller.port, n)
     try:
@@ -101,7 +124,7 @@ def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
         out = []
         for i in range(warmup + repeat):
             t0 = time.perf_counter()
-            dte = grab_and_wait(det, 1, timeout_ms=60_000, live=False)
+            dte = grab(det)
             dt = time.perf_counter() - t0
             assert dte.data[0].size == n
             if i >= warmup:
@@ -109,6 +132,32 @@ def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
         return out
     finally:
         det.close()
+        _stop(proc)
+
+
+def core_request_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
+    """The same exchange through the Qt-free server core alone (``BridgeServer.request``): the protocol
+    transport without PyMoDAQ's data objects."""
+    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    server = BridgeServer("127.0.0.1", 0, max_frame=256 * 1024 * 1024).start()
+    proc = _peer("bridge", server.port, n)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.clients():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the benchmark client did not connect")
+            time.sleep(0.005)
+        out = []
+        for i in range(warmup + repeat):
+            t0 = time.perf_counter()
+            dte = server.request("1D", timeout=60)
+            dt = time.perf_counter() - t0
+            assert dte.data[0].data[0].size == n
+            if i >= warmup:
+                out.append(dt)
+        return out
+    finally:
+        server.stop()
         _stop(proc)
 
 
@@ -120,7 +169,6 @@ def _client_cmd(port: int, *args: str) -> list[str]:
 def end_to_end_times(repeat: int, integration_s: float = 0.001, warmup: int = 5) -> list[float]:
     """A grab of the 0D TCPServer plugin served by the real Time Tagger client on the simulator
     (count rates integrated for ``integration_s`` per request, wall clock)."""
-    from pymodaq.utils.plugin_testing import grab_and_wait
     det = _plugin("0D")
     proc = subprocess.Popen(_client_cmd(det.controller.port, "--measurement", "countrate", "--channels", "1,2",
                                         "--integration-s", str(integration_s)),
@@ -130,7 +178,7 @@ def end_to_end_times(repeat: int, integration_s: float = 0.001, warmup: int = 5)
         out = []
         for i in range(warmup + repeat):
             t0 = time.perf_counter()
-            dte = grab_and_wait(det, 1, timeout_ms=60_000, live=False)
+            dte = grab(det)
             dt = time.perf_counter() - t0
             assert abs(dte.data[0].capture_duration_s - integration_s) < 1e-12
             if i >= warmup:
