@@ -4,6 +4,9 @@
     python3 tasks.py demo    # the main job on the simulated Time Tagger (no hardware, no display)
     python3 tasks.py test    # the whole test suite, headless
 
+and, once set up, ``python3 tasks.py bench`` for the benchmarks (benchmarks/run.py; adds Pyro5 for the
+comparison with the TimeTaggerRPC route).
+
 Both create (once) a virtual environment in ``.venv`` and install the package with its test and demo
 extras into it from the package index; later runs reuse it and reinstall only when setup.cfg changed.
 On Debian, where ``python3 -m venv`` needs the ``python3-venv`` package, it is installed with apt-get
@@ -24,6 +27,7 @@ VENV = ROOT / ".venv"
 PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 STAMP = VENV / ".installed-from"
 EXTRAS = "test,demo"
+BENCH_EXTRAS = "test,demo,bench"
 
 
 def run(cmd, **kw) -> int:
@@ -48,14 +52,14 @@ def make_venv() -> None:
              "(Debian/Ubuntu: sudo apt-get install python3-venv) and run this command again")
 
 
-def install() -> None:
+def install(extras: str = EXTRAS) -> None:
     make_venv()
-    wanted = hashlib.sha256((ROOT / "setup.cfg").read_bytes() + EXTRAS.encode()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "setup.cfg").read_bytes() + extras.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if run([PY, "-m", "pip", "install", "-q", "--upgrade", "pip"]) != 0:
         print("warning: could not upgrade pip, going on with the one the venv has", flush=True)
-    if run([PY, "-m", "pip", "install", "-q", "-e", f"{ROOT}[{EXTRAS}]"]) != 0:
+    if run([PY, "-m", "pip", "install", "-q", "-e", f"{ROOT}[{extras}]"]) != 0:
         sys.exit("installing the package and its dependencies failed (see pip's message above)")
     STAMP.write_text(wanted)
 
@@ -68,9 +72,12 @@ def headless_env() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test"):
+    if not argv or argv[0] not in ("demo", "test", "bench"):
         print(__doc__)
         return 2
+    if argv[0] == "bench":
+        install(BENCH_EXTRAS)
+        return run([PY, "benchmarks/run.py", *argv[1:]], cwd=ROOT, env=headless_env())
     install()
     if argv[0] == "demo":
         return run([PY, "-m", "pymodaq_plugins_timetagger.demo", *argv[1:]], cwd=ROOT, env=headless_env())
