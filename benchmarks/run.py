@@ -134,13 +134,16 @@ def bridge_section(args, report) -> None:
                "core_MB_s": payload / statistics.median(core) / 1e6,
                "bridge_MB_s": payload / statistics.median(ours) / 1e6,
                "raw_MB_s": payload / statistics.median(raw) / 1e6}
-        for name, fn in (("leco", routes.leco_grab_times), ("pyro5", routes.pyro5_array_times)):
+        # LECO: the same grab, PyMoDAQ to PyMoDAQ (compared with our plugin grab); Pyro5: a bare call
+        # returning the same bytes (2n float64: data + axis), compared with our bare core
+        for name, fn, size, ref in (("leco", routes.leco_grab_times, n, ours),
+                                    ("pyro5", routes.pyro5_array_times, 2 * n, core)):
             if n > 65536 and name == "leco":
-                continue
+                continue  # ~0.5 s per grab: a few would not say more
             try:
-                vals = fn(n, max(5, reps // 2))
+                vals = fn(size, max(5, reps // 2))
                 row[f"{name}_ms"] = ms(vals)
-                row[f"ratio_{name}_bridge"] = statistics.median(vals) / statistics.median(ours)
+                row[f"ratio_{name}_bridge"] = statistics.median(vals) / statistics.median(ref)
             except Exception as e:  # a route that cannot be set up here is reported, not hidden
                 row[f"{name}_ms"] = None
                 row[f"{name}_error"] = f"{type(e).__name__}: {e}"
@@ -151,11 +154,11 @@ def bridge_section(args, report) -> None:
 
     print("\n## 1D grab round trip (median ms, min-max), loopback; payload = n float64 data + n-point axis\n")
     print("| bins | raw socket | bridge core | core/raw | TCPServer plugin grab | plugin/raw | plugin MB/s "
-          "| LECO grab | LECO/plugin | Pyro5 numpy | Pyro5/plugin |")
+          "| LECO grab | LECO/plugin | Pyro5 call (same bytes) | Pyro5/core |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         lr = f"{r['ratio_leco_bridge']:.0f}x" if r.get("leco_ms") else "n/a"
-        pr = f"{r['ratio_pyro5_bridge']:.1f}x" if r.get("pyro5_ms") else "n/a"
+        pr = f"{r['ratio_pyro5_bridge']:.2f}" if r.get("pyro5_ms") else "n/a"
         print(f"| {r['bins']} | {cell(r['raw_ms'])} | {cell(r['core_ms'])} | {r['ratio_core_raw']:.2f} "
               f"| {cell(r['bridge_ms'])} | {r['ratio_bridge_raw']:.2f} | {r['bridge_MB_s']:.0f} "
               f"| {cell(r.get('leco_ms'))} | {lr} | {cell(r.get('pyro5_ms'))} | {pr} |")
@@ -178,7 +181,9 @@ def bridge_section(args, report) -> None:
     leco = [r for r in rows if r.get("leco_ms")]
     if leco:
         worst = min(r["ratio_leco_bridge"] for r in leco)
-        targets.append(("at least 10x faster per grab than the LECO route", worst >= 10, f"{worst:.0f}x at worst"))
+        best = max(r["ratio_leco_bridge"] for r in leco)
+        targets.append(("at least 10x faster per grab than the LECO route", worst >= 10,
+                         f"{worst:.1f}x (1 k bins) to {best:.0f}x (64 k bins)"))
     report["bridge"] = rows
     report["end_to_end_ms"] = ms(e2e)
     report.setdefault("targets", []).extend(targets)
