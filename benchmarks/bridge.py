@@ -33,6 +33,19 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(5)
 
 
+def _timed(call, repeat: int, warmup: int, check) -> list[float]:
+    """Seconds per ``call()`` over ``repeat`` calls after ``warmup`` ones; ``check`` validates each result."""
+    out = []
+    for i in range(warmup + repeat):
+        t0 = time.perf_counter()
+        result = call()
+        dt = time.perf_counter() - t0
+        check(result)
+        if i >= warmup:
+            out.append(dt)
+    return out
+
+
 def raw_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
     """The floor: the same request/reply pattern and payload (n float64 data + n float64 axis), raw."""
     listener = socket.socket()
@@ -121,15 +134,11 @@ def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
     proc = _peer("bridge", det.controller.port, n)
     try:
         _wait_client(det)
-        out = []
-        for i in range(warmup + repeat):
-            t0 = time.perf_counter()
-            dte = grab(det)
-            dt = time.perf_counter() - t0
+
+        def check(dte):
             assert dte.data[0].size == n
-            if i >= warmup:
-                out.append(dt)
-        return out
+
+        return _timed(lambda: grab(det), repeat, warmup, check)
     finally:
         det.close()
         _stop(proc)
@@ -147,15 +156,11 @@ def core_request_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the benchmark client did not connect")
             time.sleep(0.005)
-        out = []
-        for i in range(warmup + repeat):
-            t0 = time.perf_counter()
-            dte = server.request("1D", timeout=60)
-            dt = time.perf_counter() - t0
+
+        def check(dte):
             assert dte.data[0].data[0].size == n
-            if i >= warmup:
-                out.append(dt)
-        return out
+
+        return _timed(lambda: server.request("1D", timeout=60), repeat, warmup, check)
     finally:
         server.stop()
         _stop(proc)
@@ -175,15 +180,11 @@ def end_to_end_times(repeat: int, integration_s: float = 0.001, warmup: int = 5)
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_client(det)
-        out = []
-        for i in range(warmup + repeat):
-            t0 = time.perf_counter()
-            dte = grab(det)
-            dt = time.perf_counter() - t0
+
+        def check(dte):
             assert abs(dte.data[0].capture_duration_s - integration_s) < 1e-12
-            if i >= warmup:
-                out.append(dt)
-        return out
+
+        return _timed(lambda: grab(det), repeat, warmup, check)
     finally:
         det.close()
         _stop(proc)

@@ -1,4 +1,4 @@
-"""Output of the interop scripts: one JSON object per line on stdout, and a hard exit.
+"""Shared by the interop scripts: JSON lines on stdout, waiting on Qt events, a hard exit.
 
 Shared by pmq513_server.py and pmq513_client.py (they run in the PyMoDAQ 5.1.13 venv as scripts, so
 this module is imported from their folder).
@@ -28,6 +28,18 @@ def jsonable(o):
     if isinstance(o, (bytes, bytearray)):
         return bytes(o).decode("utf-8", "replace")
     return str(o)
+
+
+def spin(cond, until: float, step_s: float = 0.005) -> bool:
+    """Process Qt events until ``cond()`` holds or the monotonic time ``until``; return cond()."""
+    from qtpy import QtWidgets
+    while time.monotonic() < until:
+        QtWidgets.QApplication.processEvents()
+        if cond():
+            return True
+        time.sleep(step_s)
+    QtWidgets.QApplication.processEvents()
+    return bool(cond())
 
 
 def finish(code: int) -> None:

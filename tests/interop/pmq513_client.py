@@ -52,7 +52,7 @@ TCP_CLOSE_WAIT = 8  # linux tcp_states.h
 TCP_STATES_GONE = {4, 5, 6, 7, 8, 9, 11}  # FIN_WAIT1/2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, CLOSING
 
 
-from jsonlines import T0, emit, finish  # noqa: E402  (the script's folder is on sys.path)
+from jsonlines import T0, emit, finish, spin  # noqa: E402  (the script's folder is on sys.path)
 
 
 def tcp_state(sock: socket.socket) -> int | None:
@@ -105,14 +105,6 @@ def main(argv=None) -> int:
     app = mkQApp("pmq513_client")  # noqa: F841
     from pymodaq.control_modules.daq_viewer import DAQ_Viewer
 
-    def spin(cond, until: float, step_s: float = 0.002) -> bool:
-        while time.monotonic() < until:
-            QtWidgets.QApplication.processEvents()
-            if cond():
-                return True
-            time.sleep(step_s)
-        QtWidgets.QApplication.processEvents()
-        return bool(cond())
 
     viewer = DAQ_Viewer(None, title="pmq513_client", daq_type=args.daq_type)
     KEEP.append(viewer)

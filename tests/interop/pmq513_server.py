@@ -58,7 +58,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 
-from jsonlines import T0, emit, finish, jsonable  # noqa: E402  (the script's folder is on sys.path)
+from jsonlines import T0, emit, finish, spin, jsonable  # noqa: E402  (the script's folder is on sys.path)
 
 
 def apply_accept_workaround() -> None:
@@ -186,19 +186,10 @@ def main(argv=None) -> int:
         apply_accept_workaround()
 
     init_patched = apply_pyside6_init_workaround()
-    from qtpy import QtWidgets
     from pymodaq_gui.utils.utils import mkQApp
     app = mkQApp("pmq513_server")  # noqa: F841
     from pymodaq.control_modules.daq_viewer import DAQ_Viewer
 
-    def spin(cond, until: float, step_s: float = 0.005) -> bool:
-        while time.monotonic() < until:
-            QtWidgets.QApplication.processEvents()
-            if cond():
-                return True
-            time.sleep(step_s)
-        QtWidgets.QApplication.processEvents()
-        return bool(cond())
 
     viewer = DAQ_Viewer(None, title="pmq513_server", daq_type=args.daq_type)
     KEEP.append(viewer)
