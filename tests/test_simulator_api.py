@@ -208,3 +208,21 @@ def test_context_manager_frees():
     with pytest.raises(RuntimeError, match="freed"):
         t.getSerial()
     TT.freeTimeTagger(t)  # freeing twice is harmless
+
+
+def test_sources_are_connected_and_replaced(make_tagger):
+    from pymodaq_plugins_timetagger.hardware.simulator import PoissonSource, SinglePhotonEmitter
+    t = make_tagger(sources=None)  # the default bench
+    emitter = t.sim_sources()[0]
+    assert isinstance(emitter, SinglePhotonEmitter) and emitter.channels == (1, 2)
+    light = PoissonSource(channels=(2,), rate_hz=1e5)
+    t.sim_set_source(light)
+    t.sim_set_source(light)  # twice: still one source
+    assert emitter not in t.sim_sources() and sum(s is light for s in t.sim_sources()) == 1
+    assert t.sim_expected_rate_hz(1) == 0.0 and t.sim_expected_rate_hz(2) == 1e5
+    t.sim_remove_source(2)
+    assert t.sim_expected_rate_hz(2) == 0.0
+    with pytest.raises(ValueError, match="channel 9 does not exist"):
+        t.sim_set_source(PoissonSource(channels=(9,)))
+    with pytest.raises(ValueError, match="two detector channels"):
+        SinglePhotonEmitter(channels=(1,))

@@ -114,7 +114,7 @@ class Source(abc.ABC):
     dead_time_ps: float = 0.0
     pulse_height_v: float = 1.0
     pulse_width_ps: float = 10_000.0
-    _last_kept: dict = field(default_factory=dict, init=False, repr=False)
+    _last_kept: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         self.channels = tuple(int(c) for c in self.channels)
@@ -198,7 +198,7 @@ class SinglePhotonEmitter(Source):
     lifetime_ps: float = 12_000.0
     efficiency: float = 0.02
     background_hz: float = 0.0
-    _phase: float | None = field(default=None, init=False, repr=False)
+    _phase: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         super().__post_init__()
@@ -299,8 +299,8 @@ class PulsedFluorescence(Source):
     photons_per_pulse: float = 0.02
     background_hz: float = 0.0
     sync_jitter_ps: float = 3.0
-    _next_pulse: float | None = field(default=None, init=False, repr=False)
-    _spill: np.ndarray = field(default_factory=lambda: np.empty(0), init=False, repr=False)
+    _next_pulse: float | None = field(default=None, init=False, repr=False, compare=False)
+    _spill: np.ndarray = field(default_factory=lambda: np.empty(0), init=False, repr=False, compare=False)
 
     def __post_init__(self):
         super().__post_init__()

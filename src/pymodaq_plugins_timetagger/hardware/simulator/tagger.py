@@ -248,7 +248,8 @@ class SimTimeTagger:
                 if old is not None:
                     self._disconnect(old)
             source.reset()
-            self._sources.append(source)
+            if not any(s is source for s in self._sources):
+                self._sources.append(source)
             for c in source.channels:
                 self._source_of[c] = source
 
@@ -548,8 +549,7 @@ class SimTimeTagger:
         return round(round(v / step) * step, 6)
 
     def _disconnect(self, src: Source) -> None:
-        if src in self._sources:
-            self._sources.remove(src)
+        self._sources = [s for s in self._sources if s is not src]
         for c in src.channels:
             if self._source_of.get(c) is src:
                 del self._source_of[c]
