@@ -19,6 +19,8 @@ from pymodaq_plugins_timetagger.hardware.errors import (AddressError, TaggerOpen
     ("net:192.168.1.20:41102", "net", {"host": "192.168.1.20", "port": 41102}),
     ("net:[::1]:5000", "net", {"host": "::1", "port": 5000}),
     ("net:::1", "net", {"host": "::1", "port": NETWORK_TIME_TAGGER_PORT}),
+    ("rpc:lab-pc", "rpc", {"host": "lab-pc", "port": 23000}),
+    ("rpc:127.0.0.1:23001", "rpc", {"host": "127.0.0.1", "port": 23001}),
 ])
 def test_parse_address(text, kind, extra):
     a = parse_address(text)
@@ -39,7 +41,8 @@ def test_network_address_brackets_ipv6():
     ("net:host:abc", "port"),
     ("net:[::1", "']'"),
     ("my tagger", "neither"),
-    ("rpc:host", "TimeTaggerRPC"),
+    ("rpc:", "no host after 'rpc:'"),
+    ("rpc:host:99999", "port"),
     (None, "must be a string"),
 ])
 def test_bad_addresses_name_the_problem(text, words):

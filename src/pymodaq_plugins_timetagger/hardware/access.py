@@ -2,7 +2,8 @@
 
 :func:`open_tagger` returns a :class:`TaggerHandle`: the open tagger, the module-like API it belongs
 to (the vendor's ``TimeTagger`` module or :mod:`.simulator`, so measurement code writes
-``handle.api.Correlation(handle.tagger, ...)`` for both) and a description in plain words that says
+``handle.api.Correlation(handle.tagger, ...)`` for all of them; a TimeTaggerRPC server's proxy API for
+``rpc:`` addresses) and a description in plain words that says
 whether the tagger is SIMULATED. An explicit address that fails raises :class:`TaggerOpenError` with the
 address and the vendor's message; only ``auto`` may choose the simulator.
 """
@@ -16,7 +17,7 @@ from types import ModuleType
 
 from . import simulator
 from .address import Address, parse_address
-from .errors import TaggerOpenError, VendorLibraryMissing
+from .errors import TaggerError, TaggerOpenError, VendorLibraryMissing
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ def open_tagger(address: str = "auto", *, sim_clock: str = "wall", sim_seed: int
             return _open_simulator(addr, sim_kw, why="auto: no USB Time Tagger found")
         tagger = _call_vendor(addr, api.createTimeTagger, serials[0])
         return _hardware_handle(addr, api, tagger, "USB, found by auto")
+    if addr.kind == "rpc":  # no local vendor library needed: the server has it
+        return _open_rpc(addr)
     api = load_vendor_api_for(addr)
     if addr.kind == "usb":
         tagger = _call_vendor(addr, api.createTimeTagger, addr.serial)
@@ -149,6 +152,27 @@ def _hardware_handle(addr, api, tagger, how) -> TaggerHandle:
         raise TaggerOpenError(f"the Time Tagger at {addr.text!r} opened but does not answer: {e}") from e
     logger.info("opened %s", desc)
     return TaggerHandle(tagger, api, addr, desc, simulated=False)
+
+
+def _open_rpc(addr: Address) -> TaggerHandle:
+    """Open the tagger served by the TimeTaggerRPC server at ``addr`` (``rpc:host[:port]``)."""
+    from .rpc import RpcLibraryMissing, open_rpc  # lazy: Pyro5 and TimeTaggerRPC only for rpc: addresses
+    try:
+        tagger, api = open_rpc(addr.host, addr.port)
+    except RpcLibraryMissing as e:
+        raise RpcLibraryMissing(f"cannot open the Time Tagger at {addr.text!r}: {e}") from None
+    except TaggerError as e:
+        raise TaggerOpenError(f"cannot open the Time Tagger at {addr.text!r}: {e}") from e
+    simulated = is_simulated_api(api)
+    try:
+        desc = f"{tagger.getModel()} serial {tagger.getSerial()} (TimeTaggerRPC server at {api.address})"
+    except Exception as e:
+        api.close()
+        raise TaggerOpenError(f"the Time Tagger at {addr.text!r} opened but does not answer: {e}") from e
+    if simulated:
+        desc = "SIMULATED " + desc
+    logger.info("opened %s", desc)
+    return TaggerHandle(tagger, api, addr, desc, simulated=simulated)
 
 
 def _open_simulator(addr: Address, sim_kw, why: str) -> TaggerHandle:

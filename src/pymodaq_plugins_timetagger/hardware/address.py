@@ -8,6 +8,8 @@
 ``<serial>``          the USB Time Tagger with that serial number, e.g. ``1740000ABC``
 ``net:host[:port]``   a Network Time Tagger server (port 41101 by default); IPv6 as
                       ``net:[::1]:41101``
+``rpc:host[:port]``   a tagger opened on a TimeTaggerRPC server (port 23000 by default),
+                      needs ``pip install timetaggerrpc``
 ====================  =====================================================================
 """
 from __future__ import annotations
@@ -20,6 +22,8 @@ from .simulator.models import DEFAULT_MODEL, MODELS
 
 #: default port of the vendor's Network Time Tagger server (``createTimeTaggerNetwork``)
 NETWORK_TIME_TAGGER_PORT = 41101
+#: default port of Swabian's TimeTaggerRPC server (``TimeTaggerRPC-server``)
+RPC_PORT = 23000
 
 _SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
@@ -27,14 +31,14 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 
 @dataclass(frozen=True)
 class Address:
-    """A parsed tagger address. ``kind`` is one of ``auto``, ``sim``, ``usb``, ``net``."""
+    """A parsed tagger address. ``kind`` is one of ``auto``, ``sim``, ``usb``, ``net``, ``rpc``."""
 
     kind: str
     text: str
     model: str = ""      # sim: model key
     serial: str = ""     # usb: serial ('' = first found)
-    host: str = ""       # net
-    port: int = 0        # net
+    host: str = ""       # net, rpc
+    port: int = 0        # net, rpc
 
     @property
     def network_address(self) -> str:
@@ -62,19 +66,20 @@ def parse_address(text: str) -> Address:
         host, port = _split_host_port(text[4:].strip(), raw)
         return Address("net", raw, host=host, port=port)
     if low.startswith("rpc:"):
-        raise AddressError(f"tagger address {raw!r}: TimeTaggerRPC servers are not supported by this "
-                           f"version; use a Network Time Tagger (net:host:port) or the TCP bridge")
+        host, port = _split_host_port(text[4:].strip(), raw, default_port=RPC_PORT, scheme="rpc:")
+        return Address("rpc", raw, host=host, port=port)
     if text == "":
         return Address("usb", raw, serial="")
     if not _SERIAL_RE.match(text):
         raise AddressError(f"tagger address {raw!r} is neither 'auto', 'sim[:model]', "
-                           f"'net:host[:port]' nor a serial number (letters, digits, '-', '_')")
+                           f"'net:host[:port]', 'rpc:host[:port]' nor a serial number (letters, digits, '-', '_')")
     return Address("usb", raw, serial=text)
 
 
-def _split_host_port(spec: str, raw: str) -> tuple[str, int]:
+def _split_host_port(spec: str, raw: str, default_port: int = NETWORK_TIME_TAGGER_PORT,
+                     scheme: str = "net:") -> tuple[str, int]:
     if not spec:
-        raise AddressError(f"tagger address {raw!r}: no host after 'net:'")
+        raise AddressError(f"tagger address {raw!r}: no host after {scheme!r}")
     port_text = ""
     if spec.startswith("["):
         end = spec.find("]")
@@ -93,7 +98,7 @@ def _split_host_port(spec: str, raw: str) -> tuple[str, int]:
         host = spec
     if ":" not in host and not _HOST_RE.match(host):
         raise AddressError(f"tagger address {raw!r}: {host!r} is not a valid host name")
-    port = NETWORK_TIME_TAGGER_PORT
+    port = default_port
     if port_text:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise AddressError(f"tagger address {raw!r}: port {port_text!r} is not a number in 1..65535")

@@ -1,0 +1,367 @@
+"""LECO actor mode of the standalone client, end to end on 127.0.0.1.
+
+A real pyleco Coordinator (bound to 127.0.0.1 only) and our actors (simulated tagger, ``address='sim'``) run
+in child processes; PyMoDAQ's own ``DAQ_1DViewer_LECODirector`` / ``DAQ_0DViewer_LECODirector`` run here,
+through PyMoDAQ's plugin harness. The actors are started before the Coordinator (it is "not there yet").
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from functools import partial
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyleco", reason="the LECO mode needs pyleco (pip install pyleco)")
+from pymodaq.utils.plugin_testing import grab_and_wait, make_detector, wait_for_signal  # noqa: E402
+from qtpy import QtWidgets  # noqa: E402
+
+director_1d = pytest.importorskip(
+    "pymodaq_plugins_mock.daq_viewer_plugins.plugins_1D.daq_1Dviewer_LECODirector",
+    reason="the LECODirector viewers come with pymodaq_plugins_mock >= 5.0.13")
+director_0d = pytest.importorskip(
+    "pymodaq_plugins_mock.daq_viewer_plugins.plugins_0D.daq_0Dviewer_LECODirector",
+    reason="the LECODirector viewers come with pymodaq_plugins_mock >= 5.0.13")
+
+from pymodaq_plugins_timetagger.bridge import codec  # noqa: E402
+from pymodaq_plugins_timetagger.bridge.leco_actor import (  # noqa: E402
+    decode_parameter_with_path, encode_parameter_with_path, results_to_dte)
+from pymodaq_plugins_timetagger.runs import AxisSpec, Result  # noqa: E402
+
+HOST = "127.0.0.1"
+NAMESPACE = "ttest"
+
+_WATCH_PARENT = """
+import os, threading, time
+def _watch(parent=int(os.environ['TT_TEST_PARENT'])):
+    while True:
+        time.sleep(0.3)
+        if os.getppid() != parent:
+            os._exit(0)
+threading.Thread(target=_watch, daemon=True).start()
+"""
+
+COORDINATOR = _WATCH_PARENT + """
+import sys
+from pyleco.coordinators.coordinator import Coordinator
+from pyleco.utils.coordinator_utils import ZmqMultiSocket
+
+class LoopbackSocket(ZmqMultiSocket):  # the command line coordinator binds every interface
+    def bind(self, host='127.0.0.1', port=0):
+        self._sock.bind(f'tcp://127.0.0.1:{port}')
+
+with Coordinator(namespace=sys.argv[2], host='127.0.0.1', port=int(sys.argv[1]),
+                 multi_socket=LoopbackSocket()) as coordinator:
+    print('READY', flush=True)
+    coordinator.routing()
+"""
+
+ACTOR = _WATCH_PARENT + """
+import json, logging, signal, sys
+from pymodaq_plugins_timetagger.bridge.client import TaggerClient
+from pymodaq_plugins_timetagger.bridge.leco_actor import LecoTaggerActor
+from pymodaq_plugins_timetagger.runs import make_settings
+
+host, port, name, kind, values, test_signal = sys.argv[1:7]
+logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+client = TaggerClient('unused', 0, address='sim', kind=kind, settings=make_settings(kind, **json.loads(values)),
+                      backoff_max_s=0.5, on_status=lambda st: print(st.line(), flush=True),
+                      test_signal=tuple(json.loads(test_signal)))
+
+def terminate(signum, frame):
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGTERM, terminate)
+try:
+    code = LecoTaggerActor(client, host, int(port), name).serve_forever()
+except KeyboardInterrupt:
+    code = 0
+print('EXIT', code, 'tagger freed' if client.handle is None else 'tagger NOT freed', flush=True)
+sys.exit(code)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def pump(seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.005)
+
+
+class Child:
+    """A child process whose output goes to a file (shown when an assertion fails)."""
+
+    def __init__(self, tmp, name, code, *args):
+        self.log = tmp / f"{name}.log"
+        self.name = name
+        self._out = open(self.log, "ab")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TT_TEST_PARENT=str(os.getpid()))
+        self.proc = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=self._out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_line(self, text: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.proc.poll() is None, f"{self.name} exited:\n{self.output()[-3000:]}"
+            assert time.monotonic() < deadline, f"no {text!r} from {self.name}:\n{self.output()[-3000:]}"
+            time.sleep(0.02)
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._out.close()
+        return self.proc.returncode
+
+
+def start_coordinator(tmp, port, tag="coordinator") -> Child:
+    c = Child(tmp, tag, COORDINATOR, port, NAMESPACE)
+    c.wait_line("READY")
+    return c
+
+
+def start_actor(tmp, port, name, kind, values, test_signal=()) -> Child:
+    return Child(tmp, name, ACTOR, HOST, port, name, kind, json.dumps(values), json.dumps(list(test_signal)))
+
+
+def components(port) -> list:
+    """Names signed in at the Coordinator (asked with a plain pyleco Communicator)."""
+    from pyleco.utils.communicator import Communicator
+    try:
+        with Communicator(name=f"probe{os.getpid()}_{time.monotonic_ns() % 10**6}", host=HOST, port=port,
+                          timeout=1) as comm:
+            return comm.ask_rpc("COORDINATOR", "send_local_components", timeout=1)
+    except (TimeoutError, ConnectionRefusedError, Exception):
+        return []
+
+
+def wait_signed_in(port, name, actor: Child, timeout=10) -> float:
+    t0 = time.monotonic()
+    while name not in components(port):
+        assert actor.proc.poll() is None, f"actor exited:\n{actor.output()[-3000:]}"
+        assert time.monotonic() - t0 < timeout, f"{name} not signed in:\n{actor.output()[-3000:]}"
+        time.sleep(0.1)
+    return time.monotonic() - t0
+
+
+@pytest.fixture(scope="module")
+def leco(tmp_path_factory):
+    """Coordinator + two actors (correlation, countrate); the actors are started first."""
+    tmp = tmp_path_factory.mktemp("leco")
+    port = free_port()
+    actors = {
+        "tt_corr": start_actor(tmp, port, "tt_corr", "correlation",
+                               {"binwidth_ps": 500, "n_bins": 201, "integration_s": 0.5}),
+        "tt_rate": start_actor(tmp, port, "tt_rate", "countrate",
+                               {"channels": [6, 7], "integration_s": 0.1}, test_signal=(6, 7)),
+    }
+    env = {"tmp": tmp, "port": port, "actors": actors, "coordinator": None}
+    try:
+        time.sleep(1.0)  # the actors try to sign in to nobody
+        env["coordinator"] = start_coordinator(tmp, port)
+        for name, actor in actors.items():
+            env[f"{name}_sign_in_s"] = wait_signed_in(port, name, actor)
+        yield env
+    finally:
+        for actor in actors.values():
+            actor.stop()
+        if env["coordinator"] is not None:  # the restart test replaces it
+            env["coordinator"].stop()
+
+
+@pytest.fixture
+def director(leco):
+    made = []
+
+    def _make(cls, actor_name):
+        det = make_detector(partial(cls, host=HOST, port=leco["port"]), actor_name=actor_name)
+        made.append(det)
+        assert det.initialized, det.init_info
+        return det
+
+    yield _make
+    for det in made:
+        det.close()
+
+
+def wait_settings(det, name, timeout=5):
+    deadline = time.monotonic() + timeout
+    while name not in [c.name() for c in det.settings.child("settings_client").children()]:
+        assert time.monotonic() < deadline, "the actor's settings did not reach the director"
+        pump(0.02)
+
+
+def wait_value(det, name, expected, timeout=5):
+    deadline = time.monotonic() + timeout
+    while det.settings["settings_client", name] != expected and time.monotonic() < deadline:
+        pump(0.02)
+    return det.settings["settings_client", name]
+
+
+# ------------------------------------------------------------------------------- without network
+def test_parameter_with_path_is_pymodaqs():
+    from pymodaq_gui.parameter import Parameter
+    from pymodaq_gui.parameter.utils import ParameterWithPath
+    from serializall import SerializableFactory
+    param = Parameter.create(name="binwidth_ps", type="int", value=500, title="binwidth_ps")
+    theirs = SerializableFactory().get_apply_serializer(ParameterWithPath(param, ["correlation", "binwidth_ps"]))
+    path, xml = decode_parameter_with_path(theirs)
+    assert path == ["correlation", "binwidth_ps"] and b">500</binwidth_ps>" in xml
+    assert encode_parameter_with_path(path, xml) == theirs
+    back = SerializableFactory().get_apply_deserializer(encode_parameter_with_path(["a", "b"], xml))
+    assert back.path == ["a", "b"] and back.value() == 500
+    with pytest.raises(codec.ProtocolError):
+        decode_parameter_with_path(codec.encode("not a parameter"))
+
+
+def test_several_measurements_in_one_data_to_export():
+    from serializall import SerializableFactory
+    from pymodaq.utils.data import DataFromPlugins  # registers DataFromPlugins, as the director does
+    rate = Result("Countrate", "Data0D", [np.array([5.0]), np.array([7.0])], ["ch1", "ch2"], "Hz",
+                  metadata={"capture_duration_s": 0.1, "device": "SIM"})
+    g2_0 = Result("g2(0)", "Data0D", [np.array([0.1])], ["g2(0)"], "")
+    corr = Result("Correlation", "Data1D", [np.arange(5.0)], ["g2"], "",
+                  axis=AxisSpec("delay", "s", np.linspace(-2e-12, 2e-12, 5)), companions=[g2_0])
+    dte = SerializableFactory().get_apply_deserializer(codec.encode(results_to_dte([rate, corr])))
+    assert [d.name for d in dte] == ["Countrate", "Correlation", "g2(0)"]
+    assert all(isinstance(d, DataFromPlugins) for d in dte)
+    assert dte.get_data_from_name("Countrate").capture_duration_s == 0.1
+    axis = dte.get_data_from_name("Correlation").get_axis_from_index(0)[0]
+    assert axis.units == "s" and axis.label == "delay"
+
+
+def test_the_actor_never_imports_qt_or_pymodaq():
+    from isolation import PYMODAQ, QT, loaded
+    assert loaded(["pymodaq_plugins_timetagger.bridge.leco_actor"], QT + PYMODAQ) == []
+
+
+# ------------------------------------------------------------------------------- end to end
+def test_actors_started_before_the_coordinator_sign_in(leco):
+    # backoff_max_s = 0.5 and 1 s sign-in attempts: in well under 5 s once the Coordinator is there
+    assert leco["tt_corr_sign_in_s"] < 5 and leco["tt_rate_sign_in_s"] < 5
+
+
+def test_1d_director_correlation_settings_and_set_info(leco, director):
+    det = director(director_1d.DAQ_1DViewer_LECODirector, "tt_corr")
+    wait_settings(det, "error")
+    # get_settings mirrored under settings_client
+    assert det.settings["settings_client", "measurement"] == "correlation"
+    assert det.settings["settings_client", "address"] == "sim"
+    assert det.settings["settings_client", "binwidth_ps"] == 500
+    assert det.settings["settings_client", "n_bins"] == 201
+    assert det.settings["settings_client", "error"] == ""
+    assert "SIMULATED" in det.settings["settings_client", "device"]
+
+    dte = grab_and_wait(det, timeout_ms=10000)
+    g2 = dte.get_data_from_name("Correlation")
+    axis = g2.get_axis_from_index(0)[0]
+    assert g2.dim.name == "Data1D" and g2.shape == (201,)
+    assert axis.label == "delay" and axis.units == "s"
+    assert axis.get_data()[101] - axis.get_data()[100] == pytest.approx(500e-12)
+    g2_0 = dte.get_data_from_name("g2(0)").data[0][0]
+    assert 0 <= g2_0 < 0.5 < np.mean(g2.data[0][:40])  # the simulated single emitter, through LECO
+    assert g2.capture_duration_s == pytest.approx(0.5)
+
+    # set_info round trip: edited on the director, applied by the actor, the applied value shown back
+    p = det.settings.child("settings_client", "binwidth_ps")
+    p.setValue(1000)
+    det.commit_settings(p)
+    pump(0.3)
+    ax = grab_and_wait(det, timeout_ms=10000).get_data_from_name("Correlation").get_axis_from_index(0)[0]
+    assert ax.get_data()[1] - ax.get_data()[0] == pytest.approx(1000e-12)
+    assert wait_value(det, "binwidth_ps", 1000) == 1000
+
+    # a bad value is refused: the error is shown and the actor's value is put back
+    p = det.settings.child("settings_client", "n_bins")
+    p.setValue(0)
+    det.commit_settings(p)
+    deadline = time.monotonic() + 5
+    while "n_bins" not in det.settings["settings_client", "error"] and time.monotonic() < deadline:
+        pump(0.02)
+    assert "n_bins" in det.settings["settings_client", "error"]
+    assert wait_value(det, "n_bins", 201) == 201
+    assert grab_and_wait(det, timeout_ms=10000).get_data_from_name("Correlation").shape == (201,)
+    assert wait_value(det, "error", "") == ""  # a good measurement clears it
+
+
+def test_0d_director_countrate_snap_and_live_grab(leco, director):
+    det = director(director_0d.DAQ_0DViewer_LECODirector, "tt_rate")
+    wait_settings(det, "channels")
+    assert det.settings["settings_client", "measurement"] == "countrate"
+    dte = grab_and_wait(det, timeout_ms=10000)
+    rate = dte.get_data_from_name("Countrate")
+    assert rate.dim.name == "Data0D" and rate.units == "Hz" and rate.labels == ["ch6", "ch7"]
+    np.testing.assert_allclose([d[0] for d in rate.data], 800e3, atol=1 / 0.1)
+
+    # live: window after window until stop_grab
+    got = []
+    det.dte_signal.connect(got.append)
+    try:
+        det.grab_data(1, live=True)
+        deadline = time.monotonic() + 10
+        while len(got) < 3 and time.monotonic() < deadline:
+            pump(0.02)
+        assert len(got) >= 3
+        det.stop()
+        pump(0.4)  # the window under way is dropped
+        n = len(got)
+        pump(0.5)
+        assert len(got) == n
+    finally:
+        det.dte_signal.disconnect(got.append)
+
+
+def test_coordinator_restart(leco, director):
+    port, tmp = leco["port"], leco["tmp"]
+    det = director(director_0d.DAQ_0DViewer_LECODirector, "tt_rate")  # made before: the dashboard case
+    assert grab_and_wait(det, timeout_ms=10000).get_data_from_name("Countrate").units == "Hz"
+    leco["coordinator"].stop(signal.SIGKILL)
+    time.sleep(0.3)
+    leco["coordinator"] = start_coordinator(tmp, port, tag="coordinator2")
+    for name, actor in leco["actors"].items():
+        assert wait_signed_in(port, name, actor, timeout=15) < 15
+    # the director signs in again when the new Coordinator refuses one of its calls: retry a few times
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            dte = grab_and_wait(det, timeout_ms=3000)
+            break
+        except Exception as exc:  # JSONRPCError (not signed in), SignalTimeout
+            assert time.monotonic() < deadline, f"no data after the restart: {exc!r}"
+            pump(0.2)
+    assert dte.get_data_from_name("Countrate").units == "Hz"
+
+
+def test_shut_down_and_sigterm_end_the_actor_and_free_the_tagger(leco):
+    from pyleco.utils.communicator import Communicator
+    tmp, port = leco["tmp"], leco["port"]
+    actor = start_actor(tmp, port, "tt_extra", "countrate", {"integration_s": 0.1})
+    wait_signed_in(port, "tt_extra", actor)
+    with Communicator(name=f"stopper{os.getpid()}", host=HOST, port=port, timeout=2) as comm:
+        comm.ask_rpc("tt_extra", "shut_down")
+    assert actor.proc.wait(10) == 0
+    assert "EXIT 0 tagger freed" in actor.output()
+    actor.stop()
+
+    actor = start_actor(tmp, port, "tt_extra2", "countrate", {"integration_s": 0.1})
+    wait_signed_in(port, "tt_extra2", actor)
+    assert actor.stop(signal.SIGTERM) == 0
+    assert "EXIT 0 tagger freed" in actor.output()
+    assert "tt_extra2" not in components(port)  # signed out
