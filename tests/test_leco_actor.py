@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pyleco", reason="the LECO mode needs pyleco (pip install pyleco)")
-from pymodaq.utils.plugin_testing import grab_and_wait, make_detector, wait_for_signal  # noqa: E402
+from pymodaq.utils.plugin_testing import grab_and_wait, make_detector  # noqa: E402
 from qtpy import QtWidgets  # noqa: E402
 
 director_1d = pytest.importorskip(
@@ -365,3 +365,29 @@ def test_shut_down_and_sigterm_end_the_actor_and_free_the_tagger(leco):
     assert actor.stop(signal.SIGTERM) == 0
     assert "EXIT 0 tagger freed" in actor.output()
     assert "tt_extra2" not in components(port)  # signed out
+
+
+def test_the_command_line_in_leco_mode(leco, director, tmp_path):
+    """pymodaq-timetagger-client --transport leco: the same actor, started as a user starts it."""
+    log = tmp_path / "cli.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--transport", "leco",
+                                 "--leco-host", HOST, "--leco-port", str(leco["port"]), "--name", "tt_cli",
+                                 "--address", "sim:tt20", "--measurement", "countrate", "--channels", "5",
+                                 "--test-signal", "5", "--integration-s", "0.1", "--backoff-max-s", "0.5"],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while "tt_cli" not in components(leco["port"]):  # imports, opens the tagger, signs in
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        det = director(director_0d.DAQ_0DViewer_LECODirector, "tt_cli")
+        dte = grab_and_wait(det, timeout_ms=10000)
+        rate = dte.get_data_from_name("Countrate")
+        assert rate.labels == ["ch5"] and abs(rate.data[0][0] - 1e12 / 1_184_000) <= 1 / 0.1  # TT20
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0, log.read_text()[-3000:]
+    out = subprocess.run([sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--transport", "leco",
+                          "--protocol", "classic"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--protocol applies to --transport tcp only" in out.stderr

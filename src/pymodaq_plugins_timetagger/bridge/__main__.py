@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=(PYMODAQ5, CLASSIC), default=PYMODAQ5,
                    help="wire format: pymodaq5 (PyMoDAQ 5.x servers, default) or classic "
                         "(PyMoDAQ 1.6-3.x, custom servers)")
+    p.add_argument("--transport", choices=("tcp", "leco"), default="tcp",
+                   help="tcp: dial out to a TCPServer plugin (default); leco: sign in to a pyleco "
+                        "Coordinator as an actor for PyMoDAQ's LECODirector viewers (PyMoDAQ >= 5.2)")
+    lg = p.add_argument_group("LECO (--transport leco)")
+    lg.add_argument("--leco-host", default="localhost", help="host of the pyleco Coordinator (default localhost)")
+    lg.add_argument("--leco-port", type=int, default=12300, help="its port (default 12300)")
+    lg.add_argument("--name", default="timetagger",
+                    help="actor name = 'Actor name' of the LECODirector plugin (default timetagger)")
     g = p.add_argument_group("measurement settings (each applies to the measurements that have it)")
     g.add_argument("--channels", help="countrate, counter: input channels, e.g. 1,2")
     g.add_argument("--channel-1", type=int, help="correlation: stop channel (tau = t1 - t2)")
@@ -143,12 +151,26 @@ def main(argv=None) -> int:
     except (SettingsError, ValueError) as e:
         parser.error(str(e))
 
+    server = client
+    if args.transport == "leco":
+        if args.protocol != PYMODAQ5:
+            parser.error("--protocol applies to --transport tcp only")
+        try:
+            from .leco_actor import LecoTaggerActor  # lazy: pyleco stays out of the TCP mode
+        except ImportError as e:
+            parser.error(f"--transport leco needs pyleco (pip install pyleco): {e}")
+        try:
+            server = LecoTaggerActor(client, args.leco_host, args.leco_port, args.name,
+                                     backoff_max_s=args.backoff_max_s)
+        except ValueError as e:  # an empty name, or one with a '.'
+            parser.error(str(e))
+
     def terminate(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        return client.serve_forever()
+        return server.serve_forever()
     except KeyboardInterrupt:
         logging.getLogger(__name__).info("interrupted: the Time Tagger is freed, bye")
         return 0

@@ -354,28 +354,46 @@ class TaggerClient:
         self._tagger_suspect = False
         return result
 
+    @staticmethod
+    def edit_path(path: list[str]) -> list[str]:
+        """A setting's path as PyMoDAQ sends it, made relative to the client's settings tree.
+
+        PyMoDAQ 5.0/5.1 servers prefix it with 'settings_client'; ours and LECO directors send it
+        relative to the root; either may carry the root's name.
+        """
+        return [p for p in path if p not in ("settings", "settings_client")]
+
+    def apply_edit(self, path: list[str], xml) -> list[str]:
+        """Apply a setting edited on the PyMoDAQ side (its XML); return its path in the settings tree.
+
+        Raises SettingsError or ValueError naming the setting when the value is refused.
+        """
+        param = from_xml_string(xml)
+        name = param.name or (path[-1] if path else "")
+        path = path or [name]
+        kind = path[0] if len(path) > 1 and path[0] in self.kinds else self._kind_with(name)
+        new = apply_setting(self.settings[kind], name, param.value)
+        if kind in self.runs:
+            self.runs[kind].update(new)
+            new = self.runs[kind].settings
+        self.settings[kind] = new
+        logger.info("setting %s/%s = %r (from PyMoDAQ)", kind, name, getattr(new, name))
+        return path
+
     def _set_info(self, wire: Wire, path: list[str], xml: str) -> bytes:
         """Apply a setting edited on the server; reply with its applied value (Info_xml)."""
-        # PyMoDAQ 5.0/5.1 servers prefix the path with 'settings_client'; ours sends it relative to
-        # the root; either may carry the root's name
-        path = [p for p in path if p not in ("settings", "settings_client")]
+        path = self.edit_path(path)
         reply_error = b""
         try:
-            param = from_xml_string(xml)
-            name = param.name or (path[-1] if path else "")
-            kind = path[0] if len(path) > 1 and path[0] in self.kinds else self._kind_with(name)
-            new = apply_setting(self.settings[kind], name, param.value)
-            if kind in self.runs:
-                self.runs[kind].update(new)
-                new = self.runs[kind].settings
-            self.settings[kind] = new
-            logger.info("setting %s/%s = %r (from the server)", kind, name, getattr(new, name))
+            path = self.apply_edit(path, xml)
         except (SettingsError, ValueError) as e:
             reply_error = wire.message("Info", "error", self._error(f"set_info {'/'.join(path)}: {e}"))
         tree = settings_tree(self.settings, self.handle, self.address)
         try:
-            applied = tree.child(*path)
+            applied = tree.child(*path) if path else None
         except KeyError:
+            applied = None
+        if applied is None:
             return reply_error
         # Info_xml paths start with the root's name: PyMoDAQ's servers drop path[0]
         return reply_error + wire.message("Info_xml", [tree.name, *path], to_xml_string(applied))

@@ -74,8 +74,8 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
 from ..hardware.errors import TaggerError
 from ..runs import SettingsError
 from . import codec
-from .client import BACKOFF_FIRST_S, TaggerClient, apply_setting, result_to_wire, settings_tree
-from .paramxml import Param, from_xml_string, to_xml_bytes, to_xml_string
+from .client import BACKOFF_FIRST_S, TaggerClient, result_to_wire, settings_tree
+from .paramxml import Param, to_xml_bytes, to_xml_string
 
 logger = logging.getLogger(__name__)
 
@@ -586,18 +586,9 @@ class LecoTaggerActor:
     def _set_info(self, sender: Optional[str], path: list[str], xml) -> None:
         """Apply a setting edited on the director; answer with the value applied (set_director_info)."""
         c = self.client
-        path = [p for p in path if p not in ("settings", "settings_client")]
+        path = c.edit_path(path)
         try:
-            param = from_xml_string(xml)
-            name = param.name or (path[-1] if path else "")
-            path = path or [name]
-            kind = path[0] if len(path) > 1 and path[0] in c.kinds else c._kind_with(name)
-            new = apply_setting(c.settings[kind], name, param.value)
-            if kind in c.runs:
-                c.runs[kind].update(new)
-                new = c.runs[kind].settings
-            c.settings[kind] = new
-            logger.info("setting %s/%s = %r (from the director)", kind, name, getattr(new, name))
+            path = c.apply_edit(path, xml)
         except (SettingsError, ValueError) as e:  # ProtocolError and XML errors are ValueErrors
             c._error(f"set_info {'/'.join(path)}: {e}")
         targets = self._targets(sender)
