@@ -1,0 +1,108 @@
+"""Helpers of the LECO tests: child processes, a Coordinator on 127.0.0.1, who is signed in."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from qtpy import QtWidgets
+
+HOST = "127.0.0.1"
+NAMESPACE = "ttest"
+
+WATCH_PARENT = """
+import os, threading, time
+def _watch(parent=int(os.environ['TT_TEST_PARENT'])):
+    while True:
+        time.sleep(0.3)
+        if os.getppid() != parent:
+            os._exit(0)
+threading.Thread(target=_watch, daemon=True).start()
+"""
+
+COORDINATOR = WATCH_PARENT + """
+import sys
+from pyleco.coordinators.coordinator import Coordinator
+from pyleco.utils.coordinator_utils import ZmqMultiSocket
+
+class LoopbackSocket(ZmqMultiSocket):  # the command line coordinator binds every interface
+    def bind(self, host='127.0.0.1', port=0):
+        self._sock.bind(f'tcp://127.0.0.1:{port}')
+
+with Coordinator(namespace=sys.argv[2], host='127.0.0.1', port=int(sys.argv[1]),
+                 multi_socket=LoopbackSocket()) as coordinator:
+    print('READY', flush=True)
+    coordinator.routing()
+"""
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def pump(seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.005)
+
+
+class Child:
+    """A child process whose output goes to a file (shown when an assertion fails)."""
+
+    def __init__(self, tmp, name, code, *args):
+        self.log = tmp / f"{name}.log"
+        self.name = name
+        self._out = open(self.log, "ab")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TT_TEST_PARENT=str(os.getpid()))
+        self.proc = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=self._out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_line(self, text: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.proc.poll() is None, f"{self.name} exited:\n{self.output()[-3000:]}"
+            assert time.monotonic() < deadline, f"no {text!r} from {self.name}:\n{self.output()[-3000:]}"
+            time.sleep(0.02)
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._out.close()
+        return self.proc.returncode
+
+
+def start_coordinator(tmp, port, tag="coordinator") -> Child:
+    c = Child(tmp, tag, COORDINATOR, port, NAMESPACE)
+    c.wait_line("READY")
+    return c
+
+
+def components(port) -> list:
+    """Names signed in at the Coordinator (asked with a plain pyleco Communicator)."""
+    from pyleco.utils.communicator import Communicator
+    try:
+        with Communicator(name=f"probe{os.getpid()}_{time.monotonic_ns() % 10**6}", host=HOST, port=port,
+                          timeout=1) as comm:
+            return comm.ask_rpc("COORDINATOR", "send_local_components", timeout=1)
+    except (TimeoutError, ConnectionRefusedError, Exception):
+        return []
+
+
+def wait_signed_in(port, name, actor: Child, timeout=10) -> float:
+    t0 = time.monotonic()
+    while name not in components(port):
+        assert actor.proc.poll() is None, f"actor exited:\n{actor.output()[-3000:]}"
+        assert time.monotonic() - t0 < timeout, f"{name} not signed in:\n{actor.output()[-3000:]}"
+        time.sleep(0.1)
+    return time.monotonic() - t0
