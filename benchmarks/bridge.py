@@ -221,3 +221,74 @@ def client_rss(checkpoints=(100, 10_000), integration_s: float = 0.0002) -> dict
     finally:
         server.stop()
         _stop(proc)
+
+
+# ----------------------------------------------------------------------------------- other routes, end to end
+def leco_actor_times(repeat: int, integration_s: float = 0.001, warmup: int = 5) -> list[float]:
+    """A grab of PyMoDAQ's 0D LECODirector from our client in LECO actor mode (count rates integrated
+    ``integration_s`` per request on the simulator), through a pyleco Coordinator on 127.0.0.1."""
+    import functools
+
+    import routes
+    from pyleco.utils.communicator import Communicator
+    from pymodaq.utils.plugin_testing import make_detector
+    from pymodaq_plugins_mock.daq_viewer_plugins.plugins_0D.daq_0Dviewer_LECODirector import \
+        DAQ_0DViewer_LECODirector
+    kids = routes._Children("bench_leco_actor_")
+    det = None
+    try:
+        deadline = time.monotonic() + 60
+        (port,) = kids.wait_ready(kids.start("leco-coordinator"), deadline)
+        proc = subprocess.Popen([sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--transport", "leco",
+                                 "--leco-host", "127.0.0.1", "--leco-port", port, "--name", "tt_bench",
+                                 "--address", "sim", "--measurement", "countrate", "--channels", "1,2",
+                                 "--integration-s", str(integration_s), "--log-level", "WARNING"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with Communicator(name="bench_probe", host="127.0.0.1", port=int(port), timeout=1) as comm:
+                while "tt_bench" not in comm.ask_rpc("COORDINATOR", "send_local_components", timeout=1):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the LECO actor did not sign in")
+                    time.sleep(0.1)
+            _plugin("0D").close()  # a QApplication and PyMoDAQ's set-up, as for the other rows
+            det = make_detector(functools.partial(DAQ_0DViewer_LECODirector, host="127.0.0.1", port=int(port)),
+                                actor_name="tt_bench")
+
+            def check(dte):
+                assert abs(dte.get_data_from_name("Countrate").capture_duration_s - integration_s) < 1e-12
+
+            return _timed(lambda: grab(det), repeat, warmup, check)
+        finally:
+            if det is not None:
+                det.close()
+            _stop(proc)
+    finally:
+        kids.close()
+
+
+def rpc_times(repeat: int, integration_s: float = 0.001, warmup: int = 5) -> list[float]:
+    """One count-rate acquisition over TimeTaggerRPC (``rpc:`` address): its real server, unmodified,
+    serving the simulator in another process; integration ``integration_s`` per acquisition."""
+    import json
+
+    from pymodaq_plugins_timetagger.hardware.access import open_tagger
+    from pymodaq_plugins_timetagger.runs import make_run
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "rpc_server.py"), "--port", "0",
+                             "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        event = json.loads(proc.stdout.readline())
+        if event.get("event") != "listening":
+            raise RuntimeError(f"the TimeTaggerRPC server did not start: {event}")
+        with open_tagger(f"rpc:127.0.0.1:{event['port']}") as handle:
+            run = make_run(handle, "countrate", channels=(1, 2), integration_s=integration_s)
+
+            def check(res):
+                assert abs(res.metadata["capture_duration_s"] - integration_s) < 1e-12
+
+            times = _timed(run.acquire, repeat, warmup, check)
+            run.close()
+            return times
+    finally:
+        proc.stdin.close()
+        _stop(proc)

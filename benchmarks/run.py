@@ -189,6 +189,26 @@ def bridge_section(args, report) -> None:
     report.setdefault("targets", []).extend(targets)
 
 
+def routes_section(args, report) -> None:
+    """The same small measurement (count rates, 1 ms integration, simulator) through every remote route."""
+    import bridge
+    rows = [("TCP bridge: TCPServer 0D plugin <- pymodaq-timetagger-client", bridge.end_to_end_times),
+            ("LECO: LECODirector 0D plugin <- pymodaq-timetagger-client --transport leco", bridge.leco_actor_times),
+            ("TimeTaggerRPC: rpc: address (acquisition over Pyro5, polled wait)", bridge.rpc_times)]
+    print("\n## Remote routes end to end (count rates integrated 1 ms per grab, simulator; median ms)\n")
+    print("| route | median | min-max |\n|---|---:|---:|")
+    out = {}
+    for name, fn in rows:
+        try:
+            med, lo, hi = ms(fn(args.repeat_grabs))
+            out[name] = (med, lo, hi)
+            print(f"| {name} | {med:.2f} | {lo:.2f}-{hi:.2f} |")
+        except Exception as e:  # a route that cannot run here is reported, not hidden
+            out[name] = f"{type(e).__name__}: {e}"
+            print(f"| {name} | n/a | {type(e).__name__}: {str(e)[:80]} |")
+    report["routes_end_to_end_ms"] = out
+
+
 def memory_section(args, report) -> None:
     import bridge
     marks = (100, 10_000) if not args.quick else (100, 1000)
@@ -201,7 +221,8 @@ def memory_section(args, report) -> None:
         (f"client RSS growth < 5 MB over {marks[1] - marks[0]} requests", growth < 5, f"{growth:.2f} MB"))
 
 
-SECTIONS = {"simulator": simulator_section, "bridge": bridge_section, "memory": memory_section}
+SECTIONS = {"simulator": simulator_section, "bridge": bridge_section, "routes": routes_section,
+            "memory": memory_section}
 
 
 def main(argv=None) -> int:
