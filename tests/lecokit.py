@@ -1,12 +1,11 @@
 """Helpers of the LECO tests: child processes, a Coordinator on 127.0.0.1, who is signed in."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-from qtpy import QtWidgets
+from processes import free_port, pump, stop_process  # noqa: F401  (re-exported to the LECO tests)
 
 HOST = "127.0.0.1"
 NAMESPACE = "ttest"
@@ -36,19 +35,6 @@ with Coordinator(namespace=sys.argv[2], host='127.0.0.1', port=int(sys.argv[1]),
     coordinator.routing()
 """
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def pump(seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.005)
-
-
 class Child:
     """A child process whose output goes to a file (shown when an assertion fails)."""
 
@@ -71,15 +57,9 @@ class Child:
             time.sleep(0.02)
 
     def stop(self, sig=signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        code = stop_process(self.proc, sig)
         self._out.close()
-        return self.proc.returncode
+        return code
 
 
 def start_coordinator(tmp, port, tag="coordinator") -> Child:

@@ -10,6 +10,8 @@ import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, make_detector, wait_for_signal
 from qtpy import QtWidgets
 
+from processes import pump, stop_process
+
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
     DAQ_0DViewer_TCPServer
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import \
@@ -41,22 +43,9 @@ class Client:
         self._out.close()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        code = stop_process(self.proc, signal.SIGINT)
         self._out.close()
-        return self.proc.returncode
-
-
-def pump(seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.005)
+        return code
 
 
 def wait_clients(det, n, timeout=20.0):

@@ -3,6 +3,7 @@
 Shared by pmq513_server.py and pmq513_client.py (they run in the PyMoDAQ 5.1.13 venv as scripts, so
 this module is imported from their folder).
 """
+import argparse
 import json
 import os
 import sys
@@ -28,6 +29,14 @@ def jsonable(o):
     if isinstance(o, (bytes, bytearray)):
         return bytes(o).decode("utf-8", "replace")
     return str(o)
+
+
+def parse_edit(text: str):
+    """--edit PATH=VALUE (PATH with / or . between names) -> ([names], 'VALUE')."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--edit wants PATH=VALUE, got {text!r}")
+    path, value = text.split("=", 1)
+    return [p for p in path.replace(".", "/").split("/") if p], value
 
 
 def spin(cond, until: float, step_s: float = 0.005) -> bool:

@@ -52,7 +52,7 @@ TCP_CLOSE_WAIT = 8  # linux tcp_states.h
 TCP_STATES_GONE = {4, 5, 6, 7, 8, 9, 11}  # FIN_WAIT1/2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, CLOSING
 
 
-from jsonlines import T0, emit, finish, spin  # noqa: E402  (the script's folder is on sys.path)
+from jsonlines import T0, emit, finish, parse_edit, spin  # noqa: E402  (the script's folder is on sys.path)
 
 
 def tcp_state(sock: socket.socket) -> int | None:
@@ -79,11 +79,6 @@ def describe_dte(dte) -> dict:
     return out
 
 
-def parse_edit(text: str):
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--edit wants PATH=VALUE, got {text!r}")
-    path, value = text.split("=", 1)
-    return [p for p in path.replace(".", "/").split("/") if p], value
 
 
 def main(argv=None) -> int:

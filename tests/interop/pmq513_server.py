@@ -58,7 +58,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 
-from jsonlines import T0, emit, finish, spin, jsonable  # noqa: E402  (the script's folder is on sys.path)
+from jsonlines import T0, emit, finish, parse_edit, spin, jsonable  # noqa: E402  (the script's folder is on sys.path)
 
 
 def apply_accept_workaround() -> None:
@@ -154,11 +154,6 @@ def _plain(v):
     return jsonable(v) if not isinstance(v, (str, int, float, bool, type(None), list, dict)) else v
 
 
-def parse_edit(text: str):
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--edit wants PATH=VALUE, got {text!r}")
-    path, value = text.split("=", 1)
-    return [p for p in path.replace(".", "/").split("/") if p], value
 
 
 def main(argv=None) -> int:
