@@ -32,7 +32,7 @@ from pymodaq_utils.logger import get_module_name, set_logger
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input, input_channels, read_input
-from ..runs import AcquisitionAborted, Result, Run, make_run
+from ..runs import DEFAULT_TIMEOUT_MARGIN_S, AcquisitionAborted, Result, Run, make_run
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
 
@@ -42,8 +42,6 @@ MODE_PER_GRAB = "per grab"
 MODE_ACCUMULATE = "accumulate"
 #: input channels shown before the device is known (the Ultra/TT20 standard); more are added for 18
 DEFAULT_N_INPUTS = 8
-#: extra time, beyond the integration time, before an acquisition is declared timed out (s)
-DEFAULT_TIMEOUT_MARGIN_S = 5.0
 
 
 def input_group(channel: int) -> dict:
