@@ -39,3 +39,25 @@ except ImportError:  # hypothesis is a test dependency; without it those tests a
 def pytest_addoption(parser):
     parser.addoption("--soak-grabs", type=int, default=2000,
                      help="grabs of the bridge soak test (default 2000; e.g. 100000 for a long run)")
+
+
+# The suite's verdict is final once pytest has printed it. After that, the interpreter's own
+# finalization tears down Qt (PySide6) and the QThreads of PyMoDAQ's Dashboard, DAQ_Scan and
+# DAQ_Viewers in an order PySide6 does not always survive: once in a few full runs the process then
+# died with a segmentation fault (exit code 245) although every test had passed. Leave at once with
+# pytest's own exit status instead of running that finalization.
+_exit_status = None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    if _exit_status is not None and os.environ.get("TT_TESTS_NORMAL_EXIT") != "1":
+        import sys
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status)
