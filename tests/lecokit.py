@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from processes import free_port, pump, stop_process  # noqa: F401  (re-exported to the LECO tests)
+from processes import free_port, pump, stop_process
 
 HOST = "127.0.0.1"
 NAMESPACE = "ttest"
@@ -86,3 +86,17 @@ def wait_signed_in(port, name, actor: Child, timeout=10) -> float:
         assert time.monotonic() - t0 < timeout, f"{name} not signed in:\n{actor.output()[-3000:]}"
         time.sleep(0.1)
     return time.monotonic() - t0
+
+
+def directors():
+    """PyMoDAQ's (1D, 0D) LECODirector plugin modules, or skip the calling test module."""
+    import pytest
+    reason = "the LECODirector viewers come with pymodaq_plugins_mock >= 5.0.13"
+    return (pytest.importorskip("pymodaq_plugins_mock.daq_viewer_plugins.plugins_1D.daq_1Dviewer_LECODirector",
+                                reason=reason),
+            pytest.importorskip("pymodaq_plugins_mock.daq_viewer_plugins.plugins_0D.daq_0Dviewer_LECODirector",
+                                reason=reason))
+
+
+__all__ = ["HOST", "NAMESPACE", "WATCH_PARENT", "COORDINATOR", "Child", "start_coordinator", "components",
+           "wait_signed_in", "directors", "free_port", "pump", "stop_process"]

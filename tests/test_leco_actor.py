@@ -18,12 +18,9 @@ import pytest
 pytest.importorskip("pyleco", reason="the LECO mode needs pyleco (pip install pyleco)")
 from pymodaq.utils.plugin_testing import grab_and_wait, make_detector  # noqa: E402
 
-director_1d = pytest.importorskip(
-    "pymodaq_plugins_mock.daq_viewer_plugins.plugins_1D.daq_1Dviewer_LECODirector",
-    reason="the LECODirector viewers come with pymodaq_plugins_mock >= 5.0.13")
-director_0d = pytest.importorskip(
-    "pymodaq_plugins_mock.daq_viewer_plugins.plugins_0D.daq_0Dviewer_LECODirector",
-    reason="the LECODirector viewers come with pymodaq_plugins_mock >= 5.0.13")
+from lecokit import directors  # noqa: E402
+
+director_1d, director_0d = directors()
 
 from pymodaq_plugins_timetagger.bridge import codec  # noqa: E402
 from pymodaq_plugins_timetagger.bridge.leco_actor import (  # noqa: E402
