@@ -61,14 +61,15 @@ def _viewer(daq_type: str, port: int, title: str, master=None):
     return viewer
 
 
-def _wait_for_client(viewer, proc, timeout=30.0) -> None:
+def _wait_for_client(viewer, proc, timeout=30.0) -> str:
+    """Wait until the client is connected and its identity has reached the viewer; return its device."""
     from qtpy import QtWidgets
     deadline = time.monotonic() + timeout
+    infos = viewer.settings.child("detector_settings", "infos")
     while time.monotonic() < deadline:
         QtWidgets.QApplication.processEvents()
-        clients = viewer.settings["detector_settings", "clients"]
-        if clients and clients != "none":
-            return
+        if "device" in [c.name() for c in infos.children()]:
+            return infos["device"]
         if proc.poll() is not None:
             raise RuntimeError(f"the Time Tagger client exited: {proc.stderr.read()}")
         time.sleep(0.02)
@@ -118,8 +119,7 @@ def main(argv=None) -> int:
                            "--binwidth-ps", "500", "--n-bins", "201", "--zero-window-ps", "500",
                            "--integration-s", str(args.integration))]
     try:
-        _wait_for_client(rates_viewer, procs[0])
-        device = rates_viewer.settings["detector_settings", "infos", "device"]
+        device = _wait_for_client(rates_viewer, procs[0])
         print(f"remote PC: pymodaq-timetagger-client --measurement countrate,correlation on {device}\n")
         header = ("grab", "capture s", "ch1 kHz", "ch2 kHz", "ch3 kHz", "ch4 kHz", "ch5 kHz", "rates ms",
                   "g2 capture s", "g2(0)", "coincidences", "g2 ms")
