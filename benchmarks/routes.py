@@ -155,6 +155,15 @@ def _wait_signal(signal, action, timeout_s: float):
     return got[0]
 
 
+def _warm_then_time(call, repeat: int) -> tuple[float, list[float]]:
+    """``call()`` returns the seconds of one exchange: WARMUP calls (the first one's time is kept), then
+    ``repeat`` measured ones."""
+    first_s = call()
+    for _ in range(WARMUP - 1):
+        call()
+    return first_s, [call() for _ in range(repeat)]
+
+
 def _remaining(deadline: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
@@ -226,10 +235,7 @@ def leco_grab_times(n_bins: int, repeat: int, timeout_s: float = 60) -> list[flo
 
         setup_s = time.perf_counter() - t_setup - local_check_s
         with contextlib.redirect_stdout(status_out):
-            first_s = snap()
-            for _ in range(WARMUP - 1):
-                snap()
-            times = [snap() for _ in range(repeat)]
+            first_s, times = _warm_then_time(snap, repeat)
         LAST_RUN["leco"] = {"setup_s": setup_s, "first_s": first_s, "n_bins": n_bins,
                             "actor_local_snap_s": local_snap_s,
                             "channels": len(received[0][0].data) if received else 0}
@@ -323,10 +329,7 @@ def leco_raw_times(n_bins: int, repeat: int, timeout_s: float = 60) -> list[floa
                 return dt
 
             setup_s = time.perf_counter() - t_setup
-            first_s = call()
-            for _ in range(WARMUP - 1):
-                call()
-            times = [call() for _ in range(repeat)]
+            first_s, times = _warm_then_time(call, repeat)
         LAST_RUN["leco_raw"] = {"setup_s": setup_s, "first_s": first_s, "n_bins": n_bins}
         return times
     finally:
@@ -411,10 +414,7 @@ def _pyro5_times(n_bins: int, repeat: int, timeout_s: float, method: str, serial
                 return dt
 
             setup_s = time.perf_counter() - t_setup
-            first_s = call()
-            for _ in range(WARMUP - 1):
-                call()
-            times = [call() for _ in range(repeat)]
+            first_s, times = _warm_then_time(call, repeat)
         LAST_RUN[route] = {"setup_s": setup_s, "first_s": first_s, "n_bins": n_bins, "serializer": serializer,
                            "method": method}
         return times

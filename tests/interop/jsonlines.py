@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+import traceback
 
 T0 = time.monotonic()
 
@@ -56,3 +57,16 @@ def finish(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def run(main) -> None:
+    """The scripts' entry point: run ``main()``; report anything unexpected as a JSON error line, then leave
+    at once with its exit code (1 for an unexpected error)."""
+    try:
+        code = main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException as exc:  # noqa: BLE001 - report anything as JSON, then leave
+        emit(event="error", msg=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        code = 1
+    finish(code)

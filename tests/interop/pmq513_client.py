@@ -43,7 +43,6 @@ import os
 import socket
 import struct
 import time
-import traceback
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -52,7 +51,7 @@ TCP_CLOSE_WAIT = 8  # linux tcp_states.h
 TCP_STATES_GONE = {4, 5, 6, 7, 8, 9, 11}  # FIN_WAIT1/2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, CLOSING
 
 
-from jsonlines import T0, emit, finish, parse_edit, spin  # noqa: E402  (the script's folder is on sys.path)
+from jsonlines import T0, emit, parse_edit, run, spin  # noqa: E402  (the script's folder is on sys.path)
 
 
 def tcp_state(sock: socket.socket) -> int | None:
@@ -79,8 +78,6 @@ def describe_dte(dte) -> dict:
     return out
 
 
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="PyMoDAQ 5.1.13 DAQ_Viewer as a TCP client, headless")
     ap.add_argument("--port", type=int, required=True)
@@ -99,7 +96,6 @@ def main(argv=None) -> int:
     from pymodaq_gui.utils.utils import mkQApp
     app = mkQApp("pmq513_client")  # noqa: F841
     from pymodaq.control_modules.daq_viewer import DAQ_Viewer
-
 
     viewer = DAQ_Viewer(None, title="pmq513_client", daq_type=args.daq_type)
     KEEP.append(viewer)
@@ -181,11 +177,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException as exc:  # noqa: BLE001
-        emit(event="error", msg=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-        code = 1
-    finish(code)
+    run(main)

@@ -52,13 +52,11 @@ from __future__ import annotations
 import argparse
 import os
 import time
-import traceback
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-
-from jsonlines import T0, emit, finish, parse_edit, spin, jsonable  # noqa: E402  (the script's folder is on sys.path)
+from jsonlines import T0, emit, jsonable, parse_edit, run, spin  # noqa: E402  (the script's folder is on sys.path)
 
 
 def apply_accept_workaround() -> None:
@@ -154,8 +152,6 @@ def _plain(v):
     return jsonable(v) if not isinstance(v, (str, int, float, bool, type(None), list, dict)) else v
 
 
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="PyMoDAQ 5.1.13 DAQ_1DViewer_TCPServer, headless")
     ap.add_argument("--port", type=int, required=True)
@@ -184,7 +180,6 @@ def main(argv=None) -> int:
     from pymodaq_gui.utils.utils import mkQApp
     app = mkQApp("pmq513_server")  # noqa: F841
     from pymodaq.control_modules.daq_viewer import DAQ_Viewer
-
 
     viewer = DAQ_Viewer(None, title="pmq513_server", daq_type=args.daq_type)
     KEEP.append(viewer)
@@ -274,11 +269,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException as exc:  # noqa: BLE001 - report anything as JSON, then leave
-        emit(event="error", msg=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-        code = 1
-    finish(code)
+    run(main)

@@ -212,16 +212,21 @@ class TaggerClient:
             self.handle.close()
             self.handle = None
 
+    def open_or_report(self) -> None:
+        """Open the tagger if it is not open; a failure is reported (status, log), not raised: every
+        request tries again."""
+        if self.handle is None:
+            try:
+                self.open()
+            except (TaggerError, ValueError, RuntimeError) as e:
+                self._error(f"cannot open the Time Tagger: {e}")
+
     # ------------------------------------------------------------------ main loop
     def serve_forever(self) -> int:
         """Connect, serve, reconnect until Quit or :meth:`shutdown`. Returns 0. Frees the tagger."""
         delay = BACKOFF_FIRST_S
         try:
-            if self.handle is None:
-                try:
-                    self.open()
-                except (TaggerError, ValueError, RuntimeError) as e:
-                    self._error(f"cannot open the Time Tagger: {e}")
+            self.open_or_report()
             while not self._stop.is_set():
                 sock = self._connect()
                 if sock is None:

@@ -386,11 +386,7 @@ class LecoTaggerActor:
         Returns 0. Frees the tagger."""
         c = self.client
         try:
-            if c.handle is None:
-                try:
-                    c.open()
-                except (TaggerError, ValueError, RuntimeError) as e:
-                    c._error(f"cannot open the Time Tagger: {e}")
+            c.open_or_report()
             self._start_listener()
             c._report()
             restart_delay = BACKOFF_FIRST_S
