@@ -160,8 +160,9 @@ def test_life_cycle(make_tagger):
     assert cr.getCaptureDuration() == 2 * 10**9  # start() resumes without clearing
     cr.clear()
     assert cr.getCaptureDuration() == 0 and cr.getCountsTotal()[0] == 0 and cr.isRunning()
-    # waiting on a measurement that never ends returns at once (the vendor logs and skips)
-    assert cr.waitUntilFinished(100) is False
+    # waiting on a measurement that never ends returns True at once (the vendor logs and skips)
+    assert cr.waitUntilFinished(100) is True
+    assert cr.waitUntilFinished(-1) is True and cr.isRunning()
     cr.startFor(10**9)
     assert cr.waitUntilFinished(0.5) is False  # virtual time: 0.5 ms < 1 ms
     assert cr.waitUntilFinished(1) is True
@@ -185,8 +186,20 @@ def test_settings_read_back(make_tagger):
     assert cfg["simulated"] is True and cfg["channels"][2]["trigger level"] == t.getTriggerLevel(3)
     with pytest.raises(ValueError, match="channel 9"):
         t.setTriggerLevel(9, 0.1)
-    with pytest.raises(ValueError, match="outside"):
+
+def test_trigger_level_out_of_range_is_clamped_with_a_warning(make_tagger, caplog):
+    """Vendor behaviour (issue 10, item 5): clamped and logged ("Setting to max device value"), not refused."""
+    t = make_tagger()
+    assert t.getTriggerLevelRange(1) == [-2.5, 2.5]
+    with caplog.at_level("WARNING"):
         t.setTriggerLevel(1, 7.0)
+    assert t.getTriggerLevel(1) == 2.5 and "Setting to max device value" in caplog.text
+    t.setTriggerLevel(1, -7.0)
+    assert t.getTriggerLevel(1) == -2.5
+    x = make_tagger("SIM-X-0001")
+    assert x.getTriggerLevelRange(1) == [-1.0, 1.0]  # Time Tagger X: -1 .. +1 V (vendor hardware page)
+    x.setTriggerLevel(2, 1.5)
+    assert x.getTriggerLevel(2) == 1.0
 
 
 def test_freed_tagger_refuses_work():

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from pymodaq_plugins_timetagger.hardware.conventions import correlation_bin_centres as bin_centres
 from pymodaq_plugins_timetagger.hardware import simulator as TT
 from pymodaq_plugins_timetagger.hardware.simulator import (PoissonSource, PulsedFluorescence,
                                                            SinglePhotonEmitter)
@@ -48,11 +49,11 @@ def test_test_signal_correlation_is_one_peak_of_width_sqrt2_sigma(make_tagger):
     nz = np.flatnonzero(d)
     # one peak: even n_bins put zero on the edge between two bins, so the peak may span both
     assert nz.size <= 2 and (nz.size == 1 or nz[1] == nz[0] + 1), "one peak only"
-    centres = coarse.getIndex()[nz]
+    centres = bin_centres(1000, 1000)[nz]
     assert np.all(np.abs(centres) <= 1000), "within one bin of zero"
     assert d.sum() == pytest.approx(S / 2 / t.sim_spec.test_signal_period_ps, abs=2)
     f = fine.getData().astype(float)
-    x = fine.getIndex()
+    x = bin_centres(1, 401)
     mean = np.average(x, weights=f)
     width = math.sqrt(np.average((x - mean) ** 2, weights=f))
     # expected: sqrt(2)*sigma, plus the 1 ps rounding of both tags (uniform: 1/12 ps^2 each)
@@ -110,7 +111,7 @@ def test_single_emitter_antibunching(make_tagger):
     data = corr.getData().astype(float)
     g2 = corr.getDataNormalized()
     scale = g2[data > 0][0] / data[data > 0][0]  # g2 per count
-    idx = corr.getIndex()
+    idx = bin_centres(bw, n)
     sigma = math.sqrt(2) * math.hypot(50.0, t.sim_spec.jitter_rms_ps)
     theory = emitter_theory(src, sigma, idx, bw)
     expected_counts = theory / scale
@@ -189,22 +190,31 @@ def test_tagger_dead_time_is_enforced(make_tagger):
     auto = TT.Correlation(t, 1, binwidth=1000, n_bins=400)  # auto-correlation, ±200 ns
     cr = TT.Countrate(t, [1])
     run_for(t, S // 5, auto, cr)
-    d, idx = auto.getData(), auto.getIndex()
+    d, idx = auto.getData(), bin_centres(1000, 400)
+    n = cr.getCountsTotal()[0]
+    assert d[200] == n, "the vendor's auto-correlation pairs each click with itself at tau = 0"
+    d[200] = 0
     assert d[np.abs(idx) < 100_000 - 500].sum() == 0, "no two tags closer than the dead time"
     assert d[np.abs(idx) > 100_000 + 500].sum() > 0
     expected = rate / (1 + rate * 100e-9)  # non-paralysable dead time
-    n = cr.getCountsTotal()[0]
     print(f"dead time: rate {cr.getData()[0]:.0f} Hz, expected {expected:.0f} Hz")
     assert abs(n - expected / 5) < 5 * math.sqrt(expected / 5)
 
 
 def test_dead_time_rounding_and_limits(make_tagger):
+    """Wheel, setDeadtime docstring: only the Time Tagger 20 rounds (6 ns); the others take any value."""
     t = make_tagger("SIM-TT20-0001")
     assert t.setDeadtime(1, 7000) == 6000
     assert t.setDeadtime(1, 1000) == 6000  # below the minimum: the minimum
     assert t.setDeadtime(2, 20_000) == 18_000
+    assert t.getDeadtimeRange(1) == [6000, 393_000_000]
     with pytest.raises(ValueError, match="above the maximum"):
         t.setDeadtime(1, 10 ** 12)
+    for serial, minimum in (("SIM-ULTRA-0001", 2000), ("SIM-X-0001", 1333)):
+        u = make_tagger(serial)
+        assert u.setDeadtime(1, 2345) == 2345 == u.getDeadtime(1)    # not rounded
+        assert u.setDeadtime(1, 20_001) == 20_001
+        assert u.setDeadtime(1, 100) == minimum                      # below the minimum: the minimum
 
 
 def test_start_for_captures_exactly_the_requested_duration(make_tagger):

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
+from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, correlation_zero_bin,
+                                   index_convention)
 from .hardware.errors import MeasurementTimeout, TaggerError
 from .hardware.inputs import check_channel
 
@@ -121,7 +123,9 @@ class Result:
     """One dataset: ``data`` (one array per channel), ``labels``, ``units``, optional ``axis``.
 
     ``dim`` is 'Data0D' (one-element arrays) or 'Data1D'. ``metadata`` holds the capture facts:
-    ``capture_duration_s``, ``overflows`` (during the capture), ``device``, ``simulated``.
+    ``capture_duration_s``, ``overflows`` (during the capture; on a Network Time Tagger the client's
+    count), ``overflows_hardware`` (and ``overflows_client`` on a Network Time Tagger), ``device``,
+    ``simulated``.
     ``companions`` are extra datasets computed from the same capture (g2(0) next to the g2 curve).
     """
 
@@ -173,7 +177,7 @@ class Run(abc.ABC):
         self._meas: list = []
         self._abort = threading.Event()
         self._lock = threading.RLock()
-        self._overflows_at_start = 0
+        self._overflows_at_start: dict[str, int] = {}
         self._accumulating = False
         self._build()
 
@@ -323,18 +327,19 @@ class Run(abc.ABC):
         for m in self._meas:
             m.stop()
 
-    def _overflows(self) -> int:
-        try:
-            return int(self.handle.tagger.getOverflows())
-        except Exception:
-            return 0
+    def _overflows(self) -> dict[str, int]:
+        return overflow_counters(self.handle.tagger)
 
     def _result(self) -> Result:
         res = self._read()
         capture_ps = int(self._meas[0].getCaptureDuration()) if self._meas else 0
+        now = self._overflows()
+        during = {k: max(0, v - self._overflows_at_start.get(k, 0)) for k, v in now.items()}
         meta = {
             "capture_duration_s": capture_ps / PS_PER_S,
-            "overflows": max(0, self._overflows() - self._overflows_at_start),
+            # a Network Time Tagger's client counter includes the device's and the network's losses
+            "overflows": during.get("client", during.get("hardware", 0)),
+            **{f"overflows_{k}": v for k, v in during.items()},
             "device": self.handle.description,
             "simulated": bool(self.handle.simulated),
             "measurement": self.kind,
@@ -344,6 +349,21 @@ class Run(abc.ABC):
         for c in res.companions:
             c.metadata.update(meta)
         return res
+
+
+def overflow_counters(tagger) -> dict[str, int]:
+    """The tagger's overflow counters: ``hardware`` (``getOverflows``) and, on a Network Time Tagger,
+    ``client`` (``getOverflowsClient``: blocks lost on the device or on the network, wheel docstring)."""
+    out = {}
+    for key, method in (("hardware", "getOverflows"), ("client", "getOverflowsClient")):
+        getter = getattr(tagger, method, None)
+        if getter is None:
+            continue
+        try:
+            out[key] = int(getter())
+        except Exception:  # a counter that cannot be read is left out, never reported as 0
+            pass
+    return out
 
 
 def _channel_list(values, handle, what) -> tuple[int, ...]:
@@ -421,19 +441,60 @@ class CorrelationRun(Run):
     def _read(self):
         s = self._settings
         m = self._meas[0]
-        tau_s = np.asarray(m.getIndex(), dtype=float) / PS_PER_S
+        # the axis comes from binwidth and n_bins (bin centres), never from getIndex(): the vendor's
+        # gives left edges, other backends may give centres (conventions.CORRELATION_AXIS)
+        tau_ps = correlation_bin_centres(s.binwidth_ps, s.n_bins)
         counts = np.asarray(m.getData(), dtype=float)
         g2 = np.asarray(m.getDataNormalized(), dtype=float)
+        if counts.shape != (s.n_bins,) or g2.shape != (s.n_bins,):
+            raise TaggerError(f"correlation: the Time Tagger returned {counts.size} bins, "
+                              f"{s.n_bins} were set")
+        meta = {"total_coincidences": int(counts.sum()), "sign": CORRELATION_SIGN,
+                "axis": "bin centres", "backend_index": index_convention(m.getIndex(), s.binwidth_ps, s.n_bins)}
+        if s.channel_1 == s.channel_2:
+            removed, note = remove_self_pairs(counts, g2, correlation_zero_bin(s.binwidth_ps, s.n_bins),
+                                              m.getCaptureDuration(), s.binwidth_ps)
+            meta.update(self_pairs_removed=removed, self_pairs=note)
         data, units = (g2, "") if s.normalize else (counts, "counts")
         label = "g2" if s.normalize else "coincidences"
-        axis = AxisSpec("delay", "s", tau_s)
-        g2_0 = zero_delay_mean(tau_s * PS_PER_S, g2, s.zero_window_ps)
+        axis = AxisSpec("delay", "s", tau_ps / PS_PER_S)
+        g2_0 = zero_delay_mean(tau_ps, g2, s.zero_window_ps)
         companion = Result("g2(0)", "Data0D", [np.array([g2_0])], ["g2(0)"], "",
                            metadata={"zero_window_ps": s.zero_window_ps})
         return Result("Correlation", "Data1D", [data],
                       [f"{label} ch{s.channel_1}-ch{s.channel_2}"], units, axis,
-                      metadata={"total_coincidences": int(counts.sum()), "sign": "t(channel_1)-t(channel_2)"},
-                      companions=[companion])
+                      metadata=meta, companions=[companion])
+
+
+#: an auto-correlation's zero bin is taken to hold the self-pairs when it holds at least this fraction
+#: of the clicks (with them it holds all N clicks plus real pairs; without, about N·rate·binwidth·g2(0))
+SELF_PAIR_FRACTION = 0.5
+
+
+def remove_self_pairs(counts: np.ndarray, g2: np.ndarray, zero_bin: int, capture_ps: int,
+                      binwidth_ps: int) -> tuple[int, str]:
+    """Remove, in place, an auto-correlation's self-pairs (each click against itself) from the zero bin.
+
+    The vendor counts them (``conventions.AUTOCORRELATION_SELF_PAIRS``); a backend might not, so they are
+    detected by count: the number of clicks N follows from the normalisation, g2/counts = Δt/(binwidth·N²),
+    and the zero bin holds them if it holds at least ``SELF_PAIR_FRACTION``·N. Returns (pairs removed, a
+    sentence for the metadata). With overflows Δt is shorter than the capture on the vendor's side and N
+    is an estimate (slightly high); the subtraction never goes below zero.
+    """
+    ok = (counts > 0) & np.isfinite(g2)
+    if not ok.any() or capture_ps <= 0:
+        return 0, "no coincidences: no self-pairs to remove"
+    factor = float(np.median(g2[ok] / counts[ok]))            # Δt / (binwidth · N²)
+    n_clicks = int(round(np.sqrt(capture_ps / (binwidth_ps * factor))))
+    zero = counts[zero_bin]
+    if zero < SELF_PAIR_FRACTION * n_clicks:
+        return 0, (f"the zero bin holds {int(zero)} pairs for {n_clicks} clicks: the backend does not "
+                   f"count clicks against themselves, nothing removed")
+    removed = int(min(n_clicks, zero))
+    counts[zero_bin] -= removed
+    g2[zero_bin] -= removed * factor
+    return removed, (f"removed {removed} self-pairs (each click against itself at tau = 0, counted by "
+                     f"the vendor's auto-correlation) from the zero bin")
 
 
 def zero_delay_mean(tau_ps: np.ndarray, values: np.ndarray, window_ps: float) -> float:

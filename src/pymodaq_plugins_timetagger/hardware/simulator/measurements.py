@@ -12,7 +12,8 @@ import logging
 
 import numpy as np
 
-from ..conventions import correlation_first_edge, correlation_index, histogram_index
+from ..conventions import (AUTOCORRELATION_SELF_PAIRS, WAIT_ON_INDEFINITE_RETURNS, correlation_first_edge,
+                           correlation_vendor_index, histogram_index)
 from .tagger import SimTimeTagger, _as_int
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class IteratorBase(abc.ABC):
         self._stop_at: int | None = None
         self._seg_start = 0
         self._capture = 0
+        self._lost = 0          # ps of the capture spent in overflow intervals (tags lost)
         self._destroyed = False
         self._reset()
         tagger._register(self)
@@ -82,6 +84,7 @@ class IteratorBase(abc.ABC):
                 return
             self._seg_start = self._tagger._now_for_start()
             self._stop_at = None
+            self._on_start()
             self._on_resume()
             self._running = True
 
@@ -96,9 +99,10 @@ class IteratorBase(abc.ABC):
                 self._halt()
             if clear:
                 self._reset()
-                self._capture = 0
+                self._capture = self._lost = 0
             self._seg_start = self._tagger._now_for_start()
             self._stop_at = self._seg_start + duration
+            self._on_start()
             self._on_resume()
             self._running = duration > 0
             self._tagger._cond.notify_all()
@@ -114,7 +118,7 @@ class IteratorBase(abc.ABC):
         with self._lock:
             self._check()
             self._reset()
-            self._capture = 0
+            self._capture = self._lost = 0
             if self._running:
                 self._seg_start = self._tagger._t_dispatch
                 self._on_resume()
@@ -125,7 +129,7 @@ class IteratorBase(abc.ABC):
             self._running = False
             self._stop_at = None
             self._reset()
-            self._capture = 0
+            self._capture = self._lost = 0
 
     def isRunning(self) -> bool:
         with self._lock:
@@ -138,14 +142,14 @@ class IteratorBase(abc.ABC):
     def waitUntilFinished(self, timeout=-1) -> bool:
         """Block until a ``startFor`` has finished; ``timeout`` in ms (negative: none). False on timeout.
 
-        On a measurement that runs indefinitely (``start()``, no ``startFor``) it returns False at once
-        with a warning, like the vendor's library ("Cannot wait on a measurement ... Skipping").
+        On a measurement that runs indefinitely (``start()``, no ``startFor``) it returns True at once
+        with a warning, like the vendor's library (see ``conventions.WAIT_ON_INDEFINITE_RETURNS``).
         """
         with self._lock:
             self._check()
             if self._running and self._stop_at is None:
                 logger.warning("Cannot wait on a measurement that's set to run indefinitely. Skipping")
-                return False
+                return WAIT_ON_INDEFINITE_RETURNS
         return self._tagger._wait(self, timeout)
 
     def getConfiguration(self) -> dict:
@@ -163,10 +167,13 @@ class IteratorBase(abc.ABC):
         return False
 
     # --- engine side -----------------------------------------------------------------------------
-    def _feed(self, tags: dict[int, np.ndarray], t0: int, t1: int) -> None:
+    def _feed(self, tags: dict[int, np.ndarray], t0: int, t1: int, lost_from: int | None = None) -> None:
+        """Tags of the stream window [t0, t1); from ``lost_from`` on (if given) it was in overflow."""
         a = max(t0, self._seg_start)
         b = t1 if self._stop_at is None else min(t1, self._stop_at)
         if b > a:
+            if lost_from is not None:
+                self._lost += max(0, b - max(a, lost_from))
             window = {}
             for c in self._channels_in_use():
                 arr = tags.get(c)
@@ -202,6 +209,9 @@ class IteratorBase(abc.ABC):
     def _on_resume(self) -> None:
         """A new capture segment begins at ``self._seg_start``."""
 
+    def _on_start(self) -> None:
+        """``start()`` or ``startFor()`` begins a capture (after ``clear`` if it asked for it)."""
+
     @abc.abstractmethod
     def _process(self, tags: dict[int, np.ndarray], a: int, b: int) -> None:
         """Accumulate the tags (per channel, sorted) of the window [a, b) ps."""
@@ -214,10 +224,12 @@ class IteratorBase(abc.ABC):
 
 
 class Countrate(IteratorBase):
-    """Average count rate per channel, counted from the first tag after start-up or ``clear()``.
+    """Average count rate per channel, counted from the first tag after ``start()`` or ``clear()``.
 
-    ``getData()`` is the number of clicks divided by the time between the first click (on any of the
-    channels) and the latest one, as the vendor describes it; ``getCountsTotal()`` the clicks.
+    ``getData()`` is the number of clicks divided by the stream time from the first click (on any of
+    the channels) to the end of what has been processed; NaN before the first click. Its accumulators
+    restart at every ``start()`` / ``startFor()`` (vendor behaviour, library); ``getCountsTotal()`` the
+    clicks since then.
     """
 
     def __init__(self, tagger, channels):
@@ -232,22 +244,25 @@ class Countrate(IteratorBase):
     def _reset(self):
         self._counts = np.zeros(len(self._channels), dtype=np.int64)
         self._t_first: int | None = None
-        self._t_last: int | None = None
+        self._t_end: int | None = None
+
+    def _on_start(self):
+        self._reset()
 
     def _process(self, tags, a, b):
         for i, c in enumerate(self._channels):
             t = tags[c]
             if t.size:
                 self._counts[i] += t.size
-                first, last = int(t[0]), int(t[-1])
+                first = int(t[0])
                 self._t_first = first if self._t_first is None else min(self._t_first, first)
-                self._t_last = last if self._t_last is None else max(self._t_last, last)
+        self._t_end = b
 
     def getData(self) -> np.ndarray:
         with self._lock:
-            if self._t_first is None or self._t_last <= self._t_first:
-                return np.zeros(len(self._channels))
-            return self._counts / ((self._t_last - self._t_first) * 1e-12)
+            if self._t_first is None or self._t_end <= self._t_first:
+                return np.full(len(self._channels), np.nan)
+            return self._counts / ((self._t_end - self._t_first) * 1e-12)
 
     def getCountsTotal(self) -> np.ndarray:
         with self._lock:
@@ -425,7 +440,9 @@ class _PairHistogram:
 class Correlation(IteratorBase):
     """Histogram of τ = t(channel_1) − t(channel_2) around zero (see ``conventions``).
 
-    ``channel_2`` left unused (or equal to ``channel_1``) gives the auto-correlation of channel_1.
+    ``channel_2`` left unused (or equal to ``channel_1``) gives the auto-correlation of channel_1, in
+    which every click also pairs with itself at τ = 0 (``conventions.AUTOCORRELATION_SELF_PAIRS``).
+    ``getIndex()`` gives the bins' left edges (``conventions.CORRELATION_VENDOR_INDEX``).
     """
 
     def __init__(self, tagger, channel_1, channel_2=CHANNEL_UNUSED, binwidth=1000, n_bins=1000):
@@ -444,7 +461,8 @@ class Correlation(IteratorBase):
 
     def _reset(self):
         self._pairs = _PairHistogram(correlation_first_edge(self._binwidth, self._n_bins),
-                                     self._binwidth, self._n_bins, self._ch1 == self._ch2)
+                                     self._binwidth, self._n_bins,
+                                     same_channel=(self._ch1 == self._ch2) and not AUTOCORRELATION_SELF_PAIRS)
         self._n1 = 0
         self._n2 = 0
 
@@ -469,14 +487,18 @@ class Correlation(IteratorBase):
             return self._pairs.hist.astype(np.int32)
 
     def getDataNormalized(self) -> np.ndarray:
-        """g2(τ) = Δt / (binwidth · N1 · N2) · histogram(τ); all NaN while N1·N2 = 0 (undefined)."""
+        """g2(τ) = Δt / (binwidth · N1 · N2) · histogram(τ); all NaN while N1·N2 = 0 (undefined).
+
+        Δt is the capture duration without the overflow intervals (``conventions.CORRELATION_NORMALIZATION``).
+        """
         with self._lock:
             if self._n1 == 0 or self._n2 == 0:
                 return np.full(self._n_bins, np.nan)
-            return self._pairs.hist * (self._capture / (self._binwidth * self._n1 * self._n2))
+            dt = self._capture - self._lost
+            return self._pairs.hist * (dt / (self._binwidth * self._n1 * self._n2))
 
     def getIndex(self) -> np.ndarray:
-        return correlation_index(self._binwidth, self._n_bins)
+        return correlation_vendor_index(self._binwidth, self._n_bins)
 
     def _config(self):
         return {"channel 1": self._ch1, "channel 2": self._ch2, "binwidth": self._binwidth,

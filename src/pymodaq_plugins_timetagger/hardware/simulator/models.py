@@ -19,13 +19,16 @@ class ModelSpec:
     serial: str              #: serial number of the simulated unit
     n_inputs: int            #: rising-edge input channels 1..n_inputs
     jitter_rms_ps: float     #: RMS timing jitter of one input (Gaussian)
-    min_deadtime_ps: int     #: smallest dead time ``setDeadtime`` accepts
-    deadtime_step_ps: float  #: dead times are rounded to multiples of this (internal clock period)
+    #: smallest dead time (smaller requests get it); wheel, setDeadtime docstring: 6 ns (TT20), 2 ns
+    #: (Ultra), 1.333 ns (X)
+    min_deadtime_ps: int
+    #: dead times are rounded to multiples of this (TT20 only); None: any value from the minimum up
+    deadtime_step_ps: float | None
     max_deadtime_ps: int     #: ``setDeadtime`` above this raises
     test_signal_period_ps: int   #: period of the built-in test signal
     test_signal_jitter_ps: float  #: RMS jitter of the test-signal edges seen on one input
     max_tag_rate_hz: float   #: sustained transfer rate; above it tags are lost and overflows counted
-    trigger_range_v: tuple[float, float]  #: allowed trigger levels
+    trigger_range_v: tuple[float, float]  #: trigger levels; ``setTriggerLevel`` clamps to it (warns)
     trigger_step_v: float    #: DAC step of the trigger level
 
 
@@ -33,28 +36,35 @@ MODELS: dict[str, ModelSpec] = {
     "ultra": ModelSpec(
         key="ultra", model="Time Tagger Ultra", serial="SIM-ULTRA-0001", n_inputs=8,
         jitter_rms_ps=8.0, min_deadtime_ps=2000,
-        deadtime_step_ps=1e6 / 500.0,  # chosen: 2 ns steps (vendor: "multiple of the clock period")
-        max_deadtime_ps=2_147_000_000,  # vendor: 2147 us
+        # wheel, setDeadtime docstring: "The other models [than the TT20] allow for arbitrary dead
+        # times greater than the respective minimum dead time"
+        deadtime_step_ps=None,
+        max_deadtime_ps=2_147_000_000,  # wheel, setDeadtime docstring: 2147 us
         # 403.2 MHz / 504 = 800 kHz -> 1 250 000 ps (vendor)
         test_signal_period_ps=1_250_000, test_signal_jitter_ps=9.0,
+        # trigger range: vendor hardware page of the Time Tagger Ultra, "-2.5 V ... +2.5 V"
         max_tag_rate_hz=65e6, trigger_range_v=(-2.5, 2.5), trigger_step_v=5.0 / 4096,  # step chosen
     ),
     "tt20": ModelSpec(
         key="tt20", model="Time Tagger 20", serial="SIM-TT20-0001", n_inputs=8,
         jitter_rms_ps=34.0, min_deadtime_ps=6000,
-        deadtime_step_ps=6000.0,  # vendor: multiples of 6 ns
-        max_deadtime_ps=393_000_000,  # vendor: 393 us
+        # wheel, setDeadtime docstring: "For the Time Tagger 20, the requested dead time will be
+        # rounded to the nearest multiple of the 6 ns clock cycle"
+        deadtime_step_ps=6000.0,
+        max_deadtime_ps=393_000_000,  # wheel, setDeadtime docstring: 393 us
         # 62.5 MHz / 74 = 844.6 kHz -> 1 184 000 ps (vendor)
         test_signal_period_ps=1_184_000, test_signal_jitter_ps=34.0,
+        # trigger range: vendor hardware page of the Time Tagger 20, "0 ... 2.5 V"
         max_tag_rate_hz=8.5e6, trigger_range_v=(0.0, 2.5), trigger_step_v=2.5 / 4096,  # step chosen
     ),
     "x": ModelSpec(
         key="x", model="Time Tagger X", serial="SIM-X-0001", n_inputs=8,  # [open] 8 or more inputs
         jitter_rms_ps=2.0, min_deadtime_ps=1333,
-        deadtime_step_ps=4000.0 / 3.0,  # chosen: 1.333 ns steps
-        max_deadtime_ps=716_000_000,  # vendor: 716 us
+        deadtime_step_ps=None,  # wheel, setDeadtime docstring (see ultra)
+        max_deadtime_ps=716_000_000,  # wheel, setDeadtime docstring: 716 us
         test_signal_period_ps=1_250_000, test_signal_jitter_ps=2.0,
-        max_tag_rate_hz=90e6, trigger_range_v=(-2.5, 2.5), trigger_step_v=5.0 / 4096,  # step chosen
+        # trigger range: vendor hardware page of the Time Tagger X, "-1 V ... +1 V"
+        max_tag_rate_hz=90e6, trigger_range_v=(-1.0, 1.0), trigger_step_v=2.0 / 4096,  # step chosen
     ),
 }
 

@@ -145,13 +145,26 @@ class SimTimeTagger:
             return self._test_signal[self._rising(channel)]
 
     def setTriggerLevel(self, channel, voltage: float) -> None:
+        """Set the trigger level (V); out of range it is CLAMPED to the model's range with a warning.
+
+        Vendor behaviour (library: "... Setting to max device value"), not an exception.
+        """
         lo, hi = self._spec.trigger_range_v
         v = float(voltage)
+        c = self._rising(channel)
         if not lo <= v <= hi:
-            raise ValueError(f"trigger level {v} V of channel {channel} outside "
-                             f"[{lo}, {hi}] V of the {self._spec.model}")
+            limit = hi if v > hi else lo
+            logger.warning("Trigger level %g V of channel %d is out of the range [%g, %g] V of the %s. "
+                           "Setting to %s device value %g V", v, c, lo, hi, self._spec.model,
+                           "max" if v > hi else "min", limit)
+            v = limit
         with self._lock:
-            self._trigger[self._rising(channel)] = self._round_trigger(v)
+            self._trigger[c] = self._round_trigger(v)
+
+    def getTriggerLevelRange(self, channel) -> list[float]:
+        """[min, max] trigger level of ``channel``, V (the vendor's method of that name)."""
+        self._rising(channel)
+        return list(self._spec.trigger_range_v)
 
     def getTriggerLevel(self, channel) -> float:
         with self._lock:
@@ -167,18 +180,28 @@ class SimTimeTagger:
             return self._delay[self._channel(channel)]
 
     def setDeadtime(self, channel, deadtime) -> int:
-        """Set the dead time (ps) of an input; returns the applied value, rounded to the clock period."""
+        """Set the dead time (ps) of an input and return the applied value.
+
+        Below the minimum: the minimum. Time Tagger 20 only: rounded to the nearest 6 ns; the others
+        take any value above their minimum. Above the maximum: ValueError (wheel, setDeadtime docstring).
+        """
         d = _as_int(deadtime, "deadtime")
         spec = self._spec
-        step = spec.deadtime_step_ps
-        applied = int(round(round(max(d, spec.min_deadtime_ps) / step) * step))
-        applied = max(applied, spec.min_deadtime_ps)
+        applied = max(d, spec.min_deadtime_ps)
+        if spec.deadtime_step_ps:
+            applied = int(round(round(applied / spec.deadtime_step_ps) * spec.deadtime_step_ps))
+            applied = max(applied, spec.min_deadtime_ps)
         if applied > spec.max_deadtime_ps:
             raise ValueError(f"dead time {d} ps of channel {channel} above the maximum "
                              f"{spec.max_deadtime_ps} ps of the {spec.model}")
         with self._lock:
             self._deadtime[self._channel(channel)] = applied
         return applied
+
+    def getDeadtimeRange(self, channel) -> list[int]:
+        """[min, max] dead time of ``channel``, ps (the vendor's method of that name)."""
+        self._channel(channel)
+        return [self._spec.min_deadtime_ps, self._spec.max_deadtime_ps]
 
     def getDeadtime(self, channel) -> int:
         with self._lock:
@@ -440,11 +463,11 @@ class SimTimeTagger:
             if out.size and out[0] < t0:  # a delay change moved tags into the past: lost
                 out = out[np.searchsorted(out, t0, side="left"):]
             released[c] = self._postprocess(c, out)
-        self._limit_rate(released, t0, new_dispatch)
+        lost_from = self._limit_rate(released, t0, new_dispatch)
         self._t_dispatch = new_dispatch
         for m in list(self._measurements):
             if m._running:
-                m._feed(released, t0, new_dispatch)
+                m._feed(released, t0, new_dispatch, lost_from)
         self._cond.notify_all()
 
     def _generate(self, t0: int, t1: int, active: frozenset[int]) -> None:
@@ -516,17 +539,21 @@ class SimTimeTagger:
             tags = tags[idx % div == 0]
         return tags
 
-    def _limit_rate(self, released: dict[int, np.ndarray], t0: int, t1: int) -> None:
-        """Drop what exceeds the transfer rate: the end of an over-full chunk is lost, one overflow."""
+    def _limit_rate(self, released: dict[int, np.ndarray], t0: int, t1: int) -> int | None:
+        """Drop what exceeds the transfer rate: the end of an over-full chunk is lost, one overflow.
+
+        Returns where the overflow interval of this chunk begins (it lasts to ``t1``), None if none.
+        """
         total = sum(a.size for a in released.values())
         allowed = int(self._spec.max_tag_rate_hz * (t1 - t0) / PS_PER_S)
         if total <= allowed or total == 0:
-            return
+            return None
         merged = np.sort(np.concatenate([a for a in released.values() if a.size]))
         cut = merged[allowed]
         for c, a in released.items():
             released[c] = a[: np.searchsorted(a, cut, side="left")]
         self._overflows += 1
+        return int(cut)
 
     # ------------------------------------------------------------------ helpers
     def _all_channels(self):
