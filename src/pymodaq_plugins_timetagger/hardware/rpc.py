@@ -41,6 +41,7 @@ import threading
 import time
 import weakref
 
+from .conventions import WAIT_ON_INDEFINITE_RETURNS
 from .errors import TaggerError, TaggerOpenError, VendorLibraryMissing
 
 logger = logging.getLogger(__name__)
@@ -383,13 +384,27 @@ class RpcMeasurement(RpcObject):
         super().__init__(api, proxy, kind)
         self._creator = creator
         self._tagger = tagger
+        self._indefinite = True     # measurements start on construction, with no end
+
+    def start(self) -> None:
+        self._call("start")
+        self._indefinite = True
+
+    def startFor(self, capture_duration, clear=True) -> None:
+        self._call("startFor", (capture_duration,), {"clear": clear})
+        self._indefinite = False
 
     def waitUntilFinished(self, timeout=-1) -> bool:
         """Wait until the measurement stops (``startFor`` done); ``timeout`` in ms, -1 forever.
 
         Returns True once it is no longer running, False if ``timeout`` ms passed first. Each poll is a
-        remote ``isRunning()``; a dead server raises :class:`RpcError` within the call timeout.
+        remote ``isRunning()``; a dead server raises :class:`RpcError` within the call timeout. On a
+        measurement running indefinitely (no ``startFor`` since its last ``start``) it returns at once,
+        as the vendor's does (``conventions.WAIT_ON_INDEFINITE_RETURNS``).
         """
+        if self._indefinite and self._call("isRunning"):
+            logger.warning("Cannot wait on a measurement that's set to run indefinitely. Skipping")
+            return WAIT_ON_INDEFINITE_RETURNS
         timeout_ms = float(timeout)
         deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000.0
         while True:
