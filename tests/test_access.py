@@ -78,8 +78,81 @@ def test_close_frees_exactly_once(monkeypatch):
 
 def test_a_serial_cannot_be_opened_twice():
     with access.open_tagger("sim", sim_clock="virtual"):
-        with pytest.raises(TaggerOpenError, match="'sim'.*already in use"):
+        with pytest.raises(TaggerOpenError, match="'sim'.*already opened by another plugin: make this one "
+                                                  "a Slave of it"):
             access.open_tagger("sim", sim_clock="virtual")
+        with pytest.raises(TaggerOpenError, match="already opened by another plugin"):
+            access.open_tagger("auto", sim_clock="virtual")     # auto's simulator is the same serial
+    access.open_tagger("sim", sim_clock="virtual").close()      # freed: the registry let it go
+
+
+class _OneDevice:
+    """Stands for the vendor module with one USB Time Tagger attached (played by a simulated tagger).
+
+    Like the vendor's library with its deprecated singleton behaviour, a second createTimeTagger of the
+    same device returns the SAME object, and the scan lists only devices nobody holds."""
+
+    def __init__(self):
+        self.device = simulator.createTimeTagger("SIM-X-0001", clock="virtual")
+        self.held = False
+        self.freed = 0
+
+    def scanTimeTagger(self):
+        return () if self.held else (self.device.getSerial(),)
+
+    def createTimeTagger(self, serial=""):
+        if serial not in ("", self.device.getSerial()):
+            raise RuntimeError("No Time Tagger attached or already in use.")
+        self.held = True
+        return self.device
+
+    def freeTimeTagger(self, tagger):
+        self.freed += 1
+        self.held = False
+
+    def getVersion(self):
+        return "2.22.6"
+
+
+@pytest.fixture
+def one_device(monkeypatch):
+    fake = _OneDevice()
+    monkeypatch.setattr(access, "load_vendor_api", lambda: fake)
+    yield fake
+    simulator.freeTimeTagger(fake.device)
+
+
+@pytest.mark.parametrize("second", ["SIM-X-0001", "", "auto"])
+def test_a_second_master_on_the_same_device_is_refused(one_device, second):
+    """Issue 10, item 9: the second open is refused (not handed the first one's object, which it would
+    free on close) and auto says so instead of silently falling back to the simulator."""
+    with access.open_tagger("SIM-X-0001") as first:
+        assert not first.simulated
+        with pytest.raises(TaggerOpenError, match="already opened by another plugin: make this one a Slave"):
+            access.open_tagger(second, sim_clock="virtual")
+        assert one_device.freed == 0 and first.tagger.getSerial() == "SIM-X-0001"   # the first still works
+    assert one_device.freed == 1
+    with access.open_tagger(second or "SIM-X-0001", sim_clock="virtual") as again:  # free again
+        assert not again.simulated
+
+
+def test_zero_based_channel_numbering_is_refused_with_what_to_do(one_device, monkeypatch):
+    """Issue 10, item 7: an older vendor library numbering the inputs from 0 is refused, never misread."""
+    monkeypatch.setattr(one_device.device, "getChannelList", lambda type=None: list(range(16)))
+    with pytest.raises(TaggerOpenError, match="zero-based channel scheme.*setTimeTaggerChannelNumberScheme"):
+        access.open_tagger("SIM-X-0001")
+    assert one_device.freed == 1 and access.held_serials() == []
+
+
+def test_older_vendor_library_is_asked_for_one_based_channels(one_device):
+    calls = []
+    one_device.TT_CHANNEL_NUMBER_SCHEME_ONE = 2
+    one_device.setTimeTaggerChannelNumberScheme = calls.append
+    one_device.getVersion = lambda: "2.6.4"
+    with access.open_tagger("SIM-X-0001"):
+        pass
+    assert calls == [2]
+    assert access.vendor_version(one_device) == (2, 6, 4)
 
 
 class _NoDevices:

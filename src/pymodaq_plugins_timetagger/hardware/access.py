@@ -6,6 +6,11 @@ to (the vendor's ``TimeTagger`` module or :mod:`.simulator`, so measurement code
 ``rpc:`` addresses) and a description in plain words that says
 whether the tagger is SIMULATED. An explicit address that fails raises :class:`TaggerOpenError` with the
 address and the vendor's message; only ``auto`` may choose the simulator.
+
+One process, one Master per tagger: every open USB or simulated tagger is kept in a registry by serial
+(the vendor's library may hand the same object to a second ``createTimeTagger``, and when one owner frees
+it the other fails). A second open of the same serial is refused with a message saying to make the
+second plugin a Slave of the first; ``auto`` says so too instead of falling back to the simulator.
 """
 from __future__ import annotations
 
@@ -23,6 +28,14 @@ logger = logging.getLogger(__name__)
 
 #: the import paths of the vendor library, tried in this order: the PyPI wheel, then the installer's
 VENDOR_MODULES = ("Swabian.TimeTagger", "TimeTagger")
+#: vendor library versions this package is checked against (the wheel's ``getVersion()``; README and
+#: setup.cfg's ``hardware`` extra say the same). Older installers open with a warning.
+SUPPORTED_VENDOR_VERSION = (2, 22)
+#: the message of a second open of a tagger this process already holds
+ALREADY_OPEN = "already opened by another plugin: make this one a Slave of it"
+
+_registry_lock = threading.Lock()
+_registry: dict[str, "TaggerHandle"] = {}    # serial -> the handle holding it (USB and simulator)
 
 
 def load_vendor_api() -> ModuleType:
@@ -78,6 +91,10 @@ class TaggerHandle:
             if self._closed:
                 return
             self._closed = True
+        with _registry_lock:
+            for serial, h in list(_registry.items()):
+                if h is self:
+                    del _registry[serial]
         try:
             self.api.freeTimeTagger(self.tagger)
         except Exception as e:  # freeing must not raise into a GUI's close path
@@ -114,20 +131,111 @@ def open_tagger(address: str = "auto", *, sim_clock: str = "wall", sim_seed: int
         except Exception as e:  # a broken driver must not hide the simulator from 'auto'
             logger.warning("scanTimeTagger failed: %s", e)
             serials = ()
+        held = held_serials(simulated=False)
+        if held and (not serials or serials[0] in held):
+            # the vendor's scan does not list a tagger this process holds: that one is meant
+            raise TaggerOpenError(f"auto: the Time Tagger {held[0]} is {ALREADY_OPEN} (auto does not "
+                                  f"fall back to the simulator while this process holds a Time Tagger)")
         if not serials:
             return _open_simulator(addr, sim_kw, why="auto: no USB Time Tagger found")
-        tagger = _call_vendor(addr, api.createTimeTagger, serials[0])
-        return _hardware_handle(addr, api, tagger, "USB, found by auto")
+        return _open_usb(addr, api, serials[0], "USB, found by auto")
     if addr.kind == "rpc":  # no local vendor library needed: the server has it
         return _open_rpc(addr)
     api = load_vendor_api_for(addr)
     if addr.kind == "usb":
-        tagger = _call_vendor(addr, api.createTimeTagger, addr.serial)
-        return _hardware_handle(addr, api, tagger, "USB")
+        return _open_usb(addr, api, addr.serial, "USB")
     if addr.kind == "net":
         tagger = _call_vendor(addr, api.createTimeTaggerNetwork, addr.network_address)
         return _hardware_handle(addr, api, tagger, f"Network Time Tagger at {addr.network_address}")
     raise AssertionError(f"unhandled address kind {addr.kind!r}")  # parse_address knows no other
+
+
+def held_serials(*, simulated: bool | None = None) -> list[str]:
+    """Serials of the taggers this process holds open (``simulated``: only those, or only hardware)."""
+    with _registry_lock:
+        return [s for s, h in _registry.items() if simulated is None or h.simulated == simulated]
+
+
+def _refuse_if_held(addr: Address, serial: str) -> None:
+    with _registry_lock:
+        holder = _registry.get(serial)
+    if holder is not None and not holder.closed:
+        raise TaggerOpenError(f"cannot open the Time Tagger at {addr.text!r}: {serial} is {ALREADY_OPEN} "
+                              f"(held as {holder.address.text!r})")
+
+
+def _register(handle: "TaggerHandle", serial: str) -> "TaggerHandle":
+    with _registry_lock:
+        holder = _registry.get(serial)
+        if holder is not None and not holder.closed:
+            same_object = holder.tagger is handle.tagger
+        else:
+            _registry[serial] = handle
+            return handle
+    if not same_object:  # a distinct object for the same device: ours to free
+        handle.close()
+    raise TaggerOpenError(f"cannot open the Time Tagger at {handle.address.text!r}: {serial} is "
+                          f"{ALREADY_OPEN} (held as {holder.address.text!r})")
+
+
+def _open_usb(addr: Address, api, serial: str, how: str) -> "TaggerHandle":
+    if serial:
+        _refuse_if_held(addr, serial)
+    held = held_serials(simulated=False)
+    select_one_based_channels(api)
+    try:
+        tagger = api.createTimeTagger(serial)
+    except Exception as e:
+        hint = f" ({', '.join(held)} {ALREADY_OPEN})" if held and not serial else ""
+        raise TaggerOpenError(f"cannot open the Time Tagger at {addr.text!r}: {e}{hint}") from e
+    handle = _hardware_handle(addr, api, tagger, how)
+    return _register(handle, handle.serial)
+
+
+def vendor_version(api) -> tuple[int, ...] | None:
+    """The vendor library's version as a tuple of ints (``getVersion()``), None if it cannot be read."""
+    try:
+        text = str(api.getVersion())
+    except Exception:
+        return None
+    parts = []
+    for p in text.split("."):
+        digits = "".join(ch for ch in p if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts) or None
+
+
+def select_one_based_channels(api) -> None:
+    """Ask an older vendor library for one-based channel numbers (rising 1..N, falling -1..-N).
+
+    Time Taggers delivered before mid-2018 numbered their inputs from 0 under older vendor software
+    (vendor documentation, "Channel Number Schema 0 and 1"); those versions offer
+    ``setTimeTaggerChannelNumberScheme(TT_CHANNEL_NUMBER_SCHEME_ONE)``. Since 2.22 the scheme is always
+    one-based (wheel 2.22.6: ``getTimeTaggerChannelNumberScheme`` raises "not supported any more since
+    software v2.22.0", and the ``TT_CHANNEL_NUMBER_SCHEME_*`` constants are gone): nothing to do.
+    """
+    one = getattr(api, "TT_CHANNEL_NUMBER_SCHEME_ONE", None)
+    setter = getattr(api, "setTimeTaggerChannelNumberScheme", None)
+    if one is None or setter is None:
+        return
+    try:
+        setter(one)
+    except Exception as e:
+        logger.warning("could not select the one-based channel numbers: %s", e)
+
+
+def check_channel_numbering(tagger) -> None:
+    """Refuse a tagger whose channels are not numbered 1..N (rising) and -1..-N (falling)."""
+    channels = list(tagger.getChannelList())
+    if 0 in channels or not any(c < 0 for c in channels):
+        raise TaggerOpenError(
+            f"the {tagger.getModel()} numbers its inputs {sorted(channels)[:4]}...: the zero-based channel "
+            f"scheme of Time Taggers delivered before mid-2018 under older vendor software, which this "
+            f"package does not use. Install the vendor's software 2.22 or newer (pip install "
+            f"\"pymodaq_plugins_timetagger[hardware]\"), or call TimeTagger.setTimeTaggerChannelNumberScheme("
+            f"TimeTagger.TT_CHANNEL_NUMBER_SCHEME_ONE) before opening it")
 
 
 def load_vendor_api_for(addr: Address) -> ModuleType:
@@ -147,9 +255,18 @@ def _call_vendor(addr: Address, func, *args):
 def _hardware_handle(addr, api, tagger, how) -> TaggerHandle:
     try:
         desc = f"{tagger.getModel()} serial {tagger.getSerial()} ({how})"
+        check_channel_numbering(tagger)
+    except TaggerOpenError:
+        api.freeTimeTagger(tagger)
+        raise
     except Exception as e:
         api.freeTimeTagger(tagger)
         raise TaggerOpenError(f"the Time Tagger at {addr.text!r} opened but does not answer: {e}") from e
+    version = vendor_version(api)
+    if version is not None and version[:2] < SUPPORTED_VENDOR_VERSION:
+        logger.warning("vendor library %s is older than %s, which this package is checked against: run "
+                       "pymodaq-timetagger-selfcheck --address %s", ".".join(map(str, version)),
+                       ".".join(map(str, SUPPORTED_VENDOR_VERSION)), addr.text)
     logger.info("opened %s", desc)
     return TaggerHandle(tagger, api, addr, desc, simulated=False)
 
@@ -178,6 +295,7 @@ def _open_rpc(addr: Address) -> TaggerHandle:
 def _open_simulator(addr: Address, sim_kw, why: str) -> TaggerHandle:
     model = addr.model or simulator.DEFAULT_MODEL
     spec = simulator.MODELS[model]
+    _refuse_if_held(addr, spec.serial)
     try:
         tagger = simulator.createTimeTagger(spec.serial, **sim_kw)
     except Exception as e:
@@ -186,4 +304,4 @@ def _open_simulator(addr: Address, sim_kw, why: str) -> TaggerHandle:
     if why:
         desc += f" - {why}"
     logger.info("opened %s", desc)
-    return TaggerHandle(tagger, simulator, addr, desc, simulated=True)
+    return _register(TaggerHandle(tagger, simulator, addr, desc, simulated=True), spec.serial)
