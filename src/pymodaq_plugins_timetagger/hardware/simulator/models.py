@@ -30,6 +30,32 @@ class ModelSpec:
     max_tag_rate_hz: float   #: sustained transfer rate; above it tags are lost and overflows counted
     trigger_range_v: tuple[float, float]  #: trigger levels; ``setTriggerLevel`` clamps to it (warns)
     trigger_step_v: float    #: DAC step of the trigger level
+    #: input counts the real model comes with (vendor hardware pages: TT20 8; Ultra and X 8 or 18)
+    n_inputs_options: tuple[int, ...] = (8,)
+
+    @property
+    def test_signal_hz(self) -> float:
+        return 1e12 / self.test_signal_period_ps
+
+    def applied_deadtime(self, requested_ps: int) -> int:
+        """The dead time (ps) the device applies for a request (``setDeadtime``'s return value).
+
+        Below the minimum: the minimum; rounded to ``deadtime_step_ps`` where there is one (TT20).
+        Raises ValueError above the maximum (wheel, setDeadtime docstring).
+        """
+        applied = max(int(requested_ps), self.min_deadtime_ps)
+        if self.deadtime_step_ps:
+            applied = max(int(round(round(applied / self.deadtime_step_ps) * self.deadtime_step_ps)),
+                          self.min_deadtime_ps)
+        if applied > self.max_deadtime_ps:
+            raise ValueError(f"dead time {requested_ps} ps above the maximum {self.max_deadtime_ps} ps "
+                             f"of the {self.model}")
+        return applied
+
+    def clamped_trigger_level(self, volts: float) -> float:
+        """The trigger level the device keeps for a request: clamped to the range (before DAC rounding)."""
+        lo, hi = self.trigger_range_v
+        return min(max(float(volts), lo), hi)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -44,6 +70,7 @@ MODELS: dict[str, ModelSpec] = {
         test_signal_period_ps=1_250_000, test_signal_jitter_ps=9.0,
         # trigger range: vendor hardware page of the Time Tagger Ultra, "-2.5 V ... +2.5 V"
         max_tag_rate_hz=65e6, trigger_range_v=(-2.5, 2.5), trigger_step_v=5.0 / 4096,  # step chosen
+        n_inputs_options=(8, 18),
     ),
     "tt20": ModelSpec(
         key="tt20", model="Time Tagger 20", serial="SIM-TT20-0001", n_inputs=8,
@@ -65,6 +92,7 @@ MODELS: dict[str, ModelSpec] = {
         test_signal_period_ps=1_250_000, test_signal_jitter_ps=2.0,
         # trigger range: vendor hardware page of the Time Tagger X, "-1 V ... +1 V"
         max_tag_rate_hz=90e6, trigger_range_v=(-1.0, 1.0), trigger_step_v=2.0 / 4096,  # step chosen
+        n_inputs_options=(8, 18),
     ),
 }
 
@@ -80,6 +108,14 @@ def model_by_key(key: str) -> ModelSpec:
     if spec is None:
         raise ValueError(f"unknown simulated model {key!r}; known: {', '.join(MODELS)}")
     return spec
+
+
+def model_by_name(model: str) -> ModelSpec | None:
+    """The model whose ``getModel()`` string is ``model`` (None for a model this package does not know)."""
+    for spec in MODELS.values():
+        if spec.model == model:
+            return spec
+    return None
 
 
 def model_by_serial(serial: str) -> ModelSpec:

@@ -149,15 +149,15 @@ class SimTimeTagger:
 
         Vendor behaviour (library: "... Setting to max device value"), not an exception.
         """
-        lo, hi = self._spec.trigger_range_v
         v = float(voltage)
         c = self._rising(channel)
-        if not lo <= v <= hi:
-            limit = hi if v > hi else lo
+        clamped = self._spec.clamped_trigger_level(v)
+        if clamped != v:
+            lo, hi = self._spec.trigger_range_v
             logger.warning("Trigger level %g V of channel %d is out of the range [%g, %g] V of the %s. "
                            "Setting to %s device value %g V", v, c, lo, hi, self._spec.model,
-                           "max" if v > hi else "min", limit)
-            v = limit
+                           "max" if v > hi else "min", clamped)
+            v = clamped
         with self._lock:
             self._trigger[c] = self._round_trigger(v)
 
@@ -186,14 +186,10 @@ class SimTimeTagger:
         take any value above their minimum. Above the maximum: ValueError (wheel, setDeadtime docstring).
         """
         d = _as_int(deadtime, "deadtime")
-        spec = self._spec
-        applied = max(d, spec.min_deadtime_ps)
-        if spec.deadtime_step_ps:
-            applied = int(round(round(applied / spec.deadtime_step_ps) * spec.deadtime_step_ps))
-            applied = max(applied, spec.min_deadtime_ps)
-        if applied > spec.max_deadtime_ps:
-            raise ValueError(f"dead time {d} ps of channel {channel} above the maximum "
-                             f"{spec.max_deadtime_ps} ps of the {spec.model}")
+        try:
+            applied = self._spec.applied_deadtime(d)
+        except ValueError as e:
+            raise ValueError(f"channel {channel}: {e}") from None
         with self._lock:
             self._deadtime[self._channel(channel)] = applied
         return applied
