@@ -239,3 +239,128 @@ def test_sources_are_connected_and_replaced(make_tagger):
         t.sim_set_source(PoissonSource(channels=(9,)))
     with pytest.raises(ValueError, match="two detector channels"):
         SinglePhotonEmitter(channels=(1,))
+
+
+# --- conformance: every vendor call this package makes, against the wheel ------------------------------
+# (owner, name) -> parameters as this package calls them, in order, with the defaults it relies on
+# (NO_DEFAULT: none relied on). Calls are made positionally in this order (runs.py, inputs.py,
+# access.py, selfcheck.py), so the order matters as much as the names.
+NO_DEFAULT = object()
+UNUSED = TT.CHANNEL_UNUSED
+VENDOR_CALLS = {
+    ("module", "createTimeTagger"): [("serial", NO_DEFAULT), ("resolution", NO_DEFAULT)],
+    ("module", "freeTimeTagger"): [("tagger", NO_DEFAULT)],
+    ("module", "scanTimeTagger"): [],
+    ("module", "getVersion"): [],
+    ("TimeTagger", "getSerial"): [], ("TimeTagger", "getModel"): [],
+    ("TimeTagger", "getChannelList"): [("type", NO_DEFAULT)],
+    ("TimeTagger", "setTestSignal"): [("channel", NO_DEFAULT), ("enabled", NO_DEFAULT)],
+    ("TimeTagger", "getTestSignal"): [("channel", NO_DEFAULT)],
+    ("TimeTagger", "setTriggerLevel"): [("channel", NO_DEFAULT), ("voltage", NO_DEFAULT)],
+    ("TimeTagger", "getTriggerLevel"): [("channel", NO_DEFAULT)],
+    ("TimeTagger", "getTriggerLevelRange"): [("channel", NO_DEFAULT)],
+    ("TimeTagger", "setInputDelay"): [("channel", NO_DEFAULT), ("delay", NO_DEFAULT)],
+    ("TimeTagger", "getInputDelay"): [("channel", NO_DEFAULT)],
+    ("TimeTagger", "setDeadtime"): [("channel", NO_DEFAULT), ("deadtime", NO_DEFAULT)],
+    ("TimeTagger", "getDeadtime"): [("channel", NO_DEFAULT)],
+    ("TimeTagger", "getDeadtimeRange"): [("channel", NO_DEFAULT)],
+    ("TimeTagger", "setEventDivider"): [("channel", NO_DEFAULT), ("divider", NO_DEFAULT)],
+    ("TimeTagger", "getEventDivider"): [("channel", NO_DEFAULT)],
+    ("TimeTagger", "getOverflows"): [], ("TimeTagger", "clearOverflows"): [],
+    ("TimeTagger", "getOverflowsAndClear"): [],
+    ("TimeTagger", "sync"): [("timeout", -1)],
+    ("TimeTaggerNetwork", "getOverflowsClient"): [],           # read on net: taggers only
+    ("Countrate", "__init__"): [("tagger", NO_DEFAULT), ("channels", NO_DEFAULT)],
+    ("Counter", "__init__"): [("tagger", NO_DEFAULT), ("channels", NO_DEFAULT), ("binwidth", 1_000_000_000),
+                              ("n_values", 1)],
+    ("Correlation", "__init__"): [("tagger", NO_DEFAULT), ("channel_1", NO_DEFAULT), ("channel_2", UNUSED),
+                                  ("binwidth", 1000), ("n_bins", 1000)],
+    ("Histogram", "__init__"): [("tagger", NO_DEFAULT), ("click_channel", NO_DEFAULT),
+                                ("start_channel", UNUSED), ("binwidth", 1000), ("n_bins", 1000)],
+    ("IteratorBase", "start"): [], ("IteratorBase", "stop"): [], ("IteratorBase", "clear"): [],
+    ("IteratorBase", "abort"): [], ("IteratorBase", "isRunning"): [],
+    ("IteratorBase", "getCaptureDuration"): [],
+    ("IteratorBase", "startFor"): [("capture_duration", NO_DEFAULT), ("clear", True)],
+    ("IteratorBase", "waitUntilFinished"): [("timeout", -1)],
+    ("Countrate", "getData"): [], ("Countrate", "getCountsTotal"): [],
+    ("Counter", "getData"): [("rolling", True)], ("Counter", "getDataNormalized"): [("rolling", True)],
+    ("Counter", "getIndex"): [],
+    ("Correlation", "getData"): [], ("Correlation", "getDataNormalized"): [], ("Correlation", "getIndex"): [],
+    ("Histogram", "getData"): [], ("Histogram", "getIndex"): [],
+}
+
+
+def _docstring_params(func):
+    """Parameter names (in order) and the defaults stated as '(default: X)' in a SWIG docstring."""
+    import re
+    doc = func.__doc__ or ""
+    doc = doc.split("*Overload 2:*")[0]
+    out = []
+    for m in re.finditer(r":param (\w+):(.*?)(?=:param |:type |:rtype|:return|$)", doc, re.S):
+        d = re.search(r"\(default: ([^)]*)\)", m.group(2))
+        default = NO_DEFAULT
+        if d:
+            text = d.group(1).strip().strip("'\"")
+            default = UNUSED if text == "CHANNEL_UNUSED" else int(text) if text.lstrip("-").isdigit() else text
+        out.append((m.group(1), default))
+    return out
+
+
+def _params(func):
+    """(name, default) of the parameters after self, from the signature or else the SWIG docstring."""
+    sig = inspect.signature(func)
+    ps = [p for p in sig.parameters.values() if p.name != "self"]
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in ps):
+        return _docstring_params(func)
+    return [(p.name, NO_DEFAULT if p.default is inspect.Parameter.empty else p.default) for p in ps]
+
+
+def _owner(api, owner):
+    return api if owner == "module" else getattr(api, owner)
+
+
+def _agrees(expected, found):
+    """Same names in the same order; where the package relies on a default, the same default."""
+    return [n for n, _ in expected] == [n for n, _ in found][:len(expected)] and all(
+        d is NO_DEFAULT or fd == d for (_, d), (_, fd) in zip(expected, found))
+
+
+@pytest.mark.parametrize("owner,name", sorted(VENDOR_CALLS))
+def test_every_vendor_call_of_this_package_matches_the_wheel(vendor, owner, name):
+    func = getattr(_owner(vendor, owner), name, None)
+    assert func is not None, f"the vendor's {owner}.{name} does not exist in {vendor.getVersion()}"
+    found = _params(func)
+    expected = VENDOR_CALLS[(owner, name)]
+    if owner == "module" and name == "createTimeTagger":   # SWIG wrapper: names from its docstring
+        assert [n for n, _ in found] == ["serial", "resolution"]
+        return
+    if owner == "TimeTagger" and name == "getChannelList":   # documented 'type', default unstated
+        assert [n for n, _ in found] == ["type"]
+        return
+    assert _agrees(expected, found), f"vendor {owner}.{name}{found} vs this package's {expected}"
+
+
+@pytest.mark.parametrize("owner,name", sorted(k for k in VENDOR_CALLS if k[0] != "TimeTaggerNetwork"))
+def test_every_vendor_call_has_the_same_shape_in_the_simulator(owner, name):
+    func = getattr(_owner(TT, owner), name, None)
+    assert func is not None, f"the simulator has no {owner}.{name}"
+    found = [(n, d) for n, d in _params(func)]
+    found = [(n, d) for n, d in found if n not in ("clock", "seed", "sources")]   # the simulator's own
+    assert _agrees(VENDOR_CALLS[(owner, name)], found), f"simulator {owner}.{name}{found}"
+
+
+def test_the_conformance_table_covers_every_vendor_call_in_the_source():
+    """Every `tagger.x(` / `api.X(` call in the package (outside the simulator) is in VENDOR_CALLS."""
+    import pathlib
+    import re
+    src = pathlib.Path(__file__).resolve().parents[1] / "src" / "pymodaq_plugins_timetagger"
+    called = set()
+    for path in src.rglob("*.py"):
+        if "simulator" in path.parts or path.name == "rpc.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        called |= {m for m in re.findall(r"\b(?:tagger|self\.t)\.([a-zA-Z]\w*)\(", text)
+                   if not m.startswith("sim_")}
+        called |= set(re.findall(r"\bapi\.([A-Za-z]\w*)\(", text)) - {"close", "Proxy"}
+    table = {name for _, name in VENDOR_CALLS} | {o for o, n in VENDOR_CALLS if n == "__init__"}
+    assert called - table == set(), f"vendor calls missing from VENDOR_CALLS: {sorted(called - table)}"

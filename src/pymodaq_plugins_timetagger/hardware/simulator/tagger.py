@@ -134,11 +134,12 @@ class SimTimeTagger:
             }
 
     # ------------------------------------------------------------------ vendor API: input settings
-    def setTestSignal(self, channels, state: bool) -> None:
-        chans = [channels] if np.isscalar(channels) else list(channels)
+    def setTestSignal(self, channel, enabled: bool) -> None:
+        """Test signal on one input or a list of inputs (the vendor's two overloads, same names)."""
+        chans = [channel] if np.isscalar(channel) else list(channel)
         with self._lock:
             for c in chans:
-                self._test_signal[self._rising(c)] = bool(state)
+                self._test_signal[self._rising(c)] = bool(enabled)
 
     def getTestSignal(self, channel) -> bool:
         with self._lock:
