@@ -5,9 +5,15 @@ Works on the vendor's taggers and the simulator alike. Every setter returns what
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from .errors import TaggerError
+
+logger = logging.getLogger(__name__)
+
+#: a read-back trigger level further than this from the request was clamped, not DAC-rounded (V)
+TRIGGER_CLAMP_TOL_V = 0.01
 
 
 @dataclass(frozen=True)
@@ -65,4 +71,9 @@ def configure_input(tagger, channel: int, *, trigger_level_v: float | None = Non
             setter(value)
         except Exception as e:
             raise TaggerError(f"input {c}: the {name} {value!r} was refused: {e}") from e
-    return read_input(tagger, c)
+    state = read_input(tagger, c)
+    if trigger_level_v is not None and abs(state.trigger_level_v - float(trigger_level_v)) > TRIGGER_CLAMP_TOL_V:
+        # the vendor clamps an out-of-range level with a warning of its own (conventions, README)
+        logger.warning("input %d: trigger level %g V is out of the device's range: it is %g V",
+                       c, float(trigger_level_v), state.trigger_level_v)
+    return state
