@@ -56,9 +56,9 @@ def exercise(viewer, daq_type, name, first_data):
     dwa = dte.get_data_from_name(first_data)
     assert dwa is not None and dwa.capture_duration_s == pytest.approx(0.05)
     # a change made in the control module reaches the plugin in its thread and is read back
-    viewer.settings.child("detector_settings", "inputs", "ch6", "deadtime_ps").setValue(7777)
+    viewer.settings.child("detector_settings", "inputs", "ch6", "deadtime_ps").setValue(777)
     dte = wait_for_signal(viewer.grab_done_signal, viewer.snap, 10_000)
-    assert viewer.settings["detector_settings", "inputs", "ch6", "deadtime_ps"] == 8000  # Ultra: 2 ns steps
+    assert viewer.settings["detector_settings", "inputs", "ch6", "deadtime_ps"] == 2000  # Ultra: its minimum
     # continuous grab, then stop
     viewer.grab_data(True)
     frames = collect(viewer.grab_done_signal, 0.6)

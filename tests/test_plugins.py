@@ -304,12 +304,22 @@ def test_a_channel_the_model_does_not_have(detectors):
     assert grab(det).data[0].capture_duration_s == 0.05
 
 
-def test_a_refused_input_value_is_reported_and_the_device_value_shown(detectors):
+def test_a_clamped_input_value_is_reported_and_the_device_value_shown(detectors):
+    """The vendor clamps an out-of-range trigger level (issue 10, item 5): the user is told and sees it."""
     det = detectors(DAQ_0DViewer_TimeTaggerCountrate)
     rec = Recorder(det)
     set_value(det, "inputs", "ch2", "trigger_level_v", 9.0)
-    assert any("input 2: the trigger level 9.0 was refused" in t for t in rec.texts), rec.texts
-    assert det.settings["inputs", "ch2", "trigger_level_v"] == det.controller.tagger.getTriggerLevel(2)
+    assert any("input 2: the trigger level 9 V is out of the device's range: it is 2.5 V" in t
+               for t in rec.texts), rec.texts
+    assert det.settings["inputs", "ch2", "trigger_level_v"] == det.controller.tagger.getTriggerLevel(2) == 2.5
+
+
+def test_a_refused_input_value_is_reported_and_the_device_value_shown(detectors):
+    det = detectors(DAQ_0DViewer_TimeTaggerCountrate)
+    rec = Recorder(det)
+    set_value(det, "inputs", "ch2", "deadtime_ps", 10**12)   # above the Ultra's 2147 us maximum
+    assert any("input 2: the dead time 1000000000000 was refused" in t for t in rec.texts), rec.texts
+    assert det.settings["inputs", "ch2", "deadtime_ps"] == det.controller.tagger.getDeadtime(2)
 
 
 def test_grab_before_init_is_an_error_not_a_crash():

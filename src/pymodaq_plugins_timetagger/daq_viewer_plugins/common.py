@@ -31,7 +31,7 @@ from pymodaq_utils.logger import get_module_name, set_logger
 
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import TaggerError
-from ..hardware.inputs import configure_input, input_channels, read_input
+from ..hardware.inputs import configure_input, input_channels, read_input, trigger_was_clamped
 from ..runs import DEFAULT_TIMEOUT_MARGIN_S, AcquisitionAborted, Result, Run, make_run
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
@@ -262,9 +262,12 @@ class TimeTaggerViewerBase(AsyncViewerBase):
     def _apply_input(self, channel: int) -> None:
         g = self.settings.child("inputs", f"ch{channel}")
         try:
-            configure_input(self.controller.tagger, channel,
-                            trigger_level_v=g["trigger_level_v"], input_delay_ps=g["input_delay_ps"],
-                            deadtime_ps=g["deadtime_ps"], test_signal=g["test_signal"])
+            state = configure_input(self.controller.tagger, channel,
+                                    trigger_level_v=g["trigger_level_v"], input_delay_ps=g["input_delay_ps"],
+                                    deadtime_ps=g["deadtime_ps"], test_signal=g["test_signal"])
+            if trigger_was_clamped(g["trigger_level_v"], state):  # the vendor clamps, it does not refuse
+                self.show_status(f"input {channel}: the trigger level {g['trigger_level_v']:g} V is out of "
+                                 f"the device's range: it is {state.trigger_level_v:g} V", error=True)
         finally:
             # show what the device really has, whether it accepted the value or not
             self._show_input(read_input(self.controller.tagger, channel))

@@ -45,6 +45,11 @@ def check_channel(tagger, channel, what: str = "channel") -> int:
     return c
 
 
+def trigger_was_clamped(requested_v, state: InputState) -> bool:
+    """True if the device kept another trigger level than ``requested_v`` (None: none requested)."""
+    return requested_v is not None and abs(state.trigger_level_v - float(requested_v)) > TRIGGER_CLAMP_TOL_V
+
+
 def read_input(tagger, channel: int) -> InputState:
     c = abs(int(channel))
     return InputState(c, float(tagger.getTriggerLevel(c)), int(tagger.getInputDelay(c)),
@@ -72,7 +77,7 @@ def configure_input(tagger, channel: int, *, trigger_level_v: float | None = Non
         except Exception as e:
             raise TaggerError(f"input {c}: the {name} {value!r} was refused: {e}") from e
     state = read_input(tagger, c)
-    if trigger_level_v is not None and abs(state.trigger_level_v - float(trigger_level_v)) > TRIGGER_CLAMP_TOL_V:
+    if trigger_was_clamped(trigger_level_v, state):
         # the vendor clamps an out-of-range level with a warning of its own (conventions, README)
         logger.warning("input %d: trigger level %g V is out of the device's range: it is %g V",
                        c, float(trigger_level_v), state.trigger_level_v)
