@@ -1,9 +1,11 @@
 """Per-model constants of the simulated Time Taggers.
 
-Figures come from the vendor's data sheets and API documentation (see the project's
-``shared/TIMETAGGER_API.md``); where the vendor documents no figure the value is marked
+Figures come from the vendor's data sheets, hardware pages and the Swabian-TimeTagger 2.22.6 wheel's
+docstrings (the source is named next to each); where the vendor documents no figure the value is marked
 ``# chosen`` and is a plausible constant of our own, used consistently and documented in the README.
-All times are integer picoseconds, voltages volts.
+The self-check (:mod:`pymodaq_plugins_timetagger.selfcheck`) takes its expectations for a real device
+from these same specs, so they are measured on hardware too. All times are integer picoseconds, voltages
+volts.
 """
 from __future__ import annotations
 
