@@ -449,8 +449,10 @@ class CorrelationRun(Run):
         if counts.shape != (s.n_bins,) or g2.shape != (s.n_bins,):
             raise TaggerError(f"correlation: the Time Tagger returned {counts.size} bins, "
                               f"{s.n_bins} were set")
+        if getattr(self, "_index_of", None) is not m:  # what the backend's getIndex gives, once per object
+            self._index_of, self._backend_index = m, index_convention(m.getIndex(), s.binwidth_ps, s.n_bins)
         meta = {"total_coincidences": int(counts.sum()), "sign": CORRELATION_SIGN,
-                "axis": "bin centres", "backend_index": index_convention(m.getIndex(), s.binwidth_ps, s.n_bins)}
+                "axis": "bin centres", "backend_index": self._backend_index}
         if s.channel_1 == s.channel_2:
             removed, note = remove_self_pairs(counts, g2, correlation_zero_bin(s.binwidth_ps, s.n_bins),
                                               m.getCaptureDuration(), s.binwidth_ps)
