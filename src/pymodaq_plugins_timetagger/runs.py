@@ -202,12 +202,14 @@ class Run(abc.ABC):
                 self._build()
                 self._accumulating = False
 
-    def acquire(self, integration_s: float | None = None, timeout_s: float | None = None) -> Result:
+    def acquire(self, integration_s: float | None = None, timeout_s: float | None = None,
+                stop: threading.Event | None = None) -> Result:
         """Measure one exact window of ``integration_s`` (default: the settings') and return it.
 
         Blocks for the integration time. Raises MeasurementTimeout if the tagger has not delivered
         the window ``timeout_s`` after the start (default: integration + 5 s), AcquisitionAborted if
-        :meth:`abort` was called meanwhile.
+        :meth:`abort` was called meanwhile or the caller's ``stop`` event is set (before or during the
+        window: unlike :meth:`abort`, an event set just before the call is not lost).
         """
         t_int = check_integration(self._settings.integration_s if integration_s is None else integration_s)
         timeout = t_int + DEFAULT_TIMEOUT_MARGIN_S if timeout_s is None else float(timeout_s)
@@ -221,7 +223,7 @@ class Run(abc.ABC):
             deadline = time.monotonic() + timeout
             for m in self._meas:
                 while True:
-                    if self._abort.is_set():
+                    if self._abort.is_set() or (stop is not None and stop.is_set()):
                         self._stop_all()
                         raise AcquisitionAborted(f"{self.kind}: acquisition stopped before the end "
                                                  f"of its {t_int:g} s window")
