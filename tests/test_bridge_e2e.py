@@ -161,9 +161,11 @@ def test_set_info_with_a_bad_value_is_refused_by_the_client(server, clients):
     p.setValue(0)
     det.commit_settings(p)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and "error" not in det.controller.clients()[0].infos:
+    while time.monotonic() < deadline and "set_info_error" not in det.controller.clients()[0].infos:
         pump(0.05)
-    assert "n_bins must be between 1" in det.controller.clients()[0].infos["error"]
+    infos = det.controller.clients()[0].infos
+    # a refused set_info is 'set_info_error', never 'error' (which answers a grab)
+    assert "n_bins must be between 1" in infos["set_info_error"] and "error" not in infos
     pump(0.2)
     assert det.settings["settings_client", "n_bins"] == 1001  # the client's value, shown back
     assert grab(det).get_data_from_name("Correlation").shape == (1001,)

@@ -5,18 +5,20 @@ Run it on the PC the Time Tagger is plugged into; it connects to the TCPServer p
     pymodaq-timetagger-client --host 192.168.1.10 --measurement correlation --channel-1 1 --channel-2 2 \\
         --binwidth-ps 500 --n-bins 201 --integration-s 1
 
-Ctrl-C frees the Time Tagger and exits. Exit codes: 0 normal end (Ctrl-C or Quit from the server),
-2 bad arguments (the message names the option).
+Ctrl-C (and Ctrl-Break or closing the console on Windows, SIGTERM elsewhere) aborts the window under way,
+frees the Time Tagger and exits within about a second. Exit codes: 0 normal end (Ctrl-C or Quit from the
+server), 1 the tagger could not be freed in time or a second Ctrl-C, 2 bad arguments (the message names the
+option).
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 
 from ..runs import KINDS, SettingsError, make_settings
-from .client import TaggerClient
+from . import codec
+from .client import TaggerClient, check_reply_fits, run_until_interrupted
 from .server import DEFAULT_HOST, DEFAULT_PORT
 from .wire import CLASSIC, PYMODAQ5
 
@@ -122,7 +124,41 @@ def settings_from_args(args, kinds: list[str]) -> dict:
     return {k: make_settings(k, **v) for k, v in per_kind.items()}
 
 
+def console_never_fails() -> None:
+    """Text the console's encoding cannot show is escaped (\\u03c4) instead of raising: on Windows a
+    redirected stdout uses the ANSI code page, and a 'τ' in a status line must not end the client."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (pythonw, a test's capture)
+            pass
+
+
+class StatusLine:
+    """The client's status on stdout: one line rewritten in place on a terminal (count included); otherwise
+    (a log file, a service) a new line only when the state changes, not for every request served."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.in_place = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = ""
+        self._width = 0
+
+    def __call__(self, status) -> None:
+        line = status.line() if self.in_place else status.state()
+        if line == self._last:
+            return
+        self._last = line
+        if self.in_place:
+            self.stream.write("\r" + line.ljust(self._width))
+            self._width = len(line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
 def main(argv=None) -> int:
+    console_never_fails()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level),
@@ -130,15 +166,11 @@ def main(argv=None) -> int:
     try:
         kinds = measurements_from_args(args)
         settings = settings_from_args(args, kinds)
+        for s in settings.values():
+            check_reply_fits(s, codec.DEFAULT_MAX_FRAME, spell=lambda name: "--" + name.replace("_", "-"))
     except SettingsError as e:
         parser.error(str(e))
-    last = [""]
-
-    def show(status):
-        line = status.line()
-        if line != last[0]:
-            last[0] = line
-            print(line, flush=True)
+    show = StatusLine()
 
     try:
         test_signal = tuple(int(c) for c in args.test_signal.replace(" ", "").split(",") if c)
@@ -165,15 +197,7 @@ def main(argv=None) -> int:
         except ValueError as e:  # an empty name, or one with a '.'
             parser.error(str(e))
 
-    def terminate(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        return server.serve_forever()
-    except KeyboardInterrupt:
-        logging.getLogger(__name__).info("interrupted: the Time Tagger is freed, bye")
-        return 0
+    return run_until_interrupted(server)
 
 
 if __name__ == "__main__":

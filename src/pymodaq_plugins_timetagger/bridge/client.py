@@ -6,17 +6,31 @@ identifies as a GRABBER, sends its settings (``Infos``, PyMoDAQ parameter XML wr
 ``Send Data xD`` with ``Done`` and one measurement integrated over exactly the set time. Settings edited
 on the main PC arrive as ``set_info``; they are validated, applied and sent back as ``Info_xml``.
 
-Robustness: it reconnects by itself (bounded exponential backoff) when the server is not there yet or
-goes away; ``Quit`` from the server ends it; a tagger error is reported to the server as an ``Info``
-named ``error`` (and logged) instead of data, and the next request tries again (reopening the tagger
-if needed). Never imports Qt or PyMoDAQ's GUI stack.
+Robustness: it reconnects by itself (bounded exponential backoff) when the server is not there yet, goes
+away, refuses it or fails in any way at the socket level (also while a reply is being sent); ``Quit`` from
+the server ends it. A tagger error is reported to the server as an ``Info`` named ``error`` (and logged)
+instead of data, and the next request tries again (reopening the tagger if needed); a refused ``set_info``
+is reported as an ``Info`` named ``set_info_error`` (never ``error``: it answers no grab), followed by the
+value still applied as ``Info_xml``. Settings whose reply could not fit a frame (``max_frame``) are refused.
+
+Threads: a reader thread per connection parses the server's commands into a bounded queue, so ``Quit`` or a
+lost link is seen while a window is being measured, and aborts it (:meth:`TaggerClient.interrupt`).
+:func:`run_until_interrupted` serves in a worker thread so that the main thread only waits for Ctrl-C,
+Ctrl-Break (SIGBREAK, Windows) or SIGTERM (POSIX): on Windows a blocking socket call cannot be interrupted
+by Ctrl-C. Never imports Qt or PyMoDAQ's GUI stack.
 """
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
+import os
+import queue
+import select
+import signal
 import socket
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +39,7 @@ from .. import __version__
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input
-from ..runs import KINDS, Result, Run, SettingsError, make_run, make_settings
+from ..runs import KINDS, AcquisitionAborted, Result, Run, SettingsError, make_run, make_settings
 from . import codec
 from .codec import ProtocolError
 from .net import SocketReader, close_quietly, tune
@@ -39,6 +53,21 @@ BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 5.0
 #: settings fields that describe the client and cannot be changed from the server
 READONLY_FIELDS = ("address", "device", "measurement")
+#: a connection is given up (and made again) when a started message or a reply makes no progress for this
+#: long, s; an idle server is fine
+IO_TIMEOUT_S = 30.0
+#: commands read from the server and not yet answered (more: the reader stops reading, TCP holds the rest)
+COMMAND_QUEUE = 16
+#: largest XML of one set_info (one parameter's XML is a few hundred bytes)
+MAX_SET_INFO_BYTES = 1 << 20
+#: bytes of a reply besides its float64 arrays (names, labels, units, metadata), upper estimate
+REPLY_OVERHEAD_BYTES = 64 * 1024
+#: the main thread looks for Ctrl-C / Ctrl-Break / SIGTERM this often while the worker serves, s
+SIGNAL_POLL_S = 0.1
+#: after a stop request the worker gets this long to abort the window and free the tagger, s
+FREE_TIMEOUT_S = 10.0
+#: Info names of the protocol: a failed grab (it answers that grab) and a refused set_info (it answers none)
+INFO_ERROR, INFO_SET_INFO_ERROR = "error", "set_info_error"
 
 
 # ------------------------------------------------------------------------------- settings <-> XML
@@ -112,6 +141,31 @@ def apply_setting(settings, name: str, raw):
     return replace(settings, **{name: value})
 
 
+def reply_size(settings) -> tuple[str, int, int]:
+    """(the field that sets the size, its value, upper estimate of the bytes of one reply frame).
+
+    A reply carries one float64 array of ``n_bins``/``n_values`` points per channel (one when the
+    measurement has no ``channels``) and an axis of as many points; a count rate one number per channel.
+    """
+    channels = len(getattr(settings, "channels", ()) or ()) or 1
+    for name in ("n_bins", "n_values"):
+        points = getattr(settings, name, None)
+        if points is not None:
+            return name, int(points), 8 * int(points) * (channels + 1) + REPLY_OVERHEAD_BYTES
+    return "channels", channels, 8 * channels + REPLY_OVERHEAD_BYTES
+
+
+def check_reply_fits(settings, max_frame: int, spell=lambda name: name) -> None:
+    """SettingsError naming the setting (spelt by ``spell``) and the limit if one reply cannot fit in a frame."""
+    name, value, size = reply_size(settings)
+    if size <= max_frame:
+        return
+    per_point = (size - REPLY_OVERHEAD_BYTES) // max(value, 1)
+    most = max((max_frame - REPLY_OVERHEAD_BYTES) // max(per_point, 1), 0)
+    raise SettingsError(f"{spell(name)} {value}: a reply would be {size / 2**20:.1f} MiB, over the bridge's frame "
+                        f"limit of {max_frame / 2**20:g} MiB; at most {most} with these settings")
+
+
 # ------------------------------------------------------------------------------- results -> wire
 def result_to_wire(result: Result) -> codec.DataToExport:
     """A runs Result (+ companions) as the codec's DataToExport (DataRaw: every PyMoDAQ 5 reads it)."""
@@ -136,11 +190,21 @@ class ClientStatus:
     connected: bool = False
     requests_served: int = 0
     last_error: str = ""
+    #: why the client is not connected (host unknown, refused, ...); '' when connected or not known yet
+    waiting_reason: str = ""
+
+    def state(self) -> str:
+        """The status without the request count: what changes when something happens."""
+        if self.connected:
+            state = f"connected to {self.server}"
+        else:
+            state = f"waiting for {self.server}" + (f" ({self.waiting_reason})" if self.waiting_reason else "")
+        err = f" | last error: {self.last_error}" if self.last_error else ""
+        return f"[timetagger-client] {state}{err}"
 
     def line(self) -> str:
-        state = f"connected to {self.server}" if self.connected else f"waiting for {self.server}"
-        err = f" | last error: {self.last_error}" if self.last_error else ""
-        return f"[timetagger-client] {state} | requests served: {self.requests_served}{err}"
+        state, sep, err = self.state().partition(" | last error: ")
+        return f"{state} | requests served: {self.requests_served}{sep}{err}"
 
 
 class QuitRequested(Exception):
@@ -181,7 +245,11 @@ class TaggerClient:
         self.handle: TaggerHandle | None = None
         self.runs: dict[str, Run] = {}
         self._tagger_suspect = False
+        for k in kinds:
+            check_reply_fits(self.settings[k], self.max_frame)
         self._stop = threading.Event()
+        self._interrupt = threading.Event()
+        self._served = False
         self._sock: socket.socket | None = None
 
     # ------------------------------------------------------------------ tagger
@@ -223,76 +291,171 @@ class TaggerClient:
 
     # ------------------------------------------------------------------ main loop
     def serve_forever(self) -> int:
-        """Connect, serve, reconnect until Quit or :meth:`shutdown`. Returns 0. Frees the tagger."""
+        """Connect, serve, reconnect until Quit or :meth:`shutdown`. Returns 0. Frees the tagger.
+
+        Every failure (no server, refused, lost, an error while replying) is followed by a wait that doubles
+        up to ``backoff_max_s``; the wait starts again from the shortest only after a connection on which
+        the server sent a command (a server that closes at once is not hammered).
+        """
         delay = BACKOFF_FIRST_S
         try:
             self.open_or_report()
             while not self._stop.is_set():
                 sock = self._connect()
-                if sock is None:
-                    self._stop.wait(delay)
-                    delay = min(delay * 2, self.backoff_max_s)
-                    continue
-                delay = BACKOFF_FIRST_S
-                try:
-                    self._serve(sock)
-                except QuitRequested:
-                    logger.info("the server asked the client to quit")
-                    return 0
-                finally:
-                    self._sock = None
-                    close_quietly(sock)
-                    self.status.connected = False
-                    self._report()
+                if sock is not None:
+                    self._served = False
+                    try:
+                        self._serve(sock)
+                    except QuitRequested:
+                        logger.info("the server asked the client to quit")
+                        return 0
+                    except OSError as e:  # replying, or the hello: the link failed
+                        if not self._stop.is_set():
+                            self._note(f"connection to {self.status.server} lost while sending: {e}")
+                    finally:
+                        self._sock = None
+                        close_quietly(sock)
+                        self.status.connected = False
+                        self._report()
+                    if self._served:
+                        delay = BACKOFF_FIRST_S
+                if self._stop.is_set():
+                    break
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.backoff_max_s)
             return 0
         finally:
             self.close_tagger()
 
     def shutdown(self) -> None:
-        """Stop serving (from another thread): the connection is closed and serve_forever returns."""
+        """Stop serving (thread-safe, may be called repeatedly): the window under way is aborted, the
+        connection closed and serve_forever returns."""
         self._stop.set()
+        self.interrupt()
         close_quietly(self._sock)
 
+    def interrupt(self) -> None:
+        """Abort the window being measured, and any started before this connection or this request ends
+        (thread-safe)."""
+        self._interrupt.set()
+
     def _connect(self) -> socket.socket | None:
+        """A connected socket, or None (the reason is in the status). Interruptible by :meth:`shutdown`
+        within ``SIGNAL_POLL_S`` (a refused connection takes ~2 s on Windows)."""
+        where = self.status.server
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
-        except OSError as e:
-            logger.debug("connecting to %s:%d: %s", self.host, self.port, e)
+            addresses = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as e:
+            self._waiting(f"host unknown ({e})")
             return None
-        tune(sock)
-        self._sock = sock
-        self.status.connected = True
-        logger.info("connected to %s:%d (%s)", self.host, self.port, self.protocol)
+        reason = "no address"
+        for family, kind, proto, _, addr in addresses:
+            sock = socket.socket(family, kind, proto)
+            self._sock = sock
+            err = _connect_interruptibly(sock, addr, self.connect_timeout, self._stop)
+            if err == 0:
+                sock.setblocking(True)
+                sock.settimeout(IO_TIMEOUT_S)
+                tune(sock)
+                self.status.connected = True
+                self.status.waiting_reason = ""
+                logger.info("connected to %s (%s)", where, self.protocol)
+                self._report()
+                return sock
+            self._sock = None
+            close_quietly(sock)
+            if err is None:  # stopped
+                return None
+            reason = _connect_error_text(err)
+        self._waiting(reason)
+        return None
+
+    def _waiting(self, reason: str) -> None:
+        if reason != self.status.waiting_reason:
+            logger.info("waiting for %s: %s", self.status.server, reason)
+        self.status.waiting_reason = reason
         self._report()
-        return sock
 
     def _serve(self, sock: socket.socket) -> None:
-        reader = SocketReader(sock, message_timeout=30.0)
+        reader = SocketReader(sock, message_timeout=IO_TIMEOUT_S)
         wire = Wire.for_dialect(self.protocol, reader, self.max_frame)
+        self._interrupt.clear()
         sock.sendall(self._hello(wire))
-        while not self._stop.is_set():
-            try:
-                reader.wait_message(None)
-                cmd = wire.read_command()
-            except (EOFError, OSError) as e:
-                logger.info("connection to %s:%d lost: %s", self.host, self.port, e)
-                return
-            except ProtocolError as e:
-                self._error(f"the server sent something unreadable ({e}); reconnecting")
-                return
-            if cmd in SEND_DATA.values():
-                sock.sendall(self._answer(wire, cmd[-2:]))
-            elif cmd == "set_info":
+        commands: queue.Queue = queue.Queue(COMMAND_QUEUE)
+        done = threading.Event()
+        reading = threading.Thread(target=self._read_commands, args=(wire, commands, done), daemon=True,
+                                   name="timetagger-client-reader")
+        reading.start()
+        try:
+            while not self._stop.is_set():
                 try:
-                    path, xml = wire.read_path(), wire.read_string()
-                except (EOFError, OSError, ProtocolError) as e:
-                    self._error(f"incomplete set_info from the server: {e}")
+                    cmd, args = commands.get(timeout=SIGNAL_POLL_S)
+                except queue.Empty:
+                    continue
+                if cmd is _LOST:
+                    if not self._stop.is_set():
+                        self._note(args)
                     return
-                sock.sendall(self._set_info(wire, path, xml))
-            elif cmd in ("Quit", "Server Closed"):
-                raise QuitRequested()
+                if cmd in ("Quit", "Server Closed"):
+                    raise QuitRequested()
+                if cmd in SEND_DATA.values():
+                    reply = self._answer(wire, cmd[-2:])
+                elif cmd == "set_info":
+                    reply = self._set_info(wire, *args)
+                else:
+                    logger.info("ignored the unknown command %r from the server", cmd[:60])
+                    continue
+                if reply:
+                    sock.sendall(reply)
+        finally:
+            done.set()
+            close_quietly(sock)
+            reading.join(2 * SIGNAL_POLL_S)
+
+    def _read_commands(self, wire: Wire, commands: queue.Queue, done: threading.Event) -> None:
+        """Reader thread of one connection: the server's commands into ``commands``. Quit or a lost link
+        also interrupt the window under way (its reply could not be delivered)."""
+        reader = wire.reader
+        while not done.is_set():
+            try:
+                try:
+                    reader.wait_message(IO_TIMEOUT_S)
+                except TimeoutError:
+                    continue  # an idle server is fine
+                cmd = wire.read_command()
+                args = ()
+                if cmd == "set_info":
+                    path, xml = wire.read_path(), wire.read_string()
+                    args = (path, xml if len(xml) <= MAX_SET_INFO_BYTES else len(xml))  # not kept in the queue
+            except (EOFError, OSError) as e:
+                item = (_LOST, self._lost_reason(e))
+            except ProtocolError as e:
+                item = (_LOST, f"the server at {self.status.server} sent something unreadable ({e}): "
+                               f"{'not a PyMoDAQ server?' if not self._served else 'reconnecting'}")
             else:
-                logger.info("ignored the unknown command %r from the server", cmd[:60])
+                self._served = True
+                item = (cmd, args)
+            if item[0] is _LOST or item[0] in ("Quit", "Server Closed"):
+                self.interrupt()
+            while not done.is_set():
+                try:
+                    commands.put(item, timeout=SIGNAL_POLL_S)
+                    break
+                except queue.Full:
+                    continue
+            if item[0] is _LOST or item[0] in ("Quit", "Server Closed"):
+                return
+
+    def _lost_reason(self, e: BaseException) -> str:
+        if self._served:
+            return f"connection to {self.status.server} lost: {e}"
+        return (f"the server at {self.status.server} closed the connection before any request ({e}): refused "
+                f"by its allowed clients, full, or not a PyMoDAQ server")
+
+    def _note(self, text: str) -> None:
+        """A connection problem: logged once and shown as the reason of the wait that follows."""
+        logger.info("%s", text)
+        self.status.waiting_reason = text
 
     # ------------------------------------------------------------------ messages
     def _hello(self, wire: Wire) -> bytes:
@@ -322,14 +485,18 @@ class TaggerClient:
         raise SettingsError(f"no {dim} measurement on this client (it serves {', '.join(self.kinds)})")
 
     def _answer(self, wire: Wire, dim: str) -> bytes:
-        """Measure one window and return the reply bytes ('Done' + data, or an 'Info' error)."""
+        """Measure one window and return the reply bytes ('Done' + data, or an 'Info' error; nothing when
+        the window was interrupted: Quit, a lost link or a shutdown, nobody to answer)."""
         try:
             result = self._measure(self._kind_for(dim))
+        except AcquisitionAborted as e:
+            logger.info("%s", e)
+            return b""
         except SettingsError as e:
-            return wire.message("Info", "error", self._error(f"settings: {e}"))
+            return wire.message("Info", INFO_ERROR, self._error(f"settings: {e}"))
         except (TaggerError, RuntimeError, ValueError, OSError) as e:
             self._tagger_suspect = True
-            return wire.message("Info", "error", self._error(f"Time Tagger: {e}"))
+            return wire.message("Info", INFO_ERROR, self._error(f"Time Tagger: {e}"))
         self.status.requests_served += 1
         if self.status.last_error:
             self.status.last_error = ""
@@ -344,20 +511,26 @@ class TaggerClient:
         return wire.message("Done", result_to_wire(result))
 
     def _measure(self, kind: str) -> Result:
+        """One window of ``kind``; AcquisitionAborted when :meth:`interrupt` is called before or during it."""
         if not self.runs:  # the tagger could not be opened so far: try again now
             self.open()
-            return self.runs[kind].acquire()
+            return self._acquire(kind)
         if not self._tagger_suspect:
-            return self.runs[kind].acquire()
+            return self._acquire(kind)
         # the last request failed: the open tagger may be back; if not, open it again
         try:
-            result = self.runs[kind].acquire()
+            result = self._acquire(kind)
+        except AcquisitionAborted:
+            raise
         except (TaggerError, RuntimeError, OSError) as e:
             logger.info("reopening the Time Tagger after: %s", e)
             self.open()
-            result = self.runs[kind].acquire()
+            result = self._acquire(kind)
         self._tagger_suspect = False
         return result
+
+    def _acquire(self, kind: str) -> Result:
+        return self.runs[kind].acquire(stop=self._interrupt)
 
     @staticmethod
     def edit_path(path: list[str]) -> list[str]:
@@ -378,6 +551,7 @@ class TaggerClient:
         path = path or [name]
         kind = path[0] if len(path) > 1 and path[0] in self.kinds else self._kind_with(name)
         new = apply_setting(self.settings[kind], name, param.value)
+        check_reply_fits(new, self.max_frame)
         if kind in self.runs:
             self.runs[kind].update(new)
             new = self.runs[kind].settings
@@ -385,14 +559,18 @@ class TaggerClient:
         logger.info("setting %s/%s = %r (from PyMoDAQ)", kind, name, getattr(new, name))
         return path
 
-    def _set_info(self, wire: Wire, path: list[str], xml: str) -> bytes:
-        """Apply a setting edited on the server; reply with its applied value (Info_xml)."""
+    def _set_info(self, wire: Wire, path: list[str], xml: str | int) -> bytes:
+        """Apply a setting edited on the server; reply with its applied value (Info_xml), preceded by an
+        Info 'set_info_error' when it was refused (the value shown is then the one still applied)."""
         path = self.edit_path(path)
         reply_error = b""
         try:
+            if isinstance(xml, int):  # its size, see _read_commands
+                raise SettingsError(f"a set_info of {xml} bytes (at most {MAX_SET_INFO_BYTES})")
             path = self.apply_edit(path, xml)
         except (SettingsError, ValueError) as e:
-            reply_error = wire.message("Info", "error", self._error(f"set_info {'/'.join(path)}: {e}"))
+            reply_error = wire.message("Info", INFO_SET_INFO_ERROR,
+                                       self._error(f"set_info {'/'.join(path)}: {e}"))
         tree = settings_tree(self.settings, self.handle, self.address)
         try:
             applied = tree.child(*path) if path else None
@@ -418,3 +596,100 @@ class TaggerClient:
 
     def _report(self) -> None:
         self._on_status(self.status)
+
+
+# ------------------------------------------------------------------------------- connecting
+#: queued by the reader thread when the connection ends (with the reason)
+_LOST = object()
+_IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, getattr(errno, "WSAEWOULDBLOCK", -1)}
+
+
+def _connect_interruptibly(sock: socket.socket, addr, timeout: float, stop: threading.Event) -> int | None:
+    """Connect ``sock`` to ``addr``: 0, an errno, or None when ``stop`` was set meanwhile.
+
+    A non-blocking connect watched in slices of SIGNAL_POLL_S: a blocking one cannot be cut short (on
+    Windows a refused connection takes about 2 s, an unanswered one ``timeout``).
+    """
+    sock.setblocking(False)
+    err = sock.connect_ex(addr)
+    deadline = time.perf_counter() + timeout
+    while err in _IN_PROGRESS:
+        if stop.is_set():
+            return None
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return errno.ETIMEDOUT
+        # Windows reports a failed connect in the exception set, POSIX as writable + SO_ERROR
+        _, writable, failed = select.select([], [sock], [sock], min(left, SIGNAL_POLL_S))
+        if writable or failed:
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    return err
+
+
+def _connect_error_text(err: int) -> str:
+    if err in (errno.ECONNREFUSED, getattr(errno, "WSAECONNREFUSED", -1)):
+        return "connection refused: is the TCPServer plugin initialized, on this port?"
+    if err in (errno.ETIMEDOUT, getattr(errno, "WSAETIMEDOUT", -1)):
+        return "no answer (host down, or a firewall drops the connection)"
+    return f"cannot connect: {errno.errorcode.get(err, err)} {_strerror(err)}"
+
+
+def _strerror(err: int) -> str:
+    try:
+        return os.strerror(err)
+    except (ValueError, OverflowError):
+        return ""
+
+
+# ------------------------------------------------------------------------------- main thread
+def run_until_interrupted(server) -> int:
+    """``server.serve_forever()`` in a worker thread until it returns or the user stops it; its exit code.
+
+    The main thread only waits (in slices of SIGNAL_POLL_S) for Ctrl-C (SIGINT), Ctrl-Break or closing the
+    console (SIGBREAK, Windows) and SIGTERM (POSIX): on Windows a blocking socket call is not interrupted by
+    Ctrl-C, so none runs in the main thread. On the first of these, ``server.shutdown()`` aborts the window
+    under way and the worker frees the tagger (within FREE_TIMEOUT_S); a second one exits at once. Call it
+    from the main thread (signal handlers are installed there and restored on return).
+    """
+    outcome = {"code": 1}
+    requested = threading.Event()
+
+    def work():
+        try:
+            outcome["code"] = server.serve_forever()
+        except Exception:
+            logger.exception("the client stopped on an unexpected error")
+
+    def on_signal(signum, frame):
+        if requested.is_set():
+            raise KeyboardInterrupt  # the second one: do not wait any more
+        requested.set()
+
+    previous = {}
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            previous[sig] = signal.signal(sig, on_signal)
+    worker = threading.Thread(target=work, name="timetagger-client", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive() and not requested.is_set():
+            worker.join(SIGNAL_POLL_S)
+        if not worker.is_alive():
+            return outcome["code"]
+        logger.info("stopping: aborting the window under way and freeing the Time Tagger")
+        deadline = time.perf_counter() + FREE_TIMEOUT_S
+        while worker.is_alive() and time.perf_counter() < deadline:
+            server.shutdown()
+            worker.join(SIGNAL_POLL_S)
+        if worker.is_alive():
+            logger.error("the Time Tagger could not be freed within %g s; exiting anyway", FREE_TIMEOUT_S)
+            return 1
+        logger.info("interrupted: the Time Tagger is freed, bye")
+        return 0
+    except KeyboardInterrupt:
+        logger.warning("interrupted twice: exiting without waiting for the Time Tagger to be freed")
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -23,8 +23,8 @@ director calls        arguments                               the actor
                                                               frame: the serialized ``DataToExport``
 ``send_data_grab``    -                                       the same, window after window, until
                                                               ``stop_grab``
-``stop_grab``         -                                       stops after the current window (which is
-                                                              then not sent)
+``stop_grab``         -                                       aborts the window under way (not sent) and
+                                                              drops the snaps queued before it
 ``set_info``          ``parameter=None`` + one binary frame:  applies the setting; calls
                       a serialized ``ParameterWithPath``      ``set_director_info(parameter=None)`` back
                       (path relative to ``settings_client``,  with a ``ParameterWithPath`` of the value
@@ -33,7 +33,8 @@ director calls        arguments                               the actor
 ==================== ======================================= ==============================================
 
 The RPC handlers return at once (the director waits about 1 s for each reply); measurements and the calls
-back run in the thread of :meth:`LecoTaggerActor.serve_forever`. Answers go to the component that asked
+back run in the thread of :meth:`LecoTaggerActor.serve_forever`. At most :data:`QUEUE_MAX` requests wait
+there: one more is refused with an error to its caller (never queued without bound). Answers go to the component that asked
 (the sender of the request), or, if it is unknown, to every name given with ``set_remote_name``.
 
 Binary frames are the ``SerializableFactory`` serialization of pymodaq_utils/serializall, which
@@ -72,7 +73,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
     raise ImportError(f"the LECO mode needs pyleco (pip install pyleco): {_exc}") from _exc
 
 from ..hardware.errors import TaggerError
-from ..runs import SettingsError
+from ..runs import AcquisitionAborted, SettingsError
 from . import codec
 from .client import BACKOFF_FIRST_S, TaggerClient, result_to_wire, settings_tree
 from .paramxml import Param, to_xml_bytes, to_xml_string
@@ -96,6 +97,8 @@ DATA_TYPE_NAME = "DataFromPlugins"
 PARAMETER_WITH_PATH = "ParameterWithPath"
 #: read-only setting of the LECO tree showing the last error to the director ('' when fine)
 ERROR_PARAM = "error"
+#: requests (snaps, settings, set_info) waiting for the actor's thread; more are refused
+QUEUE_MAX = 32
 
 # RPC names (pymodaq.utils.leco.rpc_method_definitions)
 RPC_GRAB, RPC_SNAP, RPC_STOP = "send_data_grab", "send_data_snap", "stop_grab"
@@ -187,15 +190,15 @@ class _ActorHandler(PipeHandler):
 
     def send_data_snap(self) -> None:
         """Measure one window and send it to the caller (set_data)."""
-        self._actor._queue.put(("snap", self._sender()))
+        self._actor._request("snap", self._sender())
 
     def stop_grab(self) -> None:
-        """Stop a continuous grab."""
-        self._actor._grabbing.clear()
+        """Stop a continuous grab, abort the window under way and drop the snaps asked before."""
+        self._actor._stop_measuring()
 
     def get_settings(self) -> None:
         """Send the settings tree to the caller (set_director_settings)."""
-        self._actor._queue.put(("settings", self._sender()))
+        self._actor._request("settings", self._sender())
 
     def set_remote_name(self, name: str) -> None:
         """Where to send answers when the requester is not known."""
@@ -206,7 +209,7 @@ class _ActorHandler(PipeHandler):
         if not additional_payload:
             raise ValueError("set_info expects a ParameterWithPath as binary payload")
         path, xml = decode_parameter_with_path(additional_payload[0])
-        self._actor._queue.put(("set_info", self._sender(), path, xml))
+        self._actor._request("set_info", self._sender(), path, xml)
 
     # -- sign-in with retries, liveness
     def sign_in(self) -> None:
@@ -365,7 +368,9 @@ class LecoTaggerActor:
         self.remote_names: set[str] = set()
         self.listener: Optional[_ActorListener] = None
         self._lock = threading.Lock()
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue = queue.Queue(QUEUE_MAX)
+        #: incremented by every stop: snaps asked before the last stop are dropped
+        self._generation = 0
         self._grabbing = threading.Event()
         self._grab_target: Optional[str] = None
         self._signed_in = threading.Event()
@@ -408,10 +413,17 @@ class LecoTaggerActor:
             c.close_tagger()
 
     def shutdown(self) -> None:
-        """Stop serving (from another thread): serve_forever signs out and returns."""
+        """Stop serving (thread-safe, may be called repeatedly): the window under way is aborted,
+        serve_forever signs out and returns."""
         self._stop.set()
-        self._grabbing.clear()
-        self._queue.put(("wake", None))
+        self._stop_measuring()
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            self._queue.put_nowait(("wake", None, self._generation))
+        except queue.Full:  # the worker has plenty to wake up for
+            pass
 
     # ------------------------------------------------------------------ listener
     def _start_listener(self) -> None:
@@ -456,9 +468,34 @@ class LecoTaggerActor:
                 self.remote_names.add(str(name))
 
     def _start_grab(self, sender: Optional[str]) -> None:
-        self._grab_target = sender
-        self._grabbing.set()
-        self._queue.put(("wake", None))
+        with self._lock:
+            self._grab_target = sender
+            self._grabbing.set()
+        self._wake()
+
+    def _request(self, kind: str, sender: Optional[str], *args) -> None:
+        """Queue a request for the worker (called in the listener thread); refused when QUEUE_MAX wait."""
+        try:
+            self._queue.put_nowait((kind, sender, self._generation, *args))
+        except queue.Full:
+            raise RuntimeError(f"{QUEUE_MAX} requests are already waiting: {kind} refused "
+                               f"(stop_grab drops the waiting snaps)") from None
+
+    def _stop_measuring(self) -> None:
+        """stop_grab: no more live windows, the window under way aborted, the snaps queued so far dropped."""
+        with self._lock:
+            self._grabbing.clear()
+            self._generation += 1
+            self.client.interrupt()
+
+    def _begin(self, generation: Optional[int]) -> bool:
+        """Whether a measurement asked at ``generation`` (None: the live grab) is still wanted; if so, a
+        stop from now on aborts it (and not one that came before)."""
+        with self._lock:
+            wanted = self._grabbing.is_set() if generation is None else generation == self._generation
+            if wanted:
+                self.client._interrupt.clear()
+            return wanted
 
     # ------------------------------------------------------------------ worker
     def _step(self) -> None:
@@ -466,16 +503,20 @@ class LecoTaggerActor:
             try:
                 cmd = self._queue.get_nowait()
             except queue.Empty:
-                self._frame(self._grab_target, live=True)
+                if self._begin(None):
+                    self._frame(self._grab_target, live=True)
                 return
         else:
             try:
                 cmd = self._queue.get(timeout=0.2)
             except queue.Empty:
                 return
-        kind, sender, *args = cmd
+        kind, sender, generation, *args = cmd
         if kind == "snap":
-            self._frame(sender, live=False)
+            if self._begin(generation):
+                self._frame(sender, live=False)
+            else:
+                logger.debug("a snap asked before stop_grab: dropped")
         elif kind == "settings":
             self._send(self._targets(sender), DIRECTOR_SET_SETTINGS, settings=self._tree_xml())
             self._shown_error = self.client.status.last_error
@@ -495,6 +536,9 @@ class LecoTaggerActor:
         c = self.client
         try:
             results = [c._measure(k) for k in c.kinds]
+        except AcquisitionAborted as e:  # stop_grab or shutdown: nobody waits for this window
+            logger.info("%s", e)
+            return
         except SettingsError as e:
             self._failed(targets, f"settings: {e}", live)
             return
