@@ -1,22 +1,22 @@
 """Helpers of the LECO tests: child processes, a Coordinator on 127.0.0.1, who is signed in."""
 import os
-import signal
 import subprocess
 import sys
 import time
 
-from processes import free_port, pump, stop_process
+from processes import GROUP, free_port, pump, stop_process
 
 HOST = "127.0.0.1"
 NAMESPACE = "ttest"
 
+#: the child ends when the test process does: its stdin is a pipe from the parent, at EOF the parent is gone
+#: (on every OS; a changing getppid() is POSIX-only and not even there when a subreaper adopts the child)
 WATCH_PARENT = """
-import os, threading, time
-def _watch(parent=int(os.environ['TT_TEST_PARENT'])):
-    while True:
-        time.sleep(0.3)
-        if os.getppid() != parent:
-            os._exit(0)
+import os, threading
+def _watch():  # os.read: no buffered reader's lock, which a daemon thread must not hold at exit
+    while os.read(0, 4096):
+        pass
+    os._exit(0)
 threading.Thread(target=_watch, daemon=True).start()
 """
 
@@ -42,12 +42,12 @@ class Child:
         self.log = tmp / f"{name}.log"
         self.name = name
         self._out = open(self.log, "ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", TT_TEST_PARENT=str(os.getpid()))
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=self._out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=env, **GROUP)
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.log.read_text(encoding="utf-8", errors="replace")
 
     def wait_line(self, text: str, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
@@ -56,10 +56,20 @@ class Child:
             assert time.monotonic() < deadline, f"no {text!r} from {self.name}:\n{self.output()[-3000:]}"
             time.sleep(0.02)
 
-    def stop(self, sig=signal.SIGTERM) -> int:
+    def stop(self, sig=None) -> int:
+        """Ctrl-C / Ctrl-Break (default) or ``sig``; killed if it does not end."""
         code = stop_process(self.proc, sig)
         self._out.close()
+        if self.proc.stdin:
+            self.proc.stdin.close()
         return code
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+        self._out.close()
+        if self.proc.stdin:
+            self.proc.stdin.close()
 
 
 def start_coordinator(tmp, port, tag="coordinator") -> Child:

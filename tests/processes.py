@@ -1,10 +1,37 @@
-"""Small helpers of the tests that run real processes and sockets on loopback."""
+"""Small helpers of the tests that run real processes and sockets on loopback, on any OS.
+
+Stopping a child the way a user does: Ctrl-C on POSIX (SIGINT); on Windows Ctrl-C cannot be sent to one
+process, so the child is started in its own process group and gets CTRL_BREAK_EVENT (SIGBREAK, which the
+client handles like Ctrl-C). A child that does not stop is killed with ``kill()`` (SIGKILL does not exist on
+Windows). SIGTERM exists on Windows only as ``TerminateProcess``, which runs no handler: tests of SIGTERM
+are POSIX-only.
+"""
+import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
-from qtpy import QtWidgets
+WINDOWS = os.name == "nt"
+#: Popen keyword arguments for a child that :func:`interrupt` must reach alone
+GROUP = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if WINDOWS else {}
+
+#: a Python child whose Ctrl-C does not interrupt a blocking system call, as on Windows: SIGINT is
+#: installed with SA_RESTART (siginterrupt False), so recv()/accept() go on and the Python handler runs
+#: only when they return. The client's main thread must not be in such a call.
+WINDOWS_LIKE_CTRL_C = [sys.executable, "-c", """
+import signal, sys
+_install = signal.signal
+def _restarting(sig, handler):  # every handler installed later keeps SA_RESTART too
+    old = _install(sig, handler)
+    signal.siginterrupt(sig, False)
+    return old
+signal.signal = _restarting
+signal.siginterrupt(signal.SIGINT, False)
+from pymodaq_plugins_timetagger.bridge.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -15,16 +42,25 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def pump(seconds: float) -> None:
     """Process Qt events for ``seconds`` (queued signals from helper threads are delivered)."""
+    from qtpy import QtWidgets
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         QtWidgets.QApplication.processEvents()
         time.sleep(0.005)
 
 
-def stop_process(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10) -> int:
-    """Send ``sig`` (if still running), wait, kill after ``timeout`` s; return the exit code."""
+def interrupt(proc: subprocess.Popen) -> None:
+    """Ctrl-C (POSIX) / Ctrl-Break (Windows; the child must have been started with :data:`GROUP`)."""
+    proc.send_signal(signal.CTRL_BREAK_EVENT if WINDOWS else signal.SIGINT)
+
+
+def stop_process(proc: subprocess.Popen, sig=None, timeout: float = 10) -> int:
+    """Stop ``proc`` (``sig``, default :func:`interrupt`), wait, ``kill()`` after ``timeout`` s; its exit code."""
     if proc.poll() is None:
-        proc.send_signal(sig)
+        if sig is None:
+            interrupt(proc)
+        else:
+            proc.send_signal(sig)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:

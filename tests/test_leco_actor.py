@@ -29,10 +29,11 @@ from pymodaq_plugins_timetagger.runs import AxisSpec, Result  # noqa: E402
 
 from lecokit import (HOST, WATCH_PARENT, Child, components, free_port, pump,  # noqa: E402
                      start_coordinator, wait_signed_in)
+from processes import GROUP, WINDOWS, stop_process  # noqa: E402
 
 ACTOR = WATCH_PARENT + """
-import json, logging, signal, sys
-from pymodaq_plugins_timetagger.bridge.client import TaggerClient
+import json, logging, sys
+from pymodaq_plugins_timetagger.bridge.client import TaggerClient, run_until_interrupted
 from pymodaq_plugins_timetagger.bridge.leco_actor import LecoTaggerActor
 from pymodaq_plugins_timetagger.runs import make_settings
 
@@ -41,15 +42,7 @@ logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name
 client = TaggerClient('unused', 0, address='sim', kind=kind, settings=make_settings(kind, **json.loads(values)),
                       backoff_max_s=0.5, on_status=lambda st: print(st.line(), flush=True),
                       test_signal=tuple(json.loads(test_signal)))
-
-def terminate(signum, frame):
-    raise KeyboardInterrupt
-
-signal.signal(signal.SIGTERM, terminate)
-try:
-    code = LecoTaggerActor(client, host, int(port), name).serve_forever()
-except KeyboardInterrupt:
-    code = 0
+code = run_until_interrupted(LecoTaggerActor(client, host, int(port), name))  # Ctrl-C, Ctrl-Break, SIGTERM
 print('EXIT', code, 'tagger freed' if client.handle is None else 'tagger NOT freed', flush=True)
 sys.exit(code)
 """
@@ -230,7 +223,7 @@ def test_coordinator_restart(leco, director):
     port, tmp = leco["port"], leco["tmp"]
     det = director(director_0d.DAQ_0DViewer_LECODirector, "tt_rate")  # made before: the dashboard case
     assert grab_and_wait(det, timeout_ms=10000).get_data_from_name("Countrate").units == "Hz"
-    leco["coordinator"].stop(signal.SIGKILL)
+    leco["coordinator"].kill()
     time.sleep(0.3)
     leco["coordinator"] = start_coordinator(tmp, port, tag="coordinator2")
     for name, actor in leco["actors"].items():
@@ -260,7 +253,7 @@ def test_shut_down_and_sigterm_end_the_actor_and_free_the_tagger(leco):
 
     actor = start_actor(tmp, port, "tt_extra2", "countrate", {"integration_s": 0.1})
     wait_signed_in(port, "tt_extra2", actor)
-    assert actor.stop(signal.SIGTERM) == 0
+    assert actor.stop(None if WINDOWS else signal.SIGTERM) == 0  # Windows: Ctrl-Break
     assert "EXIT 0 tagger freed" in actor.output()
     assert "tt_extra2" not in components(port)  # signed out
 
@@ -273,19 +266,71 @@ def test_the_command_line_in_leco_mode(leco, director, tmp_path):
                                  "--leco-host", HOST, "--leco-port", str(leco["port"]), "--name", "tt_cli",
                                  "--address", "sim:tt20", "--measurement", "countrate", "--channels", "5",
                                  "--test-signal", "5", "--integration-s", "0.1", "--backoff-max-s", "0.5"],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **GROUP)
     try:
         deadline = time.monotonic() + 30
         while "tt_cli" not in components(leco["port"]):  # imports, opens the tagger, signs in
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text(encoding="utf-8")[-3000:]
             time.sleep(0.1)
         det = director(director_0d.DAQ_0DViewer_LECODirector, "tt_cli")
         dte = grab_and_wait(det, timeout_ms=10000)
         rate = dte.get_data_from_name("Countrate")
         assert rate.labels == ["ch5"] and abs(rate.data[0][0] - 1e12 / 1_184_000) <= 1 / 0.1  # TT20
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0, log.read_text()[-3000:]
+        assert stop_process(proc, timeout=15) == 0, log.read_text(encoding="utf-8")[-3000:]
     out = subprocess.run([sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--transport", "leco",
                           "--protocol", "classic"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--protocol applies to --transport tcp only" in out.stderr
+
+
+def test_stop_grab_aborts_the_window_and_drops_the_queued_snaps(leco):
+    """300 send_data_snap then stop_grab: at most QUEUE_MAX wait (the rest are refused to the caller), the
+    window under way (20 s) is aborted, none of the queued snaps is measured, get_settings is answered at once.
+    Before: all 300 windows were measured first."""
+    from pyleco.json_utils.errors import JSONRPCError
+    from pyleco.utils.listener import Listener
+
+    from pymodaq_plugins_timetagger.bridge.leco_actor import QUEUE_MAX
+    tmp, port = leco["tmp"], leco["port"]
+    actor = start_actor(tmp, port, "tt_busy", "countrate", {"integration_s": 20.0})
+    wait_signed_in(port, "tt_busy", actor)
+    got = {"data": 0, "settings": []}
+
+    def set_data(data=None, additional_payload=None):
+        got["data"] += 1
+
+    def set_director_settings(settings):
+        got["settings"].append(settings)
+
+    def set_director_info(parameter=None, additional_payload=None):
+        pass
+
+    listener = Listener(f"fakedirector{os.getpid()}", host=HOST, port=port, data_host=HOST, timeout=2)
+    listener.start_listen()
+    try:
+        listener.register_binary_rpc_method(set_data, name="set_data", accept_binary_input=True)
+        listener.register_rpc_method(set_director_settings, name="set_director_settings")
+        listener.register_binary_rpc_method(set_director_info, name="set_director_info", accept_binary_input=True)
+        comm = listener.get_communicator()
+        refused = 0
+        for _ in range(300):
+            try:
+                comm.ask_rpc("tt_busy", "send_data_snap", timeout=2)
+            except JSONRPCError as exc:
+                assert "requests are already waiting" in str(exc)
+                refused += 1
+        assert refused >= 300 - QUEUE_MAX - 1
+        time.sleep(0.3)  # the first window is under way
+        t0 = time.monotonic()
+        comm.ask_rpc("tt_busy", "stop_grab", timeout=2)
+        comm.ask_rpc("tt_busy", "get_settings", timeout=2)
+        while not got["settings"] and time.monotonic() - t0 < 10:
+            time.sleep(0.01)
+        answered_s = time.monotonic() - t0
+        print(f"get_settings answered {answered_s:.3f} s after stop_grab (windows of 20 s; {refused} snaps refused)")
+        assert got["settings"] and answered_s < 5, actor.output()[-3000:]
+        assert got["data"] == 0
+        assert "acquisition stopped before the end" in actor.output()
+    finally:
+        listener.stop_listen()
+        assert actor.stop() == 0

@@ -487,6 +487,19 @@ class LecoTaggerActor:
             self._grabbing.clear()
             self._generation += 1
             self.client.interrupt()
+        kept = []  # free the queue of the snaps at once (the worker would skip them, but they take room)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item[0] not in ("snap", "wake"):
+                kept.append(item)
+        for item in kept:
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:  # only if new requests came meanwhile: they are newer, keep them
+                logger.warning("LECO: a %s request dropped by stop_grab (queue full)", item[0])
 
     def _begin(self, generation: Optional[int]) -> bool:
         """Whether a measurement asked at ``generation`` (None: the live grab) is still wanted; if so, a
