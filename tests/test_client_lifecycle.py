@@ -242,3 +242,44 @@ def test_a_console_that_cannot_encode_does_not_end_the_client(fake_server, start
     assert proc.poll() is None
     text = (tmp_path / "client0.log").read_bytes().decode("cp1252")
     assert "\\u03c4" in text and "UnicodeEncodeError" not in text
+
+
+# ------------------------------------------------------------------------------- refused, wrong service
+def _listener_that(answer: bytes, seconds: float):
+    """Accept for ``seconds``: send ``answer`` and close each connection at once; the number accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    return listener, answer, seconds
+
+
+def _count_connections(listener, answer, seconds) -> int:
+    n = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        try:
+            conn, _ = listener.accept()
+        except (TimeoutError, socket.timeout):
+            continue
+        n += 1
+        if answer:
+            conn.sendall(answer)
+        conn.close()
+    listener.close()
+    return n
+
+
+@pytest.mark.parametrize("answer, why", [
+    (b"", "refused by its allowed clients"),  # what a server's allow-list does
+    (b"SSH-2.0-OpenSSH_9.6\r\n", "not a PyMoDAQ server"),
+], ids=["refused", "wrong-service"])
+def test_refused_or_wrong_service_backs_off_and_says_why(start_client, answer, why):
+    """Before: reconnection at once, thousands of times per second, saying nothing."""
+    listener, answer, seconds = _listener_that(answer, 3.0)
+    proc = start_client(listener.getsockname()[1], "--backoff-max-s", "1")
+    n = _count_connections(listener, answer, seconds)
+    print(f"{n} connection attempts in {seconds} s")
+    assert 2 <= n <= 15, proc.output()
+    time.sleep(0.3)
+    out = proc.output()
+    assert why in out and "[timetagger-client] waiting for 127.0.0.1" in out
+    assert out.count("[timetagger-client]") < 10  # a line per change, not per attempt

@@ -311,7 +311,7 @@ class TaggerClient:
                         return 0
                     except OSError as e:  # replying, or the hello: the link failed
                         if not self._stop.is_set():
-                            self._note(f"connection to {self.status.server} lost while sending: {e}")
+                            self._note(f"connection lost while sending: {e}")
                     finally:
                         self._sock = None
                         close_quietly(sock)
@@ -357,11 +357,8 @@ class TaggerClient:
                 sock.setblocking(True)
                 sock.settimeout(IO_TIMEOUT_S)
                 tune(sock)
-                self.status.connected = True
-                self.status.waiting_reason = ""
                 logger.info("connected to %s (%s)", where, self.protocol)
-                self._report()
-                return sock
+                return sock  # shown as connected once the server has not closed it at once (_serve)
             self._sock = None
             close_quietly(sock)
             if err is None:  # stopped
@@ -391,11 +388,13 @@ class TaggerClient:
                 try:
                     cmd, args = commands.get(timeout=SIGNAL_POLL_S)
                 except queue.Empty:
+                    self._show_connected()
                     continue
                 if cmd is _LOST:
                     if not self._stop.is_set():
                         self._note(args)
                     return
+                self._show_connected()
                 if cmd in ("Quit", "Server Closed"):
                     raise QuitRequested()
                 if cmd in SEND_DATA.values():
@@ -430,8 +429,8 @@ class TaggerClient:
             except (EOFError, OSError) as e:
                 item = (_LOST, self._lost_reason(e))
             except ProtocolError as e:
-                item = (_LOST, f"the server at {self.status.server} sent something unreadable ({e}): "
-                               f"{'not a PyMoDAQ server?' if not self._served else 'reconnecting'}")
+                item = (_LOST, f"the server sent something unreadable ({e})" if self._served else
+                               f"not a PyMoDAQ server (it sent something unreadable: {e})")
             else:
                 self._served = True
                 item = (cmd, args)
@@ -446,15 +445,23 @@ class TaggerClient:
             if item[0] is _LOST or item[0] in ("Quit", "Server Closed"):
                 return
 
+    def _show_connected(self) -> None:
+        if not self.status.connected:
+            self.status.connected = True
+            self.status.waiting_reason = ""
+            self._report()
+
     def _lost_reason(self, e: BaseException) -> str:
-        if self._served:
-            return f"connection to {self.status.server} lost: {e}"
-        return (f"the server at {self.status.server} closed the connection before any request ({e}): refused "
-                f"by its allowed clients, full, or not a PyMoDAQ server")
+        if self._served or self.status.connected:
+            return f"connection lost: {e}"
+        logger.debug("closed by %s: %s", self.status.server, e)
+        return (f"the server closed the connection at once: refused by its allowed clients, full, or not a "
+                f"PyMoDAQ server")
 
     def _note(self, text: str) -> None:
         """A connection problem: logged once and shown as the reason of the wait that follows."""
-        logger.info("%s", text)
+        if text != self.status.waiting_reason:
+            logger.info("%s: %s", self.status.server, text)
         self.status.waiting_reason = text
 
     # ------------------------------------------------------------------ messages
