@@ -190,15 +190,25 @@ def end_to_end_times(repeat: int, integration_s: float = 0.001, warmup: int = 5)
         _stop(proc)
 
 
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+def _rss_kb(pid: int) -> int | None:
+    """Resident memory of another process, kB: psutil if installed (any OS), else /proc (Linux), else None."""
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        return psutil.Process(pid).memory_info().rss // 1024
+    status = Path(f"/proc/{pid}/status")
+    if status.is_file():
+        for line in status.read_text(encoding="ascii", errors="replace").splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
 
 
-def client_rss(checkpoints=(100, 10_000), integration_s: float = 0.0002) -> dict[int, int]:
-    """RSS (kB) of the real client process after the given numbers of answered requests."""
+def client_rss(checkpoints=(100, 10_000), integration_s: float = 0.0002) -> dict[int, int | None]:
+    """RSS (kB) of the real client process after the given numbers of answered requests (None: no way to
+    read another process's memory here, see :func:`_rss_kb`)."""
     from pymodaq_plugins_timetagger.bridge.server import BridgeServer
     server = BridgeServer("127.0.0.1", 0).start()
     proc = subprocess.Popen(_client_cmd(server.port, "--measurement", "correlation", "--n-bins", "4096",

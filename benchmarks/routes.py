@@ -76,7 +76,7 @@ class _Children:
         with open(log, "wb") as out:
             proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", role,
                                      "--parent-pid", str(os.getpid()), *args],
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
                                     env=child_env, cwd=str(self.dir))
         self.procs.append((role, proc, log))
         return log
@@ -110,16 +110,19 @@ class _Children:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=3)
+            if proc.stdin:
+                proc.stdin.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _exit_with_parent(parent_pid: int) -> None:
-    """In a child: leave at once when the measuring process is gone (no orphan servers)."""
+    """In a child: leave at once when the measuring process is gone (no orphan servers). Its stdin is a pipe
+    from the parent: end of file = the parent is gone, on every OS (getppid() is POSIX-only, and a
+    subreaper may adopt the child)."""
     def watch():
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent_pid:
-                os._exit(0)
+        while os.read(0, 4096):  # os.read: no buffered reader's lock held by a daemon thread at exit
+            pass
+        os._exit(0)
     threading.Thread(target=watch, daemon=True).start()
 
 

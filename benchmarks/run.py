@@ -213,6 +213,10 @@ def memory_section(args, report) -> None:
     import bridge
     marks = (100, 10_000) if not args.quick else (100, 1000)
     rss = bridge.client_rss(marks)
+    report["client_rss_kb"] = rss
+    if None in rss.values():  # neither psutil nor /proc: say so, and write the rest of the report
+        print("\n## Client memory\n\nnot measured: install psutil to read another process's memory here")
+        return
     growth = (rss[marks[1]] - rss[marks[0]]) / 1024
     print(f"\n## Client memory (correlation, 4096 bins)\n\nRSS after {marks[0]} requests: "
           f"{rss[marks[0]] / 1024:.1f} MB; after {marks[1]}: {rss[marks[1]] / 1024:.1f} MB; growth {growth:.2f} MB")

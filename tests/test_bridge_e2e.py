@@ -1,5 +1,4 @@
 """End to end on loopback: the TCPServer plugins <-> the standalone client in a real subprocess."""
-import signal
 import subprocess
 import sys
 import time
@@ -10,7 +9,7 @@ import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, make_detector, wait_for_signal
 from qtpy import QtWidgets
 
-from processes import pump, stop_process
+from processes import GROUP, pump, stop_process
 
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
     DAQ_0DViewer_TCPServer
@@ -32,10 +31,10 @@ class Client:
 
     def start(self):
         self._out = open(self.log, "a")
-        self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=subprocess.STDOUT, **GROUP)
 
     def output(self):
-        return self.log.read_text()
+        return self.log.read_text(encoding="utf-8", errors="replace")
 
     def kill(self):
         self.proc.kill()
@@ -43,7 +42,7 @@ class Client:
         self._out.close()
 
     def stop(self):
-        code = stop_process(self.proc, signal.SIGINT)
+        code = stop_process(self.proc)  # Ctrl-C (Ctrl-Break on Windows)
         self._out.close()
         return code
 

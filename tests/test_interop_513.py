@@ -56,7 +56,7 @@ def test_our_client_feeds_pymodaq_513_tcpserver(tmp_path):
             client.terminate()
             client.wait(10)
     lines = [first] + json_lines(out)
-    assert srv.returncode == 0, (lines[-1], (tmp_path / "client.log").read_text()[-2000:])
+    assert srv.returncode == 0, (lines[-1], (tmp_path / "client.log").read_text(encoding="utf-8", errors="replace")[-2000:])
     grabs = [line for line in lines if line["event"] == "grab"]
     assert len(grabs) == 3 and not any(g["mock"] for g in grabs)
     for g in grabs:

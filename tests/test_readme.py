@@ -10,21 +10,21 @@ def test_readme_renders_without_warnings():
 
     import docutils.core
     stream = io.StringIO()
-    docutils.core.publish_doctree((ROOT / "README.rst").read_text(),
+    docutils.core.publish_doctree((ROOT / "README.rst").read_text(encoding="utf-8"),
                                   settings_overrides={"report_level": 2, "warning_stream": stream})
     assert stream.getvalue() == ""
 
 
 def test_two_setup_commands():
-    text = (ROOT / "README.rst").read_text()
+    text = (ROOT / "README.rst").read_text(encoding="utf-8")
     quick = text.split("Quick start", 1)[1].split("\n\n.. image::", 1)[0]
     commands = re.findall(r"^   (python3 \S+ \w+)", quick, re.M)
     assert commands == ["python3 tasks.py demo", "python3 tasks.py test"]
-    last = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    last = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
     assert last.split("#")[0].strip() == "python3 tasks.py test"
 
 
 def test_images_exist():
-    text = (ROOT / "README.rst").read_text()
+    text = (ROOT / "README.rst").read_text(encoding="utf-8")
     for image in re.findall(r"^\.\. image:: (\S+)", text, re.M):
         assert (ROOT / image).is_file(), image

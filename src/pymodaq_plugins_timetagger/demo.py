@@ -16,10 +16,13 @@ round-trip time of each grab, and writes ``out/g2_bridge.png``: the g2(τ) that 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,7 +39,27 @@ def _start_client(port: int, address: str, *args: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--host", "127.0.0.1",
            "--port", str(port), "--address", address, "--backoff-max-s", "0.5", "--log-level", "WARNING",
            *args]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # its own process group on Windows, so that Ctrl-Break (its Ctrl-C) can be sent to it alone
+    group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            encoding="utf-8", errors="replace", **group)
+    # read its stderr all along (a full pipe would block the client), keep the end to show on failure
+    proc.stderr_tail = collections.deque(maxlen=40)
+    proc.drain = threading.Thread(target=lambda: proc.stderr_tail.extend(proc.stderr), daemon=True)
+    proc.drain.start()
+    return proc
+
+
+def _stderr_of(proc: subprocess.Popen) -> str:
+    proc.drain.join(2)
+    return "".join(proc.stderr_tail)
+
+
+def _stop_client(proc: subprocess.Popen) -> None:
+    """Stop it as Ctrl-C does (it frees the tagger): SIGTERM on POSIX, Ctrl-Break on Windows (where
+    terminate() would kill it outright)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.CTRL_BREAK_EVENT if os.name == "nt" else signal.SIGTERM)
 
 
 def _viewer(daq_type: str, port: int, title: str, master=None):
@@ -71,7 +94,7 @@ def _wait_for_client(viewer, proc, timeout=30.0) -> str:
         if "device" in [c.name() for c in infos.children()]:
             return infos["device"]
         if proc.poll() is not None:
-            raise RuntimeError(f"the Time Tagger client exited: {proc.stderr.read()}")
+            raise RuntimeError(f"the Time Tagger client exited: {_stderr_of(proc)}")
         time.sleep(0.02)
     raise RuntimeError("the Time Tagger client did not connect")
 
@@ -153,7 +176,7 @@ def main(argv=None) -> int:
         return 0
     finally:
         for proc in procs:
-            proc.terminate()
+            _stop_client(proc)
         for proc in procs:
             try:
                 proc.wait(10)

@@ -61,7 +61,7 @@ def venv_python(path: Path) -> Path:
 def _marker_ok(path: Path) -> bool:
     marker = Path(path) / MARKER
     try:
-        info = json.loads(marker.read_text())
+        info = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return info.get("requirements") == REQUIREMENTS and venv_python(path).exists()
