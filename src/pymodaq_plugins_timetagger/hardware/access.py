@@ -22,7 +22,7 @@ from types import ModuleType
 
 from . import simulator
 from .address import Address, parse_address
-from .errors import TaggerError, TaggerOpenError, VendorLibraryMissing
+from .errors import TaggerError, TaggerOpenError, VendorLibraryBroken, VendorLibraryMissing
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +41,23 @@ _registry: dict[str, "TaggerHandle"] = {}    # serial -> the handle holding it (
 def load_vendor_api() -> ModuleType:
     """Import the vendor's ``TimeTagger`` module (wheel first, installer second).
 
-    Raises :class:`VendorLibraryMissing` naming both import paths when neither is installed.
+    Raises :class:`VendorLibraryMissing` naming both import paths when neither is installed, and
+    :class:`VendorLibraryBroken` with the vendor's message when one is installed but does not load (e.g.
+    "DLL load failed" on Windows: a missing driver or runtime).
     """
     errors = []
+    broken = []
     for name in VENDOR_MODULES:
         try:
             return importlib.import_module(name)
         except ImportError as e:
             errors.append(f"{name}: {e}")
+            missing = isinstance(e, ModuleNotFoundError) and e.name is not None and name.startswith(e.name)
+            if not missing:  # the module is there, something it needs is not
+                broken.append(f"{name}: {e}")
+    if broken:
+        raise VendorLibraryBroken("the Swabian Time Tagger library is installed but cannot be loaded: "
+                                  + "; ".join(broken))
     raise VendorLibraryMissing("the Swabian Time Tagger library is not installed (pip install "
                                "Swabian-TimeTagger, or the vendor's installer); tried "
                                + "; ".join(errors))
@@ -124,6 +133,9 @@ def open_tagger(address: str = "auto", *, sim_clock: str = "wall", sim_seed: int
     if addr.kind == "auto":
         try:
             api = load_vendor_api()
+        except VendorLibraryBroken as e:
+            logger.warning("%s", e)
+            return _open_simulator(addr, sim_kw, why=f"auto: {e}")
         except VendorLibraryMissing:
             return _open_simulator(addr, sim_kw, why="auto: the vendor library is not installed")
         try:

@@ -13,6 +13,10 @@ class VendorLibraryMissing(TaggerError):
     """The vendor's Time Tagger library is not installed (neither the wheel nor the installer's)."""
 
 
+class VendorLibraryBroken(VendorLibraryMissing):
+    """The vendor's library is installed but does not load ("DLL load failed"): the vendor's message says why."""
+
+
 class TaggerOpenError(TaggerError):
     """The Time Tagger at an address could not be opened (the vendor's message is included)."""
 
