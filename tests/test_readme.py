@@ -28,3 +28,14 @@ def test_images_exist():
     text = (ROOT / "README.rst").read_text(encoding="utf-8")
     for image in re.findall(r"^\.\. image:: (\S+)", text, re.M):
         assert (ROOT / image).is_file(), image
+
+
+def test_windows_forms_beside_the_linux_ones():
+    """The remote PC is usually Windows: the same two set-up commands with py, PowerShell continuations."""
+    text = (ROOT / "README.rst").read_text(encoding="utf-8")
+    quick = text.split("Quick start", 1)[1].split("\n\n.. image::", 1)[0]
+    assert "``py tasks.py demo``" in quick and "``py tasks.py test``" in quick
+    assert ".venv\\Scripts\\python" in text
+    blocks = re.findall(r"\.\. code-block:: powershell\n\n((?:      .*\n)+)", text)
+    assert blocks and all(line.endswith(" `") for b in blocks for line in b.splitlines()[:-1])
+    assert "Windows and macOS\n=================" in text
