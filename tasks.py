@@ -4,6 +4,9 @@
     python3 tasks.py demo    # the main job on the simulated Time Tagger (no hardware, no display)
     python3 tasks.py test    # the whole test suite, headless
 
+(on Windows: ``py tasks.py demo``, ``py tasks.py test``; the environment's Python is then
+``.venv\Scripts\python.exe``)
+
 and, once set up, ``python3 tasks.py bench`` for the benchmarks (benchmarks/run.py; adds Pyro5 for the
 comparison with the TimeTaggerRPC route).
 
@@ -48,6 +51,9 @@ def make_venv() -> None:
             run(["apt-get", "install", "-y", "-q", ver])
         if run([sys.executable, "-m", "venv", VENV]) == 0 and PY.exists():
             return
+    if os.name == "nt":
+        sys.exit("cannot create a virtual environment: reinstall Python from python.org (it includes venv) "
+                 "and run this command again with 'py tasks.py ...'")
     sys.exit("cannot create a virtual environment: install the venv module of your Python "
              "(Debian/Ubuntu: sudo apt-get install python3-venv) and run this command again")
 
