@@ -283,3 +283,24 @@ def test_refused_or_wrong_service_backs_off_and_says_why(start_client, answer, w
     out = proc.output()
     assert why in out and "[timetagger-client] waiting for 127.0.0.1" in out
     assert out.count("[timetagger-client]") < 10  # a line per change, not per attempt
+
+
+def test_a_stop_set_just_before_a_window_is_not_lost():
+    """Run.abort() is cleared when acquire() begins; the client's stop event is not (Quit read between the
+    client's last check and the start of the window must still abort it)."""
+    import threading
+
+    from pymodaq_plugins_timetagger.hardware.access import open_tagger
+    from pymodaq_plugins_timetagger.runs import AcquisitionAborted, make_run
+    handle = open_tagger("sim", sim_clock="wall")
+    try:
+        run = make_run(handle, "countrate", integration_s=3600.0)
+        stop = threading.Event()
+        stop.set()
+        t0 = time.perf_counter()
+        with pytest.raises(AcquisitionAborted):
+            run.acquire(stop=stop)
+        assert time.perf_counter() - t0 < 2
+        run.close()
+    finally:
+        handle.close()

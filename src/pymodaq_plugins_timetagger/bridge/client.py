@@ -53,8 +53,8 @@ BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 5.0
 #: settings fields that describe the client and cannot be changed from the server
 READONLY_FIELDS = ("address", "device", "measurement")
-#: a connection is given up (and made again) when a started message or a reply makes no progress for this
-#: long, s; an idle server is fine
+#: a connection is given up (and made again) when a message from the server, once begun, is not complete
+#: within this long, or a reply not sent (a 64 MiB reply needs > 2.2 MB/s), s; an idle server is fine
 IO_TIMEOUT_S = 30.0
 #: commands read from the server and not yet answered (more: the reader stops reading, TCP holds the rest)
 COMMAND_QUEUE = 16
