@@ -312,6 +312,8 @@ class TaggerClient:
                     except OSError as e:  # replying, or the hello: the link failed
                         if not self._stop.is_set():
                             self._note(f"connection lost while sending: {e}")
+                    except ProtocolError as e:  # set-up of the connection (before the reader thread)
+                        self._note(f"the server's answer is not understood: {e}")
                     finally:
                         self._sock = None
                         close_quietly(sock)
