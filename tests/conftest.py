@@ -4,6 +4,10 @@ import os
 # Qt must never look for a display in the tests (PyMoDAQ creates widgets even when nobody sees them)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The simulator's numpy kernels for the whole suite and its subprocesses (no numba import and compile
+# in each); tests/test_simulator_kernels.py checks that the numba kernels give the same data bit for bit.
+# PYMODAQ_TIMETAGGER_KERNELS=numba runs the suite on numba's.
+os.environ.setdefault("PYMODAQ_TIMETAGGER_KERNELS", "numpy")
 
 import pytest  # noqa: E402
 

@@ -14,14 +14,13 @@ import numpy as np
 
 from ..conventions import (AUTOCORRELATION_SELF_PAIRS, WAIT_ON_INDEFINITE_RETURNS, correlation_first_edge,
                            correlation_vendor_index, histogram_index)
+from . import kernels
 from .tagger import SimTimeTagger, _as_int
 
 logger = logging.getLogger(__name__)
 
 #: value of ``CHANNEL_UNUSED`` (vendor: -134217728)
 CHANNEL_UNUSED = -134217728
-#: pairs built at most at once by the pair histogrammer (bounds memory for wide windows)
-MAX_PAIRS_PER_BATCH = 2_000_000
 #: largest n_bins / n_values accepted (int32 in the vendor's API; memory here)
 MAX_BINS = 100_000_000
 
@@ -315,7 +314,7 @@ class Counter(IteratorBase):
             if t.size:
                 self._total[i] += np.uint64(np.searchsorted(t, complete_edge, "left"))
                 t = t[np.searchsorted(t, lo_edge, "left"):]
-                mat[i] = np.bincount((t - self._origin) // bw - lo_bin, minlength=span)[:span]
+                kernels.bin_counts(t, self._origin, bw, lo_bin, mat[i])
         if end_bin > self._cur_bin:
             self._total += self._cur.astype(np.uint64)  # the partly filled bin has just completed
         if lo_bin == self._cur_bin:
@@ -410,31 +409,11 @@ class _PairHistogram:
         stops = self._stops
         if stops.size == 0:
             return
-        left = np.searchsorted(stops, starts + self.lo, side="left")
-        right = np.searchsorted(stops, starts + self.hi, side="left")
-        counts = right - left
         if self.same:
             zero_bin = (0 - self.lo) // self.bw
             if 0 <= zero_bin < self.n:  # each start meets itself at τ = 0 inside its window
                 self.hist[zero_bin] -= starts.size
-        total = int(counts.sum())
-        if total == 0:
-            return
-        cum = np.cumsum(counts)
-        begin = 0
-        while begin < starts.size:
-            # batch so that no more than MAX_PAIRS_PER_BATCH pairs are materialised at once
-            base = cum[begin - 1] if begin else 0
-            end = int(np.searchsorted(cum, base + MAX_PAIRS_PER_BATCH, side="right"))
-            end = max(end, begin + 1)
-            c = counts[begin:end]
-            n_pairs = int(c.sum())
-            if n_pairs:
-                first = np.repeat(left[begin:end] - (np.cumsum(c) - c), c)
-                stop_idx = first + np.arange(n_pairs)
-                tau = stops[stop_idx] - np.repeat(starts[begin:end], c)
-                self.hist += np.bincount((tau - self.lo) // self.bw, minlength=self.n)[: self.n]
-            begin = end
+        kernels.pair_histogram(stops, starts, self.lo, self.bw, self.hist)
 
 
 class Correlation(IteratorBase):

@@ -30,6 +30,8 @@ from typing import Sequence
 
 import numpy as np
 
+from . import kernels
+
 PS_PER_S = 1e12
 
 
@@ -45,9 +47,10 @@ def poisson_arrivals(rng: np.random.Generator, rate_hz: float, duration_ps: floa
     n = int(rng.poisson(mean))
     if n == 0:
         return np.empty(0)
-    gaps = rng.standard_exponential(n + 1)
-    cum = np.cumsum(gaps)
-    return cum[:n] * (duration_ps / cum[n])
+    cum = np.cumsum(rng.standard_exponential(n + 1))
+    out = cum[:n]
+    out *= duration_ps / cum[n]
+    return out
 
 
 def merge_sorted(arrays: Sequence[np.ndarray]) -> np.ndarray:
@@ -65,33 +68,11 @@ def apply_dead_time(times: np.ndarray, dead_ps: float, last_kept: float) -> tupl
 
     ``times`` is sorted (any numeric dtype). ``last_kept`` is the last kept event before ``times[0]``
     (``-inf`` if none), so the dead time is exact across chunk boundaries. Returns the kept events and
-    the new ``last_kept``. Vectorised: an event whose gap to its predecessor is at least ``dead_ps`` is
-    always kept (the last kept event is never later than the predecessor), so each pass removes the
-    events that directly follow such a sure-kept event and are too close to it, until no gap is short.
+    the new ``last_kept`` (the work is done by ``kernels.dead_time``).
     """
     if times.size == 0 or dead_ps <= 0:
         return times, (float(times[-1]) if times.size else last_kept)
-    t = times
-    first_ok = (float(t[0]) - last_kept) >= dead_ps
-    if not first_ok:
-        # the first event falls in the dead time left over from the previous chunk
-        keep_from = np.searchsorted(t, last_kept + dead_ps, side="left")
-        t = t[keep_from:]
-        if t.size == 0:
-            return t, last_kept
-    while True:
-        gaps = np.diff(t)
-        short = gaps < dead_ps
-        if not short.any():
-            break
-        # sure_kept[i] for events 1..n-1: gap to predecessor >= dead (event 0 is always kept here)
-        sure = np.empty(t.size, dtype=bool)
-        sure[0] = True
-        sure[1:] = ~short
-        drop = np.zeros(t.size, dtype=bool)
-        drop[1:] = short & sure[:-1]
-        t = t[~drop]
-    return t, float(t[-1])
+    return kernels.dead_time(times, dead_ps, last_kept)
 
 
 @dataclass

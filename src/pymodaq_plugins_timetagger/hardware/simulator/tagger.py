@@ -30,6 +30,7 @@ from typing import Iterable
 
 import numpy as np
 
+from . import kernels
 from .models import DEFAULT_TRIGGER_LEVEL_V, ModelSpec
 from .sources import PS_PER_S, Source, apply_dead_time, default_scene
 
@@ -93,6 +94,7 @@ class SimTimeTagger:
         self._active: frozenset[int] = frozenset()
         self._overflows = 0
         self._measurements: weakref.WeakSet = weakref.WeakSet()
+        kernels.backend()  # choose (and compile) the kernels now, not in the engine's first chunk
         self._wall_origin = time.monotonic()
         self._thread = None
         if clock == "wall":
@@ -488,7 +490,7 @@ class SimTimeTagger:
                 for signed, offset in ((c, 0.0), (-c, src.pulse_width_ps)):
                     if signed in active:
                         new.setdefault(signed, []).append(
-                            self._to_tags(t + offset, t0, sigma, self._delay[signed]))
+                            self._to_tags(t, t0, sigma, self._delay[signed], offset))
         for c, parts in new.items():
             pend = self._pending.get(c)
             if pend is not None and pend.size:
@@ -510,17 +512,14 @@ class SimTimeTagger:
             edges = (np.arange(k0, k1, dtype=np.int64) * period + phase - t0).astype(float)
             new.setdefault(signed, []).append(self._to_tags(edges, t0, sigma, self._delay[signed]))
 
-    def _to_tags(self, rel: np.ndarray, t0: int, sigma: float, delay: int) -> np.ndarray:
-        """Jitter, delay and round relative float times into absolute int64 tags (sorted)."""
+    def _to_tags(self, rel: np.ndarray, t0: int, sigma: float, delay: int, offset: float = 0.0) -> np.ndarray:
+        """Offset, jitter, delay and round relative float times into absolute int64 tags (sorted)."""
         if sigma > 0:
             noise = self._rng.standard_normal(rel.size)
-            np.clip(noise, -JITTER_TRUNCATION_SIGMA, JITTER_TRUNCATION_SIGMA, out=noise)
-            rel = rel + noise * sigma
-        tags = np.rint(rel).astype(np.int64)
-        tags += t0 + delay
-        if sigma > 0:
+            tags = kernels.jitter_to_tags(rel, offset, noise, JITTER_TRUNCATION_SIGMA, sigma, t0 + delay)
             tags.sort(kind="stable")
-        return tags
+            return tags
+        return kernels.round_to_tags(rel, offset, t0 + delay)
 
     def _postprocess(self, c: int, tags: np.ndarray) -> np.ndarray:
         """Tagger dead time and event divider of input ``c`` on released tags."""
