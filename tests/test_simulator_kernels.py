@@ -73,9 +73,21 @@ def pair_cases():
 
 @pytest.mark.parametrize("name,stops,starts,lo,bw,n", pair_cases(), ids=[c[0] for c in pair_cases()])
 def test_pair_histogram_matches_brute_force(backend, name, stops, starts, lo, bw, n):
-    hist = np.zeros(n, dtype=np.int64)
+    hist = guarded_zeros(n)
     kernels.pair_histogram(stops, starts, lo, bw, hist)
     np.testing.assert_array_equal(hist, reference_pairs(stops, starts, lo, bw, n))
+    assert_guards_intact(hist)
+
+
+def guarded_zeros(n):
+    """n zeros inside a buffer with a sentinel on either side (compiled code does not check bounds)."""
+    buf = np.full(n + 2, -99, dtype=np.int64)
+    buf[1:-1] = 0
+    return buf[1:-1]
+
+
+def assert_guards_intact(hist):
+    assert hist.base[0] == hist.base[-1] == -99, "a kernel wrote outside the histogram"
 
 
 def test_pair_histogram_counts_the_window_edges_as_documented(backend):
@@ -83,9 +95,10 @@ def test_pair_histogram_counts_the_window_edges_as_documented(backend):
     lo, bw, n = -30, 10, 6
     starts = np.array([1000], dtype=np.int64)
     stops = starts + np.array([lo - 1, lo, lo + 9, lo + 10, lo + n * bw - 1, lo + n * bw], dtype=np.int64)
-    hist = np.zeros(n, dtype=np.int64)
+    hist = guarded_zeros(n)
     kernels.pair_histogram(stops, starts, lo, bw, hist)
     np.testing.assert_array_equal(hist, [2, 1, 0, 0, 0, 1])
+    assert_guards_intact(hist)
 
 
 def test_pair_histogram_adds_to_what_is_there(backend):
@@ -98,13 +111,15 @@ def test_pair_histogram_adds_to_what_is_there(backend):
 
 @pytest.mark.parametrize("dtype", [np.int64, np.float64])
 @pytest.mark.parametrize("dead", [2000, 2000.0, 3333.3])
-@pytest.mark.parametrize("last_kept", [-math.inf, -1500.0, 500.0])
+@pytest.mark.parametrize("last_kept", [-math.inf, -1500.0, 500.0, "exactly dead time before times[3]"])
 def test_dead_time_matches_the_sequential_definition(backend, dtype, dead, last_kept):
     rng = np.random.default_rng(17)
     gaps = rng.exponential(1500.0, 3000)
     gaps[::50] = 0.0      # ties
     gaps[1::37] = 2000.0  # gaps of exactly the dead time
     times = np.cumsum(np.round(gaps) if dtype is np.int64 else gaps).astype(dtype)
+    if isinstance(last_kept, str):
+        last_kept = float(times[3]) - dead  # times[3] ends the dead time left by the previous chunk: kept
     kept, last = apply_dead_time(times, dead, last_kept)
     ref, ref_last = reference_dead_time(times, dead, last_kept)
     np.testing.assert_array_equal(kept, ref)
@@ -149,9 +164,10 @@ def test_bin_counts(backend):
     origin, bw, lo_bin = 1_000, 250, 4
     tags = np.sort(rng.integers(origin + lo_bin * bw, origin + 30 * bw, 2000)).astype(np.int64)
     tags[:3] = origin + lo_bin * bw  # exactly on the first edge
-    out = np.zeros(26, dtype=np.int64)
+    out = guarded_zeros(26)
     kernels.bin_counts(tags, origin, bw, lo_bin, out)
     np.testing.assert_array_equal(out, np.histogram(tags, bins=origin + (lo_bin + np.arange(27)) * bw)[0])
+    assert_guards_intact(out)
 
 
 def test_backend_choice(monkeypatch):
