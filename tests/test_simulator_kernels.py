@@ -159,6 +159,19 @@ def test_tag_rounding_is_bit_identical(offset):
     assert out["numpy"][0].dtype == np.int64
 
 
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed (optional extra [fast])")
+def test_arrivals_are_bit_identical():
+    gaps = np.random.default_rng(4).standard_exponential(100_001)
+    out = {}
+    for name in ("numpy", "numba"):
+        kernels.set_backend(name)
+        out[name] = kernels.arrivals(gaps.copy(), 1e11)
+    kernels.set_backend(None)
+    np.testing.assert_array_equal(out["numpy"], out["numba"])
+    cum = np.cumsum(gaps)
+    np.testing.assert_array_equal(out["numpy"], cum[:-1] * (1e11 / cum[-1]))  # the formula, in numpy
+
+
 def test_bin_counts(backend):
     rng = np.random.default_rng(8)
     origin, bw, lo_bin = 1_000, 250, 4

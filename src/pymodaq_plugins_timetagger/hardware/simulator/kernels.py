@@ -15,6 +15,7 @@ device (about 0.6 s of CPU with numba's cache, a few seconds the very first time
 
 Kernels
 -------
+``arrivals``        Poisson arrival times from exponential gaps (cumulative sum, scaled).
 ``pair_histogram``  adds to a histogram every (start, stop) pair whose τ = stop − start lies in its
                     window: the work of Correlation and Histogram. numpy materialises the pairs
                     (in batches); numba sweeps both sorted streams once, O(starts + pairs).
@@ -67,6 +68,14 @@ def _pair_histogram_numpy(stops, starts, lo, bw, hist):
             tau = stops[stop_idx] - np.repeat(starts[begin:end], c)
             hist += np.bincount((tau - lo) // bw, minlength=n)[:n]
         begin = end
+
+
+def _arrivals_numpy(gaps, duration_ps):
+    """Partial sums of ``gaps`` (n + 1 of them) scaled so that the last is ``duration_ps``: the first n."""
+    cum = np.cumsum(gaps, out=gaps)
+    out = cum[:-1]
+    out *= duration_ps / cum[-1]
+    return out
 
 
 def _jitter_to_tags_numpy(rel, offset, noise, clip, sigma, shift):
@@ -122,7 +131,7 @@ def _bin_counts_numpy(tags, origin, bw, lo_bin, out):
     out += np.bincount((tags - origin) // bw - lo_bin, minlength=span)[:span]
 
 
-_NUMPY = {"pair_histogram": _pair_histogram_numpy, "jitter_to_tags": _jitter_to_tags_numpy,
+_NUMPY = {"arrivals": _arrivals_numpy, "pair_histogram": _pair_histogram_numpy, "jitter_to_tags": _jitter_to_tags_numpy,
           "round_to_tags": _round_to_tags_numpy, "dead_time": _dead_time_numpy,
           "bin_counts": _bin_counts_numpy}
 
@@ -156,6 +165,18 @@ def _pair_histogram_loop(stops, starts, lo, bw, hist):
                 hist[np.uint64(stops[k] - a) // bw64] += 1
 
 
+def _arrivals_loop(gaps, duration_ps):
+    acc = 0.0
+    for i in range(gaps.size):          # numpy's cumsum: sequential additions, in this order
+        acc += gaps[i]
+        gaps[i] = acc
+    scale = duration_ps / acc
+    out = gaps[:-1]
+    for i in range(out.size):
+        out[i] *= scale
+    return out
+
+
 def _jitter_loop(rel, offset, noise, clip, sigma, shift):
     out = np.empty(rel.size, dtype=np.int64)
     for i in range(rel.size):
@@ -177,23 +198,23 @@ def _round_loop(rel, offset, shift):
 
 
 def _dead_time_loop(t, dead_ps, last_kept):
-    """(mask of kept events, index of the last kept one or -1): the numpy kernel's tests, in one pass."""
+    """The kept events (a new array): the numpy kernel's tests, in one pass."""
     n = t.size
-    keep = np.zeros(n, dtype=np.bool_)
+    out = np.empty_like(t)
     i = 0
     if not (t[0] - last_kept) >= dead_ps:
         limit = last_kept + dead_ps
         while i < n and t[i] < limit:
             i += 1
         if i == n:
-            return keep, -1
-    keep[i] = True
-    last = i
+            return out[:0]
+    out[0] = t[i]
+    n_kept = 1
     for j in range(i + 1, n):
-        if not t[j] - t[last] < dead_ps:
-            keep[j] = True
-            last = j
-    return keep, last
+        if not t[j] - out[n_kept - 1] < dead_ps:
+            out[n_kept] = t[j]
+            n_kept += 1
+    return out[:n_kept]
 
 
 def _bin_counts_loop(tags, origin, bw, lo_bin, out):
@@ -211,18 +232,17 @@ def _numba_kernels() -> dict:
     dead_time_loop = jit(_dead_time_loop)
 
     def dead_time(times, dead_ps, last_kept):
-        keep, last = dead_time_loop(times, dead_ps, float(last_kept))
-        if last < 0:
-            return times[:0], last_kept
-        return times[keep], float(times[last])
+        kept = dead_time_loop(times, dead_ps, float(last_kept))
+        return kept, (float(kept[-1]) if kept.size else last_kept)
 
-    return {"pair_histogram": jit(_pair_histogram_loop), "jitter_to_tags": jit(_jitter_loop),
+    return {"arrivals": jit(_arrivals_loop), "pair_histogram": jit(_pair_histogram_loop), "jitter_to_tags": jit(_jitter_loop),
             "round_to_tags": jit(_round_loop), "dead_time": dead_time, "bin_counts": jit(_bin_counts_loop)}
 
 
 def _warm_up(impl: dict) -> None:
     """Call every kernel once on small inputs of the types the simulator passes (compiles numba's)."""
     tags = np.array([0, 5, 7, 20], dtype=np.int64)
+    impl["arrivals"](np.array([1.0, 2.0, 3.0]), 10.0)
     impl["pair_histogram"](tags, tags, -10, 4, np.zeros(5, dtype=np.int64))
     impl["jitter_to_tags"](np.array([1.0, 2.0]), 0.0, np.array([0.1, -0.2]), 7.0, 8.0, 3)
     impl["round_to_tags"](np.array([1.0, 2.0]), 0.0, 3)
@@ -273,6 +293,12 @@ def _kernel(name):
     if _impl is None:
         backend()
     return _impl[name]
+
+
+def arrivals(gaps: np.ndarray, duration_ps: float) -> np.ndarray:
+    """Poisson arrival times from n + 1 exponential ``gaps`` (overwritten): the n first partial sums,
+    scaled so that the last partial sum would be ``duration_ps`` (a view into ``gaps``)."""
+    return _kernel("arrivals")(gaps, duration_ps)
 
 
 def pair_histogram(stops: np.ndarray, starts: np.ndarray, lo: int, bw: int, hist: np.ndarray) -> None:

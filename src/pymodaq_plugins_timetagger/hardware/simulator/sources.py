@@ -47,10 +47,7 @@ def poisson_arrivals(rng: np.random.Generator, rate_hz: float, duration_ps: floa
     n = int(rng.poisson(mean))
     if n == 0:
         return np.empty(0)
-    cum = np.cumsum(rng.standard_exponential(n + 1))
-    out = cum[:n]
-    out *= duration_ps / cum[n]
-    return out
+    return kernels.arrivals(rng.standard_exponential(n + 1), duration_ps)
 
 
 def merge_sorted(arrays: Sequence[np.ndarray]) -> np.ndarray:
