@@ -101,6 +101,16 @@ def test_pair_histogram_counts_the_window_edges_as_documented(backend):
     assert_guards_intact(hist)
 
 
+def test_pair_histogram_refuses_windows_beyond_int64(backend):
+    tags = np.array([0, 10], dtype=np.int64)
+    for lo, bw in ((-(2**62) - 1, 1), (0, 2**60 + 1)):
+        with pytest.raises(OverflowError, match="reaches beyond"):
+            kernels.pair_histogram(tags, tags, lo, bw, np.zeros(4, dtype=np.int64))
+    hist = np.zeros(4, dtype=np.int64)
+    kernels.pair_histogram(tags, tags, -(2**62), 2**61, hist)  # the widest allowed
+    np.testing.assert_array_equal(hist, [0, 1, 3, 0])  # τ = -10; 0, 0, 10
+
+
 def test_pair_histogram_adds_to_what_is_there(backend):
     rng = np.random.default_rng(5)
     a, b = sorted_tags(rng, 100, 10_000), sorted_tags(rng, 100, 10_000)
