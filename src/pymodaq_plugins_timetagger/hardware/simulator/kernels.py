@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 
 #: environment variable that forces the numpy kernels (value ``numpy``)
 ENV_VAR = "PYMODAQ_TIMETAGGER_KERNELS"
-#: the pair histogram's window must lie within ± this (ps): tags + window stay far from int64's limits
+#: the pair histogram's window must lie strictly within ± this (ps): tags + window, and its width, stay
+#: within int64
 WINDOW_LIMIT_PS = 2**62
 #: numpy pair histogram: pairs built at most at once (bounds memory for wide windows)
 MAX_PAIRS_PER_BATCH = 2_000_000
@@ -307,11 +308,11 @@ def pair_histogram(stops: np.ndarray, starts: np.ndarray, lo: int, bw: int, hist
     """Add to ``hist`` (int64, n bins of ``bw`` ps from ``lo``) the pairs with stop − start in its window.
 
     ``stops`` and ``starts`` are sorted int64 tags; every (start, stop) pair counts, a tag with itself too.
-    A window reaching beyond ±2**62 ps (53 days) raises OverflowError: tag + window must stay in int64,
-    where compiled code would wrap around silently.
+    A window reaching ±2**62 ps (53 days) raises OverflowError: tag + window and its width must stay in
+    int64, where compiled code would wrap around silently.
     """
-    if lo < -WINDOW_LIMIT_PS or lo + hist.size * bw > WINDOW_LIMIT_PS:
-        raise OverflowError(f"histogram window [{lo}, {lo + hist.size * bw}) ps reaches beyond "
+    if lo <= -WINDOW_LIMIT_PS or lo + hist.size * bw >= WINDOW_LIMIT_PS:
+        raise OverflowError(f"histogram window [{lo}, {lo + hist.size * bw}) ps reaches "
                             f"±{WINDOW_LIMIT_PS} ps")
     _kernel("pair_histogram")(stops, starts, lo, bw, hist)
 
