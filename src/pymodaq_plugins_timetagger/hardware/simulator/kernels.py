@@ -34,7 +34,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-#: environment variable that forces the numpy kernels (value ``numpy``)
+#: environment variable choosing the kernels: ``numba``, ``numpy`` or ``auto`` (unset: numba if installed)
 ENV_VAR = "PYMODAQ_TIMETAGGER_KERNELS"
 #: the pair histogram's window must lie strictly within ± this (ps): tags + window, and its width, stay
 #: within int64
