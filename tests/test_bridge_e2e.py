@@ -202,12 +202,12 @@ def test_two_clients_and_choosing_one(server, clients):
 
 
 def test_no_client_is_an_error_not_mock_data(server):
-    det = server(DAQ_0DViewer_TCPServer)
+    det = server(DAQ_0DViewer_TCPServer, grab_timeout_s=0.5)  # a grab waits that long for a client
     statuses = []
     det.emit_status = statuses.append
     det.grab_data(1)
     with pytest.raises(Exception):
-        wait_for_signal(det.dte_signal, lambda: None, timeout_ms=500)
+        wait_for_signal(det.dte_signal, lambda: None, timeout_ms=1500)
     texts = [str(s.attribute) for s in statuses if s.command == "update_status"]
     assert any("no client connected" in t for t in texts), texts
 
@@ -223,8 +223,8 @@ def test_client_killed_and_restarted(server, clients):
     statuses = []
     det.emit_status = statuses.append
     det.grab_data(1)
-    pump(0.5)
-    assert any("no client connected" in str(s.attribute) for s in statuses)
+    pump(3.5)  # a grab waits up to the grab timeout for a client to come back
+    assert any("no client connected" in str(s.attribute) and "waited 3 s" in str(s.attribute) for s in statuses)
     c.start()
     wait_clients(det, 1)
     assert grab(det).data[0].capture_duration_s == pytest.approx(0.1)

@@ -7,13 +7,19 @@ returns; the job's outcome comes back through a queued Qt signal to the plugin's
 emits the data (exactly one dataset per grab) or, on failure, a status message naming the cause and
 no data. Each job has a token: the outcome of a job that was aborted (stop, a settings change) is
 never shown.
+
+Failures are put where the user looks. PyMoDAQ 5.3's DAQ_Viewer drops the text ``ini_detector`` returns and
+writes "Viewer initialized: False" instead; after a failed grab it writes "Timeout occurred" and "Stopping
+grab". So the reason of a failed initialization (:meth:`AsyncViewerBase.init_failed`) and of a failed grab
+(:meth:`AsyncViewerBase.report_failure`) goes to the log at once and to the status bar again once PyMoDAQ's
+own messages are out: the clearest message is the last one shown.
 """
 from __future__ import annotations
 
 import threading
 from typing import Callable
 
-from qtpy.QtCore import QCoreApplication, Qt, QThread, Signal, Slot
+from qtpy.QtCore import QCoreApplication, Qt, QThread, QTimer, Signal, Slot
 
 from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base
@@ -49,6 +55,7 @@ class AsyncViewerBase(DAQ_Viewer_base):
         self._job_abort: Callable | None = None
         self._token = 0
         self._pending_grab = False
+        self._failure: str | None = None  # the last grab's failure, restated after PyMoDAQ's own messages
         self._job_done.connect(self._on_job_done)
 
     def start_job(self, work: Callable[[], object], abort: Callable | None = None) -> None:
@@ -57,6 +64,7 @@ class AsyncViewerBase(DAQ_Viewer_base):
         token = self._token
         self._job_abort = abort
         self._pending_grab = True
+        self._failure = None
 
         def run():
             try:
@@ -97,19 +105,56 @@ class AsyncViewerBase(DAQ_Viewer_base):
         if isinstance(outcome, AcquisitionAborted):
             return
         if isinstance(outcome, Exception):
-            self.show_status(str(outcome), error=True)
-            self.signal_failure()
+            self.report_failure(str(outcome))
             return
         try:
             self.on_job_result(outcome)
         except Exception as e:  # never let an exception escape into the Qt event loop
             logger.exception("showing the data failed")
-            self.show_status(f"showing the data failed: {e}", error=True)
-            self.signal_failure()
+            self.report_failure(f"showing the data failed: {e}")
 
     def show_status(self, text: str, error: bool = False) -> None:
         (logger.warning if error else logger.info)(text)
         self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
+
+    def report_failure(self, text: str) -> None:
+        """A grab failed: say why (log and status bar) and tell PyMoDAQ that no data will come.
+
+        PyMoDAQ answers with "Timeout occurred" and a stop; the subclass's ``stop`` calls
+        :meth:`restate_failure`, which shows ``text`` again after those.
+        """
+        self._failure = text
+        self.signal_failure()
+        self.show_status(text, error=True)
+
+    def restate_failure(self) -> None:
+        """Show the last grab failure again once the current command is done (called from ``stop``)."""
+        text, self._failure = self._failure, None
+        if text:
+            self._emit_later(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
+
+    def init_failed(self, reason: str, field: str | None = None) -> tuple[str, bool]:
+        """Report a failed initialization and return what ``ini_detector`` returns for it.
+
+        The reason goes to the log, to the status bar (once PyMoDAQ has written its "Viewer initialized:
+        False", which would hide it) and, if ``field`` names a read-only text setting, into that field.
+        """
+        logger.error("%s not initialized: %s", type(self).__name__, reason)
+        if field is not None:
+            self.settings.child(field).setValue(f"not initialized: {reason}")
+        status = ThreadCommand(ThreadStatus.UPDATE_STATUS, reason)
+        self.emit_status(status)
+        self._emit_later(status)
+        return reason, False
+
+    def _emit_later(self, status: ThreadCommand) -> None:
+        """``emit_status(status)`` once the command being handled in this thread is done."""
+        def emit():
+            try:
+                self.emit_status(status)
+            except RuntimeError:  # the module was closed meanwhile: nobody to tell
+                pass
+        QTimer.singleShot(0, emit)
 
     def signal_failure(self) -> None:
         """Tell PyMoDAQ no data will come for this grab: a scan stops waiting, a live grab stops."""

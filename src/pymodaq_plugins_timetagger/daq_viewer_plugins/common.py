@@ -114,8 +114,8 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                 self.controller = open_tagger(self.settings["address"])
             else:
                 if controller is None:
-                    return ("this plugin is a Slave but no Master has opened a Time Tagger with the same "
-                            "controller ID", False)
+                    return self.init_failed("this plugin is a Slave but no Master has opened a Time Tagger "
+                                            "with the same controller ID", "device")
                 self.controller = controller
             handle = self.controller
             self.settings.child("device").setValue(handle.description)
@@ -126,9 +126,9 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             if handle.simulated:
                 logger.info("%s uses the simulator: %s", self.kind, handle.description)
             return handle.description, True
-        except (TaggerError, ValueError, RuntimeError) as e:
+        except (TaggerError, ValueError, RuntimeError, OSError) as e:
             self.release()
-            return f"Time Tagger {self.kind}: {e}", False
+            return self.init_failed(f"Time Tagger {self.kind}: {e}", "device")
 
     def commit_settings(self, param):
         name = param.name()
@@ -158,8 +158,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
 
     def grab_data(self, Naverage=1, **kwargs):
         if self._run is None:
-            self.show_status("the Time Tagger is not initialized: initialize the detector first", error=True)
-            self.signal_failure()
+            self.report_failure("the Time Tagger is not initialized: initialize the detector first")
             return
         self._naverage = max(1, int(Naverage))
         self._start_acquisition()
@@ -171,6 +170,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                 self._run.stop()
             except Exception as e:  # a tagger gone at this point must not break the stop
                 logger.warning("stopping %s: %s", self.kind, e)
+        self.restate_failure()
         return ""
 
     def close(self):

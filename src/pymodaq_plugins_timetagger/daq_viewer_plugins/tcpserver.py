@@ -4,29 +4,49 @@ On the main PC, a DAQ_Viewer with one of these plugins listens on ``socket_ip:po
 Tagger client (or any client of PyMoDAQ's TCP/IP protocol, in either dialect) dials in. A grab sends
 ``Send Data xD`` to the chosen client and emits its answer with axes and units intact. No client, a
 client that left, or no answer in time: a status message naming the cause, and no data (never mock
-data). The connected client's settings are mirrored under *Client settings*; editing one there sends it
-to the client (``set_info``), which applies it and answers with the value it applied.
+data); a grab while no client is connected waits up to *Grab timeout* for one to (re)connect.
+
+The settings and infos of the client that answers the next grab are mirrored under *Client settings* and
+*Client infos* (see :mod:`..bridge.mirror`: only plain values of allowed parameter types, bounded, never
+evaluated); editing one there sends it to the client (``set_info``), which applies it and answers with the
+value it applied. PyMoDAQ 5.3's DAQ_Viewer copies a plugin's settings tree by its changes but never
+removes a child from its copy, so the mirror never removes one either: a parameter the current client
+does not have is hidden and marked (not sent by the current client), and comes back if a client sends it
+again; the UI's copy, and the settings a scan saves, stay equal to the plugin's.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import threading
+import time
 
 import numpy as np
 from qtpy.QtCore import Signal, Slot
 
+from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq.control_modules.viewer_utility_classes import comon_parameters
 from pymodaq.utils.data import Axis, DataFromPlugins, DataToExport
-from pymodaq_gui.parameter import ioxml
 from pymodaq_utils.logger import get_module_name, set_logger
+from pymodaq_utils.utils import ThreadCommand
 
 from ..bridge import codec
-from ..bridge.server import DEFAULT_HOST, DEFAULT_PORT, BridgeError, BridgeServer, parse_allowed
+from ..bridge.mirror import MirrorLimits, MirrorRefused, clip_text, info_key, mirror_dict, mirror_dicts
+from ..bridge.paramxml import apply_xml_update, from_xml_string, to_xml_string
+from ..bridge.server import (DEFAULT_HOST, DEFAULT_PORT, BridgeError, BridgeServer, ClientLeft, NoClient,
+                             parse_allowed)
+from ..runs import AcquisitionAborted
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
 
 logger = set_logger(get_module_name(__file__))
 
 FIRST_CONNECTED = "first connected"
+NO_CLIENT = "no client"
+#: title prefix of a mirrored parameter the current client did not send (hidden, kept for PyMoDAQ's UI copy)
+GONE = "(not sent by the current client) "
+#: a client that never sends its settings (a custom client) is asked for data this long after connecting
+SETTINGS_GRACE_S = 1.0
 
 
 def tcpserver_params() -> list:
@@ -39,11 +59,14 @@ def tcpserver_params() -> list:
         {"title": "Allowed clients:", "name": "allowed_clients", "type": "str", "value": "",
          "tip": "comma-separated addresses or networks (e.g. 192.168.1.20, 10.0.0.0/24); empty: any"},
         {"title": "Grab timeout (s):", "name": "grab_timeout_s", "type": "float", "value": 10.0, "min": 0.01,
-         "tip": "how long a grab waits for the client's data"},
+         "tip": "how long a grab waits for the client's data, and for a client to (re)connect"},
         {"title": "Max. frame (MiB):", "name": "max_frame_mib", "type": "int", "value": 64, "min": 1},
+        {"title": "Server:", "name": "server_state", "type": "str", "value": "not initialized", "readonly": True},
         {"title": "Ask client:", "name": "client", "type": "list", "value": FIRST_CONNECTED,
          "limits": [FIRST_CONNECTED]},
         {"title": "Connected clients:", "name": "clients", "type": "text", "value": "", "readonly": True},
+        {"title": "Mirrored client:", "name": "mirrored", "type": "str", "value": NO_CLIENT, "readonly": True,
+         "tip": "the client whose settings and infos are shown below (the one the next grab asks)"},
         {"title": "Client settings:", "name": "settings_client", "type": "group", "children": []},
         {"title": "Client infos:", "name": "infos", "type": "group", "children": []},
     ]
@@ -55,6 +78,7 @@ class TCPServerViewerBase(AsyncViewerBase):
     dim = "1D"
     job_join_timeout_s = 0.0  # a grab waits on the network; stop just stops listening for its answer
     params = tcpserver_params()
+    mirror_limits = MirrorLimits()
 
     _server_event = Signal(object)
 
@@ -62,7 +86,10 @@ class TCPServerViewerBase(AsyncViewerBase):
         super().ini_attributes()
         self.controller: BridgeServer | None = None
         self._mirrored_id: int | None = None
+        self._mirror_source = None          # the mirrored client's settings (paramxml.Param)
+        self._info_keys: dict[str, str] = {}  # info name -> parameter name under infos
         self._last_axes: dict = {}
+        self._client_arrived = threading.Event()
         self._server_event.connect(self._on_server_event)
 
     # ------------------------------------------------------------------ PyMoDAQ API
@@ -76,48 +103,53 @@ class TCPServerViewerBase(AsyncViewerBase):
                 self.controller = server
             else:
                 if controller is None:
-                    return "this plugin is a Slave but no Master TCPServer shares its controller ID", False
+                    return self.init_failed("this plugin is a Slave but no Master TCPServer shares its "
+                                            "controller ID", "server_state")
                 self.controller = controller
             self.controller.add_listener(self._forward_event)
             self.release_with_thread()
             self._refresh_clients()
-            return f"listening on {self.controller.host}:{self.controller.port}", True
+            text = f"listening on {self.controller.host}:{self.controller.port}"
+            self.settings.child("server_state").setValue(text)
+            return text, True
         except (OSError, ValueError) as e:
             self.release()
-            return f"TCP server: {e}", False
+            return self.init_failed(f"TCP server: {e}", "server_state")
 
     def commit_settings(self, param):
         name = param.name()
         path = _path_under(param, "settings_client")
         try:
             if path is not None:
-                self._send_client_setting(path)
+                self._send_client_setting(path, param)
             elif name == "allowed_clients" and self.controller is not None:
                 self.controller.allowed = parse_allowed(param.value())
             elif name in ("socket_ip", "port_id", "max_frame_mib") and self.controller is not None:
                 self.show_status(f"{param.title()} takes effect at the next initialization")
             elif name == "client":
                 self._mirror(self._selected_client())
-        except (BridgeError, ValueError, OSError) as e:
+        except (BridgeError, ValueError, OSError, KeyError) as e:
             self.show_status(f"{param.title() or name}: {e}", error=True)
 
     def grab_data(self, Naverage=1, **kwargs):
         server = self.controller
         if server is None:
-            self.show_status("the TCP server is not initialized: initialize the detector first", error=True)
-            self.signal_failure()
+            self.report_failure("the TCP server is not initialized: initialize the detector first")
             return
         client = self._selected_id()
         timeout = float(self.settings["grab_timeout_s"])
         dim = self.dim
-        self.start_job(lambda: server.request(dim, client, timeout))
+        arrived, aborted = self._client_arrived, threading.Event()
+        self.start_job(lambda: request_waiting(server, dim, client, timeout, arrived, aborted),
+                       abort=aborted.set)
 
     def stop(self):
         self.abort_job()
+        self.restate_failure()
         return ""
 
     def close(self):
-        self.stop()
+        self.abort_job()
         self.release()
 
     def release(self) -> None:
@@ -133,6 +165,8 @@ class TCPServerViewerBase(AsyncViewerBase):
 
     # ------------------------------------------------------------------ server events (any thread)
     def _forward_event(self, kind, client, data) -> None:
+        if kind in ("connected", "settings"):
+            self._client_arrived.set()  # a grab waiting for a client looks again
         self._server_event.emit((kind, client, data))
 
     @Slot(object)
@@ -141,8 +175,6 @@ class TCPServerViewerBase(AsyncViewerBase):
         try:
             if kind in ("connected", "disconnected"):
                 self._refresh_clients()
-                if kind == "disconnected" and client is not None and client.id == self._mirrored_id:
-                    self._mirror(self._selected_client())
                 if kind == "connected":
                     self.show_status(f"client {client.label} connected")
                 else:
@@ -153,7 +185,7 @@ class TCPServerViewerBase(AsyncViewerBase):
                 if self._selected_client() is client:
                     self._mirror(client)
             elif kind == "info":
-                if self._selected_client() is client:
+                if client.id == self._mirrored_id:
                     self._show_info(*data)
                 if data[0] == "error":
                     self.show_status(f"client {client.label}: {data[1]}", error=True)
@@ -173,8 +205,9 @@ class TCPServerViewerBase(AsyncViewerBase):
         current = self.settings["client"]
         self.settings.child("client").setLimits(labels)
         self.settings.child("client").setValue(current if current in labels else FIRST_CONNECTED)
-        if self._mirrored_id is None or self._mirrored_id not in [c.id for c in clients]:
-            self._mirror(self._selected_client())
+        selected = self._selected_client()
+        if (None if selected is None else selected.id) != self._mirrored_id:
+            self._mirror(selected)
 
     def _selected_id(self) -> int | None:
         label = self.settings["client"]
@@ -190,57 +223,173 @@ class TCPServerViewerBase(AsyncViewerBase):
             return None
         clients = [c for c in self.controller.clients() if c.client_type == "GRABBER"]
         wanted = self._selected_id()
-        for c in clients:
+        for c in sorted(clients, key=lambda c: c.id):
             if wanted is None or c.id == wanted:
                 return c
         return None
 
+    # ------------------------------------------------------------------ the mirror
     def _mirror(self, client) -> None:
-        """Show ``client``'s settings and infos (or nothing) under settings_client / infos."""
-        group = self.settings.child("settings_client")
-        group.clearChildren()
-        infos = self.settings.child("infos")
-        infos.clearChildren()
+        """Show ``client``'s settings and infos under settings_client / infos (``None``: no client)."""
         self._mirrored_id = None if client is None else client.id
-        if client is None:
-            return
-        if client.settings_xml:
+        self._mirror_source = None
+        self._info_keys = {}
+        self.settings.child("mirrored").setValue(NO_CLIENT if client is None else client.label)
+        settings: list[dict] = []
+        if client is not None and client.settings is not None:
             try:
-                children = ioxml.XML_string_to_parameter(client.settings_xml)
-                group.addChildren(children)
-            except Exception as e:
-                self.show_status(f"client {client.label} sent settings that cannot be shown: {e}", True)
-        for name, value in client.infos.items():
-            self._show_info(name, value)
+                settings, warnings = mirror_dicts(client.settings, self.mirror_limits)
+                self._mirror_source = copy.deepcopy(client.settings)  # Info_xml updates go into this copy
+                for w in warnings[:5]:
+                    logger.warning("client %s: %s", client.label, w)
+                if warnings:
+                    self.show_status(f"client {client.label}: {len(warnings)} of its settings are shown as "
+                                     f"text or cut ({warnings[0]})", error=True)
+            except MirrorRefused as e:
+                self.show_status(f"client {client.label}: {e}", error=True)
+        elif client is not None and client.settings_xml:
+            self.show_status(f"client {client.label} sent settings that cannot be read (see the log)", True)
+        self._reconcile(self.settings.child("settings_client"), settings)
+        infos = [] if client is None else list(client.infos.items())
+        if len(infos) > self.mirror_limits.max_infos:
+            self.show_status(f"client {client.label}: {len(infos)} infos, the mirror shows the first "
+                             f"{self.mirror_limits.max_infos}", error=True)
+        self._reconcile(self.settings.child("infos"),
+                        [self._info_dict(n, v) for n, v in infos[:self.mirror_limits.max_infos]])
+
+    def _info_dict(self, name: str, value: str) -> dict:
+        key = self._info_keys.get(name)
+        if key is None:
+            key = self._info_keys[name] = info_key(name, set(self._info_keys.values()))
+        warnings: list[str] = []
+        text = clip_text(str(value), self.mirror_limits.max_text, f"info {name[:40]!r}", warnings)
+        title = clip_text(f"{name}:", self.mirror_limits.max_title, "an info's name", warnings)
+        for w in warnings:
+            logger.warning("%s", w)
+        return {"title": title, "name": key, "type": "str", "value": text, "readonly": True,
+                "visible": True}
 
     def _show_info(self, name: str, value: str) -> None:
+        if name not in self._info_keys and len(self._info_keys) >= self.mirror_limits.max_infos:
+            logger.warning("info %r not shown: the mirror shows at most %d infos", name[:40],
+                           self.mirror_limits.max_infos)
+            return
+        d = self._info_dict(name, value)
         infos = self.settings.child("infos")
-        key = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name) or "info"
-        if key in [c.name() for c in infos.children()]:
-            infos.child(key).setValue(value)
-        else:
-            infos.addChild({"title": f"{name}:", "name": key, "type": "str", "value": value,
-                            "readonly": True})
+        self._reconcile(infos, [d], vacate_others=False)
+
+    def _reconcile(self, group, wanted: list[dict], vacate_others: bool = True) -> None:
+        """Make ``group``'s visible children equal ``wanted`` (param dicts) without removing a child."""
+        existing = {c.name(): c for c in group.children()}
+        for d in wanted:
+            current = existing.pop(d["name"], None)
+            if current is not None and current.type() != d["type"]:
+                self._vacate(current)
+                self._rename_away(group, current)
+                current = None
+            if current is None:
+                group.addChild(d)
+            else:
+                self._update(current, d)
+        if vacate_others:
+            for current in existing.values():
+                self._vacate(current)
+
+    def _update(self, param, d: dict) -> None:
+        opts = {k: d[k] for k in ("title", "readonly", "visible") if k in d}
+        if "limits" in d:
+            param.setLimits(d["limits"])
+        param.setOpts(**opts)
+        if d["type"] == "group":
+            self._reconcile(param, d.get("children", []))
+        elif "value" in d:
+            param.setValue(d["value"])
+
+    def _vacate(self, param) -> None:
+        """Hide a parameter the current client does not have, marked as such (it stays for PyMoDAQ's copy)."""
+        title = param.opts.get("title") or param.name()
+        if not str(title).startswith(GONE):
+            param.setOpts(title=GONE + str(title))
+        param.setOpts(visible=False, readonly=True)
+
+    def _rename_away(self, group, param) -> None:
+        """Free a name taken by a parameter of another type (the UI's copy is renamed the same way)."""
+        taken = {c.name() for c in group.children()}
+        n, new = 1, f"{param.name()}__gone"
+        while new in taken:
+            n += 1
+            new = f"{param.name()}__gone{n}"
+        path = self.settings.childPath(param)
+        param.setName(new)
+        self.emit_status(ThreadCommand(ThreadStatus.UPDATE_SETTINGS,
+                                       [self.parent_parameters_path + path, {"name": new}, "options"]))
 
     def _update_mirrored(self, path: list[str], xml: str) -> None:
-        """The client reports the value it applied (Info_xml): show it."""
+        """The client reports the value it applied (Info_xml): show it (if it is a plain value of that type)."""
         try:
-            param = ioxml.xml_string_to_parameter(xml)
-        except Exception as e:
-            logger.warning("Info_xml from the client cannot be read: %s", e)
+            new = mirror_dict(from_xml_string(xml), self.mirror_limits)
+        except ValueError as e:  # MirrorRefused included
+            logger.warning("Info_xml from the client cannot be shown: %s", e)
             return
         group = self.settings.child("settings_client")
-        target = _find(group, path, param.name())
-        if target is not None and target.type() != "group":
-            target.setValue(param.value())
+        target = _find(group, path, new["name"])
+        if target is None or target.type() == "group" or target.type() != new["type"] or "value" not in new:
+            logger.warning("Info_xml for %s does not fit the mirrored parameter: not shown", "/".join(path)[:80])
+            return
+        if "limits" in new:
+            target.setLimits(new["limits"])
+        target.setValue(new["value"])
+        if self._mirror_source is not None:
+            try:
+                apply_xml_update(self._mirror_source, path, xml)
+            except (KeyError, ValueError) as e:
+                logger.info("Info_xml for %s not kept for set_info: %s", "/".join(path)[:80], e)
 
-    def _send_client_setting(self, path: list[str]) -> None:
+    def _send_client_setting(self, path: list[str], param) -> None:
         client = self._selected_client()
-        if client is None or client.id != self._mirrored_id:
+        if client is None or client.id != self._mirrored_id or self._mirror_source is None:
             raise BridgeError("the client whose settings are shown is no longer connected")
-        param = self.settings.child("settings_client", *path)
-        xml = ioxml.parameter_to_xml_string(param)  # bytes in pymodaq_gui 5.x
-        self.controller.send_set_info(client.id, path, xml.decode() if isinstance(xml, bytes) else xml)
+        source = self._mirror_source.child(*path)  # KeyError: not one of the client's own settings
+        if param.readonly() or source.type != param.type():
+            raise BridgeError("this setting of the client is shown, not editable")
+        node = dataclasses.replace(source, value=param.value(), children=[])
+        self.controller.send_set_info(client.id, path, to_xml_string(node))
+
+
+def request_waiting(server: BridgeServer, dim: str, client_id: int | None, timeout_s: float,
+                    arrived: threading.Event, aborted: threading.Event):
+    """``server.request``, waiting up to ``timeout_s`` in all for a client to (re)connect if none is there.
+
+    ``arrived`` is set (by the plugin's event listener) when a client connects or sends its settings;
+    ``aborted`` ends the wait (stop). A chosen client (``client_id``) is not waited for: its id dies with it.
+    Blocks at most ~``timeout_s``; raises the server's error, the clearest one (no client) kept.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return server.request(dim, client_id, max(deadline - time.monotonic(), 0.001))
+        except (NoClient, ClientLeft) as e:
+            if client_id is not None:
+                raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise type(e)(f"{e} (waited {timeout_s:g} s for a client)") from None
+            arrived.clear()
+            while not _client_ready(server) and remaining > 0:
+                if aborted.is_set():
+                    raise AcquisitionAborted("stopped while waiting for a client") from None
+                arrived.wait(min(remaining, 0.25))
+                arrived.clear()
+                remaining = deadline - time.monotonic()
+            if aborted.is_set():
+                raise AcquisitionAborted("stopped while waiting for a client") from None
+
+
+def _client_ready(server: BridgeServer) -> bool:
+    """A GRABBER is connected and has sent its settings (or never will: connected SETTINGS_GRACE_S ago)."""
+    now = time.time()
+    return any(c.client_type == "GRABBER" and (c.settings_xml or now - c.connected_at > SETTINGS_GRACE_S)
+               for c in server.clients())
 
 
 def _path_under(param, group_name: str) -> list[str] | None:

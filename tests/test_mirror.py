@@ -1,0 +1,156 @@
+"""The TCPServer plugin's mirror of a client (*Client settings*, *Client infos*) against hostile or odd peers.
+
+A peer on 127.0.0.1 speaks the real protocol over a real socket to the real plugin (PyMoDAQ's harness): what it
+sends is shown as data, never run (no eval, no import), within bounded size, with names that cannot collide.
+"""
+import socket
+import time
+
+import pytest
+
+from pymodaq.utils.plugin_testing import make_detector
+from qtpy import QtWidgets
+
+from pymodaq_plugins_timetagger.bridge import codec
+from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
+    DAQ_0DViewer_TCPServer
+
+pytestmark = pytest.mark.timeout(120)
+
+MARKER_CODE = "__import__('pathlib').Path({path!r}).write_text('ran')"
+
+
+class Peer:
+    """A raw PyMoDAQ-5 peer on loopback: identifies as GRABBER, then sends whatever the test wants."""
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.send("GRABBER")
+
+    def send(self, *objs) -> None:
+        self.sock.sendall(codec.encode_frames(*objs))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def pump_until(cond, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.005)
+
+
+def settle(seconds=0.3):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def det():
+    d = make_detector(DAQ_0DViewer_TCPServer, socket_ip="127.0.0.1", port_id=0, grab_timeout_s=2.0)
+    assert d.initialized, d.init_info
+    statuses = []
+    d.emit_status = statuses.append
+    d.statuses = statuses
+    yield d
+    d.close()
+
+
+def texts(det):
+    return [str(s.attribute) for s in det.statuses if s.command == "update_status"]
+
+
+def names(group):
+    return [c.name() for c in group.children()]
+
+
+def connected_peer(det) -> Peer:
+    peer = Peer(det.controller.port)
+    pump_until(lambda: det.controller.clients(), what="the peer is connected")
+    return peer
+
+
+# ------------------------------------------------------------------------------------------ no code from the wire
+@pytest.mark.parametrize("where", ["list value", "limits attribute", "table value", "color value",
+                                   "itemselect value"])
+def test_infos_from_a_peer_are_never_evaluated(det, tmp_path, where):
+    marker = tmp_path / "marker"
+    code = MARKER_CODE.format(path=str(marker))
+    attr_code = code.replace("'", "&apos;")
+    element = {
+        "list value": f'<evil type="list" title="e">{code}</evil>',
+        "limits attribute": f'<evil type="list" title="e" limits="{attr_code}">a</evil>',
+        "table value": f'<evil type="table" title="e">{code}</evil>',
+        "color value": f'<evil type="color" title="e">{code}</evil>',
+        "itemselect value": f'<evil type="itemselect" title="e" all_items="{attr_code}">{code}</evil>',
+    }[where]
+    xml = f'<settings type="group" title="settings"><ok type="int" title="ok">3</ok>{element}</settings>'
+    peer = connected_peer(det)
+    try:
+        peer.send("Infos", xml)
+        refused = lambda: any("cannot be read" in t for t in texts(det))  # noqa: E731
+        pump_until(lambda: "ok" in names(det.settings.child("settings_client")) or refused(),
+                   what="the mirror is built or refused")
+        settle()
+        assert not marker.exists(), f"the peer's {where} was executed on the main PC"
+        if refused():  # the safe reader refuses a tree whose values do not fit their types, with a log line
+            assert where != "list value" and names(det.settings.child("settings_client")) == []
+            return
+        assert det.settings["settings_client", "ok"] == 3
+        # what could not be shown safely is plain, read-only text (or absent), never evaluated
+        group = det.settings.child("settings_client")
+        if "evil" in names(group):
+            evil = group.child("evil")
+            assert evil.type() in ("str", "text", "list") and evil.readonly() or evil.type() == "list"
+    finally:
+        peer.close()
+
+
+def test_info_xml_from_a_peer_is_never_evaluated(det, tmp_path):
+    marker = tmp_path / "marker"
+    code = MARKER_CODE.format(path=str(marker))
+    peer = connected_peer(det)
+    try:
+        peer.send("Infos", '<settings type="group" title="settings">'
+                           '<mode type="list" title="Mode" limits="[\'a\', \'b\']">str(\'a\')</mode></settings>')
+        pump_until(lambda: "mode" in names(det.settings.child("settings_client")), what="the mirror is built")
+        peer.send("Info_xml", ["settings", "mode"], f'<mode type="list" title="Mode">{code}</mode>')
+        peer.send("Info_xml", ["settings", "mode"], "<mode type=\"list\" title=\"Mode\">str('b')</mode>")
+        pump_until(lambda: det.settings["settings_client", "mode"] == "b", what="the good update is shown")
+        assert not marker.exists(), "the peer's Info_xml was executed on the main PC"
+    finally:
+        peer.close()
+
+
+def test_table_view_never_imports_a_module(det):
+    import sys
+    peer = connected_peer(det)
+    name = "this_module_must_not_be_imported"
+    try:
+        peer.send("Infos", '<settings type="group" title="settings">'
+                           f'<tv type="table_view" title="tv" module="{name}" classname="X">[]</tv>'
+                           '<ok type="float" title="ok">1.5</ok></settings>')
+        pump_until(lambda: "ok" in names(det.settings.child("settings_client")), what="the mirror is built")
+        assert name not in sys.modules
+        assert det.settings["settings_client", "ok"] == 1.5
+    finally:
+        peer.close()
+
+
+def test_the_plugin_never_uses_pymodaq_gui_ioxml_on_peer_data():
+    """ioxml eval()s values: no module of the package imports it (any other eval/pickle would show here too)."""
+    import pathlib
+    import re
+    src = pathlib.Path(__file__).resolve().parents[1] / "src" / "pymodaq_plugins_timetagger"
+    offenders = []
+    for f in src.rglob("*.py"):
+        text = f.read_text()
+        code = re.sub(r'(?s)""".*?"""', "", text)  # docstrings may name ioxml
+        if re.search(r"import\s+ioxml|\bioxml\.\w+\(|\beval\(|\bexec\(|\bimport\s+pickle|\bpickle\.", code):
+            offenders.append(f.name)
+    assert offenders == []
