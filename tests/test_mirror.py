@@ -154,3 +154,84 @@ def test_the_plugin_never_uses_pymodaq_gui_ioxml_on_peer_data():
         if re.search(r"import\s+ioxml|\bioxml\.\w+\(|\beval\(|\bexec\(|\bimport\s+pickle|\bpickle\.", code):
             offenders.append(f.name)
     assert offenders == []
+
+
+# ------------------------------------------------------------------------------------------ bounded mirror
+def test_a_huge_settings_tree_is_refused_with_the_limit_named(det):
+    """20 000 parameters would block the GUI thread for seconds while PyMoDAQ builds their widgets."""
+    body = "".join(f'<p{i} type="int" title="p{i}">{i}</p{i}>' for i in range(20_000))
+    peer = connected_peer(det)
+    try:
+        peer.send("Infos", f'<settings type="group" title="settings">{body}</settings>')
+        pump_until(lambda: any("more than 2000 parameters" in t for t in texts(det)), timeout=20,
+                   what="a refusal naming the limit")
+        assert names(det.settings.child("settings_client")) == []
+        deep = "".join(f'<g{i} type="group" title="g">' for i in range(30)) + \
+            "".join(f"</g{i}>" for i in reversed(range(30)))
+        peer.send("Infos", f'<settings type="group" title="settings">{deep}</settings>')
+        pump_until(lambda: any("deeper than 12 levels" in t for t in texts(det)), what="a refusal naming the depth")
+        # a long text is cut, not refused
+        peer.send("Infos", f'<settings type="group" title="settings"><s type="str" title="s">{"x" * 100_000}</s>'
+                           f'</settings>')
+        pump_until(lambda: "s" in names(det.settings.child("settings_client")), what="the long text is shown")
+        assert len(det.settings["settings_client", "s"]) <= 4001
+    finally:
+        peer.close()
+
+
+def test_many_infos_are_capped(det):
+    peer = connected_peer(det)
+    try:
+        peer.send("Infos", '<settings type="group" title="settings"><ok type="int" title="ok">1</ok></settings>')
+        for i in range(300):
+            peer.send("Info", f"info{i}", "v")
+        pump_until(lambda: len(det.controller.clients()[0].infos) == 300, what="the infos arrived")
+        settle()
+        assert len(names(det.settings.child("infos"))) == 200
+    finally:
+        peer.close()
+
+
+# ------------------------------------------------------------------------------------------ names and attributes
+def test_info_names_that_reduce_to_the_same_name_do_not_collide(det):
+    peer = connected_peer(det)
+    try:
+        peer.send("Info", "a b", "first")
+        peer.send("Info", "a_b", "second")
+        peer.send("Info", "1st", "third")
+        peer.send("Infos", '<settings type="group" title="settings"><ok type="int" title="ok">1</ok></settings>')
+        pump_until(lambda: len(names(det.settings.child("infos"))) == 3, what="three infos shown")
+        infos = det.settings.child("infos")
+        shown = {c.opts["title"]: c.value() for c in infos.children()}
+        assert shown == {"a b:": "first", "a_b:": "second", "1st:": "third"}
+        assert len(set(names(infos))) == 3 and all(n.isidentifier() for n in names(infos))
+        peer.send("Info", "a_b", "updated")
+        pump_until(lambda: {c.opts["title"]: c.value() for c in infos.children()}["a_b:"] == "updated",
+                   what="the update reaches the right info")
+        assert {c.opts["title"]: c.value() for c in infos.children()}["a b:"] == "first"
+    finally:
+        peer.close()
+
+
+@pytest.mark.parametrize("attribute", ["units", "axes", "size", "origin", "x_axis", "labels"])
+def test_an_extra_attribute_named_like_a_data_field_does_not_break_the_data(det, attribute):
+    import numpy as np
+    peer = connected_peer(det)
+    try:
+        peer.send("Infos", '<settings type="group" title="settings"><ok type="int" title="ok">1</ok></settings>')
+        pump_until(lambda: "ok" in names(det.settings.child("settings_client")), what="the peer is mirrored")
+        got = []
+        det.dte_signal.connect(got.append)
+        det.grab_data(1)
+        peer.sock.settimeout(5)
+        assert peer.sock.recv(4096)  # the request 'Send Data 0D'
+        dwa = codec.DataWithAxes(name="rate", data=[np.array([5.0])], dim="Data0D", units="Hz",
+                                 labels=["ch1"], extra={attribute: "peer's text"})
+        peer.send("Done", codec.DataToExport(name="peer", data=[dwa]))
+        pump_until(lambda: got or any("failed" in t for t in texts(det)), what="data or a failure")
+        assert got, texts(det)
+        out = got[0].data[0]
+        assert out.units == "Hz" and out.labels == ["ch1"] and out.data[0][0] == 5.0
+        assert getattr(out, f"client_{attribute}") == "peer's text"
+    finally:
+        peer.close()

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import inspect
 import threading
 import time
 
@@ -451,7 +453,7 @@ def _axis(a: codec.Axis) -> Axis:
 
 def _dwa(d: codec.DataWithAxes) -> DataFromPlugins:
     axes = [_axis(a) for a in d.axes]
-    extra = {k: v for k, v in d.extra.items() if isinstance(k, str) and k.isidentifier()}
+    extra = _extra_attributes(d.extra)
     kwargs = dict(data=[np.asarray(x) for x in d.data], dim=d.dim, labels=list(d.labels), axes=axes,
                   nav_indexes=tuple(d.nav_indexes), **extra)
     try:
@@ -459,3 +461,38 @@ def _dwa(d: codec.DataWithAxes) -> DataFromPlugins:
     except Exception as e:  # units PyMoDAQ does not know (e.g. 'a.u.'): keep them as text
         logger.info("units %r not understood by PyMoDAQ (%s): kept as the attribute units_text", d.units, e)
         return DataFromPlugins(d.name, units="", units_text=d.units, **kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def _reserved_names() -> frozenset:
+    """Names a peer's extra attribute must not take: DataFromPlugins' arguments, attributes and methods."""
+    probe = DataFromPlugins("probe", data=[np.zeros(1)])
+    names = set(dir(probe)) | {"nav_axes", "x_axis", "y_axis", "nav_x_axis", "nav_y_axis"}  # popped by __init__
+    for cls in type(probe).__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            try:
+                names.update(inspect.signature(init).parameters)
+            except (TypeError, ValueError):
+                pass
+    return frozenset(names)
+
+
+def _extra_attributes(extra: dict) -> dict:
+    """A peer's extra attributes as keyword arguments of DataFromPlugins.
+
+    One named like an argument or attribute of the data (``units``, ``axes``, ``size``, ``origin``...) would
+    replace it or break the data: it is kept as ``client_<name>``. Names that are not identifiers, or private
+    ones, are left out (logged).
+    """
+    out = {}
+    for k, v in extra.items():
+        if not isinstance(k, str) or not k.isidentifier() or k.startswith("_"):
+            logger.info("extra attribute %r of the client's data left out (not a plain name)", str(k)[:40])
+            continue
+        if k in _reserved_names():
+            k = f"client_{k}"
+            if k in _reserved_names() or k in extra:
+                continue
+        out[k] = v
+    return out
