@@ -67,3 +67,34 @@ def stop_process(proc: subprocess.Popen, sig=None, timeout: float = 10) -> int:
             proc.kill()
             proc.wait(5)
     return proc.returncode
+
+
+CLIENT = [sys.executable, "-m", "pymodaq_plugins_timetagger.bridge"]
+
+
+class Client:
+    """The client as a subprocess (its output goes to a file, read on failure)."""
+
+    def __init__(self, port, *args, tmp_path, name="client"):
+        self.log = tmp_path / f"{name}.log"
+        self.cmd = [*CLIENT, "--host", "127.0.0.1", "--port", str(port), "--address", "sim",
+                    "--backoff-max-s", "0.3", "--log-level", "INFO", *args]
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self._out = open(self.log, "a")
+        self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=subprocess.STDOUT, **GROUP)
+
+    def output(self):
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(10)
+        self._out.close()
+
+    def stop(self):
+        code = stop_process(self.proc)  # Ctrl-C (Ctrl-Break on Windows)
+        self._out.close()
+        return code

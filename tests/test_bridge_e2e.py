@@ -1,6 +1,5 @@
 """End to end on loopback: the TCPServer plugins <-> the standalone client in a real subprocess."""
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -9,42 +8,12 @@ import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, make_detector, wait_for_signal
 from qtpy import QtWidgets
 
-from processes import GROUP, pump, stop_process
+from processes import CLIENT, Client, pump
 
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
     DAQ_0DViewer_TCPServer
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import \
     DAQ_1DViewer_TCPServer
-
-CLIENT = [sys.executable, "-m", "pymodaq_plugins_timetagger.bridge"]
-
-
-class Client:
-    """The client as a subprocess (its output goes to a file, read on failure)."""
-
-    def __init__(self, port, *args, tmp_path, name="client"):
-        self.log = tmp_path / f"{name}.log"
-        self.cmd = [*CLIENT, "--host", "127.0.0.1", "--port", str(port), "--address", "sim",
-                    "--backoff-max-s", "0.3", "--log-level", "INFO", *args]
-        self.proc = None
-        self.start()
-
-    def start(self):
-        self._out = open(self.log, "a")
-        self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=subprocess.STDOUT, **GROUP)
-
-    def output(self):
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait(10)
-        self._out.close()
-
-    def stop(self):
-        code = stop_process(self.proc)  # Ctrl-C (Ctrl-Break on Windows)
-        self._out.close()
-        return code
 
 
 def wait_clients(det, n, timeout=20.0):

@@ -236,7 +236,6 @@ class TCPServerViewerBase(AsyncViewerBase):
         self._mirrored_id = None if client is None else client.id
         self._mirror_source = None
         self._info_keys = {}
-        self.settings.child("mirrored").setValue(NO_CLIENT if client is None else client.label)
         settings: list[dict] = []
         if client is not None and client.settings is not None:
             try:
@@ -258,6 +257,7 @@ class TCPServerViewerBase(AsyncViewerBase):
                              f"{self.mirror_limits.max_infos}", error=True)
         self._reconcile(self.settings.child("infos"),
                         [self._info_dict(n, v) for n, v in infos[:self.mirror_limits.max_infos]])
+        self.settings.child("mirrored").setValue(NO_CLIENT if client is None else client.label)
 
     def _info_dict(self, name: str, value: str) -> dict:
         key = self._info_keys.get(name)
