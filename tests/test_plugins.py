@@ -282,6 +282,7 @@ def test_overflows_raise_a_warning_and_are_in_the_metadata(detectors):
 
 @pytest.mark.parametrize("path,value,words", [
     (("measurement", "channel_1"), 12, "channel_1 12 does not exist"),
+    (("measurement", "channel_1"), 99, "Channel 1 (stop): "),
     (("measurement", "binwidth_ps"), 0, "binwidth_ps must be between 1"),
     (("measurement", "n_bins"), 20_000_000, "n_bins must be between 1 and 10000000"),
 ])
@@ -291,6 +292,8 @@ def test_bad_measurement_settings_are_refused_and_the_plugin_goes_on(detectors, 
     good = det.settings.child(*path).value()
     set_value(det, *path, value)
     assert any(words in t for t in rec.texts), rec.texts
+    assert det.settings.child(*path).value() == good  # the applied value is shown again, not the refused one
+    assert not any("::" in t for t in rec.texts), rec.texts  # "Channel 1 (stop): ...", one colon
     set_value(det, *path, good)
     assert grab(det).get_data_from_name("Correlation").capture_duration_s == 0.05
 

@@ -206,3 +206,14 @@ def test_when_no_client_comes_back_the_clearest_message_stays(viewers):
     pump(1.0)
     assert "no client connected" in viewer.statuses[-1] and "waited 0.5 s" in viewer.statuses[-1], \
         viewer.statuses[-4:]
+
+
+# ------------------------------------------------------------------------------------------ small things
+def test_a_refused_value_does_not_stay_displayed(viewers):
+    viewer = viewers("DAQ1D", "TimeTaggerCorrelation", "refused", address="sim", integration_s=0.05)
+    init(viewer)
+    channel = viewer.settings.child("detector_settings", "measurement", "channel_1")
+    channel.setValue(99)
+    wait_mirror(viewer, lambda: channel.value() == 1, what="the applied channel shown again")
+    refusal = [s for s in viewer.statuses if "99" in s]
+    assert refusal and refusal[-1].startswith("Channel 1 (stop): ") and "::" not in refusal[-1], viewer.statuses

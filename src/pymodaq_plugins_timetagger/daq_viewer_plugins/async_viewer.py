@@ -113,6 +113,28 @@ class AsyncViewerBase(DAQ_Viewer_base):
             logger.exception("showing the data failed")
             self.report_failure(f"showing the data failed: {e}")
 
+    def own_param(self, param):
+        """This plugin's own parameter at the place of ``param``.
+
+        PyMoDAQ's worker calls ``commit_settings`` with the DAQ_Viewer's parameter (its copy, under
+        ``detector_settings``), not with the plugin's: a value put back must go to the plugin's own one,
+        which PyMoDAQ then copies to the UI. ``None`` if the plugin has no such parameter.
+        """
+        names = []
+        p = param
+        while p is not None and p.parent() is not None and p.name() != "detector_settings":
+            names.append(p.name())
+            p = p.parent()
+        try:
+            return self.settings.child(*reversed(names))
+        except KeyError:
+            return None
+
+    def setting_refused(self, param, error: Exception) -> None:
+        """Say that the setting ``param`` was refused and why (its title without its trailing colon)."""
+        title = (param.title() or param.name()).rstrip().rstrip(":")
+        self.show_status(f"{title}: {error}", error=True)
+
     def show_status(self, text: str, error: bool = False) -> None:
         (logger.warning if error else logger.info)(text)
         self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))

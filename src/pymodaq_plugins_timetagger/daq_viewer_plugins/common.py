@@ -107,6 +107,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         self.controller: TaggerHandle | None = None
         self._run: Run | None = None
         self._naverage = 1
+        self._applied: dict = {}  # id(parameter) -> the value the measurement runs with
 
     def ini_detector(self, controller=None):
         try:
@@ -122,6 +123,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self._sync_inputs_from_device()
             self.on_device_opened()
             self._run = make_run(handle, self.kind, self.measurement_settings())
+            self._remember_applied()
             self.release_with_thread()
             if handle.simulated:
                 logger.info("%s uses the simulator: %s", self.kind, handle.description)
@@ -153,8 +155,10 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                 self._restart()
             else:  # a measurement or acquisition parameter
                 self._restart(new_settings=self.measurement_settings())
+            self._remember_applied()
         except (TaggerError, ValueError, RuntimeError) as e:
-            self.show_status(f"{param.title() or name}: {e}", error=True)
+            self.setting_refused(param, e)
+            self._show_applied(param)
 
     def grab_data(self, Naverage=1, **kwargs):
         if self._run is None:
@@ -187,6 +191,22 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if self.controller is not None and self.is_master:
             self.controller.close()
         self.controller = None
+
+    # ------------------------------------------------------------------ applied settings
+    def _applied_params(self):
+        """The settings that make up the measurement (those a refusal must put back)."""
+        yield from (self.settings.child(n) for n in ("mode", "integration_s", "timeout_margin_s"))
+        for p in self.settings.child("measurement").children():
+            yield from (p.children() if p.hasChildren() else [p])
+
+    def _remember_applied(self) -> None:
+        self._applied = {id(p): p.value() for p in self._applied_params()}
+
+    def _show_applied(self, param) -> None:
+        """A refused value is not shown as if it applied: the setting shows the applied value again."""
+        param = self.own_param(param)
+        if param is not None and id(param) in self._applied and param.value() != self._applied[id(param)]:
+            param.setValue(self._applied[id(param)])
 
     # ------------------------------------------------------------------ acquisition
     def _start_acquisition(self) -> None:

@@ -131,7 +131,7 @@ class TCPServerViewerBase(AsyncViewerBase):
             elif name == "client":
                 self._mirror(self._selected_client())
         except (BridgeError, ValueError, OSError, KeyError) as e:
-            self.show_status(f"{param.title() or name}: {e}", error=True)
+            self.setting_refused(param, e)
 
     def grab_data(self, Naverage=1, **kwargs):
         server = self.controller
