@@ -49,6 +49,17 @@ def pump(seconds: float) -> None:
         time.sleep(0.005)
 
 
+def pump_until(condition, timeout: float = 10.0, what: str = "condition") -> None:
+    """Process Qt events until ``condition()`` is true; AssertionError naming ``what`` after ``timeout`` s."""
+    from qtpy import QtWidgets
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.005)
+
+
 def interrupt(proc: subprocess.Popen) -> None:
     """Ctrl-C (POSIX) / Ctrl-Break (Windows; the child must have been started with :data:`GROUP`)."""
     proc.send_signal(signal.CTRL_BREAK_EVENT if WINDOWS else signal.SIGINT)

@@ -4,12 +4,12 @@ A peer on 127.0.0.1 speaks the real protocol over a real socket to the real plug
 sends is shown as data, never run (no eval, no import), within bounded size, with names that cannot collide.
 """
 import socket
-import time
 
 import pytest
 
 from pymodaq.utils.plugin_testing import make_detector
-from qtpy import QtWidgets
+
+from processes import pump, pump_until
 
 from pymodaq_plugins_timetagger.bridge import codec
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
@@ -32,22 +32,6 @@ class Peer:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def pump_until(cond, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.005)
-
-
-def settle(seconds=0.3):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -96,7 +80,7 @@ def test_infos_from_a_peer_are_never_evaluated(det, tmp_path, where):
         refused = lambda: any("cannot be read" in t for t in texts(det))  # noqa: E731
         pump_until(lambda: "ok" in names(det.settings.child("settings_client")) or refused(),
                    what="the mirror is built or refused")
-        settle()
+        pump(0.3)
         assert not marker.exists(), f"the peer's {where} was executed on the main PC"
         if refused():  # the safe reader refuses a tree whose values do not fit their types, with a log line
             assert where != "list value" and names(det.settings.child("settings_client")) == []
@@ -186,7 +170,7 @@ def test_many_infos_are_capped(det):
         for i in range(300):
             peer.send("Info", f"info{i}", "v")
         pump_until(lambda: len(det.controller.clients()[0].infos) == 300, what="the infos arrived")
-        settle()
+        pump(0.3)
         assert len(names(det.settings.child("infos"))) == 200
     finally:
         peer.close()

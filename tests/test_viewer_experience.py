@@ -6,17 +6,15 @@ when there is none; a grab during a short outage waits for the client to come ba
 """
 import logging
 import socket
-import time
 
 import pytest
 from pymodaq_gui.qt_utils import mkQApp  # applies PyMoDAQ's theme, which the UI needs
-from qtpy import QtWidgets
 
 from pymodaq.control_modules.daq_viewer_ui.viewer_selector import SelectedModule
 from pymodaq.control_modules.enums import DAQTypesEnum
 from pymodaq.utils.plugin_testing import wait_for_signal
 
-from processes import Client, free_port, pump
+from processes import Client, free_port, pump, pump_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -113,14 +111,6 @@ def client_values(param):
     return {c.name: (client_values(c) if c.children or c.type == "group" else c.value) for c in param.children}
 
 
-def wait_mirror(viewer, condition, timeout=30.0, what="the mirror"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s; statuses {viewer.statuses[-5:]}"
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.01)
-
-
 def server_of(viewer):
     return viewer.controller_and_thread.controller
 
@@ -135,16 +125,16 @@ def test_the_mirror_follows_the_client_that_answers(viewers, tmp_path, log_recor
     client = Client(port, "--measurement", "countrate", "--channels", "1,2", "--integration-s", "0.2",
                     tmp_path=tmp_path)
     try:
-        wait_mirror(viewer, lambda: visible(settings).get("integration_s") == 0.2 and "model" in visible(infos))
+        pump_until(lambda: visible(settings).get("integration_s") == 0.2 and "model" in visible(infos), 30)
         assert visible(infos)["model"] == "Time Tagger Ultra"
         assert mirrored().startswith("#1 ")
         client.kill()
-        wait_mirror(viewer, lambda: mirrored() == "no client" and visible(settings) == {} and visible(infos) == {},
+        pump_until(lambda: mirrored() == "no client" and visible(settings) == {} and visible(infos) == {},
                     what="'no client' and nothing shown after the client left")
         # restarted with other settings, another model and another measurement
         client = Client(port, "--address", "sim:tt20", "--measurement", "correlation", "--binwidth-ps", "2000",
                         "--integration-s", "0.5", tmp_path=tmp_path, name="restarted")
-        wait_mirror(viewer, lambda: visible(settings).get("integration_s") == 0.5 and "model" in visible(infos))
+        pump_until(lambda: visible(settings).get("integration_s") == 0.5 and "model" in visible(infos), 30)
         pump(0.5)
         (info,) = server_of(viewer).clients()
         # what the user sees, and what the viewer saves with a scan, is the current client, and only it
@@ -178,16 +168,16 @@ def test_a_grab_during_a_short_outage_gets_the_restarted_clients_data(viewers, t
     client = Client(port, "--measurement", "countrate", "--channels", "1", "--integration-s", "0.1",
                     tmp_path=tmp_path)
     try:
-        wait_mirror(viewer, lambda: server_of(viewer).clients())
+        pump_until(lambda: server_of(viewer).clients(), 30, "the client connects")
         first = wait_for_signal(viewer.grab_done_signal, viewer.snap, 20_000)
         client.kill()
-        wait_mirror(viewer, lambda: not server_of(viewer).clients(), what="the client is gone")
+        pump_until(lambda: not server_of(viewer).clients(), what="the client is gone")
         got = []
         viewer.grab_done_signal.connect(got.append)
         viewer.snap()
         pump(0.5)
         client.start()  # back within the grab timeout
-        wait_mirror(viewer, lambda: got, what="the grab's data from the restarted client")
+        pump_until(lambda: got, 30, what="the grab's data from the restarted client")
         dwa = got[0].data[0]
         assert dwa.capture_duration_s == pytest.approx(0.1)
         assert dwa.timestamp > first.data[0].timestamp
@@ -202,7 +192,7 @@ def test_when_no_client_comes_back_the_clearest_message_stays(viewers):
     viewer = viewers("DAQ0D", "TCPServer", "noclient", socket_ip="127.0.0.1", port_id=port, grab_timeout_s=0.5)
     init(viewer)
     viewer.snap()
-    wait_mirror(viewer, lambda: any("no client connected" in s for s in viewer.statuses), what="the failure")
+    pump_until(lambda: any("no client connected" in s for s in viewer.statuses), what="the failure")
     pump(1.0)
     assert "no client connected" in viewer.statuses[-1] and "waited 0.5 s" in viewer.statuses[-1], \
         viewer.statuses[-4:]
@@ -214,6 +204,6 @@ def test_a_refused_value_does_not_stay_displayed(viewers):
     init(viewer)
     channel = viewer.settings.child("detector_settings", "measurement", "channel_1")
     channel.setValue(99)
-    wait_mirror(viewer, lambda: channel.value() == 1, what="the applied channel shown again")
+    pump_until(lambda: channel.value() == 1, what="the applied channel shown again")
     refusal = [s for s in viewer.statuses if "99" in s]
     assert refusal and refusal[-1].startswith("Channel 1 (stop): ") and "::" not in refusal[-1], viewer.statuses

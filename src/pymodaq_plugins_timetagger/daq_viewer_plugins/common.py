@@ -203,9 +203,13 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         self._applied = {id(p): p.value() for p in self._applied_params()}
 
     def _show_applied(self, param) -> None:
-        """A refused value is not shown as if it applied: the setting shows the applied value again."""
+        """A refused value is not shown as if it applied: the setting shows the applied value again.
+
+        Not for check boxes (the channel selector): unticking every channel on the way to another choice is
+        refused, and the ticks stay as the user left them; the next accepted change applies them all.
+        """
         param = self.own_param(param)
-        if param is not None and id(param) in self._applied and param.value() != self._applied[id(param)]:
+        if param is not None and param.type() != "bool" and id(param) in self._applied and param.value() != self._applied[id(param)]:
             param.setValue(self._applied[id(param)])
 
     # ------------------------------------------------------------------ acquisition
