@@ -33,6 +33,8 @@ from pymodaq_plugins_timetagger.bridge.__main__ import main
 sys.exit(main(sys.argv[1:]))
 """]
 
+from pymodaq_plugins_timetagger.bridge import codec
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -109,3 +111,17 @@ class Client:
         code = stop_process(self.proc)  # Ctrl-C (Ctrl-Break on Windows)
         self._out.close()
         return code
+
+
+class Peer:
+    """A raw PyMoDAQ-5 peer on loopback: identifies as GRABBER, then sends whatever the test wants."""
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.send("GRABBER")
+
+    def send(self, *objs) -> None:
+        self.sock.sendall(codec.encode_frames(*objs))
+
+    def close(self) -> None:
+        self.sock.close()

@@ -9,7 +9,7 @@ import pytest
 
 from pymodaq.utils.plugin_testing import make_detector
 
-from processes import pump, pump_until
+from processes import Peer, pump, pump_until
 
 from pymodaq_plugins_timetagger.bridge import codec
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
@@ -18,20 +18,6 @@ from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPSe
 pytestmark = pytest.mark.timeout(120)
 
 MARKER_CODE = "__import__('pathlib').Path({path!r}).write_text('ran')"
-
-
-class Peer:
-    """A raw PyMoDAQ-5 peer on loopback: identifies as GRABBER, then sends whatever the test wants."""
-
-    def __init__(self, port: int):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.send("GRABBER")
-
-    def send(self, *objs) -> None:
-        self.sock.sendall(codec.encode_frames(*objs))
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
@@ -219,3 +205,29 @@ def test_an_extra_attribute_named_like_a_data_field_does_not_break_the_data(det,
         assert getattr(out, f"client_{attribute}") == "peer's text"
     finally:
         peer.close()
+
+
+def test_a_client_restarting_with_another_tree_rebuilds_the_mirror_without_removing(det):
+    """PyMoDAQ's UI copy of the settings cannot lose a child: what the new client lacks is hidden and marked,
+    a name now of another type is renamed away (the UI is told by an 'options' change), nothing is removed."""
+    first = Peer(det.controller.port)
+    first.send("Infos", '<settings type="group" title="settings"><x type="int" title="x">1</x>'
+                        '<only_first type="float" title="F">2.5</only_first></settings>')
+    group = det.settings.child("settings_client")
+    pump_until(lambda: "only_first" in names(group), what="the first client mirrored")
+    first.close()
+    pump_until(lambda: det.settings["mirrored"] == "no client", what="'no client'")
+    assert all(not c.opts["visible"] and c.opts["title"].startswith("(not sent by the current client)")
+               for c in group.children())
+    second = Peer(det.controller.port)
+    try:
+        second.send("Infos", '<settings type="group" title="settings"><x type="str" title="x">a</x></settings>')
+        pump_until(lambda: det.settings["mirrored"].startswith("#2 "), what="the second client mirrored")
+        shown = {c.name(): (c.type(), c.value()) for c in group.children() if c.opts["visible"]}
+        assert shown == {"x": ("str", "a")}
+        assert sorted(names(group)) == ["only_first", "x", "x__gone"]
+        renames = [s.attribute for s in det.statuses if s.command == "update_settings"
+                   and s.attribute[2] == "options" and "name" in s.attribute[1]]
+        assert renames == [[["settings_client", "x"], {"name": "x__gone"}, "options"]]
+    finally:
+        second.close()

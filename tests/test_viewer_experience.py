@@ -14,7 +14,7 @@ from pymodaq.control_modules.daq_viewer_ui.viewer_selector import SelectedModule
 from pymodaq.control_modules.enums import DAQTypesEnum
 from pymodaq.utils.plugin_testing import wait_for_signal
 
-from processes import Client, free_port, pump, pump_until
+from processes import Client, Peer, free_port, pump, pump_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -207,3 +207,24 @@ def test_a_refused_value_does_not_stay_displayed(viewers):
     pump_until(lambda: channel.value() == 1, what="the applied channel shown again")
     refusal = [s for s in viewer.statuses if "99" in s]
     assert refusal and refusal[-1].startswith("Channel 1 (stop): ") and "::" not in refusal[-1], viewer.statuses
+
+
+def test_a_setting_of_another_type_is_renamed_away_in_the_ui_copy_too(viewers, log_records):
+    port = free_port()
+    viewer = viewers("DAQ0D", "TCPServer", "rename", socket_ip="127.0.0.1", port_id=port)
+    init(viewer)
+    group = viewer.settings.child("detector_settings", "settings_client")
+    mirrored = lambda: viewer.settings["detector_settings", "mirrored"]  # noqa: E731
+    first = Peer(port)
+    first.send("Infos", '<settings type="group" title="settings"><x type="int" title="x">1</x></settings>')
+    pump_until(lambda: mirrored().startswith("#1 ") and "x" in [c.name() for c in group.children()])
+    first.close()
+    second = Peer(port)
+    try:
+        second.send("Infos", '<settings type="group" title="settings"><x type="str" title="x">a</x></settings>')
+        pump_until(lambda: mirrored().startswith("#2 ") and visible(group) == {"x": "a"}, what="the new x shown")
+        assert sorted(c.name() for c in group.children()) == ["x", "x__gone"]
+        assert group.child("x").type() == "str" and group.child("x__gone").type() == "int"
+        assert not [line for line in log_records if "Already have child" in line]
+    finally:
+        second.close()
