@@ -90,6 +90,10 @@ def test_countrate_0d_over_the_bridge(server, clients):
     assert det.settings["settings_client", "measurement"] == "countrate"
     assert det.settings["infos", "serial"] == "SIM-ULTRA-0001"
     assert "#1" in det.settings["clients"]
+    # the optional capture-duration dataset, from the duration the client reports
+    det.settings.child("duration_channel").setValue(True)
+    duration = grab(det).get_data_from_name("capture duration")
+    assert duration.units == "s" and duration.data[0][0] == pytest.approx(0.2)
 
 
 def test_correlation_1d_axis_units_and_set_info_round_trip(server, clients):

@@ -6,8 +6,9 @@ extension is opened, a 1D linear scan of 5 steps is set and started, and the h5 
 back with PyMoDAQ's own loader.
 
 Checked: 5 steps; each dataset DAQ_Scan received for a step carries ``capture_duration_s == 0.05``
-(the per-step data, from the modules manager's ``det_done_signal``: DAQ_Scan's extended h5 saver does not
-write the extra attributes of the data, so the file cannot show them per step); the saved count rates
+(the per-step data, from the modules manager's ``det_done_signal``: DAQ_Scan's extended h5 saver writes
+neither the units nor the extra attributes of the data, so the file cannot show them per step; the optional
+``capture duration`` dataset puts the duration of every step in the file); the saved count rates
 are 800 kHz (the built-in test signal of ch6) ± one count per window; the saved navigation axis is the
 actuator's 5 positions; the detector settings saved with the scan say 0.05 s.
 """
@@ -66,6 +67,7 @@ def configure_detector(det):
     s = det.settings.child("detector_settings")
     s.child("address").setValue("sim")  # read at initialization
     s.child("integration_s").setValue(INTEGRATION_S)
+    s.child("duration_channel").setValue(True)  # the capture duration of every step, as a dataset
 
 
 def select_test_signal(det):
@@ -188,6 +190,13 @@ def check_h5_file(h5_file: Path, data_dir: Path):
         nav = rates.get_nav_axes()
         assert len(nav) == 1 and nav[0].label == ACTUATOR
         np.testing.assert_allclose(nav[0].get_data(), POSITIONS)
+        # what PyMoDAQ 5.3's scan file keeps per dataset: label, title, origin; not the units, not the extra
+        # attributes (capture_duration_s): the optional 'capture duration' dataset has it for every step
+        assert rates.units == ""
+        durations = loader.load_data("/RawData/Scan000/Detector000/Data0D/CH01/Data00")
+        assert durations.name == "capture duration" and durations.labels == ["duration (s)"]
+        np.testing.assert_allclose(durations[0], INTEGRATION_S)
+        assert durations[0].shape == (len(POSITIONS),)
         # the detector settings DAQ_Scan saved with the scan
         det_node = h5.get_node("/RawData/Scan000/Detector000")
         settings = ioxml.XML_string_to_parameter(det_node.attrs["settings"])

@@ -340,3 +340,13 @@ def test_every_plugin_grabs_with_its_defaults(detectors, cls):
     for dwa in dte:
         assert dwa.capture_duration_s == 0.05
         assert all(np.all(np.isfinite(d)) or dwa.name == "Counter" for d in dwa.data)
+
+
+def test_the_optional_capture_duration_data(detectors):
+    det = detectors(DAQ_1DViewer_TimeTaggerCorrelation, integration_s=0.05)
+    assert [d.name for d in grab(det)] == ["Correlation", "g2(0)"]
+    set_value(det, "duration_channel", True)
+    dte = grab(det)
+    duration = dte.get_data_from_name("capture duration")
+    assert duration.dim.name == "Data0D" and duration.units == "s" and duration.labels == ["duration (s)"]
+    assert duration.data[0][0] == 0.05 == dte.get_data_from_name("Correlation").capture_duration_s

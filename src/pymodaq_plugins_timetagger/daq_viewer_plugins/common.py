@@ -44,6 +44,22 @@ MODE_ACCUMULATE = "accumulate"
 DEFAULT_N_INPUTS = 8
 
 
+#: name of the optional 0D dataset holding each grab's capture duration
+DURATION_DATA = "capture duration"
+#: the setting that adds it (PyMoDAQ 5.3's scan file keeps neither units nor extra attributes of the data,
+#: only one array per dataset and label: a dataset is the way to have the duration of every step in the file)
+DURATION_CHANNEL_PARAM = {
+    "title": "Capture duration data:", "name": "duration_channel", "type": "bool", "value": False,
+    "tip": f"add a 0D dataset '{DURATION_DATA}' (label 'duration (s)') to every grab: DAQ_Scan then saves "
+           f"the actual capture duration of every step"}
+
+
+def duration_data(seconds: float) -> DataFromPlugins:
+    """The optional 0D dataset of a grab's capture duration (units in the label too: the scan file drops units)."""
+    return DataFromPlugins(DURATION_DATA, data=[np.array([float(seconds)])], dim="Data0D",
+                           labels=["duration (s)"], units="s")
+
+
 def input_group(channel: int) -> dict:
     """Parameters of one input: applied to the device at once and read back."""
     return {"title": f"Input {channel}:", "name": f"ch{channel}", "type": "group", "expanded": False,
@@ -75,6 +91,7 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
          "tip": "per grab: the exact capture window; accumulate: the display refresh period"},
         {"title": "Timeout margin (s):", "name": "timeout_margin_s", "type": "float",
          "value": DEFAULT_TIMEOUT_MARGIN_S, "min": 0.1},
+        DURATION_CHANNEL_PARAM,
         {"title": "Clear accumulated data", "name": "clear", "type": "bool_push", "value": False,
          "label": "Clear"},
         {"title": "Last capture:", "name": "last", "type": "group", "children": [
@@ -141,7 +158,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                     self._restart(clear_only=True)
                     self.settings.child("clear").setValue(False)
                 return
-            if name in ("device", "capture_s", "overflows", "address"):
+            if name in ("device", "capture_s", "overflows", "address", "duration_channel"):
                 if name == "address" and self.controller is not None:
                     self.show_status(f"the new address {param.value()!r} takes effect at the next "
                                 f"initialization")
@@ -259,7 +276,10 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if md.get("overflows", 0):
             self.show_status(f"WARNING: {md['overflows']} overflow(s) during the capture of {self.kind}: "
                         f"time tags were lost (the input rate exceeds the transfer rate)", error=True)
-        self.dte_signal.emit(result_to_dte(self._title, result))
+        dte = result_to_dte(self._title, result)
+        if self.settings["duration_channel"]:
+            dte.append(duration_data(md.get("capture_duration_s", float("nan"))))
+        self.dte_signal.emit(dte)
 
     # ------------------------------------------------------------------ inputs and channels
     def _sync_inputs_from_device(self) -> None:
@@ -332,5 +352,6 @@ def _dwa(result: Result) -> DataFromPlugins:
                            **extra)
 
 
-__all__ = ["TimeTaggerViewerBase", "common_params", "channel_selector", "result_to_dte",
+__all__ = ["TimeTaggerViewerBase", "common_params", "channel_selector", "result_to_dte", "duration_data",
+           "DURATION_CHANNEL_PARAM",
            "MODE_PER_GRAB", "MODE_ACCUMULATE"]

@@ -40,6 +40,7 @@ from ..bridge.server import (DEFAULT_HOST, DEFAULT_PORT, BridgeError, BridgeServ
 from ..runs import AcquisitionAborted
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
+from .common import DURATION_CHANNEL_PARAM, duration_data
 
 logger = set_logger(get_module_name(__file__))
 
@@ -63,6 +64,7 @@ def tcpserver_params() -> list:
         {"title": "Grab timeout (s):", "name": "grab_timeout_s", "type": "float", "value": 10.0, "min": 0.01,
          "tip": "how long a grab waits for the client's data, and for a client to (re)connect"},
         {"title": "Max. frame (MiB):", "name": "max_frame_mib", "type": "int", "value": 64, "min": 1},
+        DURATION_CHANNEL_PARAM,
         {"title": "Server:", "name": "server_state", "type": "str", "value": "not initialized", "readonly": True},
         {"title": "Ask client:", "name": "client", "type": "list", "value": FIRST_CONNECTED,
          "limits": [FIRST_CONNECTED]},
@@ -163,7 +165,12 @@ class TCPServerViewerBase(AsyncViewerBase):
             server.stop()
 
     def on_job_result(self, dte: codec.DataToExport) -> None:
-        self.dte_signal.emit(wire_to_pymodaq(self._title, dte, self._last_axes))
+        out = wire_to_pymodaq(self._title, dte, self._last_axes)
+        if self.settings["duration_channel"]:
+            seconds = [d.extra.get("capture_duration_s") for d in dte.data]
+            seconds = [s for s in seconds if isinstance(s, (int, float)) and not isinstance(s, bool)]
+            out.append(duration_data(seconds[0] if seconds else float("nan")))  # NaN: the client did not say
+        self.dte_signal.emit(out)
 
     # ------------------------------------------------------------------ server events (any thread)
     def _forward_event(self, kind, client, data) -> None:
