@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from pymodaq_plugins_timetagger.bridge import codec
+
 WINDOWS = os.name == "nt"
 #: Popen keyword arguments for a child that :func:`interrupt` must reach alone
 GROUP = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if WINDOWS else {}
@@ -32,8 +34,6 @@ signal.siginterrupt(signal.SIGINT, False)
 from pymodaq_plugins_timetagger.bridge.__main__ import main
 sys.exit(main(sys.argv[1:]))
 """]
-
-from pymodaq_plugins_timetagger.bridge import codec
 
 
 def free_port(host: str = "127.0.0.1") -> int:
