@@ -356,3 +356,35 @@ def test_infos_of_a_pymodaq_5_1_13_viewer():
     apply_xml_update(tree, ["detector_settings", "x_axis", "Npts"],
                      b'<Npts type="int" title="Npts:" visible="1" removable="0" readonly="0">256</Npts>')
     assert tree.child("x_axis", "Npts").value == 256
+
+
+# --------------------------------------------------------------------------------------- the mirror's view of a peer's tree
+def test_mirror_shows_only_plain_values_of_allowed_types():
+    from pymodaq_plugins_timetagger.bridge.mirror import MirrorLimits, MirrorRefused, info_key, mirror_dicts
+    xml = ('<settings type="group" title="s">'
+           '<i type="int" title="I">3</i><f type="float" title="F">0.5</f><t type="str" title="T">a</t>'
+           '<b type="bool" title="B">1</b><l type="list" title="L" limits="[\'x\', \'y\']">str(\'y\')</l>'
+           '<tab type="table" title="Tab">{\'a\': 1}</tab><c type="color" title="C">[1, 2, 3, 4]</c>'
+           '<w type="weird_type" title="W">text</w><g type="group" title="G"><i type="int">1</i><i type="int">2</i></g>'
+           '</settings>')
+    dicts, warnings = mirror_dicts(from_xml_string(xml))
+    by_name = {d["name"]: d for d in dicts}
+    assert [(d["type"], d.get("value")) for d in dicts[:5]] == [("int", 3), ("float", 0.5), ("str", "a"),
+                                                               ("bool", True), ("list", "y")]
+    assert by_name["l"]["limits"] == ["x", "y"]
+    for name in ("tab", "c", "w"):  # not allow-listed: read-only text
+        assert by_name[name]["type"] == "str" and by_name[name]["readonly"] is True
+    assert by_name["g"]["children"] == [{"name": "i", "title": "i", "readonly": False, "visible": True,
+                                        "type": "int", "value": 1}]  # a repeated name is not shown twice
+    allowed = {"name", "title", "type", "value", "readonly", "visible", "limits", "children"}
+    assert all(set(d) <= allowed for d in dicts)
+    assert len(warnings) == 4 and any("'weird_type'" in w for w in warnings)
+    with pytest.raises(MirrorRefused, match="more than 3 parameters"):
+        mirror_dicts(from_xml_string(xml), MirrorLimits(max_params=3))
+    assert info_key("a b", set()) == "a_b" and info_key("a_b", {"a_b"}) == "a_b_2"
+    assert info_key("1st", set()) == "_1st" and info_key("", set()) == "info"
+
+
+def test_mirror_module_imports_neither_qt_nor_pymodaq():
+    from isolation import PYMODAQ, QT, loaded
+    assert loaded(["pymodaq_plugins_timetagger.bridge.mirror"], QT + PYMODAQ + ("numpy",)) == []
