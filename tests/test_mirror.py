@@ -3,8 +3,6 @@
 A peer on 127.0.0.1 speaks the real protocol over a real socket to the real plugin (PyMoDAQ's harness): what it
 sends is shown as data, never run (no eval, no import), within bounded size, with names that cannot collide.
 """
-import socket
-
 import pytest
 
 from pymodaq.utils.plugin_testing import make_detector
