@@ -229,3 +229,20 @@ def test_a_client_restarting_with_another_tree_rebuilds_the_mirror_without_remov
         assert renames == [[["settings_client", "x"], {"name": "x__gone"}, "options"]]
     finally:
         second.close()
+
+
+def test_the_mirror_holds_a_bounded_number_of_earlier_clients_settings(det):
+    """Hidden parameters of earlier clients cannot be dropped (PyMoDAQ's UI copy): their total is bounded."""
+    from pymodaq_plugins_timetagger.bridge.mirror import MirrorLimits
+    det.mirror_limits = MirrorLimits(max_params=5, max_held=8)
+    group = det.settings.child("settings_client")
+    for n, prefix in enumerate("ab", start=1):
+        peer = Peer(det.controller.port)
+        body = "".join(f'<{prefix}{i} type="int" title="x">{i}</{prefix}{i}>' for i in range(5))
+        peer.send("Infos", f'<settings type="group" title="settings">{body}</settings>')
+        pump_until(lambda: det.settings["mirrored"].startswith(f"#{n} "), what=f"client {n} mirrored")
+        pump(0.2)
+        peer.close()
+        pump_until(lambda: det.settings["mirrored"] == "no client", what="'no client'")
+    assert len(group.children()) == 5 and all(not c.opts["visible"] for c in group.children())
+    assert any("already holds 5 settings of earlier clients and may hold 8 in all" in t for t in texts(det))

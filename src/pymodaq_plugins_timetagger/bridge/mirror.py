@@ -14,7 +14,9 @@ dicts that hold only:
   refused whole, with a :class:`MirrorRefused` naming the limit: building 20 000 parameter widgets would block
   the GUI thread for seconds), text of at most :attr:`MirrorLimits.max_text` characters (longer text is cut,
   with a warning), :attr:`MirrorLimits.max_limits` choices per ``list``;
-* names that are unique among siblings (a repeated name is skipped, with a warning).
+* names that are unique among siblings (a repeated name is skipped, with a warning);
+* all clients together: the plugin keeps the parameters of earlier clients (hidden), at most
+  :attr:`MirrorLimits.max_held` settings and :attr:`MirrorLimits.max_held_infos` infos.
 
 Qt-free: the plugin builds the pyqtgraph parameters from these dicts.
 """
@@ -50,6 +52,10 @@ class MirrorLimits:
     max_title: int = 200
     max_limits: int = 1000
     max_infos: int = 200
+    #: parameters the mirror may hold in all, hidden ones of earlier clients included (a GUI cannot drop
+    #: them: see the TCPServer plugin); a client whose tree would go beyond is not shown
+    max_held: int = 6000
+    max_held_infos: int = 1000
 
 
 def clip_text(text: str, limit: int, what: str, warnings: list[str]) -> str:

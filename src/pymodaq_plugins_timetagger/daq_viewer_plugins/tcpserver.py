@@ -257,13 +257,17 @@ class TCPServerViewerBase(AsyncViewerBase):
                 self.show_status(f"client {client.label}: {e}", error=True)
         elif client is not None and client.settings_xml:
             self.show_status(f"client {client.label} sent settings that cannot be read (see the log)", True)
-        self._reconcile(self.settings.child("settings_client"), settings)
+        limits = self.mirror_limits
+        self._reconcile(self.settings.child("settings_client"),
+                        self._within(self.settings.child("settings_client"), settings, limits.max_held,
+                                     "settings", client))
         infos = [] if client is None else list(client.infos.items())
-        if len(infos) > self.mirror_limits.max_infos:
+        if len(infos) > limits.max_infos:
             self.show_status(f"client {client.label}: {len(infos)} infos, the mirror shows the first "
-                             f"{self.mirror_limits.max_infos}", error=True)
+                             f"{limits.max_infos}", error=True)
+        infos = [self._info_dict(n, v) for n, v in infos[:limits.max_infos]]
         self._reconcile(self.settings.child("infos"),
-                        [self._info_dict(n, v) for n, v in infos[:self.mirror_limits.max_infos]])
+                        self._within(self.settings.child("infos"), infos, limits.max_held_infos, "infos", client))
         self.settings.child("mirrored").setValue(NO_CLIENT if client is None else client.label)
 
     def _info_dict(self, name: str, value: str) -> dict:
@@ -285,7 +289,20 @@ class TCPServerViewerBase(AsyncViewerBase):
             return
         d = self._info_dict(name, value)
         infos = self.settings.child("infos")
+        if _size(infos) + _added(infos, [d]) > self.mirror_limits.max_held_infos:
+            logger.warning("info %r not shown: the mirror holds %d infos", name[:40], _size(infos))
+            return
         self._reconcile(infos, [d], vacate_others=False)
+
+    def _within(self, group, wanted: list[dict], limit: int, what: str, client) -> list[dict]:
+        """``wanted``, or nothing if the group would then hold more than ``limit`` parameters in all."""
+        held, added = _size(group), _added(group, wanted)
+        if held + added <= limit:
+            return wanted
+        self.show_status(f"client {client.label}: its {what} are not shown: the mirror already holds {held} "
+                         f"{what} of earlier clients and may hold {limit} in all (initialize the viewer again "
+                         f"to clear it)", error=True)
+        return []
 
     def _reconcile(self, group, wanted: list[dict], vacate_others: bool = True) -> None:
         """Make ``group``'s visible children equal ``wanted`` (param dicts) without removing a child."""
@@ -363,6 +380,28 @@ class TCPServerViewerBase(AsyncViewerBase):
             raise BridgeError("this setting of the client is shown, not editable")
         node = dataclasses.replace(source, value=param.value(), children=[])
         self.controller.send_set_info(client.id, path, to_xml_string(node))
+
+
+def _size(group) -> int:
+    """Parameters below ``group``, at every depth."""
+    return sum(1 + _size(c) for c in group.children())
+
+
+def _count_dicts(dicts: list[dict]) -> int:
+    return sum(1 + _count_dicts(d.get("children", [])) for d in dicts)
+
+
+def _added(group, wanted: list[dict]) -> int:
+    """How many parameters reconciling ``group`` with ``wanted`` would add (see ``_reconcile``)."""
+    existing = {c.name(): c for c in group.children()}
+    n = 0
+    for d in wanted:
+        current = existing.get(d["name"])
+        if current is None or current.type() != d["type"]:
+            n += 1 + _count_dicts(d.get("children", []))
+        elif d["type"] == "group":
+            n += _added(current, d.get("children", []))
+    return n
 
 
 def request_waiting(server: BridgeServer, dim: str, client_id: int | None, timeout_s: float,
