@@ -105,6 +105,8 @@ def test_a_client_built_on_pymodaqs_own_serializer(server):
 
 
 def test_a_late_reply_is_never_taken_for_the_next_one(server):
+    """A request that times out drops the link (replies carry no id): the late reply goes nowhere, the
+    client reconnects and its next answer is the answer to the next request."""
     n = [0]
 
     def slow_then_fast(w, cmd):
@@ -118,10 +120,14 @@ def test_a_late_reply_is_never_taken_for_the_next_one(server):
     wait_for(lambda: server.clients())
     with pytest.raises(RequestTimeout, match="did not answer 'Send Data 0D' within 0.2 s"):
         server.request("0D", timeout=0.2)
-    time.sleep(0.6)  # the late answer to request 1 arrives now
+    wait_for(lambda: not server.clients())
+    time.sleep(0.6)  # the late answer to request 1 goes out now, on the dropped link
+    c2 = RawClient(server.port, "pymodaq5", slow_then_fast)  # the reconnection
+    wait_for(lambda: server.clients())
     got = server.request("0D", timeout=5)
     assert got.data[0].data[0][0] == 2.0  # the answer to request 2, not the stale one
     c.close()
+    c2.close()
 
 
 def test_an_error_info_fails_the_request_at_once(server):

@@ -39,7 +39,13 @@ Safety limits
   boolean data must be 0/1 bytes;
 * containers: nesting depth <= 64; a list/tuple/dict count is checked against the bytes left
   (every typed object takes at least 11 bytes) before the loop starts;
-* the payload must be consumed exactly (trailing bytes are an error).
+* the payload must be consumed exactly (trailing bytes are an error);
+* decoding is bounded by what it creates, not only by the bytes: at most :data:`MAX_OBJECTS`
+  objects per frame, and an estimate of their memory (:data:`OBJECT_COST`, :data:`NDARRAY_COST`,
+  plus copied string bytes) at most ``ALLOC_FACTOR * payload + ALLOC_SLACK`` (a frame of
+  millions of empty arrays is refused part-way instead of taking gigabytes);
+* :func:`read_frame` can be told the type names it expects (``expect``): the type name at the head
+  of the frame is checked before the rest of the payload is read.
 
 Performance
 -----------
@@ -127,6 +133,12 @@ DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 MAX_DEPTH = 64          # nesting of containers (list, tuple, dict, Axis, DataWithAxes...)
 MAX_NDIM = 32           # array dimensions
 MIN_OBJECT_SIZE = 11    # the smallest typed object: [u32 3]['str'][u32 0]
+#: decoding limits per frame (see "Safety limits")
+MAX_OBJECTS = 100_000
+OBJECT_COST = 64        # bytes charged per decoded object (a small Python object)
+NDARRAY_COST = 512      # an ndarray view (array object + memoryview of the payload): ~420 bytes
+ALLOC_FACTOR = 2
+ALLOC_SLACK = 1 << 20
 _MAX_DESCR_LEN = 16     # longest accepted dtype string is 4 chars; refuse silly lengths early
 _MAX_CLASSIC_TAG = 16
 
@@ -565,12 +577,24 @@ def encode_frames(*objs) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 class _Cursor:
-    __slots__ = ("buf", "pos", "end")
+    __slots__ = ("buf", "pos", "end", "objects_left", "alloc_left")
 
     def __init__(self, buf: memoryview):
         self.buf = buf
         self.pos = 0
         self.end = len(buf)
+        self.objects_left = MAX_OBJECTS
+        self.alloc_left = ALLOC_FACTOR * len(buf) + ALLOC_SLACK
+
+    def charge(self, nbytes: int) -> None:
+        """Account for one decoded object of about ``nbytes`` of memory (ProtocolError past a limit)."""
+        self.objects_left -= 1
+        self.alloc_left -= nbytes
+        if self.objects_left < 0:
+            raise ProtocolError(f"more than {MAX_OBJECTS} objects in one frame")
+        if self.alloc_left < 0:
+            raise ProtocolError(f"decoding would allocate more than {ALLOC_FACTOR} times the frame "
+                                f"size ({self.end} bytes)")
 
     @property
     def left(self) -> int:
@@ -656,6 +680,7 @@ def _array_from(descr: str, dt: np.dtype, nbytes: int, shape: tuple, raw_take):
 
 
 def _dec_ndarray(c: _Cursor) -> np.ndarray:
+    c.charge(NDARRAY_COST)
     descr, dt = _read_descr(c)
     nbytes = c.u32()
     ndim = c.u32()
@@ -671,10 +696,17 @@ def _dec_ndarray(c: _Cursor) -> np.ndarray:
 def _dec_str(c: _Cursor) -> str:
     n = c.u32()
     raw = c.take(n)
+    c.charge(n)
     try:
         return str(raw, "utf-8")
     except UnicodeDecodeError as e:
         raise ProtocolError(f"string is not valid UTF-8: {e}") from None
+
+
+def _dec_bytes(c: _Cursor) -> bytes:
+    n = c.u32()
+    c.charge(n)
+    return bytes(c.take(n))
 
 
 def _check_count(n: int, c: _Cursor, what: str):
@@ -804,7 +836,7 @@ def _dec_dte(c: _Cursor, depth: int, tn: str) -> DataToExport:
 
 _DECODERS: dict = {
     "str": lambda c, d: _dec_str(c),
-    "bytes": lambda c, d: bytes(c.take(c.u32())),
+    "bytes": lambda c, d: _dec_bytes(c),
     "NoneType": lambda c, d: None,
     "int": lambda c, d: _dec_scalar(c, "int"),
     "float": lambda c, d: _dec_scalar(c, "float"),
@@ -838,6 +870,7 @@ def _dec(c: _Cursor, depth: int):
     if handler is None:
         shown = raw.decode("ascii") if raw.isascii() else raw
         raise ProtocolError(f"unknown type name {shown!r}")
+    c.charge(OBJECT_COST)
     return handler(c, depth)
 
 
@@ -874,14 +907,32 @@ def _check_frame_length(n: int, max_size: int):
                             f"(at least {MIN_OBJECT_SIZE})")
 
 
-def read_frame(read: Callable[[int], bytes], max_size: int = DEFAULT_MAX_FRAME):
+def read_frame(read: Callable[[int], bytes], max_size: int = DEFAULT_MAX_FRAME, expect=None):
     """Read one frame with ``read(n)`` (exactly n bytes or raise) and decode it.
 
-    The length is checked against ``max_size`` before the payload is read.
+    The length is checked against ``max_size`` before the payload is read. ``expect``: the type
+    names accepted (e.g. ``("str",)`` for a command); the frame's type name is read and checked
+    first, and a frame of another type is refused before the rest of its payload is read.
     """
     (n,) = _U32.unpack(_read_exact(read, 4))
     _check_frame_length(n, max_size)
-    return decode(_read_exact(read, n), max_size)
+    if expect is None:
+        return decode(_read_exact(read, n), max_size)
+    (k,) = _U32.unpack(_read_exact(read, 4))
+    if k > _MAX_TYPE_NAME or k > n - 4:
+        raise ProtocolError(f"expected {' or '.join(expect)}, got a type name of {k} bytes")
+    raw = _read_exact(read, k)
+    name = raw.decode("ascii", "replace")
+    if name not in expect:
+        shown = name if raw.isascii() else raw
+        unknown = "unknown type name " if name not in _DECODERS else ""
+        raise ProtocolError(f"expected {' or '.join(expect)}, got {unknown}{shown!r}")
+    c = _Cursor(memoryview(_read_exact(read, n - 4 - k)))
+    c.charge(OBJECT_COST)
+    obj = _DECODERS[name](c, 0)
+    if c.left:
+        raise ProtocolError(f"{c.left} trailing bytes after the object")
+    return obj
 
 
 def _check_payload_start(buf, start: int, avail: int):

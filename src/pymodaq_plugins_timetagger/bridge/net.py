@@ -1,33 +1,71 @@
-"""Socket helpers shared by the bridge's server and client: exact reads with timeouts, socket options."""
+"""Socket helpers shared by the bridge's server and client: exact reads with whole-message deadlines,
+socket options chosen per platform, a server-wide memory budget for frames in flight."""
 from __future__ import annotations
 
+import logging
+import os
 import socket
+import sys
+import threading
+import time
 
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 #: bytes needed to tell the two dialects apart (u32 length + u32 length + 'str', or u32 7 + 'GRABBER')
 DIALECT_PROBE_BYTES = 11
 
+#: an idle wait without timeout is made of waits of this length
+_IDLE_SLICE_S = 3600.0
+
+#: TCP keep-alive: first probe after this many idle seconds, then every KEEPALIVE_INTERVAL_S,
+#: the peer is declared dead after KEEPALIVE_COUNT unanswered probes (about 25 s in all)
+KEEPALIVE_IDLE_S = 10
+KEEPALIVE_INTERVAL_S = 5
+KEEPALIVE_COUNT = 3
+
 
 class SocketReader:
     """``read(n)`` returns exactly n bytes from a socket, or raises EOFError when the peer closed.
 
     The first byte of a message may be awaited with ``idle_timeout`` (None: wait for ever, an idle peer
-    is fine); once a message has begun, the rest must come within ``message_timeout`` seconds, so a
-    peer that stops in the middle of a message is dropped instead of holding its thread for ever.
+    is fine); once a message has begun, the whole of it must come within ``message_timeout`` seconds
+    (one deadline for the message, not one per ``recv``: a peer dripping a byte now and then is dropped
+    as surely as a silent one). :meth:`set_deadline` sets the deadline explicitly (the handshake).
+
+    ``budget`` (a :class:`MemoryBudget`, optional): reads of ``budget.min_bytes`` or more reserve
+    memory from it first (waiting, within the deadline, for other connections to release theirs); the
+    reservations are held until :meth:`release` (call it once the message has been handled).
     """
 
-    def __init__(self, sock: socket.socket, message_timeout: float | None = 30.0):
+    def __init__(self, sock: socket.socket, message_timeout: float | None = 30.0,
+                 budget: "MemoryBudget | None" = None):
         self.sock = sock
         self.message_timeout = message_timeout
+        self.budget = budget
         self._buf = bytearray()
+        self._deadline: float | None = None
+        self._reserved = 0
 
     def unread(self, data: bytes) -> None:
         self._buf[:0] = data
 
+    def set_deadline(self, seconds: float | None) -> None:
+        """Everything read until the next :meth:`wait_message` must arrive within ``seconds``."""
+        self._deadline = None if seconds is None else time.monotonic() + seconds
+
+    def _left(self, have: int, n: int) -> float | None:
+        if self._deadline is None:
+            return self.message_timeout if self.message_timeout is not None else _IDLE_SLICE_S
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the peer did not finish its message in time ({have} of {n} bytes "
+                               f"received)")
+        return left
+
     def _quickack(self) -> None:
         # Peers that write a message in several small sends (PyMoDAQ 5.0/5.1 clients send 'Done' and the
-        # data apart, without TCP_NODELAY) otherwise wait ~40 ms for our delayed ACK (Linux only)
+        # data apart, without TCP_NODELAY) otherwise wait ~40 ms for our delayed ACK (Linux only: other
+        # systems have no TCP_QUICKACK, our own sends never wait since TCP_NODELAY is set everywhere)
         if _QUICKACK is not None:
             try:
                 self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
@@ -35,15 +73,24 @@ class SocketReader:
                 pass
 
     def wait_message(self, idle_timeout: float | None = None) -> None:
-        """Block until at least one byte of a new message is available (socket.timeout on timeout)."""
-        if self._buf:
-            return
-        self._quickack()
-        self.sock.settimeout(idle_timeout)
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError("the peer closed the connection")
-        self._buf += chunk
+        """Block until at least one byte of a new message is available (socket.timeout on timeout);
+        the message's deadline starts then."""
+        if not self._buf:
+            self._quickack()
+            # never a blocking socket (timeout None): the server sends through a dup() of this socket
+            # with its own timeout, and both share the file's O_NONBLOCK flag
+            self.sock.settimeout(idle_timeout if idle_timeout is not None else _IDLE_SLICE_S)
+            while True:
+                try:
+                    chunk = self.sock.recv(65536)
+                    break
+                except socket.timeout:
+                    if idle_timeout is not None:
+                        raise
+            if not chunk:
+                raise EOFError("the peer closed the connection")
+            self._buf += chunk
+        self.set_deadline(self.message_timeout)
 
     def read(self, n: int) -> bytes:
         if n < 0:
@@ -52,12 +99,14 @@ class SocketReader:
             out = bytes(self._buf[:n])
             del self._buf[:n]
             return out
-        self.sock.settimeout(self.message_timeout)
+        if self.budget is not None and n >= self.budget.min_bytes:
+            self._reserved += self.budget.acquire(n, self._left(0, n))
         parts = [bytes(self._buf)]
         have = len(self._buf)
         self._buf.clear()
         while have < n:
             self._quickack()
+            self.sock.settimeout(self._left(have, n))
             try:
                 chunk = self.sock.recv(min(n - have, 1 << 20))
             except socket.timeout:
@@ -70,17 +119,122 @@ class SocketReader:
             have += len(chunk)
         return b"".join(parts)
 
+    def release(self) -> None:
+        """Give back the memory reserved for the message just handled."""
+        if self._reserved and self.budget is not None:
+            self.budget.release(self._reserved)
+        self._reserved = 0
+
+
+class MemoryBudget:
+    """Bytes of frames in flight for a whole server (all connections together).
+
+    A read of ``n >= min_bytes`` bytes reserves ``factor * n`` (the payload, its assembly and what
+    decoding it may allocate; at most ``total``) and waits for it; small messages never wait, so a
+    good client's replies are not held up by large frames of others.
+    """
+
+    def __init__(self, total: int, min_bytes: int = 1 << 20, factor: int = 3):
+        self.total = int(total)
+        self.min_bytes = int(min_bytes)
+        self.factor = int(factor)
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int, timeout: float | None) -> int:
+        want = min(self.factor * n, self.total)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self.used + want > self.total:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError(f"no memory for a frame of {n} bytes: {self.used} of {self.total} "
+                                       f"bytes are held by frames of other connections")
+                self._cond.wait(left)
+            self.used += want
+            self.peak = max(self.peak, self.used)
+        return want
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used -= n
+            self._cond.notify_all()
+
+
+# ------------------------------------------------------------------------------- socket options
+def platform_name() -> str:
+    """'windows', 'darwin' or 'linux' (any other POSIX system is treated as Linux-like)."""
+    if os.name == "nt":
+        return "windows"
+    return "darwin" if sys.platform == "darwin" else "linux"
+
+
+def listener_options(platform: str, family: int) -> list[tuple[str, str, int]]:
+    """Socket options of a listening socket, as (level, option, value) names, chosen as CPython's
+    ``socket.create_server`` does: exclusive binding on Windows (``SO_REUSEADDR`` there would let a
+    second server bind a port already listening), ``SO_REUSEADDR`` on POSIX (a restart does not wait
+    for TIME_WAIT); an IPv6 listener is explicitly dual-stack (``IPV6_V6ONLY=0``: Windows defaults to
+    IPv6-only)."""
+    opts = [("SOL_SOCKET", "SO_EXCLUSIVEADDRUSE", 1)] if platform == "windows" else \
+        [("SOL_SOCKET", "SO_REUSEADDR", 1)]
+    if family == socket.AF_INET6:
+        opts.append(("IPPROTO_IPV6", "IPV6_V6ONLY", 0))
+    return opts
+
+
+def connection_options(platform: str) -> list[tuple[str, str, object]]:
+    """Options of a connected socket: no Nagle (replies go out at once), TCP keep-alive with the
+    same timing on every system (Linux: TCP_KEEPIDLE; macOS: TCP_KEEPALIVE; Windows: the
+    SIO_KEEPALIVE_VALS ioctl, in ms). ``("ioctl", name, value)`` entries are ``sock.ioctl`` calls."""
+    opts: list = [("IPPROTO_TCP", "TCP_NODELAY", 1), ("SOL_SOCKET", "SO_KEEPALIVE", 1)]
+    if platform == "windows":
+        opts.append(("ioctl", "SIO_KEEPALIVE_VALS",
+                     (1, KEEPALIVE_IDLE_S * 1000, KEEPALIVE_INTERVAL_S * 1000)))
+        return opts
+    opts.append(("IPPROTO_TCP", "TCP_KEEPALIVE" if platform == "darwin" else "TCP_KEEPIDLE",
+                 KEEPALIVE_IDLE_S))
+    opts += [("IPPROTO_TCP", "TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+             ("IPPROTO_TCP", "TCP_KEEPCNT", KEEPALIVE_COUNT)]
+    return opts
+
+
+_TCP_KEEPALIVE_DARWIN = 0x10  # <netinet/tcp.h>; CPython exposes socket.TCP_KEEPALIVE from 3.10 on macOS
+
+
+def apply_options(sock: socket.socket, options, required=("SO_EXCLUSIVEADDRUSE", "SO_REUSEADDR",
+                                                          "TCP_NODELAY")) -> list[str]:
+    """Set ``options`` (from :func:`listener_options` / :func:`connection_options`); return the names
+    set. An option this Python/system does not have is skipped, unless it is in ``required``."""
+    done = []
+    for level, name, value in options:
+        if level == "ioctl":
+            code = getattr(socket, name, None)
+            if code is None or not hasattr(sock, "ioctl"):
+                continue
+            sock.ioctl(code, value)
+            done.append(name)
+            continue
+        opt = getattr(socket, name, None)
+        if opt is None and name == "TCP_KEEPALIVE" and sys.platform == "darwin":
+            opt = _TCP_KEEPALIVE_DARWIN
+        if opt is None:
+            if name in required:
+                raise OSError(f"socket option {name} is not available on this system")
+            continue
+        try:
+            sock.setsockopt(getattr(socket, level), opt, value)
+        except OSError:
+            if name in required:
+                raise
+            continue
+        done.append(name)
+    return done
+
 
 def tune(sock: socket.socket) -> None:
-    """Low latency and dead-peer detection: no Nagle (replies go out at once), TCP keep-alive."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
-        if hasattr(socket, name):
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-            except OSError:
-                pass
+    """Low latency and dead-peer detection on a connected socket, on every system."""
+    apply_options(sock, connection_options(platform_name()))
 
 
 def close_quietly(sock: socket.socket | None) -> None:
@@ -94,3 +248,30 @@ def close_quietly(sock: socket.socket | None) -> None:
         sock.close()
     except OSError:
         pass
+
+
+class RateLimitedLog:
+    """Log a repeated line at most once per ``period_s`` per key, saying how many were suppressed
+    (100 000 unknown commands give a handful of lines, not 13 MB)."""
+
+    def __init__(self, logger: logging.Logger, period_s: float = 10.0, max_keys: int = 256):
+        self.logger = logger
+        self.period_s = period_s
+        self.max_keys = max_keys
+        self._seen: dict = {}   # key -> [last time logged, suppressed since]
+        self._lock = threading.Lock()
+
+    def log(self, level: int, key, msg: str, *args) -> None:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._seen.get(key)
+            if entry is not None and now - entry[0] < self.period_s:
+                entry[1] += 1
+                return
+            suppressed = entry[1] if entry is not None else 0
+            if entry is None and len(self._seen) >= self.max_keys:
+                self._seen.clear()
+            self._seen[key] = [now, 0]
+        if suppressed:
+            msg += f" ({suppressed} similar lines suppressed in the last {self.period_s:g} s)"
+        self.logger.log(level, msg, *args)

@@ -24,9 +24,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import codec
+from . import auth, codec
 from .codec import ProtocolError
-from .net import SocketReader, close_quietly, tune
+from .net import (MemoryBudget, RateLimitedLog, SocketReader, apply_options, close_quietly,
+                  listener_options, platform_name, tune)
 from .paramxml import Param, from_xml_string
 from .wire import CLASSIC, CLIENT_TYPES, SEND_DATA, Wire, detect
 
@@ -35,6 +36,20 @@ logger = logging.getLogger(__name__)
 #: the classic TCP server port of PyMoDAQ (config network.tcp-server.port)
 DEFAULT_PORT = 6341
 DEFAULT_HOST = "127.0.0.1"
+#: Info names with a meaning: a grab failed (answers the oldest request), a setting was refused
+#: (answers no request)
+ERROR_INFO = "error"
+SET_INFO_ERROR_INFO = "set_info_error"
+#: per-client limits on what a client may make the server keep
+MAX_INFOS = 64
+MAX_INFO_NAME_BYTES = 256
+MAX_INFO_BYTES = 64 * 1024
+MAX_SETTINGS_XML = 4 * 1024 * 1024
+#: memory for frames being read by all connections together (at least 3 max. frames)
+DEFAULT_INFLIGHT = 256 * 1024 * 1024
+LISTEN_BACKLOG = 64
+ACCEPT_BACKOFF_FIRST_S = 0.01
+ACCEPT_BACKOFF_MAX_S = 1.0
 
 
 class BridgeError(RuntimeError):
@@ -55,6 +70,10 @@ class RequestTimeout(BridgeError):
 
 class ClientReportedError(BridgeError):
     pass
+
+
+class ReplyMismatch(BridgeError):
+    """A reply whose kind does not match its request (e.g. Data1D answering 'Send Data 0D')."""
 
 
 @dataclass
@@ -92,17 +111,23 @@ class _Connection:
     def __init__(self, server: "BridgeServer", sock: socket.socket, info: ClientInfo):
         self.server = server
         self.sock = sock
+        # sends go through their own socket object: its timeout (a send deadline) is not the one the
+        # reading thread keeps changing on ``sock``
+        self.send_sock = sock.dup()
         self.info = info
-        self.reader = SocketReader(sock, server.message_timeout)
+        self.reader = SocketReader(sock, server.message_timeout, server.budget)
         self.wire: Wire | None = None
+        # held from the moment a request is recorded until its bytes are on the wire, so that the wire
+        # order of requests is their order in ``pending`` (replies come back in that order)
         self.send_lock = threading.Lock()
         self.pending: list[_Pending] = []   # in request order
-        self.abandoned = 0                  # requests that timed out and whose reply is still owed
         self.closed = threading.Event()
+        self.last_active = time.monotonic()
 
-    def send(self, data: bytes) -> None:
-        with self.send_lock:
-            self.sock.sendall(data)
+    def send(self, data: bytes, timeout: float) -> None:
+        """Send one whole message within ``timeout`` s (socket.timeout otherwise); hold send_lock."""
+        self.send_sock.settimeout(max(timeout, 1e-3))
+        self.send_sock.sendall(data)
 
 
 class BridgeServer:
@@ -111,19 +136,36 @@ class BridgeServer:
     ``on_event(kind, client, data)`` is called from the server's threads for: ``connected``,
     ``disconnected`` (data: reason), ``settings`` (the client's Infos tree), ``info`` ((name, value)),
     ``info_xml`` ((path, xml)), ``dropped`` (a refused or misbehaving connection; data: reason).
+
+    Limits (all per server unless said): ``max_clients`` connections, ``max_per_host`` of them from
+    one address (a newcomer evicts an unidentified or idle connection rather than being refused);
+    ``max_infos`` Info names of at most ``max_info_bytes`` each per client; settings XML of at most
+    ``max_settings_xml`` bytes; ``max_inflight`` bytes for the frames being read by all connections.
+    ``secret``: a shared secret the peers must prove first (:mod:`.auth`); None: PyMoDAQ's protocol
+    as is.
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  allowed: list[str] | None = None, max_frame: int = codec.DEFAULT_MAX_FRAME,
-                 max_clients: int = 32, handshake_timeout: float = 5.0, message_timeout: float = 30.0,
+                 max_clients: int = 32, max_per_host: int = 16, handshake_timeout: float = 5.0,
+                 message_timeout: float = 30.0, max_infos: int = MAX_INFOS,
+                 max_info_bytes: int = MAX_INFO_BYTES, max_settings_xml: int = MAX_SETTINGS_XML,
+                 max_inflight: int | None = None, secret: bytes | None = None,
                  on_event: Callable | None = None):
         self.host = host
         self.requested_port = int(port)
         self.allowed = parse_allowed(allowed)
         self.max_frame = int(max_frame)
         self.max_clients = int(max_clients)
+        self.max_per_host = int(max_per_host)
         self.handshake_timeout = handshake_timeout
         self.message_timeout = message_timeout
+        self.max_infos = int(max_infos)
+        self.max_info_bytes = int(max_info_bytes)
+        self.max_settings_xml = int(max_settings_xml)
+        self.budget = MemoryBudget(max_inflight if max_inflight is not None else
+                                   max(DEFAULT_INFLIGHT, 3 * self.max_frame))
+        self.secret = auth.check_secret(secret)
         self._listeners: list[Callable] = [on_event] if on_event is not None else []
         self._lock = threading.RLock()
         self._conns: dict[int, _Connection] = {}
@@ -131,6 +173,7 @@ class BridgeServer:
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._log = RateLimitedLog(logger)
 
     def add_listener(self, callback: Callable) -> None:
         """Also call ``callback(kind, client, data)`` for every event (several plugins may share)."""
@@ -153,18 +196,20 @@ class BridgeServer:
         """Bind and listen (raises OSError naming the address if the port is taken)."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
+            apply_options(sock, listener_options(platform_name(), family))
             sock.bind((self.host, self.requested_port))
         except OSError as e:
             sock.close()
-            raise OSError(e.errno, f"cannot listen on {self.host}:{self.requested_port}: {e.strerror}") from None
-        sock.listen(16)
+            raise OSError(e.errno, f"cannot listen on {self.host}:{self.requested_port}: "
+                                   f"{e.strerror or e}") from None
+        sock.listen(LISTEN_BACKLOG)
         self._listener = sock
         self._stopping.clear()
         self._thread = threading.Thread(target=self._accept_loop, daemon=True, name="bridge-accept")
         self._thread.start()
-        logger.info("bridge server listening on %s:%d", self.host, self.port)
+        logger.info("bridge server listening on %s:%d%s", self.host, self.port,
+                    " (shared secret required)" if self.secret else "")
         return self
 
     @property
@@ -198,6 +243,17 @@ class BridgeServer:
         self.stop()
         return False
 
+    def set_allowed(self, allowed) -> None:
+        """Change the allowed clients (same forms as ``allowed``) and drop the connected peers that
+        are no longer allowed. Raises ValueError naming a bad entry (nothing is changed then)."""
+        nets = parse_allowed(allowed)
+        with self._lock:
+            self.allowed = nets
+            gone = [c for c in self._conns.values() if not self._is_allowed(c.info.address)]
+        for c in gone:
+            logger.warning("bridge: dropping %s: no longer in the allowed clients", c.info.label)
+            self._drop(c, f"{c.info.address} is no longer an allowed client")
+
     # ------------------------------------------------------------------ queries and requests
     def clients(self) -> list[ClientInfo]:
         with self._lock:
@@ -207,28 +263,41 @@ class BridgeServer:
         """Ask a GRABBER for data (``Send Data <dim>``) and return its DataToExport (codec model).
 
         ``client_id``: which client (None: the longest-connected GRABBER). Raises NoClient,
-        ClientLeft, RequestTimeout or ClientReportedError with a message naming the client.
+        ClientLeft, RequestTimeout, ReplyMismatch or ClientReportedError with a message naming the
+        client. A request that times out drops the connection (the client reconnects): replies carry
+        no request id, so a late reply could otherwise be taken for the answer to a later request.
         """
         if dim not in SEND_DATA:
             raise ValueError(f"dim must be one of {list(SEND_DATA)}, got {dim!r}")
+        deadline = time.monotonic() + timeout
         conn = self._pick(client_id)
         pending = _Pending(dim)
-        with self._lock:
-            if conn.closed.is_set():
-                raise ClientLeft(f"client {conn.info.label} left before the request")
-            conn.pending.append(pending)
+        command = SEND_DATA[dim]
+        if not conn.send_lock.acquire(timeout=max(timeout, 0.0)):
+            raise RequestTimeout(f"client {conn.info.label}: could not send '{command}' within "
+                                 f"{timeout:g} s (an earlier send to it is stuck)")
         try:
-            conn.send(conn.wire.message(SEND_DATA[dim]))
-        except OSError as e:
-            self._drop(conn, f"sending the request failed: {e}")
-        if not pending.event.wait(timeout):
             with self._lock:
-                if pending in conn.pending:
+                if conn.closed.is_set():
+                    raise ClientLeft(f"client {conn.info.label} left before the request")
+                conn.pending.append(pending)
+            try:
+                conn.send(conn.wire.message(command), deadline - time.monotonic())
+            except OSError as e:  # socket.timeout included: the peer does not read
+                self._drop(conn, f"sending '{command}' failed: {e or 'timed out'}")
+        finally:
+            conn.send_lock.release()
+        if not pending.event.wait(max(deadline - time.monotonic(), 0.0)):
+            with self._lock:
+                timed_out = pending in conn.pending
+                if timed_out:
                     conn.pending.remove(pending)
-                    conn.abandoned += 1
-            if not pending.event.is_set():
-                raise RequestTimeout(f"client {conn.info.label} did not answer '{SEND_DATA[dim]}' within "
-                                     f"{timeout:g} s")
+            if timed_out:
+                self._drop(conn, f"no answer to '{command}' within {timeout:g} s (dropped so that no "
+                                 f"late reply can answer a later request; the client reconnects)")
+                raise RequestTimeout(f"client {conn.info.label} did not answer '{command}' within "
+                                     f"{timeout:g} s (connection dropped: it reconnects)")
+            pending.event.wait()
         if pending.error is not None:
             raise pending.error
         conn.info.requests_served += 1
@@ -241,14 +310,28 @@ class BridgeServer:
                      and (client_id is None or c.info.id == client_id)]
         for c in conns:
             try:
-                c.send(c.wire.message("Quit"))
-            except OSError as e:
+                self._send(c, c.wire.message("Quit"))
+            except BridgeError as e:
                 logger.info("bridge: Quit to %s failed: %s", c.info.label, e)
 
     def send_set_info(self, client_id: int, path: list[str], xml: str) -> None:
         """Forward a setting edited on the server side to the client (``set_info``)."""
         conn = self._pick(client_id)
-        conn.send(conn.wire.message("set_info", list(path), xml))
+        self._send(conn, conn.wire.message("set_info", list(path), xml))
+
+    def _send(self, conn: _Connection, data: bytes) -> None:
+        """Send one message within message_timeout; a peer that does not take it is dropped."""
+        timeout = self.message_timeout
+        if not conn.send_lock.acquire(timeout=timeout):
+            raise BridgeError(f"client {conn.info.label}: an earlier send is stuck for {timeout:g} s")
+        try:
+            conn.send(data, timeout)
+        except OSError as e:
+            self._drop(conn, f"sending failed: {e or 'timed out'}")
+            raise ClientLeft(f"client {conn.info.label}: sending failed ({e or 'timed out'}); "
+                             f"connection dropped") from None
+        finally:
+            conn.send_lock.release()
 
     def _pick(self, client_id: int | None) -> _Connection:
         with self._lock:
@@ -269,38 +352,85 @@ class BridgeServer:
     # ------------------------------------------------------------------ threads
     def _accept_loop(self) -> None:
         listener = self._listener
+        delay = ACCEPT_BACKOFF_FIRST_S
         while not self._stopping.is_set():
             try:
                 sock, addr = listener.accept()
-            except OSError:
-                break  # listener closed
-            host, port = addr[0], addr[1]
-            if not self._is_allowed(host):
-                logger.warning("bridge: refused a connection from %s (not in the allowed clients)", host)
-                self.on_event("dropped", None, f"{host} is not an allowed client")
-                close_quietly(sock)
+            except OSError as e:
+                if self._stopping.is_set() or self._listener is not listener or listener.fileno() < 0:
+                    break  # the listener was closed: the only way out
+                # EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED...: transient, wait and go on
+                self._log.log(logging.WARNING, ("accept", e.errno),
+                              "bridge: accepting a connection failed (%s); retrying in %.2f s", e, delay)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, ACCEPT_BACKOFF_MAX_S)
                 continue
-            with self._lock:
-                if len(self._conns) >= self.max_clients:
-                    logger.warning("bridge: refused %s:%s: already %d connections", host, port,
-                                   self.max_clients)
-                    self.on_event("dropped", None, f"too many connections ({self.max_clients})")
-                    close_quietly(sock)
-                    continue
-                info = ClientInfo(next(self._ids), host, port)
-                conn = _Connection(self, sock, info)
-                self._conns[info.id] = conn
-            tune(sock)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True,
-                             name=f"bridge-client-{info.id}").start()
+            delay = ACCEPT_BACKOFF_FIRST_S
+            try:
+                self._admit(sock, addr)
+            except Exception:  # never let one connection end the accept loop
+                logger.exception("bridge: admitting a connection failed")
+                close_quietly(sock)
+            del sock, addr  # keep nothing of a client here once it has been handed over
+
+    def _admit(self, sock: socket.socket, addr) -> None:
+        host, port = addr[0], addr[1]
+        if not self._is_allowed(host):
+            self._log.log(logging.WARNING, ("refused", host),
+                          "bridge: refused a connection from %s (not in the allowed clients)", host)
+            self.on_event("dropped", None, f"{host} is not an allowed client")
+            close_quietly(sock)
+            return
+        with self._lock:
+            same_host = [c for c in self._conns.values() if c.info.address == host]
+            victim = None
+            if len(same_host) >= self.max_per_host:
+                victim, why = self._evictable(same_host), f"{self.max_per_host} connections from {host}"
+            elif len(self._conns) >= self.max_clients:
+                victim, why = self._evictable(self._conns.values()), f"{self.max_clients} connections"
+            else:
+                why = ""
+            if why and victim is None:
+                self._log.log(logging.WARNING, ("full", host),
+                              "bridge: refused %s:%s: already %s, all of them busy", host, port, why)
+                self.on_event("dropped", None, f"too many connections ({why}, all busy)")
+                close_quietly(sock)
+                return
+            info = ClientInfo(next(self._ids), host, port)
+            conn = _Connection(self, sock, info)
+            self._conns[info.id] = conn
+        if victim is not None:
+            self._log.log(logging.WARNING, ("evict", host), "bridge: %s: evicted %s to admit %s:%s",
+                          why, victim.info.label, host, port)
+            self._drop(victim, f"evicted to admit a new connection ({why})")
+        tune(sock)
+        threading.Thread(target=self._serve, args=(conn,), daemon=True,
+                         name=f"bridge-client-{info.id}").start()
+
+    @staticmethod
+    def _evictable(conns) -> "_Connection | None":
+        """The connection to give up for a newcomer: the oldest one that has not identified itself,
+        else the identified one idle the longest; never one with a request in flight."""
+        conns = [c for c in conns if not c.closed.is_set()]
+        unidentified = [c for c in conns if not c.info.client_type]
+        if unidentified:
+            return min(unidentified, key=lambda c: c.info.id)
+        idle = [c for c in conns if not c.pending]
+        return min(idle, key=lambda c: c.last_active) if idle else None
 
     def _serve(self, conn: _Connection) -> None:
         reason = "closed by the client"
         try:
-            dialect = detect(conn.reader, self.handshake_timeout)
+            conn.reader.set_deadline(self.handshake_timeout)  # the whole handshake, not each recv
+            started = time.monotonic()
+            if self.secret is not None:
+                auth.challenge_peer(conn.sock, self.secret, self.handshake_timeout)
+                left = max(self.handshake_timeout - (time.monotonic() - started), 1e-3)
+            else:
+                left = self.handshake_timeout
+            dialect = detect(conn.reader, left)
             conn.info.dialect = dialect
             conn.wire = Wire.for_dialect(dialect, conn.reader, self.max_frame)
-            conn.sock.settimeout(self.handshake_timeout)
             identity = conn.wire.read_command()
             if identity not in CLIENT_TYPES:
                 raise ProtocolError(f"first message {identity!r:.60} is not a client type "
@@ -312,9 +442,15 @@ class BridgeServer:
                 conn.reader.wait_message(None)
                 cmd = conn.wire.read_command()
                 self._handle(conn, cmd)
+                conn.reader.release()
+                conn.last_active = time.monotonic()
                 if cmd == "Quit":
                     reason = "the client said Quit"
                     break
+        except auth.AuthError as e:
+            reason = f"refused: {e}"
+            self._log.log(logging.WARNING, ("auth", conn.info.address), "bridge: refused %s: %s",
+                          conn.info.label, e)
         except ProtocolError as e:
             reason = f"protocol error: {e}"
             logger.warning("bridge: dropped %s: %s", conn.info.label, reason)
@@ -329,54 +465,68 @@ class BridgeServer:
             reason = f"unexpected error: {e!r}"
             logger.exception("bridge: dropped %s", conn.info.label)
         finally:
+            conn.reader.release()
             self._drop(conn, reason)
 
     def _handle(self, conn: _Connection, cmd: str) -> None:
         w = conn.wire
+        info = conn.info
         if cmd == "Done":
             payload = w.read_done()
             self._deliver(conn, payload)
         elif cmd == "Infos":
-            xml = w.read_string()
-            conn.info.settings_xml = xml
+            xml = w.read_string(self.max_settings_xml)
+            info.settings_xml = xml
             try:
-                conn.info.settings = from_xml_string(xml)
+                info.settings = from_xml_string(xml)
             except ValueError as e:
-                conn.info.settings = None
-                logger.warning("bridge: %s sent settings that cannot be read: %s", conn.info.label, e)
-            self.on_event("settings", conn.info, conn.info.settings)
+                info.settings = None
+                logger.warning("bridge: %s sent settings that cannot be read: %s", info.label, e)
+            self.on_event("settings", info, info.settings)
         elif cmd == "Info":
-            name, value = w.read_string(), w.read_string()
-            conn.info.infos[name] = value
-            self.on_event("info", conn.info, (name, value))
-            if name == "error" and value:
-                conn.info.last_error = value
-                self._fail_first(conn, ClientReportedError(f"client {conn.info.label}: {value}"))
+            name, value = w.read_string(MAX_INFO_NAME_BYTES), w.read_string(self.max_info_bytes)
+            if name in info.infos or len(info.infos) < self.max_infos:
+                info.infos[name] = value
+            else:
+                self._log.log(logging.WARNING, ("infos", info.id),
+                              "bridge: %s: Info %r ignored (at most %d Info names per client)",
+                              info.label, name[:60], self.max_infos)
+            self.on_event("info", info, (name, value))
+            if name == ERROR_INFO and value:
+                info.last_error = value
+                self._fail_first(conn, ClientReportedError(f"client {info.label}: {value}"))
+            elif name == SET_INFO_ERROR_INFO and value:
+                # a refused setting: reported, and never taken as the answer to a grab
+                info.last_error = value
+                logger.warning("bridge: %s refused a setting: %s", info.label, value[:200])
         elif cmd == "Info_xml":
-            path, xml = w.read_path(), w.read_string()
-            self.on_event("info_xml", conn.info, (path, xml))
+            path, xml = w.read_path(), w.read_string(self.max_settings_xml)
+            self.on_event("info_xml", info, (path, xml))
         elif cmd in ("x_axis", "y_axis") and w.name == CLASSIC:
             axis = w.read_axis()
-            setattr(conn.info, cmd, axis)
+            setattr(info, cmd, axis)
         elif cmd == "Quit":
             pass
         else:
-            logger.info("bridge: %s sent the unknown command %r (ignored)", conn.info.label, cmd[:60])
+            self._log.log(logging.INFO, ("unknown", info.id, cmd[:60]),
+                          "bridge: %s sent the unknown command %r (ignored)", info.label, cmd[:60])
 
     def _deliver(self, conn: _Connection, payload) -> None:
         with self._lock:
-            if conn.abandoned:
-                conn.abandoned -= 1
-                logger.info("bridge: dropped a late reply of %s (its request had timed out)",
-                            conn.info.label)
-                return
             if not conn.pending:
-                logger.warning("bridge: %s sent data nobody asked for (dropped)", conn.info.label)
+                self._log.log(logging.WARNING, ("unasked", conn.info.id),
+                              "bridge: %s sent data nobody asked for (dropped)", conn.info.label)
                 return
             pending = conn.pending.pop(0)
         try:
-            pending.result = payload if not isinstance(payload, list) else \
-                classic_to_dte(payload, pending.dim, conn.info)
+            if isinstance(payload, list):
+                pending.result = classic_to_dte(payload, pending.dim, conn.info)
+            else:
+                check_reply_dim(payload, pending.dim)
+                pending.result = payload
+        except ReplyMismatch as e:
+            pending.error = ReplyMismatch(f"client {conn.info.label}: {e}")
+            logger.error("bridge: %s", pending.error)
         except ProtocolError as e:
             pending.error = ClientReportedError(f"client {conn.info.label} sent unusable data: {e}")
         pending.event.set()
@@ -385,6 +535,9 @@ class BridgeServer:
         """The client reported an error instead of data: fail its oldest pending request now."""
         with self._lock:
             if not conn.pending:
+                self._log.log(logging.INFO, ("unasked-error", conn.info.id),
+                              "bridge: %s reported an error while no request was waiting: %s",
+                              conn.info.label, str(error)[:200])
                 return
             pending = conn.pending.pop(0)  # no 'Done' will come for it: nothing is owed
         pending.error = error
@@ -398,6 +551,7 @@ class BridgeServer:
             self._conns.pop(conn.info.id, None)
             pending, conn.pending = conn.pending, []
         close_quietly(conn.sock)
+        close_quietly(conn.send_sock)
         for p in pending:
             p.error = ClientLeft(f"client {conn.info.label} left before answering: {reason}")
             p.event.set()
@@ -406,6 +560,10 @@ class BridgeServer:
             self.on_event("disconnected", conn.info, reason)
         else:
             self.on_event("dropped", conn.info, reason)
+        # release what the client sent (the ClientInfo may be kept by a listener: keep it small)
+        info = conn.info
+        info.settings_xml, info.settings, info.infos = "", None, {}
+        info.x_axis = info.y_axis = None
 
     def _is_allowed(self, host: str) -> bool:
         if not self.allowed:
@@ -417,6 +575,17 @@ class BridgeServer:
         if ip.version == 6 and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.allowed)
+
+
+def check_reply_dim(dte: codec.DataToExport, dim: str) -> None:
+    """A reply to 'Send Data <dim>' must lead with data of that dim (a 1D reply may carry 0D
+    companions after it, never the other way round); raise ReplyMismatch otherwise."""
+    if dim == "ND" or not dte.data:
+        return
+    first = dte.data[0].dim
+    if first != f"Data{dim}":
+        raise ReplyMismatch(f"'{SEND_DATA[dim]}' was answered with {first} data: refused (a reply "
+                            f"must match its request)")
 
 
 def parse_allowed(allowed) -> list:
@@ -431,10 +600,14 @@ def parse_allowed(allowed) -> list:
         if not a:
             continue
         try:
-            nets.append(ipaddress.ip_network(a, strict=False))
+            net = ipaddress.ip_network(a, strict=False)
         except ValueError:
             raise ValueError(f"allowed client {a!r} is not an IP address or network (e.g. 192.168.1.20 "
                              f"or 192.168.1.0/24)") from None
+        mapped = net.network_address.ipv4_mapped if net.version == 6 else None
+        if mapped is not None and net.prefixlen >= 96:  # ::ffff:a.b.c.d[/n]: the IPv4 peer itself
+            net = ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+        nets.append(net)
     return nets
 
 
@@ -445,9 +618,16 @@ def classic_to_dte(arrays: list[np.ndarray], dim: str, info: ClientInfo) -> code
     labels = [f"CH{i:02d}" for i in range(len(arrays))]
     name = info.infos.get("name", "TCP client")
     if dim == "0D":
+        if any(np.size(a) != 1 for a in arrays):
+            raise ReplyMismatch(f"'{SEND_DATA[dim]}' was answered with arrays of sizes "
+                                f"{[int(np.size(a)) for a in arrays]}: refused (a reply must match its "
+                                f"request)")
         data = [np.atleast_1d(a).ravel()[:1] for a in arrays]
         dwa = codec.DataWithAxes(name=name, data=data, dim="Data0D", labels=labels)
     elif dim == "1D":
+        if any(np.squeeze(a).ndim > 1 for a in arrays):
+            raise ReplyMismatch(f"'{SEND_DATA[dim]}' was answered with arrays of shapes "
+                                f"{[a.shape for a in arrays]}: refused (a reply must match its request)")
         data = [np.ravel(a) for a in arrays]
         if len({a.size for a in data}) != 1:
             raise ProtocolError(f"channels of different lengths {[a.size for a in data]}")

@@ -57,8 +57,9 @@ class Wire(abc.ABC):
         """The next command string."""
 
     @abc.abstractmethod
-    def read_string(self) -> str:
-        """A string argument."""
+    def read_string(self, limit: int | None = None) -> str:
+        """A string argument (at most about ``limit`` bytes: longer is a ProtocolError, refused
+        before it is read)."""
 
     @abc.abstractmethod
     def read_path(self) -> list[str]:
@@ -77,17 +78,21 @@ class Wire(abc.ABC):
 class Pymodaq5Wire(Wire):
     name = PYMODAQ5
 
-    def _read(self):
-        return codec.read_frame(self.reader.read, self.max_frame)
+    #: frame bytes around a string of n bytes: type name 'str' (4 + 3) and the length (4)
+    _STR_OVERHEAD = 11
+
+    def _read(self, expect=None, limit: int | None = None):
+        max_size = self.max_frame if limit is None else min(self.max_frame, limit + self._STR_OVERHEAD)
+        return codec.read_frame(self.reader.read, max_size, expect)
 
     def read_command(self) -> str:
-        cmd = self._read()
+        cmd = self._read(("str",))
         if not isinstance(cmd, str):
             raise ProtocolError(f"expected a command string, got {type(cmd).__name__}")
         return cmd
 
-    def read_string(self) -> str:
-        value = self._read()
+    def read_string(self, limit: int | None = None) -> str:
+        value = self._read(("str", "bytes"), limit)
         if isinstance(value, bytes):  # some PyMoDAQ versions send XML as bytes
             try:
                 return value.decode("utf-8")
@@ -98,13 +103,13 @@ class Pymodaq5Wire(Wire):
         return value
 
     def read_path(self) -> list[str]:
-        value = self._read()
+        value = self._read(("list", "tuple"))
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ProtocolError(f"expected a list of strings (a parameter path), got {value!r:.80}")
         return list(value)
 
     def read_done(self):
-        value = self._read()
+        value = self._read(codec.DTE_TYPE_NAMES)
         if not isinstance(value, codec.DataToExport):
             raise ProtocolError(f"expected a DataToExport after 'Done', got {type(value).__name__}")
         return value
@@ -119,8 +124,9 @@ class ClassicWire(Wire):
     def read_command(self) -> str:
         return codec.read_classic_string(self.reader.read, self.max_frame)
 
-    def read_string(self) -> str:
-        return codec.read_classic_string(self.reader.read, self.max_frame)
+    def read_string(self, limit: int | None = None) -> str:
+        max_size = self.max_frame if limit is None else min(self.max_frame, limit + 4)
+        return codec.read_classic_string(self.reader.read, max_size)
 
     def read_path(self) -> list[str]:
         items = codec.read_classic_list(self.reader.read, self.max_frame)
@@ -167,11 +173,14 @@ def detect(reader: SocketReader, timeout: float) -> str:
     EOFError/TimeoutError if the peer closes or says nothing.
     """
     import socket
+    import time
     from .net import DIALECT_PROBE_BYTES
     got = b""
-    reader.sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
     while True:
         try:
+            # one deadline for the whole probe: a peer dripping a byte now and then gets no longer
+            reader.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
             chunk = reader.sock.recv(DIALECT_PROBE_BYTES - len(got))
         except socket.timeout:
             raise TimeoutError(f"the client sent {len(got)} bytes and then nothing for {timeout} s "
