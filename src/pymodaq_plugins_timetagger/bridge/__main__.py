@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-signal", default="",
                    help="switch the Time Tagger's built-in test signal on for these inputs, e.g. 1,2 "
                         "(to check the chain without light)")
+    p.add_argument("--secret-file", metavar="PATH",
+                   help="file holding the shared secret set in the TCPServer plugin (never give the secret "
+                        "itself on the command line); default: no secret")
     p.add_argument("--backoff-max-s", type=float, default=5.0,
                    help="longest wait between two connection attempts, s (default 5)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
@@ -176,10 +179,17 @@ def main(argv=None) -> int:
         test_signal = tuple(int(c) for c in args.test_signal.replace(" ", "").split(",") if c)
     except ValueError:
         parser.error(f"--test-signal {args.test_signal!r}: give channel numbers separated by commas")
+    secret = None
+    if args.secret_file:
+        from .auth import read_secret_file
+        try:
+            secret = read_secret_file(args.secret_file)
+        except ValueError as e:
+            parser.error(f"--secret-file: {e}")
     try:
         client = TaggerClient(args.host, args.port, address=args.address, kind=kinds,
                               settings=settings, protocol=args.protocol, backoff_max_s=args.backoff_max_s,
-                              on_status=show, test_signal=test_signal)
+                              on_status=show, test_signal=test_signal, secret=secret)
     except (SettingsError, ValueError) as e:
         parser.error(str(e))
 

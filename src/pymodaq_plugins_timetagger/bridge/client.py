@@ -40,7 +40,7 @@ from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input
 from ..runs import KINDS, AcquisitionAborted, Result, Run, SettingsError, make_run, make_settings
-from . import codec
+from . import auth, codec
 from .codec import ProtocolError
 from .net import SocketReader, close_quietly, tune
 from .paramxml import Param, from_xml_string, to_xml_string
@@ -217,7 +217,8 @@ class TaggerClient:
     def __init__(self, host: str, port: int, *, address: str = "auto", kind="countrate",
                  settings=None, protocol: str = PYMODAQ5, connect_timeout: float = 5.0,
                  backoff_max_s: float = BACKOFF_MAX_S, max_frame: int = codec.DEFAULT_MAX_FRAME,
-                 on_status=None, sim_options: dict | None = None, test_signal: tuple[int, ...] = ()):
+                 on_status=None, sim_options: dict | None = None, test_signal: tuple[int, ...] = (),
+                 secret: bytes | None = None):
         kinds = [kind] if isinstance(kind, str) else list(kind)
         for k in kinds:
             if k not in KINDS:
@@ -240,6 +241,7 @@ class TaggerClient:
         self.max_frame = max_frame
         self.sim_options = sim_options or {}
         self.test_signal = tuple(test_signal)
+        self.secret = auth.check_secret(secret)  # shared secret of the server (bridge/auth.py), or None
         self.status = ClientStatus(server=f"{host}:{port}")
         self._on_status = on_status or (lambda st: None)
         self.handle: TaggerHandle | None = None
@@ -359,6 +361,10 @@ class TaggerClient:
                 sock.setblocking(True)
                 sock.settimeout(IO_TIMEOUT_S)
                 tune(sock)
+                if self.secret is not None and not self._authenticate(sock):
+                    self._sock = None
+                    close_quietly(sock)
+                    return None
                 logger.info("connected to %s (%s)", where, self.protocol)
                 return sock  # shown as connected once the server has not closed it at once (_serve)
             self._sock = None
@@ -373,6 +379,17 @@ class TaggerClient:
         if reason != self.status.waiting_reason:
             logger.info("waiting for %s: %s", self.status.server, reason)
         self.status.waiting_reason = reason
+
+    def _authenticate(self, sock: socket.socket) -> bool:
+        """Answer the server's shared-secret challenge (bridge/auth.py); False (reason in the status) if
+        it fails."""
+        try:
+            auth.answer_challenge(sock, self.secret, self.connect_timeout)
+        except (auth.AuthError, OSError) as e:
+            self._waiting(str(e))
+            return False
+        sock.settimeout(IO_TIMEOUT_S)
+        return True
         self._report()
 
     def _serve(self, sock: socket.socket) -> None:

@@ -33,10 +33,10 @@ from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
 
 from ..bridge import codec
+from ..bridge.auth import read_secret_file
 from ..bridge.mirror import MirrorLimits, MirrorRefused, clip_text, info_key, mirror_dict, mirror_dicts
 from ..bridge.paramxml import apply_xml_update, from_xml_string, to_xml_string
-from ..bridge.server import (DEFAULT_HOST, DEFAULT_PORT, BridgeError, BridgeServer, ClientLeft, NoClient,
-                             parse_allowed)
+from ..bridge.server import DEFAULT_HOST, DEFAULT_PORT, BridgeError, BridgeServer, ClientLeft, NoClient
 from ..runs import AcquisitionAborted
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
@@ -61,6 +61,9 @@ def tcpserver_params() -> list:
          "value": int(config_value("bridge", "port", default=DEFAULT_PORT)), "min": 0, "max": 65535},
         {"title": "Allowed clients:", "name": "allowed_clients", "type": "str", "value": "",
          "tip": "comma-separated addresses or networks (e.g. 192.168.1.20, 10.0.0.0/24); empty: any"},
+        {"title": "Shared secret file:", "name": "secret_file", "type": "browsepath", "value": "",
+         "filetype": True, "tip": "file holding a secret the clients must prove (give the client the same "
+                                  "file with --secret-file); empty: none, PyMoDAQ's own clients can connect"},
         {"title": "Grab timeout (s):", "name": "grab_timeout_s", "type": "float", "value": 10.0, "min": 0.01,
          "tip": "how long a grab waits for the client's data, and for a client to (re)connect"},
         {"title": "Max. frame (MiB):", "name": "max_frame_mib", "type": "int", "value": 64, "min": 1},
@@ -100,9 +103,11 @@ class TCPServerViewerBase(AsyncViewerBase):
     def ini_detector(self, controller=None):
         try:
             if self.is_master:
+                secret_file = str(self.settings["secret_file"]).strip()
                 server = BridgeServer(self.settings["socket_ip"], self.settings["port_id"],
                                       allowed=self.settings["allowed_clients"],
-                                      max_frame=int(self.settings["max_frame_mib"]) * 1024 * 1024)
+                                      max_frame=int(self.settings["max_frame_mib"]) * 1024 * 1024,
+                                      secret=read_secret_file(secret_file) if secret_file else None)
                 server.start()
                 self.controller = server
             else:
@@ -127,8 +132,8 @@ class TCPServerViewerBase(AsyncViewerBase):
             if path is not None:
                 self._send_client_setting(path, param)
             elif name == "allowed_clients" and self.controller is not None:
-                self.controller.allowed = parse_allowed(param.value())
-            elif name in ("socket_ip", "port_id", "max_frame_mib") and self.controller is not None:
+                self.controller.set_allowed(param.value())
+            elif name in ("socket_ip", "port_id", "max_frame_mib", "secret_file") and self.controller is not None:
                 self.show_status(f"{param.title()} takes effect at the next initialization")
             elif name == "client":
                 self._mirror(self._selected_client())
