@@ -188,3 +188,518 @@ def test_a_set_info_refusal_never_answers_a_grab(server):
     assert got.data[0].data[0][0] == 42.0
     assert ("info", server.clients()[0], ("set_info_error", "set_info n_bins: too many")) in events
     s.close()
+
+
+# ------------------------------------------------------------------------------ 5: decode amplification
+def empty_arrays_payload(n: int) -> bytes:
+    """A typed list of n empty float arrays (30 bytes each on the wire, ~400 bytes each decoded)."""
+    empty = codec.encode(np.zeros(0))
+    return codec._header("list") + n.to_bytes(4, "big") + empty * n
+
+
+def peak_while(action, settle):
+    """tracemalloc peak (bytes) of this process while ``action()`` runs and until ``settle()``."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        action()
+        wait_for(settle, timeout=60, what="the server is done with the frame")
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_command_frame_of_other_type_is_refused_from_its_head(server):
+    """A 'command' that is a list of 280 000 empty arrays (8 MiB): refused from the frame's type name,
+    before the payload is read (before: decoded whole, ~130 MB, then found not to be a string)."""
+    events = events_of(server)
+    payload = empty_arrays_payload(280_000)
+    s = identified(server.port)
+    wait_for(lambda: server.clients())
+    data = codec.frame(payload)
+    peak = peak_while(lambda: threading.Thread(target=_send_quietly, args=(s, data), daemon=True).start(),
+                      lambda: not server.clients())
+    assert "expected str, got 'list'" in dropped(events)
+    assert peak < len(payload), f"{peak / 2**20:.0f} MiB for an {len(payload) / 2**20:.0f} MiB frame"
+    s.close()
+
+
+def _send_quietly(sock, data):
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass
+
+
+def test_decoding_a_reply_is_bounded_by_a_small_multiple_of_its_size(server):
+    """A 'Done' whose DataWithAxes holds 280 000 empty arrays: refused part-way through decoding, the
+    memory stays within a few times the frame (before: ~130 MB for 8 MiB)."""
+    events = events_of(server)
+    dwa = codec.DataWithAxes(name="x", data=[np.array([1.0])], dim="Data0D")
+    honest = codec.encode(codec.DataToExport(name="x", data=[dwa]))
+    one = codec.encode([np.array([1.0])])
+    assert honest.count(one) == 1
+    evil = honest.replace(one, empty_arrays_payload(280_000))
+    s = identified(server.port)
+    wait_for(lambda: server.clients())
+    data = codec.encode_frames("Done") + codec.frame(evil)
+    peak = peak_while(lambda: threading.Thread(target=_send_quietly, args=(s, data), daemon=True).start(),
+                      lambda: not server.clients())
+    assert "decoding would allocate more than" in dropped(events) or "objects in one frame" in dropped(events)
+    assert peak < (codec.ALLOC_FACTOR + 3) * len(evil), f"{peak / 2**20:.0f} MiB for {len(evil) / 2**20:.0f} MiB"
+    s.close()
+
+
+def test_frames_in_flight_share_one_memory_budget():
+    from pymodaq_plugins_timetagger.bridge.net import MemoryBudget
+    b = MemoryBudget(total=30, min_bytes=1, factor=3)
+    got = b.acquire(8, timeout=1)  # 24
+    assert got == 24 and b.used == 24
+    with pytest.raises(TimeoutError, match="no memory for a frame of 8 bytes"):
+        b.acquire(8, timeout=0.05)
+    threading.Timer(0.1, b.release, args=(got,)).start()
+    assert b.acquire(8, timeout=5) == 24  # waits for the release
+    b.release(24)
+    assert b.acquire(100, timeout=1) == 30  # a frame larger than the budget takes all of it, alone
+
+
+def test_the_server_reads_large_frames_within_its_budget():
+    """Large frames reserve from the server-wide budget; small ones never wait for it."""
+    with BridgeServer("127.0.0.1", 0, handshake_timeout=2.0, message_timeout=5.0,
+                      max_inflight=4 << 20, max_settings_xml=8 << 20) as server:
+        peers = [identified(server.port, ("Infos", "<a type='str'>" + "x" * (2 << 20) + "</a>"))
+                 for _ in range(3)]
+        wait_for(lambda: len([c for c in server.clients() if c.settings_xml]) == 3, timeout=30)
+        wait_for(lambda: server.budget.used == 0)
+        assert 0 < server.budget.peak <= 4 << 20
+        for p in peers:
+            p.close()
+
+
+# ------------------------------------------------------------------------------ 6: slowloris, lockout
+def test_a_peer_dripping_its_identity_is_dropped_at_the_handshake_deadline(server):
+    """One byte every 0.3 s: each recv is quick, the whole handshake is not (before: the per-recv
+    timeout let it in after 5 s)."""
+    events = events_of(server)
+    s = socket.create_connection(("127.0.0.1", server.port))
+    t0 = time.monotonic()
+    try:
+        for b in GRABBER:
+            s.sendall(bytes([b]))
+            time.sleep(0.3)
+            if "timeout" in dropped(events):
+                break
+    except OSError:
+        pass
+    wait_for(lambda: "timeout" in dropped(events), timeout=5, what="dropped")
+    assert time.monotonic() - t0 < 4 and not server.clients()
+    s.close()
+
+
+def test_a_message_dripped_slower_than_its_deadline_is_dropped(server):
+    events = events_of(server)
+    s = identified(server.port)
+    wait_for(lambda: server.clients())
+    msg = codec.encode_frames("Info", "name", "x" * 10)
+    try:
+        for b in msg:
+            s.sendall(bytes([b]))
+            time.sleep(0.15)
+            if not server.clients():
+                break
+    except OSError:
+        pass
+    assert "did not finish its message in time" in dropped(events)  # before: never (0.15 s < 1 s per recv)
+    s.close()
+
+
+def test_a_good_client_gets_in_during_a_slowloris_of_200_peers():
+    """200 peers on loopback dripping a byte each 0.5 s (never finishing their identity) fill the
+    server; a real client connecting then is admitted at once by evicting an unidentified peer
+    (before: refused until the attackers stopped)."""
+    with BridgeServer("127.0.0.1", 0, handshake_timeout=5.0, message_timeout=5.0,
+                      max_clients=32) as server:
+        attackers, stop = [], threading.Event()
+        for _ in range(200):
+            try:
+                attackers.append(socket.create_connection(("127.0.0.1", server.port), timeout=2))
+            except OSError:
+                pass
+
+        def drip():
+            i = 0
+            while not stop.wait(0.5):
+                for a in attackers:
+                    try:
+                        a.send(GRABBER[i:i + 1])
+                    except OSError:
+                        pass
+                i = min(i + 1, 3)  # never the whole identity
+
+        threading.Thread(target=drip, daemon=True).start()
+        try:
+            time.sleep(0.5)
+            client, t = start_client(server.port)
+            try:
+                wait_for(lambda: any(c.infos for c in server.clients()), timeout=4.5,
+                         what="the good client is admitted within the handshake timeout")
+                assert server.request("0D", timeout=5).data[0].dim == "Data0D"
+            finally:
+                stop_client(client, t)
+        finally:
+            stop.set()
+            for a in attackers:
+                a.close()
+
+
+def test_idle_identified_peers_do_not_lock_a_newcomer_out():
+    with BridgeServer("127.0.0.1", 0, handshake_timeout=2.0, message_timeout=2.0, max_clients=4) as server:
+        idle = [identified(server.port) for _ in range(4)]
+        wait_for(lambda: len(server.clients()) == 4)
+        client, t = start_client(server.port)
+        try:
+            wait_for(lambda: any(c.infos for c in server.clients()), what="the newcomer is admitted")
+            assert len(server.clients()) <= 4
+            (newcomer,) = [c for c in server.clients() if c.infos]
+            assert server.request("0D", newcomer.id, timeout=5).data[0].dim == "Data0D"
+        finally:
+            stop_client(client, t)
+            for s in idle:
+                s.close()
+
+
+def test_one_host_has_at_most_max_per_host_connections():
+    with BridgeServer("127.0.0.1", 0, handshake_timeout=5.0, max_clients=32, max_per_host=3) as server:
+        events = events_of(server)
+        peers = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
+        wait_for(lambda: dropped(events).count("3 connections from 127.0.0.1") == 2)
+        with server._lock:
+            assert len(server._conns) == 3
+        for p in peers:
+            p.close()
+
+
+# ------------------------------------------------------------------------------ 7: accept loop
+ACCEPT_EMFILE = textwrap.dedent("""
+    import os, resource, socket, sys, time
+    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    s = BridgeServer("127.0.0.1", 0, handshake_timeout=5, message_timeout=5).start()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowest_free = os.open(os.devnull, os.O_RDONLY)
+    os.close(lowest_free)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))  # no descriptor left for accept()
+    print(s.port, flush=True)
+    sys.stdin.readline()          # the parent has connected: accept() fails with EMFILE now
+    time.sleep(1.0)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    deadline = time.monotonic() + 5
+    while not s.clients() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print("SERVED" if s.clients() else "NOT SERVED", flush=True)
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_NOFILE and /proc: Linux")
+def test_the_accept_loop_survives_emfile():
+    p = subprocess.Popen([sys.executable, "-c", ACCEPT_EMFILE], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(p.stdout.readline())
+        client, t = start_client(port)  # a real client: it reconnects if the server had to drop it
+        try:
+            wait_for(lambda: client.status.connected, what="the client's connection is in the backlog")
+            time.sleep(0.3)  # the server's accept() fails meanwhile
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            assert p.stdout.readline().strip() == "SERVED"
+        finally:
+            stop_client(client, t)
+    finally:
+        p.kill()
+        p.wait(10)
+
+
+def test_transient_accept_errors_back_off_and_only_closing_ends_the_loop():
+    """ENFILE, ENOBUFS, ECONNABORTED... injected by a wrapped listener: the loop backs off and goes
+    on; closing the listener ends it."""
+    failures = [errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ECONNABORTED, errno.ENOMEM]
+    real = socket.create_server(("127.0.0.1", 0))
+
+    class Flaky:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def accept(self):
+            if failures:
+                raise OSError(failures.pop(0), "injected")
+            return real.accept()
+
+    server = BridgeServer("127.0.0.1", 0, handshake_timeout=2.0)
+    server._listener = Flaky()  # what start() would have bound
+    th = threading.Thread(target=server._accept_loop, daemon=True)
+    th.start()
+    s = identified(real.getsockname()[1])
+    wait_for(lambda: server.clients(), what="served after five transient errors")
+    assert not failures and th.is_alive()
+    server.stop()
+    th.join(5)
+    assert not th.is_alive()
+    s.close()
+
+
+# ------------------------------------------------------------------------------ 8: per-client state
+def test_infos_are_capped_in_count_and_size(server):
+    events = events_of(server)
+    s = identified(server.port, *[("Info", f"name{i}", "v") for i in range(200)])
+    wait_for(lambda: server.clients() and len(server.clients()[0].infos) >= server.max_infos)
+    time.sleep(0.3)
+    assert len(server.clients()[0].infos) == server.max_infos
+    s.sendall(codec.encode_frames("Info", "big", "x" * (server.max_info_bytes + 1)))
+    wait_for(lambda: not server.clients(), what="an over-size Info drops the peer")
+    assert "exceeds the maximum" in dropped(events)
+    s.close()
+
+
+def test_settings_xml_is_capped():
+    with BridgeServer("127.0.0.1", 0, handshake_timeout=2.0, message_timeout=2.0,
+                      max_settings_xml=1000) as server:
+        events = events_of(server)
+        s = identified(server.port, ("Infos", "<a type='str'>" + "x" * 2000 + "</a>"))
+        wait_for(lambda: "exceeds the maximum" in dropped(events))
+        assert not server.clients()
+        s.close()
+
+
+def test_a_departed_client_leaves_nothing_behind():
+    """Before: the accept loop's locals kept the last client's data until the next connection."""
+    with BridgeServer("127.0.0.1", 0, handshake_timeout=2.0, message_timeout=5.0,
+                      max_settings_xml=64 << 20) as server:
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            s = identified(server.port, ("Infos", "<" + "x" * (20 << 20)))  # 20 MB, not even XML
+            wait_for(lambda: server.clients() and server.clients()[0].settings_xml, timeout=30)
+            s.close()
+            wait_for(lambda: not server.clients())
+            time.sleep(0.2)
+            import gc
+            gc.collect()
+            kept = tracemalloc.get_traced_memory()[0] - base
+        finally:
+            tracemalloc.stop()
+        assert kept < 2 << 20, f"{kept / 2**20:.1f} MiB kept after the client left"
+
+
+# ------------------------------------------------------------------------------ 10: allow-list
+def test_allowed_clients_changed_at_run_time_drop_those_no_longer_allowed(server):
+    s = identified(server.port)
+    wait_for(lambda: server.clients())
+    server.set_allowed("127.0.0.1")
+    time.sleep(0.2)
+    assert server.clients()
+    server.set_allowed("10.0.0.0/8")
+    wait_for(lambda: not server.clients(), what="the peer no longer allowed is dropped")
+    with pytest.raises(ValueError, match="'x' is not an IP address"):
+        server.set_allowed("x")
+    s.close()
+
+
+def test_ipv4_mapped_entries_match_both_ways():
+    srv = BridgeServer("::", 0, allowed="::ffff:127.0.0.1")
+    assert srv._is_allowed("::ffff:127.0.0.1") and srv._is_allowed("127.0.0.1")
+    assert not srv._is_allowed("127.0.0.2")
+    srv.set_allowed("127.0.0.0/8")
+    assert srv._is_allowed("::ffff:127.0.0.5")
+    assert parse_allowed("::ffff:10.0.0.0/104") == parse_allowed("10.0.0.0/8")
+
+
+def has_ipv6_dual_stack() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not has_ipv6_dual_stack(), reason="no IPv6 on this host")
+def test_a_dual_stack_server_accepts_127_0_0_1_with_a_mapped_entry():
+    with BridgeServer("::", 0, allowed="::ffff:127.0.0.1", handshake_timeout=2.0) as server:
+        s = identified(server.port)  # over IPv4, to 127.0.0.1
+        wait_for(lambda: server.clients(), what="served over IPv4 on a '::' listener")
+        assert server.clients()[0].address == "::ffff:127.0.0.1"
+        s.close()
+
+
+# ------------------------------------------------------------------------------ 11: send deadline
+def test_a_peer_that_never_reads_cannot_block_requests(server):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", server.port))
+    s.sendall(GRABBER)  # and never reads
+    wait_for(lambda: server.clients())
+    cid = server.clients()[0].id
+    outcome = {}
+
+    def big_set_info():
+        try:
+            server.send_set_info(cid, ["x"], "x" * (32 << 20))
+        except BridgeError as e:
+            outcome["set_info"] = e
+
+    def grab():
+        try:
+            server.request("0D", timeout=1.0)
+        except BridgeError as e:
+            outcome["request"] = e
+
+    a = threading.Thread(target=big_set_info, daemon=True)
+    a.start()
+    time.sleep(0.2)
+    b = threading.Thread(target=grab, daemon=True)
+    t0 = time.monotonic()
+    b.start()
+    b.join(15)
+    a.join(15)
+    assert not b.is_alive() and not a.is_alive(), "a send to a peer that never reads is still blocked"
+    assert "request" in outcome and time.monotonic() - t0 < 10
+    s.close()
+
+
+# ------------------------------------------------------------------------------ 12: log volume
+def test_repeated_unknown_commands_are_logged_a_few_times(server, caplog):
+    caplog.set_level("INFO", logger="pymodaq_plugins_timetagger.bridge.server")
+    s = identified(server.port, *[("Frobnicate",)] * 2000, ("Info", "last", "1"))
+    wait_for(lambda: server.clients() and "last" in server.clients()[0].infos)
+    lines = [r for r in caplog.records if "unknown command" in r.getMessage()]
+    assert 1 <= len(lines) <= 3
+    s.close()
+
+
+# ------------------------------------------------------------------------------ shared secret
+SECRET = b"correct horse battery staple"
+
+
+def secret_server(secret=SECRET):
+    return BridgeServer("127.0.0.1", 0, handshake_timeout=1.0, message_timeout=2.0, secret=secret)
+
+
+def test_the_right_secret_is_served():
+    with secret_server() as server:
+        client, t = start_client(server.port, secret=SECRET)
+        try:
+            wait_for(lambda: any(c.infos for c in server.clients()), what="client with the secret")
+            assert server.request("0D", timeout=5).data[0].dim == "Data0D"
+        finally:
+            stop_client(client, t)
+
+
+def test_a_wrong_secret_is_refused_before_any_frame_is_read():
+    from pymodaq_plugins_timetagger.bridge import auth
+    with secret_server() as server:
+        events = events_of(server)
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        with pytest.raises(auth.AuthError, match="refused the secret"):
+            auth.answer_challenge(s, b"wrong", timeout=2)
+        wait_for(lambda: "wrong secret" in dropped(events))
+        assert not server.clients() and not any(k == "connected" for k, _, _ in events)
+        s.close()
+
+
+def test_a_pymodaq_client_without_the_secret_is_refused_at_its_first_bytes():
+    """PyMoDAQ's own client sends GRABBER at once: the server reads 8 bytes, sees no answer to its
+    challenge and closes; the frames that follow are never read."""
+    with secret_server() as server:
+        events = events_of(server)
+        s = identified(server.port, ("Infos", "<a type='int'>1</a>"), ("Info", "name", "x"))
+        wait_for(lambda: "did not answer the challenge" in dropped(events))
+        assert not server.clients()
+        assert s.recv(8) == b"\x00TTBAUTH"  # what it got: a challenge it cannot answer, then EOF
+        s.close()
+
+
+def test_no_secret_on_either_side_is_pymodaqs_protocol(server):
+    s = identified(server.port)
+    wait_for(lambda: server.clients())
+    s.close()
+
+
+def test_a_client_with_a_secret_says_the_server_has_none(server):
+    from pymodaq_plugins_timetagger.bridge import auth
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    with pytest.raises(auth.AuthError, match="is the shared secret set on the server"):
+        auth.answer_challenge(s, SECRET, timeout=0.5)
+    s.close()
+
+
+def test_the_secret_file(tmp_path):
+    from pymodaq_plugins_timetagger.bridge import auth
+    from pymodaq_plugins_timetagger.bridge.__main__ import main
+    f = tmp_path / "secret"
+    f.write_bytes(b"s3cret\r\n")
+    assert auth.read_secret_file(f) == b"s3cret"
+    f.write_bytes(b"\n")
+    with pytest.raises(ValueError, match="is empty"):
+        auth.read_secret_file(f)
+    with pytest.raises(SystemExit) as exc:
+        main(["--secret-file", str(f), "--address", "sim"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["--secret-file", str(tmp_path / "missing"), "--address", "sim"])
+    assert exc.value.code == 2
+
+
+# ------------------------------------------------------------------------------ issue 16: socket options
+def names(options):
+    return {name: value for _, name, value in options}
+
+
+def test_listener_options_per_platform():
+    from pymodaq_plugins_timetagger.bridge.net import listener_options
+    win = names(listener_options("windows", socket.AF_INET))
+    assert win == {"SO_EXCLUSIVEADDRUSE": 1}  # never SO_REUSEADDR there: it lets a 2nd server bind
+    for platform in ("linux", "darwin"):
+        assert names(listener_options(platform, socket.AF_INET)) == {"SO_REUSEADDR": 1}
+    for platform in ("windows", "linux", "darwin"):
+        assert names(listener_options(platform, socket.AF_INET6))["IPV6_V6ONLY"] == 0  # dual stack
+
+
+def test_connection_options_per_platform():
+    from pymodaq_plugins_timetagger.bridge import net
+    linux, mac, win = (names(net.connection_options(p)) for p in ("linux", "darwin", "windows"))
+    for opts in (linux, mac, win):
+        assert opts["TCP_NODELAY"] == 1 and opts["SO_KEEPALIVE"] == 1
+    assert linux["TCP_KEEPIDLE"] == mac["TCP_KEEPALIVE"] == net.KEEPALIVE_IDLE_S
+    assert "TCP_KEEPIDLE" not in mac and "TCP_KEEPALIVE" not in linux
+    assert win["SIO_KEEPALIVE_VALS"] == (1, net.KEEPALIVE_IDLE_S * 1000, net.KEEPALIVE_INTERVAL_S * 1000)
+    assert "TCP_QUICKACK" not in win
+
+
+def test_options_are_applied_by_name_on_this_system():
+    from pymodaq_plugins_timetagger.bridge import net
+    with socket.socket() as s:
+        done = net.apply_options(s, net.connection_options(net.platform_name()))
+        assert "TCP_NODELAY" in done and s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        if sys.platform.startswith("linux"):
+            assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == net.KEEPALIVE_IDLE_S
+    with socket.socket() as s:  # the Windows plan on a system without SO_EXCLUSIVEADDRUSE: an error
+        if not hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
+            with pytest.raises(OSError, match="SO_EXCLUSIVEADDRUSE is not available"):
+                net.apply_options(s, net.listener_options("windows", socket.AF_INET))
+
+
+def test_two_servers_cannot_listen_on_one_port(server):
+    with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{server.port}"):
+        BridgeServer("127.0.0.1", server.port).start()
+
+
+@pytest.mark.skipif(not has_ipv6_dual_stack(), reason="no IPv6 on this host")
+def test_an_ipv6_any_listener_accepts_ipv4_loopback():
+    with BridgeServer("::", 0, handshake_timeout=2.0) as server:
+        assert server._listener.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 0
+        s = identified(server.port)
+        wait_for(lambda: server.clients(), what="an IPv4 client on '::'")
+        s.close()

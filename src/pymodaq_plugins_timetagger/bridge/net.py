@@ -110,8 +110,8 @@ class SocketReader:
             try:
                 chunk = self.sock.recv(min(n - have, 1 << 20))
             except socket.timeout:
-                raise TimeoutError(f"the peer stopped in the middle of a message ({have} of {n} bytes "
-                                   f"received within {self.message_timeout} s)") from None
+                raise TimeoutError(f"the peer did not finish its message in time ({have} of {n} bytes "
+                                   f"received; at most {self.message_timeout} s per message)") from None
             if not chunk:
                 raise EOFError(f"the peer closed the connection in the middle of a message "
                                f"({have} of {n} bytes)")

@@ -368,6 +368,10 @@ class BridgeServer:
             delay = ACCEPT_BACKOFF_FIRST_S
             try:
                 self._admit(sock, addr)
+            except OSError as e:  # e.g. EMFILE again for the connection's second descriptor
+                self._log.log(logging.WARNING, ("admit", e.errno),
+                              "bridge: admitting a connection from %s failed: %s", addr[0], e)
+                close_quietly(sock)
             except Exception:  # never let one connection end the accept loop
                 logger.exception("bridge: admitting a connection failed")
                 close_quietly(sock)
@@ -481,7 +485,8 @@ class BridgeServer:
                 info.settings = from_xml_string(xml)
             except ValueError as e:
                 info.settings = None
-                logger.warning("bridge: %s sent settings that cannot be read: %s", info.label, e)
+                self._log.log(logging.WARNING, ("settings", info.id),
+                              "bridge: %s sent settings that cannot be read: %s", info.label, str(e)[:300])
             self.on_event("settings", info, info.settings)
         elif cmd == "Info":
             name, value = w.read_string(MAX_INFO_NAME_BYTES), w.read_string(self.max_info_bytes)
