@@ -1,15 +1,31 @@
 """Server core of the bridge (Qt-free): listen, accept clients, ask them for data, mirror their settings.
 
 One thread accepts connections; one thread per client reads its messages (blocking reads: nothing
-polls, nothing sleeps). A request sends ``Send Data xD`` to one client in one ``sendall`` and waits for
-its ``Done`` with a timeout. Replies carry no request id in this protocol, so a reply that comes after
-its request timed out is recognised (the client owes one reply per request, in order) and dropped:
-a request never returns the data of an earlier one.
+polls, nothing sleeps). Replies carry no request id in this protocol, so the server keeps them in order
+by construction:
 
-Safety: clients may be restricted to a list of addresses/networks; a client must identify itself
-within ``handshake_timeout`` and finish every message it starts within ``message_timeout``; frames
-above ``max_frame`` bytes are refused before any allocation. A misbehaving client is dropped with a log
-line saying why; the others are not affected.
+* a request is recorded and its ``Send Data xD`` written under one per-connection lock, so the wire
+  order of requests is the order in which replies are matched to them (a 0D and a 1D viewer asking one
+  client at once never swap replies);
+* every reply settles exactly one request of its own kind: ``Done`` the oldest request, if its data
+  has the requested dimensionality (otherwise an error for that request, never data); an ``Info``
+  named ``error`` the oldest request (as its error); an ``Info`` named ``set_info_error`` (a refused
+  setting) none;
+* a request that times out drops the connection (the client reconnects by itself): a late reply can
+  never be taken for the answer to a later request.
+
+Safety (anything from the wire is hostile): clients may be restricted to addresses/networks (changed at
+run time with :meth:`BridgeServer.set_allowed`, which drops peers no longer allowed); an optional shared
+secret is checked before anything else is read (:mod:`.auth`); a client must identify itself within
+``handshake_timeout`` and finish every message it starts within ``message_timeout`` (whole-message
+deadlines, not per ``recv``); at most ``max_clients`` connections and ``max_per_host`` per address, a
+newcomer evicting an unidentified or idle peer rather than being refused; frames above ``max_frame``
+bytes are refused before any allocation, a frame whose type name is not the one expected is refused from
+its head, decoding is bounded in objects and memory (:mod:`.codec`), and all frames in flight share one
+memory budget; Infos are capped in count and size, settings XML in size; sends have deadlines (a peer
+that does not read is dropped); repeated log lines are rate-limited. Transient ``accept`` errors
+(EMFILE...) back off and go on. A misbehaving client is dropped with a log line saying why; the others
+are not affected.
 """
 from __future__ import annotations
 
