@@ -163,15 +163,16 @@ def slowloris(n=200) -> dict:
     with BridgeServer("127.0.0.1", 0) as server:  # defaults: 32 clients, 5 s handshake
         attackers, stop = [], threading.Event()
 
-        def drip():
-            i = 1
+        def drip():  # each peer sends its next byte every 0.5 s: a valid start that never ends
+            sent = {}
             while not stop.wait(0.5):
                 for a in list(attackers):
+                    i = sent.get(a, 1)
                     try:
                         a.send(hello[i:i + 1])
                     except OSError:
                         pass
-                i += 1
+                    sent[a] = i + 1
 
         threading.Thread(target=drip, daemon=True).start()
         for _ in range(n):
