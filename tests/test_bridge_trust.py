@@ -18,7 +18,7 @@ from pymodaq_plugins_timetagger.bridge import codec
 from pymodaq_plugins_timetagger.bridge.client import TaggerClient
 from pymodaq_plugins_timetagger.bridge.server import (BridgeError, BridgeServer, ClientReportedError,
                                                       RequestTimeout, parse_allowed)
-from pymodaq_plugins_timetagger.runs import make_settings
+from pymodaq_plugins_timetagger.runs import DEFAULT_TIMEOUT_MARGIN_S, make_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -152,7 +152,9 @@ def test_a_hung_link_recovers_and_the_next_grabs_succeed(server):
         tagger.sim_unplug(silent=True)
         with pytest.raises(RequestTimeout):
             server.request("0D", timeout=1.0)
-        wait_for(lambda: client.status.last_error, timeout=15, what="the client's late error")
+        # the client's own wait ends (before: with an error for the abandoned grab; now the dropped link
+        # aborted that window at once); then the link is back
+        time.sleep(0.1 + DEFAULT_TIMEOUT_MARGIN_S + 0.5)
         tagger.sim_replug()
         wait_for(lambda: any(c.infos for c in server.clients()), what="client reconnected")
         got = [server.request("0D", timeout=5) for _ in range(5)]
@@ -188,6 +190,31 @@ def test_a_set_info_refusal_never_answers_a_grab(server):
     assert got.data[0].data[0][0] == 42.0
     assert ("info", server.clients()[0], ("set_info_error", "set_info n_bins: too many")) in events
     s.close()
+
+
+def test_our_client_s_refused_setting_during_a_grab_leaves_the_grab_its_own_data(server):
+    """End to end with our client: a setting refused while a grab is measured comes back as
+    'set_info_error' and the grab still gets its own window's data; so does the next one."""
+    events = events_of(server)
+    client, t = start_client(server.port, settings=make_settings("countrate", channels=(5,),
+                                                                 integration_s=0.2),
+                             sim_options={"sim_seed": 1})  # wall clock: each window takes 0.2 s
+    try:
+        wait_for(lambda: any(c.infos for c in server.clients()), what="client connects")
+        cid = server.clients()[0].id
+        got = {}
+        grab = threading.Thread(target=lambda: got.setdefault("first", server.request("0D", timeout=5)))
+        grab.start()
+        time.sleep(0.05)
+        server.send_set_info(cid, ["integration_s"], "<integration_s type='float'>-1</integration_s>")
+        grab.join(10)
+        wait_for(lambda: any(k == "info" and d[0] == "set_info_error" for k, _, d in events),
+                 what="the refusal is reported")
+        assert got["first"].data[0].dim == "Data0D"
+        second = server.request("0D", timeout=5)
+        assert second.data[0].dim == "Data0D" and second.timestamp > got["first"].timestamp
+    finally:
+        stop_client(client, t)
 
 
 # ------------------------------------------------------------------------------ 5: decode amplification
