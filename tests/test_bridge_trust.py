@@ -489,16 +489,26 @@ def test_transient_accept_errors_back_off_and_only_closing_ends_the_loop():
 
 
 # ------------------------------------------------------------------------------ 8: per-client state
-def test_infos_are_capped_in_count_and_size(server):
-    events = events_of(server)
-    s = identified(server.port, *[("Info", f"name{i}", "v") for i in range(200)])
-    wait_for(lambda: server.clients() and len(server.clients()[0].infos) >= server.max_infos)
-    time.sleep(0.3)
-    assert len(server.clients()[0].infos) == server.max_infos
-    s.sendall(codec.encode_frames("Info", "big", "x" * (server.max_info_bytes + 1)))
-    wait_for(lambda: not server.clients(), what="an over-size Info drops the peer")
-    assert "exceeds the maximum" in dropped(events)
-    s.close()
+def test_infos_are_capped_in_count_and_size():
+    """Before: 400 Info messages of 1 MiB with distinct names took 400 MB, all kept."""
+    with BridgeServer("127.0.0.1", 0, handshake_timeout=2.0, message_timeout=2.0, max_infos=64,
+                      max_infos_total=100_000) as server:
+        events = events_of(server)
+        s = identified(server.port, *[("Info", f"name{i}", "v") for i in range(200)])
+        wait_for(lambda: server.clients() and len(server.clients()[0].infos) >= server.max_infos)
+        time.sleep(0.3)
+        assert len(server.clients()[0].infos) == server.max_infos
+        s.sendall(codec.encode_frames("Info", "name0", "x" * 60_000))  # replaces: fits the total
+        s.sendall(codec.encode_frames("Info", "name1", "x" * 60_000))  # would exceed it: ignored
+        s.sendall(codec.encode_frames("Info", "last", "1"))
+        time.sleep(0.3)
+        info = server.clients()[0]
+        assert len(info.infos["name0"]) == 60_000 and info.infos["name1"] == "v"
+        assert info.infos_bytes == sum(len(k) + len(v) for k, v in info.infos.items()) <= 100_000
+        s.sendall(codec.encode_frames("Info", "big", "x" * (server.max_info_bytes + 1)))
+        wait_for(lambda: not server.clients(), what="an over-size Info drops the peer")
+        assert "exceeds the maximum" in dropped(events)
+        s.close()
 
 
 def test_settings_xml_is_capped():

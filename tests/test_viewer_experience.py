@@ -117,7 +117,8 @@ def server_of(viewer):
 
 def test_the_mirror_follows_the_client_that_answers(viewers, tmp_path, log_records):
     port = free_port()
-    viewer = viewers("DAQ0D", "TCPServer", "mirror", socket_ip="127.0.0.1", port_id=port, grab_timeout_s=20.0)
+    # DAQ1D: the restarted client serves a correlation, and a reply must match its request's dimension
+    viewer = viewers("DAQ1D", "TCPServer", "mirror", socket_ip="127.0.0.1", port_id=port, grab_timeout_s=20.0)
     init(viewer)
     settings = viewer.settings.child("detector_settings", "settings_client")
     infos = viewer.settings.child("detector_settings", "infos")

@@ -57,7 +57,8 @@ DEFAULT_HOST = "127.0.0.1"
 ERROR_INFO = "error"
 SET_INFO_ERROR_INFO = "set_info_error"
 #: per-client limits on what a client may make the server keep
-MAX_INFOS = 64
+MAX_INFOS = 1024
+MAX_INFOS_TOTAL_BYTES = 1024 * 1024   # names and values of one client's Infos together
 MAX_INFO_NAME_BYTES = 256
 MAX_INFO_BYTES = 64 * 1024
 MAX_SETTINGS_XML = 4 * 1024 * 1024
@@ -105,6 +106,7 @@ class ClientInfo:
     settings_xml: str = ""
     settings: Param | None = None
     infos: dict = field(default_factory=dict)
+    infos_bytes: int = 0           # characters of the names and values in infos (bounded)
     x_axis: tuple | None = None    # classic: (array, label, units)
     y_axis: tuple | None = None
     requests_served: int = 0
@@ -155,7 +157,8 @@ class BridgeServer:
 
     Limits (all per server unless said): ``max_clients`` connections, ``max_per_host`` of them from
     one address (a newcomer evicts an unidentified or idle connection rather than being refused);
-    ``max_infos`` Info names of at most ``max_info_bytes`` each per client; settings XML of at most
+    ``max_infos`` Info names of at most ``max_info_bytes`` each and ``max_infos_total`` bytes in all per
+    client (a GUI shows fewer: see bridge/mirror.py); settings XML of at most
     ``max_settings_xml`` bytes; ``max_inflight`` bytes for the frames being read by all connections.
     ``secret``: a shared secret the peers must prove first (:mod:`.auth`); None: PyMoDAQ's protocol
     as is.
@@ -165,7 +168,8 @@ class BridgeServer:
                  allowed: list[str] | None = None, max_frame: int = codec.DEFAULT_MAX_FRAME,
                  max_clients: int = 32, max_per_host: int = 16, handshake_timeout: float = 5.0,
                  message_timeout: float = 30.0, max_infos: int = MAX_INFOS,
-                 max_info_bytes: int = MAX_INFO_BYTES, max_settings_xml: int = MAX_SETTINGS_XML,
+                 max_info_bytes: int = MAX_INFO_BYTES, max_infos_total: int = MAX_INFOS_TOTAL_BYTES,
+                 max_settings_xml: int = MAX_SETTINGS_XML,
                  max_inflight: int | None = None, secret: bytes | None = None,
                  on_event: Callable | None = None):
         self.host = host
@@ -178,6 +182,7 @@ class BridgeServer:
         self.message_timeout = message_timeout
         self.max_infos = int(max_infos)
         self.max_info_bytes = int(max_info_bytes)
+        self.max_infos_total = int(max_infos_total)
         self.max_settings_xml = int(max_settings_xml)
         self.budget = MemoryBudget(max_inflight if max_inflight is not None else
                                    max(DEFAULT_INFLIGHT, 3 * self.max_frame))
@@ -506,12 +511,15 @@ class BridgeServer:
             self.on_event("settings", info, info.settings)
         elif cmd == "Info":
             name, value = w.read_string(MAX_INFO_NAME_BYTES), w.read_string(self.max_info_bytes)
-            if name in info.infos or len(info.infos) < self.max_infos:
+            old = info.infos.get(name)
+            total = info.infos_bytes + len(value) + (len(name) if old is None else -len(old))
+            if (old is not None or len(info.infos) < self.max_infos) and total <= self.max_infos_total:
                 info.infos[name] = value
+                info.infos_bytes = total
             else:
                 self._log.log(logging.WARNING, ("infos", info.id),
-                              "bridge: %s: Info %r ignored (at most %d Info names per client)",
-                              info.label, name[:60], self.max_infos)
+                              "bridge: %s: Info %r ignored (at most %d Info names and %d bytes of them "
+                              "per client)", info.label, name[:60], self.max_infos, self.max_infos_total)
             self.on_event("info", info, (name, value))
             if name == ERROR_INFO and value:
                 info.last_error = value
@@ -583,7 +591,7 @@ class BridgeServer:
             self.on_event("dropped", conn.info, reason)
         # release what the client sent (the ClientInfo may be kept by a listener: keep it small)
         info = conn.info
-        info.settings_xml, info.settings, info.infos = "", None, {}
+        info.settings_xml, info.settings, info.infos, info.infos_bytes = "", None, {}, 0
         info.x_axis = info.y_axis = None
 
     def _is_allowed(self, host: str) -> bool:
@@ -606,7 +614,8 @@ def check_reply_dim(dte: codec.DataToExport, dim: str) -> None:
     first = dte.data[0].dim
     if first != f"Data{dim}":
         raise ReplyMismatch(f"'{SEND_DATA[dim]}' was answered with {first} data: refused (a reply "
-                            f"must match its request)")
+                            f"must match its request: use a TCPServer viewer of the client's dimension, or "
+                            f"let the client serve a {dim} measurement too)")
 
 
 def parse_allowed(allowed) -> list:
