@@ -22,7 +22,7 @@ pytest.importorskip("PySide6.QtStateMachine",
                     reason="PyMoDAQ's Dashboard and DAQ_Scan need QtStateMachine (PySide6-Addons)")
 pytest.importorskip("pymodaq_plugins_mock", reason="the scan moves the Mock actuator of pymodaq_plugins_mock")
 
-from qtpy import QtCore, QtWidgets  # noqa: E402
+from scankit import close_all, init_detector, load_experiment, open_scan, wait_until, write_experiment  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,35 +32,6 @@ INTEGRATION_S = 0.05
 RATE_HZ = 800_000.0  # the simulator's test signal
 POSITIONS = [0.0, 1.0, 2.0, 3.0, 4.0]
 SIM_SERIAL = "SIM-ULTRA-0001"
-
-
-def wait_until(predicate, timeout_s, what):
-    """Process Qt events until ``predicate()`` is true; fail with ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timeout ({timeout_s} s) waiting for {what}")
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.005)
-
-
-def write_experiment(path: Path) -> Path:
-    """The experiment file the Dashboard's experiment manager writes when one adds the two modules."""
-    from pymodaq_gui.parameter import Parameter, ioxml
-    from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
-
-    exp = Parameter.create(title="Experiment", name="Preset", type="group", children=ExperimentManager.params)
-    exp.child("actuator").addNew(("Mock",))
-    exp.child("detector").addNew(("DAQ0D", "TimeTaggerCountrate"))
-    act, det = exp.child("actuator").children()[0], exp.child("detector").children()[0]
-    act.child("name").setValue(ACTUATOR)
-    act.child("controller", "controller_ID").setValue(101)
-    det.child("name").setValue(DETECTOR)
-    det.child("controller", "controller_ID").setValue(102)
-    # an experiment holds no plugin settings: the detector is initialized once its address is set
-    det.child("info", "init").setValue(False)
-    ioxml.parameter_to_xml_file(exp, path, overwrite=True)
-    return path
 
 
 def configure_detector(det):
@@ -87,8 +58,6 @@ def test_daq_scan_integrates_the_set_time_at_every_step(tmp_path, monkeypatch):
     from pymodaq_gui.qt_utils import mkQApp
     from pymodaq_gui.h5modules.saving import H5SaverBase
     from pymodaq.dashboard import create_load_dashboard
-    from pymodaq.extensions.scan.daq_scan import DAQScan
-    from pymodaq.utils.gui_utils.loader_utils import create_extension
     from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
 
     mkQApp("tests")
@@ -103,39 +72,19 @@ def test_daq_scan_integrates_the_set_time_at_every_step(tmp_path, monkeypatch):
     shared_ui, dashboard = create_load_dashboard(show_dashboard=False)
     win_ext = scan = None
     try:
-        # ---- the experiment: what "Load experiment" does in the Dashboard
-        applied = []
-        dashboard.experiment_manager.applied_entry.connect(applied.append)
-        dashboard.experiment_manager.execute_entry(write_experiment(tmp_path / f"{EXPERIMENT}.xml"))
-        wait_until(lambda: applied, 30, "the experiment to be loaded")
-        assert [m.title for m in dashboard.actuators_modules] == [ACTUATOR]
-        assert [m.title for m in dashboard.detector_modules] == [DETECTOR]
-        stage, det = dashboard.actuators_modules[0], dashboard.detector_modules[0]
-        wait_until(lambda: stage.initialized_state, 15, "the Mock actuator to be initialized")
-
+        experiment = write_experiment(tmp_path / f"{EXPERIMENT}.xml", ACTUATOR, DETECTOR, "DAQ0D",
+                                      "TimeTaggerCountrate")
+        stage, det = load_experiment(dashboard, experiment, ACTUATOR, DETECTOR)
         configure_detector(det)
         wait_until(tagger_free, 10, "the simulated tagger to be free (another test still holds it?)")
-        inits = []
-        det.init_signal.connect(inits.append)
-        det.init_hardware_ui(True)
-        wait_until(lambda: inits, 15, "the detector to be initialized")
-        assert inits == [True] and det.initialized_state
+        init_detector(det)
         assert "SIMULATED" in det.settings["detector_settings", "device"]
         select_test_signal(det)
         t_ready = time.monotonic()
 
-        # ---- the DAQ_Scan extension, as the Dashboard's extension menu opens it
-        win_ext, scan = create_extension(dashboard, DAQScan, show_extension=False)
-        scan.override_popups(False)  # no "fill in the scan information" dialogs
+        win_ext, scan = open_scan(dashboard, ACTUATOR, DETECTOR, POSITIONS[0], POSITIONS[-1],
+                                  POSITIONS[1] - POSITIONS[0])
         assert Path(scan.h5saver.settings["current_h5_file"]).is_relative_to(data_dir)
-        scan.modules_manager.selected_actuators_name = [ACTUATOR]
-        scan.modules_manager.selected_detectors_name = [DETECTOR]
-        scan.settings.child("scan_options", "scan_average").setValue(1)
-        scan.scanner.set_scan_type_and_subtypes("Scan1D", "Linear")
-        scanner = scan.scanner.scanner.settings
-        scanner.child("start").setValue(POSITIONS[0])
-        scanner.child("stop").setValue(POSITIONS[-1])
-        scanner.child("step").setValue(POSITIONS[1] - POSITIONS[0])
         assert scan.scanner.n_steps == len(POSITIONS)
 
         steps, done = [], []
@@ -211,19 +160,3 @@ def check_h5_file(h5_file: Path, data_dir: Path):
         assert found == {"address": "sim", "integration_s": INTEGRATION_S}, found
     finally:
         h5.close_file()
-
-
-def close_all(shared_ui, dashboard, win_ext, scan):
-    """What pymodaq.utils.plugin_testing.loaded_extension does on exit, for an extension opened later."""
-    try:
-        if scan is not None:
-            scan.quit_fun()
-            QtWidgets.QApplication.processEvents()
-    finally:
-        dashboard.quit_fun()
-        widgets = [shared_ui.parent, dashboard.tree] + ([win_ext.mainwindow] if win_ext is not None else [])
-        for widget in widgets:
-            widget.close()
-            widget.deleteLater()
-        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
-        QtWidgets.QApplication.processEvents()
