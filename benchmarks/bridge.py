@@ -234,13 +234,29 @@ def client_rss(checkpoints=(100, 10_000), integration_s: float = 0.0002) -> dict
 
 
 # ----------------------------------------------------------------------------------- other routes, end to end
+def leco_client_cmd(port, name: str, *args: str) -> list[str]:
+    """Our client as a LECO actor ``name`` on the simulator, signing in to the Coordinator at 127.0.0.1:port."""
+    return [sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--transport", "leco", "--leco-host",
+            "127.0.0.1", "--leco-port", str(port), "--name", name, "--address", "sim", "--log-level", "WARNING",
+            *args]
+
+
+def wait_leco_signed_in(port, name: str, deadline: float) -> None:
+    """Wait (until the monotonic ``deadline``) for ``name`` to be signed in at the Coordinator."""
+    from pyleco.utils.communicator import Communicator
+    with Communicator(name=f"bench_probe_{os.getpid()}", host="127.0.0.1", port=int(port), timeout=1) as comm:
+        while name not in comm.ask_rpc("COORDINATOR", "send_local_components", timeout=1):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the LECO actor {name} did not sign in")
+            time.sleep(0.1)
+
+
 def leco_actor_times(repeat: int, integration_s: float = 0.001, warmup: int = 5) -> list[float]:
     """A grab of PyMoDAQ's 0D LECODirector from our client in LECO actor mode (count rates integrated
     ``integration_s`` per request on the simulator), through a pyleco Coordinator on 127.0.0.1."""
     import functools
 
     import routes
-    from pyleco.utils.communicator import Communicator
     from pymodaq.utils.plugin_testing import make_detector
     from pymodaq_plugins_mock.daq_viewer_plugins.plugins_0D.daq_0Dviewer_LECODirector import \
         DAQ_0DViewer_LECODirector
@@ -249,17 +265,11 @@ def leco_actor_times(repeat: int, integration_s: float = 0.001, warmup: int = 5)
     try:
         deadline = time.monotonic() + 60
         (port,) = kids.wait_ready(kids.start("leco-coordinator"), deadline)
-        proc = subprocess.Popen([sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--transport", "leco",
-                                 "--leco-host", "127.0.0.1", "--leco-port", port, "--name", "tt_bench",
-                                 "--address", "sim", "--measurement", "countrate", "--channels", "1,2",
-                                 "--integration-s", str(integration_s), "--log-level", "WARNING"],
+        proc = subprocess.Popen(leco_client_cmd(port, "tt_bench", "--measurement", "countrate", "--channels", "1,2",
+                                                "--integration-s", str(integration_s)),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            with Communicator(name="bench_probe", host="127.0.0.1", port=int(port), timeout=1) as comm:
-                while "tt_bench" not in comm.ask_rpc("COORDINATOR", "send_local_components", timeout=1):
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the LECO actor did not sign in")
-                    time.sleep(0.1)
+            wait_leco_signed_in(port, "tt_bench", deadline)
             _plugin("0D").close()  # a QApplication and PyMoDAQ's set-up, as for the other rows
             det = make_detector(functools.partial(DAQ_0DViewer_LECODirector, host="127.0.0.1", port=int(port)),
                                 actor_name="tt_bench")

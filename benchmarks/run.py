@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks, measured side by side in one run; prints markdown tables and writes JSON.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only simulator,bridge,routes,memory]
+    .venv/bin/python benchmarks/run.py [--quick] [--only simulator,bridge,routes,scan,memory]
 
 Simulator: stream time per wall time for two 1 Mcps Poisson inputs (2 Mtags/s of stream) on the virtual
 clock, pinned to one CPU core, with increasing work attached, on each kernel backend (numba's when the
@@ -14,7 +14,13 @@ Bridge: a 1D grab of the TCPServer plugin (PyMoDAQ's harness) answered by a clie
 protocol, for 1 k, 4 k, 64 k and 1 M float64 bins, against the raw-socket floor (the same bytes, the same
 request/reply pattern, no protocol); the same grab through PyMoDAQ's LECO route and the same array
 through Pyro5 (benchmarks/routes.py); the real Time Tagger client on the simulator end to end; the
-client's memory after 100 and 10 000 requests. Medians with min-max spread; ratios within this run.
+client's memory after 100 and 10 000 requests.
+
+Scan: what a user feels per DAQ_Scan step, with PyMoDAQ's real Dashboard and DAQ_Scan (Mock actuator),
+100 steps (20 with --quick) of 10 ms integration, through the local plugin, the TCP bridge and the LECO
+route side by side, the integration time as the floor (benchmarks/scan.py).
+
+Medians with min-max spread; ratios within this run.
 """
 from __future__ import annotations
 
@@ -269,8 +275,16 @@ def memory_section(args, report) -> None:
         (f"client RSS growth < 5 MB over {marks[1] - marks[0]} requests", growth < 5, f"{growth:.2f} MB"))
 
 
+def scan_section(args, report) -> None:
+    import scan
+    steps = 20 if args.quick else 100
+    results = scan.measure(steps=steps, integration_s=0.01)
+    scan.print_table(results, 0.01, steps)
+    report["scan"] = results
+
+
 SECTIONS = {"simulator": simulator_section, "bridge": bridge_section, "routes": routes_section,
-            "memory": memory_section}
+            "scan": scan_section, "memory": memory_section}
 
 
 def main(argv=None) -> int:
