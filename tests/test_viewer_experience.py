@@ -229,3 +229,13 @@ def test_a_setting_of_another_type_is_renamed_away_in_the_ui_copy_too(viewers, l
         assert not [line for line in log_records if "Already have child" in line]
     finally:
         second.close()
+
+
+def test_the_g2_0_legend_names_its_units(viewers):
+    # PyMoDAQ's Viewer0D writes f"{label} ({units})": empty units read "g2(0) ()"
+    viewer = viewers("DAQ1D", "TimeTaggerCorrelation", "legend", address="sim", integration_s=0.05)
+    init(viewer)
+    dte = wait_for_signal(viewer.grab_done_signal, viewer.snap, 20_000)
+    assert dte.get_data_from_name("g2(0)").units == "dimensionless"
+    pump(0.3)
+    assert viewer.viewers[1].view.data_displayer.legend_names == ["g2(0) (dimensionless)"]

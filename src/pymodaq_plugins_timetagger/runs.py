@@ -463,7 +463,7 @@ class CorrelationRun(Run):
         label = "g2" if s.normalize else "coincidences"
         axis = AxisSpec("delay", "s", tau_ps / PS_PER_S)
         g2_0 = zero_delay_mean(tau_ps, g2, s.zero_window_ps)
-        companion = Result("g2(0)", "Data0D", [np.array([g2_0])], ["g2(0)"], "",
+        companion = Result("g2(0)", "Data0D", [np.array([g2_0])], ["g2(0)"], "dimensionless",
                            metadata={"zero_window_ps": s.zero_window_ps})
         return Result("Correlation", "Data1D", [data],
                       [f"{label} ch{s.channel_1}-ch{s.channel_2}"], units, axis,
