@@ -19,3 +19,19 @@ def test_the_demo_runs_the_whole_chain(tmp_path):
     assert "SIMULATED" in out.stdout and "single emitter" in out.stdout
     png = tmp_path / "g2_bridge.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_the_g2_figure_title_fits_the_figure():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from pymodaq_plugins_timetagger.demo import g2_figure
+    device = "SIMULATED Time Tagger Ultra (no hardware; serial SIM-ULTRA-0001, the simulator of this package)"
+    fig = g2_figure(np.linspace(-5e-8, 5e-8, 201), np.ones(201), f"received over the TCP bridge from {device}\n"
+                    "g2(0) = 0.134 (1.0 s)")
+    try:
+        fig.canvas.draw()
+        title = fig.axes[0].title.get_window_extent()
+        assert 0 <= title.x0 and title.x1 <= fig.bbox.width and title.y1 <= fig.bbox.height, (title, fig.bbox)
+    finally:
+        plt.close(fig)

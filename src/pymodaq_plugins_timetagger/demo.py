@@ -99,7 +99,14 @@ def _wait_for_client(viewer, proc, timeout=30.0) -> str:
     raise RuntimeError("the Time Tagger client did not connect")
 
 
-def plot_g2(tau_s: np.ndarray, g2: np.ndarray, title: str, path: Path) -> None:
+#: characters per title line of the g2 figure (7 in wide, 9 pt): longer lines are wrapped, never cut
+TITLE_LINE_CHARS = 80
+
+
+def g2_figure(tau_s: np.ndarray, g2: np.ndarray, title: str):
+    """The g2 figure (matplotlib, Agg); the title's lines wrapped to fit the figure's width."""
+    import textwrap
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -110,10 +117,16 @@ def plot_g2(tau_s: np.ndarray, g2: np.ndarray, title: str, path: Path) -> None:
     ax.axhline(0.5, color="tab:red", lw=0.8, ls=":", label="single-emitter limit g2(0) = 0.5")
     ax.set_xlabel("delay τ = t(ch1) − t(ch2) (ns)")
     ax.set_ylabel("g2(τ)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.fill(line, TITLE_LINE_CHARS) for line in title.splitlines()), fontsize=9)
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def plot_g2(tau_s: np.ndarray, g2: np.ndarray, title: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+    fig = g2_figure(tau_s, g2, title)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
