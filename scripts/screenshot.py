@@ -16,6 +16,25 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+def show_values(window, viewer, settings_px: int = 470) -> None:
+    """Widen the settings panel (in the splitter of the dock area that holds it) so that the settings'
+    values are readable, as a user would drag it; names and values get half of the tree each."""
+    from qtpy import QtCore, QtWidgets
+    widget = viewer.settings_tree
+    while widget is not None and widget is not window:
+        splitter = widget.parentWidget()
+        if isinstance(splitter, QtWidgets.QSplitter) and splitter.orientation() == QtCore.Qt.Orientation.Horizontal:
+            sizes, i = splitter.sizes(), splitter.indexOf(widget)
+            extra = settings_px - sizes[i]
+            if extra > 0 and len(sizes) > 1:
+                sizes = [size + extra if j == i else size - extra // (len(sizes) - 1)
+                         for j, size in enumerate(sizes)]
+                splitter.setSizes(sizes)
+            break
+        widget = splitter
+    viewer.tree.setColumnWidth(0, settings_px // 2)
+
+
 def main(out: str = "docs/daq_viewer_g2.png") -> int:
     from pymodaq_gui.qt_utils import mkQApp
     app = mkQApp("screenshot")
@@ -48,6 +67,7 @@ def main(out: str = "docs/daq_viewer_g2.png") -> int:
         app.processEvents()
         time.sleep(0.02)
     viewer.stop_grab()
+    show_values(window, viewer)
     for _ in range(50):  # let the plots draw
         app.processEvents()
         time.sleep(0.02)

@@ -181,7 +181,7 @@ def main(argv=None) -> int:
         tau = c.get_axis_from_index(0)[0].get_data()
         png = Path(args.out) / "g2_bridge.png"
         g0 = last.get_data_from_name("g2(0)").data[0][0]
-        plot_g2(tau, c.data[0], f"received over the TCP bridge from {c.device}\n"
+        plot_g2(tau, c.data[0], f"received over the TCP bridge from\n{c.device}\n"
                 f"g2(0) = {g0:.3f} ({c.capture_duration_s:.1f} s)", png)
         verdict = "single emitter" if g0 < 0.5 else "not a single emitter"
         print(f"\ng2(0) = {g0:.3f}: {verdict} (criterion g2(0) < 0.5)")
