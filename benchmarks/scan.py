@@ -17,9 +17,10 @@ over ``--steps`` positions and each step grabs count rates integrated ``--integr
 Per step, timestamps taken in the Dashboard's process on DAQ_Scan's modules manager: *step* = from one step's
 data reaching DAQ_Scan to the next one's (move + grab + DAQ_Scan's bookkeeping: the period of the scan);
 *detector* = from the end of the step's move to its data reaching DAQ_Scan (DAQ_Scan asking the detector,
-the integration, the route back). Overhead = time - integration (the floor). The first step (DAQ_Scan creates
-the file's arrays then) is reported apart. Every step's data are checked: each must carry the set
-``capture_duration_s``; steps that do not are counted as bad.
+the integration, the route back). Overhead = time - integration (the floor). The first step period
+(DAQ_Scan creates the file's arrays in it) is reported apart; the first step's detector time (a cold
+start) is left out. Every step's data are checked: each must carry the set ``capture_duration_s``; steps
+that do not are counted as bad.
 
 Each route runs in a child process with its own PyMoDAQ configuration folder (a temporary HOME, removed
 afterwards: nothing is written into the user's ~/.pymodaq), where the actuator's polling interval is set to
@@ -172,11 +173,11 @@ class _Route:
         if self.name != "tcp":
             return
         import bridge
-        from scankit import wait_until
+        from processes import pump_until
         state = det.settings["detector_settings", "server_state"]
         port = int(state.rsplit(":", 1)[1])  # "listening on 127.0.0.1:PORT"
         self._start(bridge._client_cmd(port, *self._client_args()))
-        wait_until(lambda: det.settings["detector_settings", "clients"], 60, "the bridge client to connect")
+        pump_until(lambda: det.settings["detector_settings", "clients"], 60, "the bridge client to connect")
 
     def _client_args(self) -> list[str]:
         return ["--measurement", "countrate", "--channels", "1,2", "--integration-s", str(self.integration_s)]
@@ -242,7 +243,7 @@ def child(route: str, steps: int, integration_s: float) -> int:
             return any(abs(getattr(d, "capture_duration_s", float("nan")) - integration_s) < 1e-9 for d in dte)
 
         result = {"route": route, "plugin": r.plugin, "steps": steps, "integration_s": integration_s,
-                  "first_step_s": grabs[0] - ends[0],
+                  "first_step_s": grabs[1] - grabs[0],  # DAQ_Scan creates the file's arrays in it
                   "step_s": [b - a for a, b in zip(grabs[1:-1], grabs[2:])],
                   "detector_s": [g - e for g, e in zip(grabs[1:], ends[1:])],
                   "scan_s": grabs[-1] - t0, "bad_steps": sum(not good(d) for d in data),

@@ -6,20 +6,11 @@ from the Dashboard, a linear 1D scan is set on the actuator and started.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from qtpy import QtCore, QtWidgets
 
-
-def wait_until(predicate, timeout_s: float, what: str) -> None:
-    """Process Qt events until ``predicate()`` is true; TimeoutError naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timeout ({timeout_s} s) waiting for {what}")
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.005)
+from processes import pump_until
 
 
 def write_experiment(path: Path, actuator: str, detector: str, daq_type: str, plugin: str,
@@ -51,11 +42,11 @@ def load_experiment(dashboard, path: Path, actuator: str, detector: str):
     applied = []
     dashboard.experiment_manager.applied_entry.connect(applied.append)
     dashboard.experiment_manager.execute_entry(path)
-    wait_until(lambda: applied, 30, "the experiment to be loaded")
+    pump_until(lambda: applied, 30, "the experiment to be loaded")
     assert [m.title for m in dashboard.actuators_modules] == [actuator]
     assert [m.title for m in dashboard.detector_modules] == [detector]
     stage, det = dashboard.actuators_modules[0], dashboard.detector_modules[0]
-    wait_until(lambda: stage.initialized_state, 15, "the actuator to be initialized")
+    pump_until(lambda: stage.initialized_state, 15, "the actuator to be initialized")
     return stage, det
 
 
@@ -64,7 +55,7 @@ def init_detector(det, timeout_s: float = 15) -> None:
     inits = []
     det.init_signal.connect(inits.append)
     det.init_hardware_ui(True)
-    wait_until(lambda: inits, timeout_s, "the detector to be initialized")
+    pump_until(lambda: inits, timeout_s, "the detector to be initialized")
     assert inits == [True] and det.initialized_state, f"detector {det.title} not initialized"
 
 

@@ -22,7 +22,8 @@ pytest.importorskip("PySide6.QtStateMachine",
                     reason="PyMoDAQ's Dashboard and DAQ_Scan need QtStateMachine (PySide6-Addons)")
 pytest.importorskip("pymodaq_plugins_mock", reason="the scan moves the Mock actuator of pymodaq_plugins_mock")
 
-from scankit import close_all, init_detector, load_experiment, open_scan, wait_until, write_experiment  # noqa: E402
+from processes import pump_until  # noqa: E402
+from scankit import close_all, init_detector, load_experiment, open_scan, write_experiment  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,7 +77,7 @@ def test_daq_scan_integrates_the_set_time_at_every_step(tmp_path, monkeypatch):
                                       "TimeTaggerCountrate")
         stage, det = load_experiment(dashboard, experiment, ACTUATOR, DETECTOR)
         configure_detector(det)
-        wait_until(tagger_free, 10, "the simulated tagger to be free (another test still holds it?)")
+        pump_until(tagger_free, 10, "the simulated tagger to be free (another test still holds it?)")
         init_detector(det)
         assert "SIMULATED" in det.settings["detector_settings", "device"]
         select_test_signal(det)
@@ -93,7 +94,7 @@ def test_daq_scan_integrates_the_set_time_at_every_step(tmp_path, monkeypatch):
         t_scan = time.monotonic()
         scan.do_scan()
         try:
-            wait_until(lambda: done, 40, "the end of the scan")
+            pump_until(lambda: done, 40, "the end of the scan")
         except BaseException:
             scan.stop_scan()
             raise
@@ -119,7 +120,7 @@ def test_daq_scan_integrates_the_set_time_at_every_step(tmp_path, monkeypatch):
     finally:
         close_all(shared_ui, dashboard, win_ext, scan)
         ExperimentManager.remove_experiment_related_files(EXPERIMENT)
-    wait_until(tagger_free, 10, "the simulated tagger to be freed when the Dashboard closes")
+    pump_until(tagger_free, 10, "the simulated tagger to be freed when the Dashboard closes")
 
 
 def check_h5_file(h5_file: Path, data_dir: Path):
