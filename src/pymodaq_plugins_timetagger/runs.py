@@ -27,22 +27,14 @@ from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, co
                                    index_convention)
 from .hardware.errors import MeasurementTimeout, TaggerError
 from .hardware.inputs import check_channel
+from .settings import (KINDS, MAX_BINS, MAX_INTEGRATION_S, SettingsError, check, check_kind,  # noqa: F401
+                       default, of_kind)
 
 PS_PER_S = 1e12
-#: largest n_bins / n_values accepted from users (an int32 histogram of 10 M bins is 40 MB)
-MAX_BINS = 10_000_000
-#: longest integration per acquisition, s (a scan step of a day is a configuration mistake)
-MAX_INTEGRATION_S = 86_400.0
 #: how often a blocking acquisition checks for an abort, s
 ABORT_POLL_S = 0.05
 #: default grace on top of the integration time before an acquisition is declared timed out, s
 DEFAULT_TIMEOUT_MARGIN_S = 5.0
-
-KINDS = ("countrate", "correlation", "counter", "histogram")
-
-
-class SettingsError(TaggerError, ValueError):
-    """A measurement setting that cannot be used (the message names the setting)."""
 
 
 class AcquisitionAborted(TaggerError):
@@ -50,58 +42,58 @@ class AcquisitionAborted(TaggerError):
 
 
 # ---------------------------------------------------------------------------------------- settings
+# the fields, defaults, limits and validation come from the declarations of settings.py
 @dataclass(frozen=True)
 class CountrateSettings:
     """Count rate (Hz) of each channel over the integration window."""
 
-    channels: tuple[int, ...] = (1, 2)
-    integration_s: float = 0.1
+    channels: tuple[int, ...] = default("countrate", "channels")
+    integration_s: float = default("countrate", "integration_s")
 
 
 @dataclass(frozen=True)
 class CorrelationSettings:
     """Correlation τ = t(channel_1) − t(channel_2): counts or g2, plus g2(0) over ``zero_window_ps``."""
 
-    channel_1: int = 1
-    channel_2: int = 2
-    binwidth_ps: int = 1000
-    n_bins: int = 1001
-    normalize: bool = True
+    channel_1: int = default("correlation", "channel_1")
+    channel_2: int = default("correlation", "channel_2")
+    binwidth_ps: int = default("correlation", "binwidth_ps")
+    n_bins: int = default("correlation", "n_bins")
+    normalize: bool = default("correlation", "normalize")
     #: g2(0) is the mean g2 of the bins whose centre lies within ±zero_window_ps/2 of zero
-    zero_window_ps: int = 1000
-    integration_s: float = 1.0
+    zero_window_ps: int = default("correlation", "zero_window_ps")
+    integration_s: float = default("correlation", "integration_s")
 
 
 @dataclass(frozen=True)
 class CounterSettings:
     """Count-rate trace (Hz per bin of ``binwidth_ps``), the newest ``n_values`` bins, newest last."""
 
-    channels: tuple[int, ...] = (1, 2)
-    binwidth_ps: int = 10_000_000_000
-    n_values: int = 100
-    integration_s: float = 1.0
+    channels: tuple[int, ...] = default("counter", "channels")
+    binwidth_ps: int = default("counter", "binwidth_ps")
+    n_values: int = default("counter", "n_values")
+    integration_s: float = default("counter", "integration_s")
 
 
 @dataclass(frozen=True)
 class HistogramSettings:
     """Start-stop histogram (lifetime, TCSPC): clicks after each start, bins of ``binwidth_ps``."""
 
-    click_channel: int = 4
-    start_channel: int = 3
-    binwidth_ps: int = 50
-    n_bins: int = 1000
-    integration_s: float = 1.0
+    click_channel: int = default("histogram", "click_channel")
+    start_channel: int = default("histogram", "start_channel")
+    binwidth_ps: int = default("histogram", "binwidth_ps")
+    n_bins: int = default("histogram", "n_bins")
+    integration_s: float = default("histogram", "integration_s")
 
 
 SETTINGS_CLASSES = {"countrate": CountrateSettings, "correlation": CorrelationSettings,
                     "counter": CounterSettings, "histogram": HistogramSettings}
+assert all({f.name for f in fields(c)} == {s.name for s in of_kind(k)} for k, c in SETTINGS_CLASSES.items())
 
 
 def make_settings(kind: str, **values):
     """Build the settings of ``kind`` from keyword values (unknown names raise SettingsError)."""
-    cls = SETTINGS_CLASSES.get(kind)
-    if cls is None:
-        raise SettingsError(f"unknown measurement {kind!r}; known: {', '.join(KINDS)}")
+    cls = SETTINGS_CLASSES[check_kind(kind)]
     known = {f.name for f in fields(cls)}
     unknown = set(values) - known
     if unknown:
@@ -140,30 +132,31 @@ class Result:
 
 
 # ---------------------------------------------------------------------------------------- runs
-def _require(cond: bool, message: str) -> None:
-    if not cond:
-        raise SettingsError(message)
-
-
-def _int_setting(value, name: str, lo: int, hi: int) -> int:
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be an integer, got {value!r}") from None
-    if v != value and not (isinstance(value, float) and float(value).is_integer()):
-        raise SettingsError(f"{name} must be an integer, got {value!r}")
-    _require(lo <= v <= hi, f"{name} must be between {lo} and {hi}, got {v}")
-    return v
-
-
 def check_integration(value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"integration_s must be a number of seconds, got {value!r}") from None
-    _require(np.isfinite(v) and 0 < v <= MAX_INTEGRATION_S,
-             f"integration_s must be > 0 and <= {MAX_INTEGRATION_S:g} s, got {value!r}")
-    return v
+    return check("integration_s", value)
+
+
+def check_settings(s, handle):
+    """``s`` with every field checked (settings.py) and its channels checked against the device's inputs."""
+    values = {}
+    for decl in of_kind(_kind_of(s)):
+        v = getattr(s, decl.name)
+        if decl.type == "channels":  # the device's inputs first: its message names the model
+            v = (v,) if isinstance(v, (int, np.integer)) else tuple(v)
+            v = check(decl.name, tuple(_one_channel(c, handle, decl.name) for c in v))
+        elif decl.type == "channel":
+            v = _one_channel(v, handle, decl.name)
+        else:
+            v = check(decl.name, v)
+        values[decl.name] = v
+    return replace(s, **values)
+
+
+def _kind_of(s) -> str:
+    for k, cls in SETTINGS_CLASSES.items():
+        if isinstance(s, cls):
+            return k
+    raise SettingsError(f"not the settings of a measurement: {type(s).__name__}")
 
 
 class Run(abc.ABC):
@@ -291,9 +284,12 @@ class Run(abc.ABC):
 
     # --- for subclasses ----------------------------------------------------------------------
     @classmethod
-    @abc.abstractmethod
     def validate(cls, settings, handle):
         """Return checked settings, or raise SettingsError naming the bad field."""
+        if not isinstance(settings, SETTINGS_CLASSES[cls.kind]):
+            raise SettingsError(f"{cls.kind}: expected {SETTINGS_CLASSES[cls.kind].__name__}, "
+                                f"got {type(settings).__name__}")
+        return check_settings(settings, handle)
 
     @abc.abstractmethod
     def _structure(self, settings) -> tuple:
@@ -368,20 +364,6 @@ def overflow_counters(tagger) -> dict[str, int]:
     return out
 
 
-def _channel_list(values, handle, what) -> tuple[int, ...]:
-    if isinstance(values, (int, np.integer)):
-        values = (values,)
-    chans = []
-    for v in values:
-        try:
-            chans.append(check_channel(handle.tagger, v, what))
-        except TaggerError as e:
-            raise SettingsError(str(e)) from None
-    _require(len(chans) > 0, f"{what}: select at least one channel")
-    _require(len(set(chans)) == len(chans), f"{what}: a channel is selected twice: {chans}")
-    return tuple(chans)
-
-
 def _one_channel(value, handle, what) -> int:
     try:
         return check_channel(handle.tagger, value, what)
@@ -396,10 +378,6 @@ def channel_label(c: int) -> str:
 class CountrateRun(Run):
     kind = "countrate"
 
-    @classmethod
-    def validate(cls, s, handle):
-        return replace(s, channels=_channel_list(s.channels, handle, "channels"),
-                       integration_s=check_integration(s.integration_s))
 
     def _structure(self, s):
         return (s.channels,)
@@ -422,15 +400,6 @@ class CountrateRun(Run):
 class CorrelationRun(Run):
     kind = "correlation"
 
-    @classmethod
-    def validate(cls, s, handle):
-        c1 = _one_channel(s.channel_1, handle, "channel_1")
-        c2 = _one_channel(s.channel_2, handle, "channel_2")
-        return replace(s, channel_1=c1, channel_2=c2,
-                       binwidth_ps=_int_setting(s.binwidth_ps, "binwidth_ps", 1, 10**12),
-                       n_bins=_int_setting(s.n_bins, "n_bins", 1, MAX_BINS),
-                       zero_window_ps=_int_setting(s.zero_window_ps, "zero_window_ps", 0, 10**12),
-                       normalize=bool(s.normalize), integration_s=check_integration(s.integration_s))
 
     def _structure(self, s):
         return (s.channel_1, s.channel_2, s.binwidth_ps, s.n_bins)
@@ -519,12 +488,6 @@ def zero_delay_mean(tau_ps: np.ndarray, values: np.ndarray, window_ps: float) ->
 class CounterRun(Run):
     kind = "counter"
 
-    @classmethod
-    def validate(cls, s, handle):
-        return replace(s, channels=_channel_list(s.channels, handle, "channels"),
-                       binwidth_ps=_int_setting(s.binwidth_ps, "binwidth_ps", 1, 10**14),
-                       n_values=_int_setting(s.n_values, "n_values", 1, MAX_BINS),
-                       integration_s=check_integration(s.integration_s))
 
     def _structure(self, s):
         return (s.channels, s.binwidth_ps, s.n_values)
@@ -545,13 +508,6 @@ class CounterRun(Run):
 class HistogramRun(Run):
     kind = "histogram"
 
-    @classmethod
-    def validate(cls, s, handle):
-        return replace(s, click_channel=_one_channel(s.click_channel, handle, "click_channel"),
-                       start_channel=_one_channel(s.start_channel, handle, "start_channel"),
-                       binwidth_ps=_int_setting(s.binwidth_ps, "binwidth_ps", 1, 10**12),
-                       n_bins=_int_setting(s.n_bins, "n_bins", 1, MAX_BINS),
-                       integration_s=check_integration(s.integration_s))
 
     def _structure(self, s):
         return (s.click_channel, s.start_channel, s.binwidth_ps, s.n_bins)
