@@ -181,8 +181,12 @@ def _in(s: Setting) -> str:
 def _range(s: Setting) -> str:
     unit = f" {s.unit}" if s.unit else ""
     if s.lo_open:
-        return f"> {s.lo:g} and <= {s.hi:g}{unit}"
-    return f"between {s.lo:g} and {s.hi:g}{unit}"
+        return f"> {_num(s.lo)} and <= {_num(s.hi)}{unit}"
+    return f"between {_num(s.lo)} and {_num(s.hi)}{unit}"
+
+
+def _num(x) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _integer(value, who: str) -> int:

@@ -32,7 +32,8 @@ from pymodaq_utils.logger import get_module_name, set_logger
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input, input_channels, read_input, trigger_was_clamped
-from ..runs import DEFAULT_TIMEOUT_MARGIN_S, AcquisitionAborted, Result, Run, make_run
+from .. import settings as declared
+from ..runs import DEFAULT_TIMEOUT_MARGIN_S, AcquisitionAborted, Result, Run, make_run, make_settings
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
 
@@ -73,11 +74,6 @@ def input_group(channel: int) -> dict:
             ]}
 
 
-def channel_selector(n: int, selected=(1, 2)) -> dict:
-    return {"title": "Channels:", "name": "channels", "type": "group", "children": [
-        {"title": f"ch{c}", "name": f"ch{c}", "type": "bool", "value": c in selected} for c in range(1, n + 1)]}
-
-
 def common_params(measurement: list, integration_s: float = 0.1) -> list:
     """The whole settings tree: controller sharing, tagger, acquisition, measurement, inputs."""
     return comon_parameters + [
@@ -104,6 +100,13 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
     ]
 
 
+def kind_params(kind: str) -> list:
+    """The whole settings tree of the plugin of ``kind``: its measurement parameters and integration default
+    from the declarations of :mod:`..settings`."""
+    return common_params(declared.plugin_params(kind, DEFAULT_N_INPUTS),
+                         integration_s=declared.default(kind, "integration_s"))
+
+
 class TimeTaggerViewerBase(AsyncViewerBase):
     """Base of the Time Tagger viewer plugins (see the module documentation)."""
 
@@ -112,8 +115,12 @@ class TimeTaggerViewerBase(AsyncViewerBase):
 
     # ------------------------------------------------------------------ to override
     def measurement_settings(self):
-        """The runs settings object built from this plugin's parameters."""
-        raise TaggerError(f"{type(self).__name__} does not define its measurement settings")
+        """The runs settings object built from this plugin's parameters (as declared in settings.py)."""
+        m = self.settings.child("measurement")
+
+        def get(name):
+            return self.selected_channels() if name == "channels" else m[name]
+        return make_settings(self.kind, **declared.from_plugin(self.kind, get, self.settings["integration_s"]))
 
     def on_device_opened(self) -> None:
         """Adapt the measurement parameters to the device (e.g. more channels)."""
@@ -352,6 +359,6 @@ def _dwa(result: Result) -> DataFromPlugins:
                            **extra)
 
 
-__all__ = ["TimeTaggerViewerBase", "common_params", "channel_selector", "result_to_dte", "duration_data",
+__all__ = ["TimeTaggerViewerBase", "common_params", "kind_params", "result_to_dte", "duration_data",
            "DURATION_CHANNEL_PARAM",
            "MODE_PER_GRAB", "MODE_ACCUMULATE"]

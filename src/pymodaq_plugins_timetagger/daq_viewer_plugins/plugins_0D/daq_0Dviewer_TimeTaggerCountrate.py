@@ -1,9 +1,7 @@
 """Count rate of each selected input of a Swabian Time Tagger (one 0D channel per input, Hz)."""
 from pymodaq.control_modules.viewer_utility_classes import main
 
-from pymodaq_plugins_timetagger.daq_viewer_plugins.common import (TimeTaggerViewerBase, channel_selector,
-                                                                  common_params)
-from pymodaq_plugins_timetagger.runs import CountrateSettings
+from pymodaq_plugins_timetagger.daq_viewer_plugins.common import TimeTaggerViewerBase, kind_params
 
 
 class DAQ_0DViewer_TimeTaggerCountrate(TimeTaggerViewerBase):
@@ -15,14 +13,10 @@ class DAQ_0DViewer_TimeTaggerCountrate(TimeTaggerViewerBase):
     """
 
     kind = "countrate"
-    params = common_params([channel_selector(8, selected=(1, 2))])
+    params = kind_params("countrate")
 
     def on_device_opened(self):
         self.extend_channel_selector()
-
-    def measurement_settings(self):
-        return CountrateSettings(channels=self.selected_channels(),
-                                 integration_s=float(self.settings["integration_s"]))
 
 
 if __name__ == "__main__":

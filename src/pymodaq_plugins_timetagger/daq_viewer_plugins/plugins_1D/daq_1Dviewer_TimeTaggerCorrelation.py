@@ -1,11 +1,7 @@
 """g2(τ) / coincidence histogram between two inputs of a Swabian Time Tagger, with g2(0) as 0D."""
 from pymodaq.control_modules.viewer_utility_classes import main
 
-from pymodaq_plugins_timetagger.daq_viewer_plugins.common import TimeTaggerViewerBase, common_params
-from pymodaq_plugins_timetagger.runs import CorrelationSettings
-
-OUTPUT_G2 = "g2 (normalized)"
-OUTPUT_COUNTS = "coincidences (counts)"
+from pymodaq_plugins_timetagger.daq_viewer_plugins.common import TimeTaggerViewerBase, kind_params
 
 
 class DAQ_1DViewer_TimeTaggerCorrelation(TimeTaggerViewerBase):
@@ -21,22 +17,7 @@ class DAQ_1DViewer_TimeTaggerCorrelation(TimeTaggerViewerBase):
     """
 
     kind = "correlation"
-    params = common_params([
-        {"title": "Channel 1 (stop):", "name": "channel_1", "type": "int", "value": 1},
-        {"title": "Channel 2 (start):", "name": "channel_2", "type": "int", "value": 2},
-        {"title": "Bin width (ps):", "name": "binwidth_ps", "type": "int", "value": 500, "min": 1},
-        {"title": "Number of bins:", "name": "n_bins", "type": "int", "value": 201, "min": 1},
-        {"title": "Output:", "name": "output", "type": "list", "value": OUTPUT_G2,
-         "limits": [OUTPUT_G2, OUTPUT_COUNTS]},
-        {"title": "g2(0) window (ps):", "name": "zero_window_ps", "type": "int", "value": 500, "min": 0},
-    ], integration_s=1.0)
-
-    def measurement_settings(self):
-        m = self.settings.child("measurement")
-        return CorrelationSettings(channel_1=m["channel_1"], channel_2=m["channel_2"],
-                                   binwidth_ps=m["binwidth_ps"], n_bins=m["n_bins"],
-                                   normalize=m["output"] == OUTPUT_G2, zero_window_ps=m["zero_window_ps"],
-                                   integration_s=float(self.settings["integration_s"]))
+    params = kind_params("correlation")
 
 
 if __name__ == "__main__":
