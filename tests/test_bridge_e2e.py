@@ -10,6 +10,7 @@ from qtpy import QtWidgets
 
 from processes import CLIENT, Client, pump
 
+from pymodaq_plugins_timetagger.settings import default
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
     DAQ_0DViewer_TCPServer
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import \
@@ -107,7 +108,7 @@ def test_correlation_1d_axis_units_and_set_info_round_trip(server, clients):
     assert axis.label == "delay" and axis.units == "s" and g2.shape == (201,)
     assert axis.get_data()[101] - axis.get_data()[100] == pytest.approx(500e-12)
     g2_0 = dte.get_data_from_name("g2(0)").data[0][0]
-    assert 0 < g2_0 < 0.5  # the simulated single emitter, seen through the bridge
+    assert 0 <= g2_0 < 0.5  # the simulated single emitter, seen through the bridge (its zero bin may be empty)
     # edit the mirrored binwidth on the server side -> set_info -> the client applies and answers
     p = det.settings.child("settings_client", "binwidth_ps")
     p.setValue(1000)
@@ -139,8 +140,8 @@ def test_set_info_with_a_bad_value_is_refused_by_the_client(server, clients):
     # a refused set_info is 'set_info_error', never 'error' (which answers a grab)
     assert "n_bins must be between 1" in infos["set_info_error"] and "error" not in infos
     pump(0.2)
-    assert det.settings["settings_client", "n_bins"] == 1001  # the client's value, shown back
-    assert grab(det).get_data_from_name("Correlation").shape == (1001,)
+    assert det.settings["settings_client", "n_bins"] == default("correlation", "n_bins")  # the client's value, shown back
+    assert grab(det).get_data_from_name("Correlation").shape == (default("correlation", "n_bins"),)
 
 
 def test_classic_dialect_with_x_axis(server, clients):

@@ -15,6 +15,7 @@ import pytest
 
 from processes import GROUP, WINDOWS, WINDOWS_LIKE_CTRL_C, interrupt, stop_process
 
+from pymodaq_plugins_timetagger.settings import default
 from pymodaq_plugins_timetagger.bridge import codec
 from pymodaq_plugins_timetagger.bridge.net import SocketReader
 from pymodaq_plugins_timetagger.bridge.paramxml import Param, from_xml_string, to_xml_string
@@ -218,10 +219,10 @@ def test_set_info_refusals_are_set_info_errors_and_the_applied_value_comes_back(
     assert (cmd, name) == ("Info", "set_info_error"), (cmd, name, message)
     assert "n_bins 5000000" in message and "64 MiB" in message
     cmd, (path, xml) = fake_server.read()
-    assert cmd == "Info_xml" and path[-1] == "n_bins" and from_xml_string(xml).value == 1001
+    assert cmd == "Info_xml" and path[-1] == "n_bins" and from_xml_string(xml).value == default("correlation", "n_bins")
     fake_server.send("Send Data 1D")
     cmd, (dte,) = fake_server.read()
-    assert cmd == "Done" and dte.data[0].data[0].shape == (1001,)
+    assert cmd == "Done" and dte.data[0].data[0].shape == (default("correlation", "n_bins"),)
     assert proc.poll() is None
 
 

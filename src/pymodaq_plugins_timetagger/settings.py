@@ -98,7 +98,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("n_values", "Number of bins", "", INT, {"counter": 100}, lo=1, hi=MAX_BINS,
             help="number of bins of the trace"),
     Setting("normalize", "Output", "", BOOL, {"correlation": True},
-            help="normalized g2 (default) or coincidence counts",
+            help="g2 normalized (default); --raw: the coincidence counts instead",
             shown={"correlation": Shown(name="output", choices=("g2 (normalized)", "coincidences (counts)"))},
             cli_false_flag="--raw"),
     Setting("zero_window_ps", "g2(0) window", "ps", INT, {"correlation": 500}, lo=0, hi=10**12,

@@ -16,20 +16,14 @@ import argparse
 import logging
 import sys
 
+from .. import __version__
+from .. import settings as declared
+from ..hardware.address import AddressError, parse_address
 from ..runs import KINDS, SettingsError, make_settings
 from . import codec
 from .client import TaggerClient, check_reply_fits, run_until_interrupted
 from .server import DEFAULT_HOST, DEFAULT_PORT
 from .wire import CLASSIC, PYMODAQ5
-
-# option -> (settings field, type); only the fields of the chosen measurement are used
-MEASUREMENT_OPTIONS = {
-    "channels": ("channels", str), "channel_1": ("channel_1", int), "channel_2": ("channel_2", int),
-    "click_channel": ("click_channel", int), "start_channel": ("start_channel", int),
-    "binwidth_ps": ("binwidth_ps", int), "n_bins": ("n_bins", int), "n_values": ("n_values", int),
-    "zero_window_ps": ("zero_window_ps", int), "integration_s": ("integration_s", float),
-}
-
 
 def _defaults():
     """Host, port and tagger address from the package configuration, if PyMoDAQ's utils are there."""
@@ -49,9 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve Time Tagger measurements to a PyMoDAQ TCPServer plugin on another PC.")
     p.add_argument("--host", default=host, help=f"the main PC running the TCPServer plugin (default {host})")
     p.add_argument("--port", type=int, default=port, help=f"its port (default {port})")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--address", default=address,
-                   help="Time Tagger: auto | sim | sim:tt20 | <serial> | net:host[:port] "
-                        f"(default {address})")
+                   help="Time Tagger: auto (the first USB Time Tagger) | sim (simulated Ultra) | "
+                        "sim:ultra | sim:tt20 | sim:x (simulated model) | <serial number> (that USB Time Tagger) | "
+                        "net:host[:port] (a Network Time Tagger / the vendor's server) | "
+                        f"rpc:host[:port] (a TimeTaggerRPC server) (default {address})")
     p.add_argument("--measurement", default="countrate",
                    help=f"what to serve: {', '.join(KINDS)}; several separated by commas (one Time Tagger, "
                         f"e.g. countrate,correlation: 'Send Data 0D' gets the count rates, 'Send Data 1D' "
@@ -68,17 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--name", default="timetagger",
                     help="actor name = 'Actor name' of the LECODirector plugin (default timetagger)")
     g = p.add_argument_group("measurement settings (each applies to the measurements that have it)")
-    g.add_argument("--channels", help="countrate, counter: input channels, e.g. 1,2")
-    g.add_argument("--channel-1", type=int, help="correlation: stop channel (tau = t1 - t2)")
-    g.add_argument("--channel-2", type=int, help="correlation: start/reference channel")
-    g.add_argument("--click-channel", type=int, help="histogram: photon channel")
-    g.add_argument("--start-channel", type=int, help="histogram: sync channel")
-    g.add_argument("--binwidth-ps", type=int, help="correlation, histogram, counter: bin width in ps")
-    g.add_argument("--n-bins", type=int, help="correlation, histogram: number of bins")
-    g.add_argument("--n-values", type=int, help="counter: number of bins of the trace")
-    g.add_argument("--zero-window-ps", type=int, help="correlation: window of g2(0), ps")
-    g.add_argument("--raw", action="store_true", help="correlation: coincidence counts instead of g2")
-    g.add_argument("--integration-s", type=float, help="integration time per request, s")
+    declared.add_cli_options(g)
     p.add_argument("--test-signal", default="",
                    help="switch the Time Tagger's built-in test signal on for these inputs, e.g. 1,2 "
                         "(to check the chain without light)")
@@ -102,29 +89,9 @@ def measurements_from_args(args) -> list[str]:
 
 
 def settings_from_args(args, kinds: list[str]) -> dict:
-    """Settings of each measurement; an option applies to every chosen measurement that has it."""
-    per_kind = {k: {} for k in kinds}
-    fields = {k: make_settings(k).__dataclass_fields__ for k in kinds}
-    for opt, (field, typ) in MEASUREMENT_OPTIONS.items():
-        v = getattr(args, opt)
-        if v is None:
-            continue
-        targets = [k for k in kinds if field in fields[k]]
-        if not targets:
-            raise SettingsError(f"--{opt.replace('_', '-')} does not apply to the {'/'.join(kinds)} "
-                                f"measurement (its settings: {', '.join(sorted(set().union(*fields.values())))})")
-        if field == "channels":
-            try:
-                v = tuple(int(c) for c in v.replace(" ", "").split(",") if c)
-            except ValueError:
-                raise SettingsError(f"--channels {v!r}: give channel numbers separated by commas") from None
-        for k in targets:
-            per_kind[k][field] = v
-    if args.raw:
-        if "correlation" not in kinds:
-            raise SettingsError("--raw applies to the correlation measurement only")
-        per_kind["correlation"]["normalize"] = False
-    return {k: make_settings(k, **v) for k, v in per_kind.items()}
+    """Settings of each measurement; an option applies to every chosen measurement that has it. Every value
+    is checked here, before anything is opened or connected (SettingsError names the option)."""
+    return {k: make_settings(k, **v) for k, v in declared.from_cli(args, kinds).items()}
 
 
 def console_never_fails() -> None:
@@ -171,14 +138,27 @@ def main(argv=None) -> int:
         settings = settings_from_args(args, kinds)
         for s in settings.values():
             check_reply_fits(s, codec.DEFAULT_MAX_FRAME, spell=lambda name: "--" + name.replace("_", "-"))
+        if args.protocol == CLASSIC:
+            for dim in ("0D", "1D"):
+                same = [k for k in kinds if declared.DIM_OF[k] == dim]
+                if len(same) > 1:
+                    raise SettingsError(f"--measurement {','.join(same)}: the classic protocol carries one "
+                                        f"{dim} dataset per request; use --protocol pymodaq5 (both in one "
+                                        f"reply) or one of them")
+        test_signal = (declared.check("channels", args.test_signal, spell=lambda n: "--test-signal")
+                       if args.test_signal.strip() else ())
+        parse_address(args.address)
+        for option, port in (("--port", args.port), ("--leco-port", args.leco_port)):
+            if not 0 < port < 65536:
+                raise SettingsError(f"{option} must be between 1 and 65535, got {port}")
+        if not args.backoff_max_s > 0:
+            raise SettingsError(f"--backoff-max-s must be > 0, got {args.backoff_max_s}")
+    except AddressError as e:
+        parser.error(f"--address: {e}")
     except SettingsError as e:
         parser.error(str(e))
     show = StatusLine()
 
-    try:
-        test_signal = tuple(int(c) for c in args.test_signal.replace(" ", "").split(",") if c)
-    except ValueError:
-        parser.error(f"--test-signal {args.test_signal!r}: give channel numbers separated by commas")
     secret = None
     if args.secret_file:
         from .auth import read_secret_file

@@ -39,6 +39,7 @@ from .. import __version__
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input
+from .. import settings as declared
 from ..runs import KINDS, AcquisitionAborted, Result, Run, SettingsError, make_run, make_settings
 from . import auth, codec
 from .codec import ProtocolError
@@ -71,30 +72,8 @@ INFO_ERROR, INFO_SET_INFO_ERROR = "error", "set_info_error"
 
 
 # ------------------------------------------------------------------------------- settings <-> XML
-def _param_type(value) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    return "str"
-
-
-def _to_param_value(value):
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    return value
-
-
-#: the data dimension each measurement answers with (which 'Send Data xD' it serves)
-DIM_OF = {"countrate": "0D", "correlation": "1D", "counter": "1D", "histogram": "1D"}
-
-
-def _fields_params(settings) -> list[Param]:
-    return [Param(name=f.name, type=_param_type(_to_param_value(getattr(settings, f.name))),
-                  value=_to_param_value(getattr(settings, f.name)), title=f.name)
-            for f in dataclasses.fields(settings)]
+def _fields_params(kind: str, settings) -> list[Param]:
+    return [Param(**d) for d in declared.tree_params(kind, settings)]
 
 
 def settings_tree(settings: dict, handle: TaggerHandle | None, address: str) -> Param:
@@ -105,9 +84,10 @@ def settings_tree(settings: dict, handle: TaggerHandle | None, address: str) -> 
     device = handle.description if handle is not None else "not open"
     kinds = list(settings)
     if len(kinds) == 1:
-        meas = _fields_params(settings[kinds[0]])
+        meas = _fields_params(kinds[0], settings[kinds[0]])
     else:
-        meas = [Param(name=k, type="group", title=k, children=_fields_params(v)) for k, v in settings.items()]
+        meas = [Param(name=k, type="group", title=k.capitalize(), children=_fields_params(k, v))
+                for k, v in settings.items()]
     return Param(name="settings", type="group", title="Settings", children=[
         Param(name="address", type="str", value=address, title="Tagger address", readonly=True),
         Param(name="device", type="str", value=device, title="Device", readonly=True),
@@ -123,21 +103,7 @@ def apply_setting(settings, name: str, raw):
         raise SettingsError(f"{name} is fixed on the client (restart it with another --{name})")
     if name not in names:
         raise SettingsError(f"unknown setting {name!r}; settings: {', '.join(names)}")
-    current = getattr(settings, name)
-    try:
-        if isinstance(current, tuple):
-            text = raw if isinstance(raw, str) else ",".join(str(v) for v in raw)
-            value = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-        elif isinstance(current, bool):
-            value = raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
-        elif isinstance(current, int):
-            value = int(float(raw)) if float(raw).is_integer() else float(raw)
-        elif isinstance(current, float):
-            value = float(raw)
-        else:
-            value = str(raw)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name}: {raw!r} is not a valid value") from None
+    value = declared.parse(name, raw)
     return replace(settings, **{name: value})
 
 

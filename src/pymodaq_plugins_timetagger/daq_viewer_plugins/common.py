@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from pymodaq.control_modules.viewer_utility_classes import comon_parameters
-from pymodaq.utils.data import Axis, DataFromPlugins, DataToExport
+from pymodaq.utils.data import DataFromPlugins, DataToExport
 from pymodaq_utils.logger import get_module_name, set_logger
 
 from ..hardware.access import TaggerHandle, open_tagger
@@ -34,8 +34,10 @@ from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input, input_channels, read_input, trigger_was_clamped
 from .. import settings as declared
 from ..runs import DEFAULT_TIMEOUT_MARGIN_S, AcquisitionAborted, Result, Run, make_run, make_settings
+from ..dataset import result_to_data
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
+from .data import to_pymodaq
 
 logger = set_logger(get_module_name(__file__))
 
@@ -344,19 +346,8 @@ def _scale_counts(result: Result, factor: float) -> None:
 
 
 def result_to_dte(title: str, result: Result) -> DataToExport:
-    """A runs Result (and its companions) as PyMoDAQ data, metadata as extra attributes."""
-    return DataToExport(title, data=[_dwa(r) for r in [result, *result.companions]])
-
-
-def _dwa(result: Result) -> DataFromPlugins:
-    axes = []
-    if result.axis is not None:
-        axes = [Axis(result.axis.label, units=result.axis.units, data=np.asarray(result.axis.values),
-                     index=0)]
-    extra = {k: v for k, v in result.metadata.items() if isinstance(v, (int, float, str, bool, list))}
-    return DataFromPlugins(result.name, data=[np.asarray(d, dtype=float) for d in result.data],
-                           dim=result.dim, labels=list(result.labels), units=result.units, axes=axes,
-                           **extra)
+    """A runs Result (and its companions) as PyMoDAQ data: the same conversion as over the bridge."""
+    return to_pymodaq(title, result_to_data(result))
 
 
 __all__ = ["TimeTaggerViewerBase", "common_params", "kind_params", "result_to_dte", "duration_data",

@@ -1,0 +1,345 @@
+"""The measurement service of the remote side: one Time Tagger, its measurements and their settings. Qt-free.
+
+It is what the transports serve: the TCP link (:mod:`.client`) and the LECO actor (:mod:`.leco_actor`) only
+carry its answers. :class:`MeasurementService` implements the :class:`~.client.Responder` protocol of the TCP
+link, so a viewer plugin can serve its own measurement through the same link with another implementation.
+
+* open or report the tagger (:meth:`~MeasurementService.open`, :meth:`~MeasurementService.open_or_report`;
+  a failure is reported in the status and every request tries again, reopening after a failed request);
+* measure (:meth:`~MeasurementService.answer`: the measurements of one data dimension, or all of them, one
+  exact window each, abortable with the caller's ``stop`` event);
+* apply an edit (:meth:`~MeasurementService.apply_edit`: the value actually applied comes back; a refusal
+  raises :class:`~.runs.SettingsError` naming the setting);
+* the settings tree with titles and units (:meth:`~MeasurementService.settings_tree`), the infos, the status.
+
+Errors of a measurement are logged, kept in ``status.last_error`` and raised as :class:`MeasurementFailed`
+whose text is the one reported (the transports send it as they can); an abort raises AcquisitionAborted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from dataclasses import replace
+
+from .. import __version__
+from .. import settings as declared
+from ..dataset import RAW_TYPE, result_to_data
+from ..hardware.access import TaggerHandle, open_tagger
+from ..hardware.errors import TaggerError
+from ..hardware.inputs import configure_input
+from ..runs import AcquisitionAborted, Result, Run, SettingsError, make_run, make_settings
+from . import codec
+from .paramxml import Param, from_xml_string, to_xml_string
+
+logger = logging.getLogger(__name__)
+
+#: settings fields that describe the client and cannot be changed from the server
+READONLY_FIELDS = ("address", "device", "measurement")
+#: bytes of a reply besides its float64 arrays (names, labels, units, metadata), upper estimate
+REPLY_OVERHEAD_BYTES = 64 * 1024
+#: the errors a measurement may end with besides the project's (a vendor library raises RuntimeError/ValueError)
+MEASUREMENT_ERRORS = (TaggerError, RuntimeError, ValueError, OSError)
+
+
+class MeasurementFailed(TaggerError):
+    """A measurement failed; the message is the text reported (status, log)."""
+
+
+@dataclasses.dataclass
+class ClientStatus:
+    """What the remote side shows: the link's state (set by the transport) and the service's (served, error)."""
+
+    server: str = ""
+    connected: bool = False
+    requests_served: int = 0
+    last_error: str = ""
+    #: why the client is not connected (host unknown, refused, ...); '' when connected or not known yet
+    waiting_reason: str = ""
+
+    def state(self) -> str:
+        """The status without the request count: what changes when something happens."""
+        if self.connected:
+            state = f"connected to {self.server}"
+        else:
+            state = f"waiting for {self.server}" + (f" ({self.waiting_reason})" if self.waiting_reason else "")
+        err = f" | last error: {self.last_error}" if self.last_error else ""
+        return f"[timetagger-client] {state}{err}"
+
+    def line(self) -> str:
+        state, sep, err = self.state().partition(" | last error: ")
+        return f"{state} | requests served: {self.requests_served}{sep}{err}"
+
+
+# ------------------------------------------------------------------------------- settings
+def settings_tree(settings: dict, handle: TaggerHandle | None, address: str) -> Param:
+    """The settings as a parameter tree (what a server mirrors under settings_client), titles and units from
+    :mod:`..settings`. One measurement: its settings at the top level. Several: one group per measurement."""
+    device = handle.description if handle is not None else "not open"
+    kinds = list(settings)
+
+    def params(kind):
+        return [Param(**d) for d in declared.tree_params(kind, settings[kind])]
+    if len(kinds) == 1:
+        meas = params(kinds[0])
+    else:
+        meas = [Param(name=k, type="group", title=k.capitalize(), children=params(k)) for k in kinds]
+    return Param(name="settings", type="group", title="Settings", children=[
+        Param(name="address", type="str", value=address, title="Tagger address", readonly=True),
+        Param(name="device", type="str", value=device, title="Device", readonly=True),
+        Param(name="measurement", type="str", value=",".join(kinds), title="Measurement", readonly=True),
+        *meas,
+    ])
+
+
+def apply_setting(settings, name: str, raw):
+    """New settings with ``name`` set from a (string or typed) value; SettingsError names the field."""
+    names = [f.name for f in dataclasses.fields(settings)]
+    if name in READONLY_FIELDS:
+        raise SettingsError(f"{name} is fixed on the client (restart it with another --{name})")
+    if name not in names:
+        raise SettingsError(f"unknown setting {name!r}; settings: {', '.join(names)}")
+    return replace(settings, **{name: declared.parse(name, raw)})
+
+
+def reply_size(settings) -> tuple[str, int, int]:
+    """(the field that sets the size, its value, upper estimate of the bytes of one reply frame).
+
+    A reply carries one float64 array of ``n_bins``/``n_values`` points per channel (one when the
+    measurement has no ``channels``) and an axis of as many points; a count rate one number per channel.
+    """
+    channels = len(getattr(settings, "channels", ()) or ()) or 1
+    for name in ("n_bins", "n_values"):
+        points = getattr(settings, name, None)
+        if points is not None:
+            return name, int(points), 8 * int(points) * (channels + 1) + REPLY_OVERHEAD_BYTES
+    return "channels", channels, 8 * channels + REPLY_OVERHEAD_BYTES
+
+
+def check_reply_fits(settings, max_frame: int, spell=lambda name: name) -> None:
+    """SettingsError naming the setting (spelt by ``spell``) and the limit if one reply cannot fit in a frame."""
+    name, value, size = reply_size(settings)
+    if size <= max_frame:
+        return
+    per_point = (size - REPLY_OVERHEAD_BYTES) // max(value, 1)
+    most = max((max_frame - REPLY_OVERHEAD_BYTES) // max(per_point, 1), 0)
+    raise SettingsError(f"{spell(name)} {value}: a reply would be {size / 2**20:.1f} MiB, over the bridge's frame "
+                        f"limit of {max_frame / 2**20:g} MiB; at most {most} with these settings")
+
+
+def edit_path(path: list[str]) -> list[str]:
+    """A setting's path as PyMoDAQ sends it, made relative to the settings tree.
+
+    PyMoDAQ 5.0/5.1 servers prefix it with 'settings_client'; ours and LECO directors send it relative to the
+    root; either may carry the root's name.
+    """
+    return [p for p in path if p not in ("settings", "settings_client")]
+
+
+def check_kinds(kind) -> list[str]:
+    """The measurement kinds asked for (one name or several), each known and given once."""
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    for k in kinds:
+        declared.check_kind(k)
+    if not kinds or len(set(kinds)) != len(kinds):
+        raise SettingsError(f"give each measurement once, got {kinds}")
+    return kinds
+
+
+# ------------------------------------------------------------------------------- the service
+class MeasurementService:
+    """The measurements ``kind`` (one name or a list) of the Time Tagger at ``address``.
+
+    ``settings``: a settings object (one kind) or a dict kind -> settings; missing ones get the declared
+    defaults. ``on_status(status)`` is called whenever :attr:`status` changes (from the calling thread).
+    Not thread-safe: one transport thread calls it (an abort comes through the ``stop`` event).
+    """
+
+    def __init__(self, address: str = "auto", kind="countrate", settings=None, *,
+                 max_frame: int = codec.DEFAULT_MAX_FRAME, sim_options: dict | None = None,
+                 test_signal: tuple[int, ...] = (), on_status=None, type_name: str = RAW_TYPE):
+        self.address = address
+        self.kinds = check_kinds(kind)
+        if settings is None:
+            settings = {}
+        elif not isinstance(settings, dict):
+            settings = {self.kinds[0]: settings}
+        self.settings = {k: settings.get(k) or make_settings(k) for k in self.kinds}
+        self.max_frame = max_frame
+        for k in self.kinds:
+            check_reply_fits(self.settings[k], self.max_frame)
+        self.sim_options = sim_options or {}
+        self.test_signal = tuple(test_signal)
+        self.type_name = type_name
+        self.status = ClientStatus()
+        self.on_status = on_status or (lambda st: None)
+        self.handle: TaggerHandle | None = None
+        self.runs: dict[str, Run] = {}
+        self._suspect = False
+
+    # ------------------------------------------------------------------ tagger
+    def open(self) -> None:
+        """Open the tagger and build the measurements (errors are raised, naming the address)."""
+        self.close()
+        self.handle = open_tagger(self.address, **self.sim_options)
+        try:
+            for c in self.test_signal:
+                configure_input(self.handle.tagger, c, test_signal=True)
+            for k in self.kinds:
+                self.runs[k] = make_run(self.handle, k, self.settings[k])
+        except Exception:
+            self.close()
+            raise
+        self.settings = {k: r.settings for k, r in self.runs.items()}
+        self._suspect = False
+        logger.info("tagger: %s; measurements %s", self.handle.description, ", ".join(self.kinds))
+
+    def close(self) -> None:
+        """Release the measurements and free the tagger (it is opened again by the next request)."""
+        for run in self.runs.values():
+            try:
+                run.close()
+            except Exception as e:
+                logger.debug("closing the measurement: %s", e)
+        self.runs = {}
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    def open_or_report(self) -> None:
+        """Open the tagger if it is not open; a failure is reported (status, log), not raised."""
+        if self.handle is None:
+            try:
+                self.open()
+            except (TaggerError, ValueError, RuntimeError) as e:
+                self.error(f"cannot open the Time Tagger: {e}")
+
+    # ------------------------------------------------------------------ measuring
+    def kinds_for(self, dim: str | None) -> list[str]:
+        """The measurements that answer 'Send Data <dim>': the only one, or every one of that dimension
+        (None: all)."""
+        if dim is None or len(self.kinds) == 1:
+            return list(self.kinds)
+        kinds = [k for k in self.kinds if declared.DIM_OF[k] == dim]
+        if not kinds:
+            raise SettingsError(f"no {dim} measurement on this client (it serves {', '.join(self.kinds)})")
+        return kinds
+
+    def measure(self, kind: str, stop: threading.Event | None = None) -> Result:
+        """One window of ``kind``; AcquisitionAborted when ``stop`` is set before or during it. After a failed
+        request the tagger is opened again if the open one fails again."""
+        if not self.runs:  # the tagger could not be opened so far: try again now
+            self.open()
+            return self.runs[kind].acquire(stop=stop)
+        if not self._suspect:
+            return self.runs[kind].acquire(stop=stop)
+        try:
+            result = self.runs[kind].acquire(stop=stop)
+        except AcquisitionAborted:
+            raise
+        except (TaggerError, RuntimeError, OSError) as e:
+            logger.info("reopening the Time Tagger after: %s", e)
+            self.open()
+            result = self.runs[kind].acquire(stop=stop)
+        self._suspect = False
+        return result
+
+    def results(self, dim: str | None, stop: threading.Event | None = None) -> list[Result]:
+        """One window of each measurement of ``dim`` (None: all), one after the other, each exactly its
+        ``integration_s``. Raises AcquisitionAborted, or MeasurementFailed with the text reported."""
+        try:
+            return [self.measure(k, stop) for k in self.kinds_for(dim)]
+        except AcquisitionAborted:
+            raise
+        except SettingsError as e:
+            raise MeasurementFailed(self.error(f"settings: {e}")) from e
+        except MEASUREMENT_ERRORS as e:
+            self._suspect = True
+            raise MeasurementFailed(self.error(f"Time Tagger: {e}")) from e
+
+    def answer(self, dim: str | None, stop: threading.Event | None = None) -> codec.DataToExport:
+        """The Responder call: :meth:`results` as one DataToExport (:func:`..dataset.result_to_data`)."""
+        return result_to_data(self.results(dim, stop), self.type_name)
+
+    def served(self) -> None:
+        """A reply was delivered: count it, clear the last error."""
+        self.status.requests_served += 1
+        self.status.last_error = ""
+        self.report()
+
+    # ------------------------------------------------------------------ settings
+    def settings_tree(self) -> Param:
+        return settings_tree(self.settings, self.handle, self.address)
+
+    def settings_xml(self) -> str:
+        return to_xml_string(self.settings_tree())
+
+    def kind_with(self, name: str) -> str:
+        """The measurement that has setting ``name`` (the first one)."""
+        for k in self.kinds:
+            if name in {f.name for f in dataclasses.fields(self.settings[k])}:
+                return k
+        raise SettingsError(f"unknown setting {name!r}")
+
+    def apply_edit(self, path: list[str], xml) -> tuple[list[str], str]:
+        """Apply a setting edited on the PyMoDAQ side (``path`` as sent, the XML of the parameter).
+
+        Returns the setting's path in the tree, root included, and the XML of the value actually applied
+        (what to echo back). Raises SettingsError (a ValueError) naming the setting when refused: then
+        :meth:`applied_xml` gives the value still applied.
+        """
+        path = edit_path(path)
+        if isinstance(xml, int):  # a transport that did not keep an oversize XML gives its size
+            raise SettingsError(f"{'/'.join(path)}: a set_info of {xml} bytes is too large")
+        param = from_xml_string(xml)
+        name = param.name or (path[-1] if path else "")
+        path = path or [name]
+        kind = path[0] if len(path) > 1 and path[0] in self.kinds else self.kind_with(name)
+        new = apply_setting(self.settings[kind], name, param.value)
+        check_reply_fits(new, self.max_frame)
+        if kind in self.runs:
+            self.runs[kind].update(new)
+            new = self.runs[kind].settings
+        self.settings[kind] = new
+        logger.info("setting %s/%s = %r (from PyMoDAQ)", kind, name, getattr(new, name))
+        applied = self.applied_xml(path)
+        if applied is None:
+            raise SettingsError(f"{'/'.join(path)} is not a setting of the tree")
+        return applied
+
+    def applied_xml(self, path: list[str]) -> tuple[list[str], str] | None:
+        """([root, *path], XML of the value applied) of the setting at ``path`` (as sent), None if there is
+        none there. Info_xml paths start with the root's name: PyMoDAQ's servers drop path[0]."""
+        path = edit_path(path)
+        tree = self.settings_tree()
+        try:
+            applied = tree.child(*path) if path else None
+        except KeyError:
+            applied = None
+        if applied is None:
+            return None
+        return [tree.name, *path], to_xml_string(applied)
+
+    def infos(self) -> dict[str, str]:
+        h = self.handle
+        info = {"name": f"TimeTagger {'+'.join(self.kinds)}",
+                "software": f"pymodaq_plugins_timetagger {__version__}", "measurement": ",".join(self.kinds)}
+        if h is not None:
+            info.update(device=h.description, serial=str(h.serial), model=str(h.model),
+                        simulated=str(bool(h.simulated)))
+        return info
+
+    # ------------------------------------------------------------------ status
+    def error(self, text: str) -> str:
+        """Log ``text`` as the last error, show it; returns it."""
+        logger.error(text)
+        self.status.last_error = text
+        self.report()
+        return text
+
+    def report(self) -> None:
+        self.on_status(self.status)
+
+
+__all__ = ["MeasurementService", "MeasurementFailed", "ClientStatus", "settings_tree", "apply_setting",
+           "check_reply_fits", "reply_size", "edit_path", "READONLY_FIELDS"]
