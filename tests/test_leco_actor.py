@@ -24,7 +24,8 @@ director_1d, director_0d = directors()
 
 from pymodaq_plugins_timetagger.bridge import codec  # noqa: E402
 from pymodaq_plugins_timetagger.bridge.leco_actor import (  # noqa: E402
-    decode_parameter_with_path, encode_parameter_with_path, results_to_dte)
+    decode_parameter_with_path, encode_parameter_with_path)
+from pymodaq_plugins_timetagger.dataset import result_to_data  # noqa: E402
 from pymodaq_plugins_timetagger.runs import AxisSpec, Result  # noqa: E402
 
 from lecokit import (HOST, WATCH_PARENT, Child, components, free_port, pump,  # noqa: E402
@@ -33,17 +34,19 @@ from processes import GROUP, WINDOWS, stop_process  # noqa: E402
 
 ACTOR = WATCH_PARENT + """
 import json, logging, sys
-from pymodaq_plugins_timetagger.bridge.client import TaggerClient, run_until_interrupted
+from pymodaq_plugins_timetagger.bridge.client import run_until_interrupted
 from pymodaq_plugins_timetagger.bridge.leco_actor import LecoTaggerActor
+from pymodaq_plugins_timetagger.bridge.service import MeasurementService
 from pymodaq_plugins_timetagger.runs import make_settings
 
 host, port, name, kind, values, test_signal = sys.argv[1:7]
 logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-client = TaggerClient('unused', 0, address='sim', kind=kind, settings=make_settings(kind, **json.loads(values)),
-                      backoff_max_s=0.5, on_status=lambda st: print(st.line(), flush=True),
-                      test_signal=tuple(json.loads(test_signal)))
-code = run_until_interrupted(LecoTaggerActor(client, host, int(port), name))  # Ctrl-C, Ctrl-Break, SIGTERM
-print('EXIT', code, 'tagger freed' if client.handle is None else 'tagger NOT freed', flush=True)
+service = MeasurementService('sim', kind, make_settings(kind, **json.loads(values)),
+                             on_status=lambda st: print(st.line(), flush=True),
+                             test_signal=tuple(json.loads(test_signal)))
+actor = LecoTaggerActor(service, host, int(port), name, backoff_max_s=0.5)
+code = run_until_interrupted(actor)  # Ctrl-C, Ctrl-Break, SIGTERM
+print('EXIT', code, 'tagger freed' if service.handle is None else 'tagger NOT freed', flush=True)
 sys.exit(code)
 """
 
@@ -130,7 +133,7 @@ def test_several_measurements_in_one_data_to_export():
     g2_0 = Result("g2(0)", "Data0D", [np.array([0.1])], ["g2(0)"], "")
     corr = Result("Correlation", "Data1D", [np.arange(5.0)], ["g2"], "",
                   axis=AxisSpec("delay", "s", np.linspace(-2e-12, 2e-12, 5)), companions=[g2_0])
-    dte = SerializableFactory().get_apply_deserializer(codec.encode(results_to_dte([rate, corr])))
+    dte = SerializableFactory().get_apply_deserializer(codec.encode(result_to_data([rate, corr])))
     assert [d.name for d in dte] == ["Countrate", "Correlation", "g2(0)"]
     assert all(isinstance(d, DataFromPlugins) for d in dte)
     assert dte.get_data_from_name("Countrate").capture_duration_s == 0.1

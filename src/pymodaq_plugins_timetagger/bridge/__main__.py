@@ -21,8 +21,9 @@ from .. import settings as declared
 from ..hardware.address import AddressError, parse_address
 from ..runs import KINDS, SettingsError, make_settings
 from . import codec
-from .client import TaggerClient, check_reply_fits, run_until_interrupted
+from .client import TaggerClient, run_until_interrupted
 from .server import DEFAULT_HOST, DEFAULT_PORT
+from .service import MeasurementService, check_reply_fits
 from .wire import CLASSIC, PYMODAQ5
 
 def _defaults():
@@ -166,14 +167,6 @@ def main(argv=None) -> int:
             secret = read_secret_file(args.secret_file)
         except ValueError as e:
             parser.error(f"--secret-file: {e}")
-    try:
-        client = TaggerClient(args.host, args.port, address=args.address, kind=kinds,
-                              settings=settings, protocol=args.protocol, backoff_max_s=args.backoff_max_s,
-                              on_status=show, test_signal=test_signal, secret=secret)
-    except (SettingsError, ValueError) as e:
-        parser.error(str(e))
-
-    server = client
     if args.transport == "leco":
         if args.protocol != PYMODAQ5:
             parser.error("--protocol applies to --transport tcp only")
@@ -182,9 +175,17 @@ def main(argv=None) -> int:
         except ImportError as e:
             parser.error(f"--transport leco needs pyleco (pip install pyleco): {e}")
         try:
-            server = LecoTaggerActor(client, args.leco_host, args.leco_port, args.name,
+            service = MeasurementService(args.address, kinds, settings, test_signal=test_signal, on_status=show)
+            server = LecoTaggerActor(service, args.leco_host, args.leco_port, args.name,
                                      backoff_max_s=args.backoff_max_s)
         except ValueError as e:  # an empty name, or one with a '.'
+            parser.error(str(e))
+    else:
+        try:
+            server = TaggerClient(args.host, args.port, address=args.address, kind=kinds,
+                                  settings=settings, protocol=args.protocol, backoff_max_s=args.backoff_max_s,
+                                  on_status=show, test_signal=test_signal, secret=secret)
+        except ValueError as e:
             parser.error(str(e))
 
     return run_until_interrupted(server)

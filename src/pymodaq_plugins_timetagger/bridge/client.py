@@ -1,27 +1,52 @@
-"""The standalone Time Tagger client of the bridge, for the PC the Time Tagger is plugged into.
+"""The TCP link of the remote side: dial out to a PyMoDAQ TCP server and serve a :class:`Responder` on it.
 
-It dials out to the TCPServer plugin on the main PC (so the Time Tagger's PC needs no open port),
-identifies as a GRABBER, sends its settings (``Infos``, PyMoDAQ parameter XML written without Qt) and
-``Info`` entries (serial, model, simulated or not, software version), then answers every
-``Send Data xD`` with ``Done`` and one measurement integrated over exactly the set time. Settings edited
-on the main PC arrive as ``set_info``; they are validated, applied and sent back as ``Info_xml``.
+``pymodaq-timetagger-client`` runs it on the PC the Time Tagger is plugged into, with a
+:class:`~.service.MeasurementService` as responder; a viewer plugin can serve its own measurement through the
+same link with another responder (issue 13). The link dials out to the TCPServer plugin on the main PC (so the
+remote PC needs no open port), answers the shared-secret challenge if there is one (:mod:`.auth`), identifies
+as a GRABBER, sends the responder's settings (``Infos``, PyMoDAQ parameter XML written without Qt) and its
+``Info`` entries, then answers every ``Send Data xD`` with ``Done`` and the responder's data; a ``set_info``
+is applied by the responder and the value applied is sent back as ``Info_xml``.
+
+The Responder protocol (what the link calls, all from the link's own thread)::
+
+    answer(dim: str, stop: threading.Event) -> codec.DataToExport
+        one measurement for 'Send Data <dim>' ('0D', '1D', '2D'); raise AcquisitionAborted when ``stop`` is
+        set (Quit, lost link, stop(): nothing is sent), any TaggerError/ValueError/RuntimeError/OSError when it
+        failed (its text is sent as Info 'error' and shown in the status).
+    apply_edit(path: list[str], xml: str) -> tuple[list[str], str]
+        apply one edited setting (``path`` as the server sent it, may start with 'settings_client'); return
+        ([root, *path], XML of the value actually applied); raise SettingsError (a ValueError) naming the
+        setting when refused.
+    applied_xml(path: list[str]) -> tuple[list[str], str] | None
+        the value still applied at ``path`` (sent back after a refusal); None if there is no such setting.
+    settings_xml() -> str
+        the whole settings tree (parameter XML), sent as Infos at each connection.
+    infos() -> dict[str, str]
+        name/value entries sent as Info at each connection (device, serial, software...).
+
+Besides serving, the owner may push, from any thread: :meth:`TaggerClient.push_info_xml` (a setting changed
+locally: the server's mirror follows), :meth:`TaggerClient.push_info`, :meth:`TaggerClient.push_settings`
+(the tree changed shape); they are sent by the link's thread in order, dropped while not connected (the
+next connection sends the whole tree anyway). Run it with :meth:`TaggerClient.start` (its own thread) and
+end it with :meth:`TaggerClient.stop` (or ``Quit`` from the server), or :meth:`TaggerClient.serve_forever`
+in a thread of yours and :meth:`TaggerClient.shutdown`. ``on_status(status)`` reports every change of the
+link's :class:`~.service.ClientStatus` (waiting for / connected to / last error / requests served).
 
 Robustness: it reconnects by itself (bounded exponential backoff) when the server is not there yet, goes
 away, refuses it or fails in any way at the socket level (also while a reply is being sent); ``Quit`` from
-the server ends it. A tagger error is reported to the server as an ``Info`` named ``error`` (and logged)
-instead of data, and the next request tries again (reopening the tagger if needed); a refused ``set_info``
-is reported as an ``Info`` named ``set_info_error`` (never ``error``: it answers no grab), followed by the
-value still applied as ``Info_xml``. Settings whose reply could not fit a frame (``max_frame``) are refused.
+the server ends it. A failed answer is reported to the server as an ``Info`` named ``error`` (and logged)
+instead of data; a refused ``set_info`` is reported as an ``Info`` named ``set_info_error`` (never ``error``:
+it answers no grab), followed by the value still applied as ``Info_xml``.
 
 Threads: a reader thread per connection parses the server's commands into a bounded queue, so ``Quit`` or a
-lost link is seen while a window is being measured, and aborts it (:meth:`TaggerClient.interrupt`).
+lost link is seen while a window is being measured, and aborts it (the ``stop`` event given to ``answer``).
 :func:`run_until_interrupted` serves in a worker thread so that the main thread only waits for Ctrl-C,
 Ctrl-Break (SIGBREAK, Windows) or SIGTERM (POSIX): on Windows a blocking socket call cannot be interrupted
 by Ctrl-C. Never imports Qt or PyMoDAQ's GUI stack.
 """
 from __future__ import annotations
 
-import dataclasses
 import errno
 import logging
 import os
@@ -31,20 +56,16 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import replace
+from typing import Protocol
 
 import numpy as np
 
-from .. import __version__
-from ..hardware.access import TaggerHandle, open_tagger
-from ..hardware.errors import TaggerError
-from ..hardware.inputs import configure_input
-from .. import settings as declared
-from ..runs import KINDS, AcquisitionAborted, Result, Run, SettingsError, make_run, make_settings
+from ..runs import AcquisitionAborted, SettingsError
 from . import auth, codec
 from .codec import ProtocolError
 from .net import SocketReader, close_quietly, tune
-from .paramxml import Param, from_xml_string, to_xml_string
+from .service import (ClientStatus, MeasurementService, check_reply_fits, edit_path,  # noqa: F401 (API)
+                      settings_tree)
 from .wire import CLASSIC, PYMODAQ5, SEND_DATA, Wire
 
 logger = logging.getLogger(__name__)
@@ -52,8 +73,6 @@ logger = logging.getLogger(__name__)
 #: reconnection delays grow from the first to the last value (s), doubling
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 5.0
-#: settings fields that describe the client and cannot be changed from the server
-READONLY_FIELDS = ("address", "device", "measurement")
 #: a connection is given up (and made again) when a message from the server, once begun, is not complete
 #: within this long, or a reply not sent (a 64 MiB reply needs > 2.2 MB/s), s; an idle server is fine
 IO_TIMEOUT_S = 30.0
@@ -61,8 +80,6 @@ IO_TIMEOUT_S = 30.0
 COMMAND_QUEUE = 16
 #: largest XML of one set_info (one parameter's XML is a few hundred bytes)
 MAX_SET_INFO_BYTES = 1 << 20
-#: bytes of a reply besides its float64 arrays (names, labels, units, metadata), upper estimate
-REPLY_OVERHEAD_BYTES = 64 * 1024
 #: the main thread looks for Ctrl-C / Ctrl-Break / SIGTERM this often while the worker serves, s
 SIGNAL_POLL_S = 0.1
 #: after a stop request the worker gets this long to abort the window and free the tagger, s
@@ -71,106 +88,25 @@ FREE_TIMEOUT_S = 10.0
 INFO_ERROR, INFO_SET_INFO_ERROR = "error", "set_info_error"
 
 
-# ------------------------------------------------------------------------------- settings <-> XML
-def _fields_params(kind: str, settings) -> list[Param]:
-    return [Param(**d) for d in declared.tree_params(kind, settings)]
+#: messages pushed by the owner (push_info_xml...) and not yet sent; more are dropped (logged)
+PUSH_QUEUE = 64
+#: any failure of the responder's answer is sent as Info 'error' (the link goes on serving); AcquisitionAborted
+#: (a stopped window) is not one: nothing is sent for it
+ANSWER_ERRORS = (Exception,)
 
 
-def settings_tree(settings: dict, handle: TaggerHandle | None, address: str) -> Param:
-    """The client's settings as a parameter tree (what the server mirrors under settings_client).
+class Responder(Protocol):
+    """What the link serves (see the module documentation)."""
 
-    One measurement: its settings at the top level. Several: one group per measurement.
-    """
-    device = handle.description if handle is not None else "not open"
-    kinds = list(settings)
-    if len(kinds) == 1:
-        meas = _fields_params(kinds[0], settings[kinds[0]])
-    else:
-        meas = [Param(name=k, type="group", title=k.capitalize(), children=_fields_params(k, v))
-                for k, v in settings.items()]
-    return Param(name="settings", type="group", title="Settings", children=[
-        Param(name="address", type="str", value=address, title="Tagger address", readonly=True),
-        Param(name="device", type="str", value=device, title="Device", readonly=True),
-        Param(name="measurement", type="str", value=",".join(kinds), title="Measurement", readonly=True),
-        *meas,
-    ])
+    def answer(self, dim: str, stop: threading.Event) -> codec.DataToExport: ...
 
+    def apply_edit(self, path: list[str], xml: str) -> tuple[list[str], str]: ...
 
-def apply_setting(settings, name: str, raw):
-    """New settings with ``name`` set from a (string or typed) value; SettingsError names the field."""
-    names = {f.name: f for f in dataclasses.fields(settings)}
-    if name in READONLY_FIELDS:
-        raise SettingsError(f"{name} is fixed on the client (restart it with another --{name})")
-    if name not in names:
-        raise SettingsError(f"unknown setting {name!r}; settings: {', '.join(names)}")
-    value = declared.parse(name, raw)
-    return replace(settings, **{name: value})
+    def applied_xml(self, path: list[str]) -> tuple[list[str], str] | None: ...
 
+    def settings_xml(self) -> str: ...
 
-def reply_size(settings) -> tuple[str, int, int]:
-    """(the field that sets the size, its value, upper estimate of the bytes of one reply frame).
-
-    A reply carries one float64 array of ``n_bins``/``n_values`` points per channel (one when the
-    measurement has no ``channels``) and an axis of as many points; a count rate one number per channel.
-    """
-    channels = len(getattr(settings, "channels", ()) or ()) or 1
-    for name in ("n_bins", "n_values"):
-        points = getattr(settings, name, None)
-        if points is not None:
-            return name, int(points), 8 * int(points) * (channels + 1) + REPLY_OVERHEAD_BYTES
-    return "channels", channels, 8 * channels + REPLY_OVERHEAD_BYTES
-
-
-def check_reply_fits(settings, max_frame: int, spell=lambda name: name) -> None:
-    """SettingsError naming the setting (spelt by ``spell``) and the limit if one reply cannot fit in a frame."""
-    name, value, size = reply_size(settings)
-    if size <= max_frame:
-        return
-    per_point = (size - REPLY_OVERHEAD_BYTES) // max(value, 1)
-    most = max((max_frame - REPLY_OVERHEAD_BYTES) // max(per_point, 1), 0)
-    raise SettingsError(f"{spell(name)} {value}: a reply would be {size / 2**20:.1f} MiB, over the bridge's frame "
-                        f"limit of {max_frame / 2**20:g} MiB; at most {most} with these settings")
-
-
-# ------------------------------------------------------------------------------- results -> wire
-def result_to_wire(result: Result) -> codec.DataToExport:
-    """A runs Result (+ companions) as the codec's DataToExport (DataRaw: every PyMoDAQ 5 reads it)."""
-    return codec.DataToExport(name=result.name, data=[_dwa(r) for r in [result, *result.companions]])
-
-
-def _dwa(r: Result) -> codec.DataWithAxes:
-    axes = []
-    if r.axis is not None:
-        axes = [codec.Axis(label=r.axis.label, units=r.axis.units,
-                           data=np.asarray(r.axis.values, dtype=float), index=0)]
-    extra = {k: v for k, v in r.metadata.items() if isinstance(v, (bool, int, float, str))}
-    return codec.DataWithAxes(name=r.name, data=[np.asarray(d, dtype=float) for d in r.data], dim=r.dim,
-                              units=r.units, labels=list(r.labels), axes=axes, extra=extra,
-                              type_name="DataRaw")
-
-
-# ------------------------------------------------------------------------------- the client
-@dataclasses.dataclass
-class ClientStatus:
-    server: str = ""
-    connected: bool = False
-    requests_served: int = 0
-    last_error: str = ""
-    #: why the client is not connected (host unknown, refused, ...); '' when connected or not known yet
-    waiting_reason: str = ""
-
-    def state(self) -> str:
-        """The status without the request count: what changes when something happens."""
-        if self.connected:
-            state = f"connected to {self.server}"
-        else:
-            state = f"waiting for {self.server}" + (f" ({self.waiting_reason})" if self.waiting_reason else "")
-        err = f" | last error: {self.last_error}" if self.last_error else ""
-        return f"[timetagger-client] {state}{err}"
-
-    def line(self) -> str:
-        state, sep, err = self.state().partition(" | last error: ")
-        return f"{state} | requests served: {self.requests_served}{sep}{err}"
+    def infos(self) -> dict[str, str]: ...
 
 
 class QuitRequested(Exception):
@@ -178,88 +114,101 @@ class QuitRequested(Exception):
 
 
 class TaggerClient:
-    """Serve one measurement of one Time Tagger to a PyMoDAQ TCP server."""
+    """The TCP link: serve ``responder`` (a :class:`Responder`) to the PyMoDAQ TCP server at host:port.
 
-    def __init__(self, host: str, port: int, *, address: str = "auto", kind="countrate",
-                 settings=None, protocol: str = PYMODAQ5, connect_timeout: float = 5.0,
+    Without a responder, a :class:`~.service.MeasurementService` is made of ``address``, ``kind``,
+    ``settings``, ``sim_options`` and ``test_signal`` (the standalone client): the link then opens its tagger
+    when it starts and frees it when it ends. ``on_status(status)`` is called on every change of
+    :attr:`status`.
+    """
+
+    def __init__(self, host: str, port: int, *, responder: Responder | None = None, address: str = "auto",
+                 kind="countrate", settings=None, protocol: str = PYMODAQ5, connect_timeout: float = 5.0,
                  backoff_max_s: float = BACKOFF_MAX_S, max_frame: int = codec.DEFAULT_MAX_FRAME,
                  on_status=None, sim_options: dict | None = None, test_signal: tuple[int, ...] = (),
                  secret: bytes | None = None):
-        kinds = [kind] if isinstance(kind, str) else list(kind)
-        for k in kinds:
-            if k not in KINDS:
-                raise SettingsError(f"unknown measurement {k!r}; known: {', '.join(KINDS)}")
-        if not kinds or len(set(kinds)) != len(kinds):
-            raise SettingsError(f"give each measurement once, got {kinds}")
         if protocol not in (PYMODAQ5, CLASSIC):
             raise ValueError(f"protocol must be {PYMODAQ5!r} or {CLASSIC!r}, got {protocol!r}")
         self.host, self.port = host, int(port)
-        self.address = address
-        self.kinds = kinds
-        if settings is None:
-            settings = {}
-        elif not isinstance(settings, dict):
-            settings = {kinds[0]: settings}
-        self.settings = {k: settings.get(k) or make_settings(k) for k in kinds}
         self.protocol = protocol
         self.connect_timeout = connect_timeout
         self.backoff_max_s = backoff_max_s
         self.max_frame = max_frame
-        self.sim_options = sim_options or {}
-        self.test_signal = tuple(test_signal)
         self.secret = auth.check_secret(secret)  # shared secret of the server (bridge/auth.py), or None
-        self.status = ClientStatus(server=f"{host}:{port}")
         self._on_status = on_status or (lambda st: None)
-        self.handle: TaggerHandle | None = None
-        self.runs: dict[str, Run] = {}
-        self._tagger_suspect = False
-        for k in kinds:
-            check_reply_fits(self.settings[k], self.max_frame)
+        self.service: MeasurementService | None = None
+        if responder is None:
+            self.service = MeasurementService(address, kind, settings, max_frame=max_frame,
+                                              sim_options=sim_options, test_signal=test_signal,
+                                              on_status=self._on_status)
+            responder = self.service
+            self.status = self.service.status  # one status: the link's state and the service's errors
+        else:
+            self.status = ClientStatus()
+        self.status.server = f"{host}:{port}"
+        self.responder = responder
         self._stop = threading.Event()
         self._interrupt = threading.Event()
         self._served = False
         self._sock: socket.socket | None = None
+        self._pushes: queue.Queue = queue.Queue(PUSH_QUEUE)
+        self._connected = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    # ------------------------------------------------------------------ tagger
-    def open(self) -> None:
-        """Open the tagger and build the measurement (errors are raised, naming the address)."""
-        self.close_tagger()
-        self.handle = open_tagger(self.address, **self.sim_options)
+    @property
+    def handle(self):
+        """The open tagger of the standalone client's service (None when closed, or with another responder)."""
+        return self.service.handle if self.service is not None else None
+
+    # ------------------------------------------------------------------ running it
+    def start(self) -> threading.Thread:
+        """Serve in a thread of its own (daemon); :meth:`stop` ends it."""
+        self._thread = threading.Thread(target=self.serve_forever, name="timetagger-link", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = FREE_TIMEOUT_S) -> bool:
+        """:meth:`shutdown` and wait up to ``timeout`` for the thread of :meth:`start`; True if it ended."""
+        self.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    # ------------------------------------------------------------------ pushing (any thread)
+    def push_info_xml(self, path: list[str], xml: str) -> None:
+        """A setting changed locally: send its path ([root, *path]) and XML (the server's mirror follows)."""
+        self._push("Info_xml", list(path), xml)
+
+    def push_info(self, name: str, value: str) -> None:
+        self._push("Info", str(name), str(value))
+
+    def push_settings(self) -> None:
+        """The whole settings tree again (``Infos``), e.g. when it changed shape."""
+        self._push("Infos")
+
+    def _push(self, *item) -> None:
+        if not self._connected.is_set():
+            return  # the next connection sends the whole tree
         try:
-            for c in self.test_signal:
-                configure_input(self.handle.tagger, c, test_signal=True)
-            for k in self.kinds:
-                self.runs[k] = make_run(self.handle, k, self.settings[k])
-        except Exception:
-            self.close_tagger()
-            raise
-        self.settings = {k: r.settings for k, r in self.runs.items()}
-        self._tagger_suspect = False
-        logger.info("tagger: %s; measurements %s", self.handle.description, ", ".join(self.kinds))
+            self._pushes.put_nowait(item)
+        except queue.Full:
+            logger.warning("%d messages wait to be sent: %s dropped", PUSH_QUEUE, item[0])
 
-    def close_tagger(self) -> None:
-        for run in self.runs.values():
+    def _pushed(self, wire: Wire) -> bytes:
+        parts = []
+        while True:
             try:
-                run.close()
-            except Exception as e:
-                logger.debug("closing the measurement: %s", e)
-        self.runs = {}
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
-
-    def open_or_report(self) -> None:
-        """Open the tagger if it is not open; a failure is reported (status, log), not raised: every
-        request tries again."""
-        if self.handle is None:
-            try:
-                self.open()
-            except (TaggerError, ValueError, RuntimeError) as e:
-                self._error(f"cannot open the Time Tagger: {e}")
+                cmd, *args = self._pushes.get_nowait()
+            except queue.Empty:
+                return b"".join(parts)
+            if cmd == "Infos":
+                args = [self.responder.settings_xml()]
+            parts.append(wire.message(cmd, *args))
 
     # ------------------------------------------------------------------ main loop
     def serve_forever(self) -> int:
-        """Connect, serve, reconnect until Quit or :meth:`shutdown`. Returns 0. Frees the tagger.
+        """Connect, serve, reconnect until Quit or :meth:`shutdown`. Returns 0. Frees the tagger (own service).
 
         Every failure (no server, refused, lost, an error while replying) is followed by a wait that doubles
         up to ``backoff_max_s``; the wait starts again from the shortest only after a connection on which
@@ -267,7 +216,8 @@ class TaggerClient:
         """
         delay = BACKOFF_FIRST_S
         try:
-            self.open_or_report()
+            if self.service is not None:
+                self.service.open_or_report()
             while not self._stop.is_set():
                 sock = self._connect()
                 if sock is not None:
@@ -295,7 +245,9 @@ class TaggerClient:
                 delay = min(delay * 2, self.backoff_max_s)
             return 0
         finally:
-            self.close_tagger()
+            self._connected.clear()
+            if self.service is not None:
+                self.service.close()
 
     def shutdown(self) -> None:
         """Stop serving (thread-safe, may be called repeatedly): the window under way is aborted, the
@@ -356,13 +308,13 @@ class TaggerClient:
             return False
         sock.settimeout(IO_TIMEOUT_S)
         return True
-        self._report()
 
     def _serve(self, sock: socket.socket) -> None:
         reader = SocketReader(sock, message_timeout=IO_TIMEOUT_S)
         wire = Wire.for_dialect(self.protocol, reader, self.max_frame)
         self._interrupt.clear()
         sock.sendall(self._hello(wire))
+        self._connected.set()
         commands: queue.Queue = queue.Queue(COMMAND_QUEUE)
         done = threading.Event()
         reading = threading.Thread(target=self._read_commands, args=(wire, commands, done), daemon=True,
@@ -374,6 +326,9 @@ class TaggerClient:
                     cmd, args = commands.get(timeout=SIGNAL_POLL_S)
                 except queue.Empty:
                     self._show_connected()
+                    pushed = self._pushed(wire)
+                    if pushed:
+                        sock.sendall(pushed)
                     continue
                 if cmd is _LOST:
                     if not self._stop.is_set():
@@ -389,9 +344,11 @@ class TaggerClient:
                 else:
                     logger.info("ignored the unknown command %r from the server", cmd[:60])
                     continue
+                reply = self._pushed(wire) + reply
                 if reply:
                     sock.sendall(reply)
         finally:
+            self._connected.clear()
             done.set()
             close_quietly(sock)
             reading.join(2 * SIGNAL_POLL_S)
@@ -451,136 +408,64 @@ class TaggerClient:
 
     # ------------------------------------------------------------------ messages
     def _hello(self, wire: Wire) -> bytes:
-        parts = [wire.message("GRABBER"),
-                 wire.message("Infos", to_xml_string(settings_tree(self.settings, self.handle,
-                                                                   self.address)))]
-        for name, value in self._infos().items():
+        parts = [wire.message("GRABBER"), wire.message("Infos", self.responder.settings_xml())]
+        for name, value in self.responder.infos().items():
             parts.append(wire.message("Info", name, value))
         return b"".join(parts)
 
-    def _infos(self) -> dict[str, str]:
-        h = self.handle
-        info = {"name": f"TimeTagger {'+'.join(self.kinds)}",
-                "software": f"pymodaq_plugins_timetagger {__version__}", "measurement": ",".join(self.kinds)}
-        if h is not None:
-            info.update(device=h.description, serial=str(h.serial), model=str(h.model),
-                        simulated=str(bool(h.simulated)))
-        return info
-
-    def _kind_for(self, dim: str) -> str:
-        """The measurement that answers 'Send Data <dim>' (the only one, or the one of that dim)."""
-        if len(self.kinds) == 1:
-            return self.kinds[0]
-        for k in self.kinds:
-            if DIM_OF[k] == dim:
-                return k
-        raise SettingsError(f"no {dim} measurement on this client (it serves {', '.join(self.kinds)})")
-
     def _answer(self, wire: Wire, dim: str) -> bytes:
-        """Measure one window and return the reply bytes ('Done' + data, or an 'Info' error; nothing when
-        the window was interrupted: Quit, a lost link or a shutdown, nobody to answer)."""
+        """One answer and return the reply bytes ('Done' + data, or an 'Info' error; nothing when the window
+        was interrupted: Quit, a lost link or a shutdown, nobody to answer)."""
         try:
-            result = self._measure(self._kind_for(dim))
+            dte = self.responder.answer(dim, self._interrupt)
         except AcquisitionAborted as e:
             logger.info("%s", e)
             return b""
-        except SettingsError as e:
-            return wire.message("Info", INFO_ERROR, self._error(f"settings: {e}"))
-        except (TaggerError, RuntimeError, ValueError, OSError) as e:
-            self._tagger_suspect = True
-            return wire.message("Info", INFO_ERROR, self._error(f"Time Tagger: {e}"))
+        except ANSWER_ERRORS as e:
+            text = str(e)
+            if self.service is None:  # the service reports its own errors
+                self._error(text)
+            return wire.message("Info", INFO_ERROR, text)
         self.status.requests_served += 1
         if self.status.last_error:
             self.status.last_error = ""
         self._report()
-        if wire.name == CLASSIC:
+        if wire.name == CLASSIC:  # one dataset: its axis (x_axis) and its arrays (Done)
+            d = dte.data[0]
             parts = []
-            if result.axis is not None:
-                parts.append(wire.message("x_axis", np.asarray(result.axis.values, dtype=float),
-                                          result.axis.label, result.axis.units))
-            parts.append(wire.message("Done", [np.asarray(d, dtype=float) for d in result.data]))
+            if d.axes:
+                a = d.axes[0]
+                parts.append(wire.message("x_axis", np.asarray(a.data, dtype=float), a.label, a.units))
+            parts.append(wire.message("Done", [np.asarray(x, dtype=float) for x in d.data]))
             return b"".join(parts)
-        return wire.message("Done", result_to_wire(result))
-
-    def _measure(self, kind: str) -> Result:
-        """One window of ``kind``; AcquisitionAborted when :meth:`interrupt` is called before or during it."""
-        if not self.runs:  # the tagger could not be opened so far: try again now
-            self.open()
-            return self._acquire(kind)
-        if not self._tagger_suspect:
-            return self._acquire(kind)
-        # the last request failed: the open tagger may be back; if not, open it again
-        try:
-            result = self._acquire(kind)
-        except AcquisitionAborted:
-            raise
-        except (TaggerError, RuntimeError, OSError) as e:
-            logger.info("reopening the Time Tagger after: %s", e)
-            self.open()
-            result = self._acquire(kind)
-        self._tagger_suspect = False
-        return result
-
-    def _acquire(self, kind: str) -> Result:
-        return self.runs[kind].acquire(stop=self._interrupt)
+        return wire.message("Done", dte)
 
     @staticmethod
     def edit_path(path: list[str]) -> list[str]:
-        """A setting's path as PyMoDAQ sends it, made relative to the client's settings tree.
-
-        PyMoDAQ 5.0/5.1 servers prefix it with 'settings_client'; ours and LECO directors send it
-        relative to the root; either may carry the root's name.
-        """
-        return [p for p in path if p not in ("settings", "settings_client")]
-
-    def apply_edit(self, path: list[str], xml) -> list[str]:
-        """Apply a setting edited on the PyMoDAQ side (its XML); return its path in the settings tree.
-
-        Raises SettingsError or ValueError naming the setting when the value is refused.
-        """
-        param = from_xml_string(xml)
-        name = param.name or (path[-1] if path else "")
-        path = path or [name]
-        kind = path[0] if len(path) > 1 and path[0] in self.kinds else self._kind_with(name)
-        new = apply_setting(self.settings[kind], name, param.value)
-        check_reply_fits(new, self.max_frame)
-        if kind in self.runs:
-            self.runs[kind].update(new)
-            new = self.runs[kind].settings
-        self.settings[kind] = new
-        logger.info("setting %s/%s = %r (from PyMoDAQ)", kind, name, getattr(new, name))
-        return path
+        return edit_path(path)
 
     def _set_info(self, wire: Wire, path: list[str], xml: str | int) -> bytes:
         """Apply a setting edited on the server; reply with its applied value (Info_xml), preceded by an
         Info 'set_info_error' when it was refused (the value shown is then the one still applied)."""
-        path = self.edit_path(path)
         reply_error = b""
+        applied = None
         try:
             if isinstance(xml, int):  # its size, see _read_commands
                 raise SettingsError(f"a set_info of {xml} bytes (at most {MAX_SET_INFO_BYTES})")
-            path = self.apply_edit(path, xml)
-        except (SettingsError, ValueError) as e:
+            applied = self.responder.apply_edit(path, xml)
+        except ValueError as e:  # SettingsError, ProtocolError and XML errors are ValueErrors
             reply_error = wire.message("Info", INFO_SET_INFO_ERROR,
-                                       self._error(f"set_info {'/'.join(path)}: {e}"))
-        tree = settings_tree(self.settings, self.handle, self.address)
-        try:
-            applied = tree.child(*path) if path else None
-        except KeyError:
-            applied = None
+                                       self._error(f"set_info {'/'.join(edit_path(path))}: {e}"))
+            applied = self.responder.applied_xml(path)
         if applied is None:
             return reply_error
         # Info_xml paths start with the root's name: PyMoDAQ's servers drop path[0]
-        return reply_error + wire.message("Info_xml", [tree.name, *path], to_xml_string(applied))
-
-    def _kind_with(self, name: str) -> str:
-        for k in self.kinds:
-            if name in {f.name for f in dataclasses.fields(self.settings[k])}:
-                return k
-        raise SettingsError(f"unknown setting {name!r}")
+        return reply_error + wire.message("Info_xml", *applied)
 
     # ------------------------------------------------------------------ status
     def _error(self, text: str) -> str:
+        if self.service is not None:
+            return self.service.error(text)
         logger.error(text)
         self.status.last_error = text
         self._report()
@@ -588,6 +473,7 @@ class TaggerClient:
 
     def _report(self) -> None:
         self._on_status(self.status)
+
 
 
 # ------------------------------------------------------------------------------- connecting

@@ -3,9 +3,9 @@
 PyMoDAQ >= 5.2 drives remote detectors over LECO (pyleco, ZeroMQ): a Coordinator routes messages, the
 remote side signs in as an *actor* under a name, and the ``DAQ_0DViewer_LECODirector`` /
 ``DAQ_1DViewer_LECODirector`` plugins (pymodaq_plugins_mock >= 5.0.13, settings ``actor_name``, ``host``,
-``port``) call it. :class:`LecoTaggerActor` is that actor, with the measurements of a
-:class:`~.client.TaggerClient` (same tagger opening, settings, error handling and re-opening), without Qt
-and without PyMoDAQ: pyleco, numpy and our own ``codec``/``paramxml``.
+``port``) call it. :class:`LecoTaggerActor` is that actor, serving a :class:`~.service.MeasurementService`
+(the same tagger opening, settings, error handling and re-opening as the TCP client), without Qt and without
+PyMoDAQ: pyleco, numpy and our own ``codec``/``paramxml``.
 
 What the director does and what the actor answers (checked against pymodaq 5.3.8,
 ``pymodaq/utils/leco/``, and a real ``DAQ_Viewer`` actor, ``ActorListener``):
@@ -72,11 +72,12 @@ try:
 except ImportError as _exc:  # pragma: no cover - depends on the installation
     raise ImportError(f"the LECO mode needs pyleco (pip install pyleco): {_exc}") from _exc
 
-from ..hardware.errors import TaggerError
-from ..runs import AcquisitionAborted, SettingsError
+from ..dataset import PLUGIN_TYPE
+from ..runs import AcquisitionAborted
 from . import codec
-from .client import BACKOFF_FIRST_S, TaggerClient, result_to_wire, settings_tree
+from .client import BACKOFF_FIRST_S, BACKOFF_MAX_S
 from .paramxml import Param, to_xml_bytes, to_xml_string
+from .service import MeasurementFailed, MeasurementService, edit_path
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ SEND_TIMEOUT_S = 3.0
 #: wait after a failed measurement in continuous grab before the next one, s
 GRAB_ERROR_PAUSE_S = 0.5
 #: class name written for each dataset (DataRaw would do too; DataFromPlugins is what plugins emit)
-DATA_TYPE_NAME = "DataFromPlugins"
+DATA_TYPE_NAME = PLUGIN_TYPE
 PARAMETER_WITH_PATH = "ParameterWithPath"
 #: read-only setting of the LECO tree showing the last error to the director ('' when fine)
 ERROR_PARAM = "error"
@@ -135,16 +136,6 @@ def decode_parameter_with_path(payload: bytes) -> tuple[list[str], bytes | str]:
     if not isinstance(xml, (bytes, str)):
         raise codec.ProtocolError(f"{PARAMETER_WITH_PATH}: the XML is a {type(xml).__name__}")
     return path, xml
-
-
-def results_to_dte(results: list) -> codec.DataToExport:
-    """One DataToExport holding every result (and its companions), each as ``DataFromPlugins``."""
-    dtes = [result_to_wire(r) for r in results]
-    data = [d for dte in dtes for d in dte.data]
-    for d in data:
-        d.type_name = DATA_TYPE_NAME
-    name = dtes[0].name if len(dtes) == 1 else "TimeTagger"
-    return codec.DataToExport(name=name, data=data)
 
 
 # ------------------------------------------------------------------------------- pyleco handler
@@ -348,23 +339,22 @@ class _ActorListener(Listener):
 
 # ------------------------------------------------------------------------------- the actor
 class LecoTaggerActor:
-    """Serve the measurements of ``client`` (a :class:`~.client.TaggerClient`) as a LECO actor.
-
-    ``client`` is used for its tagger (``open``/``close_tagger``, ``handle``, ``address``), its
-    measurements (``kinds``, ``settings``, ``runs``, ``_measure(kind)``, ``_kind_with(name)``,
-    ``_tagger_suspect``) and its status (``status``, ``_error``, ``_report``); its TCP host/port are not used.
+    """Serve ``service`` (a :class:`~.service.MeasurementService`, through its public methods) as a LECO actor.
 
     :meth:`serve_forever` blocks (call :meth:`shutdown` from another thread, or interrupt it) and frees the
     tagger when it returns.
     """
 
-    def __init__(self, client: TaggerClient, host: str = "localhost", port: int = DEFAULT_PORT,
-                 name: str = "timetagger", *, backoff_max_s: float | None = None) -> None:
+    def __init__(self, service: MeasurementService, host: str = "localhost", port: int = DEFAULT_PORT,
+                 name: str = "timetagger", *, backoff_max_s: float = BACKOFF_MAX_S) -> None:
         if not name or "." in name:
             raise ValueError(f"LECO name {name!r}: give a non-empty name without '.'")
-        self.client = client
+        self.service = service
+        service.type_name = DATA_TYPE_NAME
         self.host, self.port, self.name = host, int(port), name
-        self.backoff_max_s = float(client.backoff_max_s if backoff_max_s is None else backoff_max_s)
+        self.backoff_max_s = float(backoff_max_s)
+        #: set by stop_grab and shutdown: aborts the window under way
+        self._abort = threading.Event()
         self.remote_names: set[str] = set()
         self.listener: Optional[_ActorListener] = None
         self._lock = threading.Lock()
@@ -378,8 +368,8 @@ class LecoTaggerActor:
         self._shown_error = ""
         self._shown_device = ""
         self._sign_in_problem = ""
-        client.status.server = f"LECO coordinator {host}:{self.port} as {name!r}"
-        client.status.connected = False
+        service.status.server = f"LECO coordinator {host}:{self.port} as {name!r}"
+        service.status.connected = False
 
     # ------------------------------------------------------------------ public
     @property
@@ -389,11 +379,11 @@ class LecoTaggerActor:
     def serve_forever(self) -> int:
         """Sign in, serve, sign in again after losses, until :meth:`shutdown` or a LECO ``shut_down``.
         Returns 0. Frees the tagger."""
-        c = self.client
+        c = self.service
         try:
             c.open_or_report()
             self._start_listener()
-            c._report()
+            c.report()
             restart_delay = BACKOFF_FIRST_S
             while not self._stop.is_set():
                 if not self.listener.thread.is_alive():
@@ -410,7 +400,7 @@ class LecoTaggerActor:
             return 0
         finally:
             self._stop_listener()
-            c.close_tagger()
+            c.close()
 
     def shutdown(self) -> None:
         """Stop serving (thread-safe, may be called repeatedly): the window under way is aborted,
@@ -446,18 +436,18 @@ class LecoTaggerActor:
             self._signed_in.set()
             self._sign_in_problem = ""
             logger.info("signed in to the LECO coordinator %s:%d as %s", self.host, self.port, full_name)
-            if self.client.status.last_error.startswith("LECO:"):
-                self.client.status.last_error = ""
+            if self.service.status.last_error.startswith("LECO:"):
+                self.service.status.last_error = ""
         else:
             if self._signed_in.is_set():
                 logger.info("signed out of / lost the LECO coordinator %s:%d", self.host, self.port)
             self._signed_in.clear()
-        self.client.status.connected = signed_in
-        self.client._report()
+        self.service.status.connected = signed_in
+        self.service.report()
 
     def _sign_in_failed(self, reason: str) -> None:
         if reason and reason != self._sign_in_problem:
-            self.client._error(f"LECO: {reason}")
+            self.service.error(f"LECO: {reason}")
         elif not reason:
             logger.debug("no answer from the LECO coordinator %s:%d", self.host, self.port)
         self._sign_in_problem = reason
@@ -486,7 +476,7 @@ class LecoTaggerActor:
         with self._lock:
             self._grabbing.clear()
             self._generation += 1
-            self.client.interrupt()
+            self._abort.set()
         kept = []  # free the queue of the snaps at once (the worker would skip them, but they take room)
         while True:
             try:
@@ -507,7 +497,7 @@ class LecoTaggerActor:
         with self._lock:
             wanted = self._grabbing.is_set() if generation is None else generation == self._generation
             if wanted:
-                self.client._interrupt.clear()
+                self._abort.clear()
             return wanted
 
     # ------------------------------------------------------------------ worker
@@ -532,7 +522,7 @@ class LecoTaggerActor:
                 logger.debug("a snap asked before stop_grab: dropped")
         elif kind == "settings":
             self._send(self._targets(sender), DIRECTOR_SET_SETTINGS, settings=self._tree_xml())
-            self._shown_error = self.client.status.last_error
+            self._shown_error = self.service.status.last_error
             self._shown_device = self._device()
         elif kind == "set_info":
             self._set_info(sender, *args)
@@ -546,41 +536,33 @@ class LecoTaggerActor:
     def _frame(self, sender: Optional[str], live: bool) -> None:
         """Measure one window (every measurement of the client) and send it to the requester."""
         targets = self._targets(sender)
-        c = self.client
+        c = self.service
         try:
-            results = [c._measure(k) for k in c.kinds]
+            dte = c.answer(None, self._abort)  # every measurement of the service, one DataToExport
         except AcquisitionAborted as e:  # stop_grab or shutdown: nobody waits for this window
             logger.info("%s", e)
             return
-        except SettingsError as e:
-            self._failed(targets, f"settings: {e}", live)
-            return
-        except (TaggerError, RuntimeError, ValueError, OSError) as e:
-            c._tagger_suspect = True
-            self._failed(targets, f"Time Tagger: {e}", live)
+        except MeasurementFailed:  # reported by the service (status, log)
+            self._failed(targets, live)
             return
         if live and not self._grabbing.is_set():
             return  # stopped during the window: the director does not expect it any more
-        payload = codec.encode(results_to_dte(results))
+        payload = codec.encode(dte)
         if not targets:
             logger.warning("measured, but nobody to send the data to (no requester, no set_remote_name)")
             return
         if self._send(targets, DIRECTOR_SET_DATA, data=None, additional_payload=[payload]):
-            c.status.requests_served += 1
-            if c.status.last_error:
-                c.status.last_error = ""
-            c._report()
+            c.served()
         self._update_shown(targets)
 
-    def _failed(self, targets: list[str], text: str, live: bool) -> None:
-        self.client._error(text)
+    def _failed(self, targets: list[str], live: bool) -> None:
         self._update_shown(targets)
         if live:
             self._stop.wait(GRAB_ERROR_PAUSE_S)
 
     def _update_shown(self, targets: list[str]) -> None:
         """Keep the director's read-only 'error' and 'device' settings current."""
-        error = self.client.status.last_error
+        error = self.service.status.last_error
         if error != self._shown_error:
             self._shown_error = error
             self._send_param(targets, [ERROR_PARAM], self._error_param(error))
@@ -620,7 +602,7 @@ class LecoTaggerActor:
 
     # ------------------------------------------------------------------ settings
     def _device(self) -> str:
-        h = self.client.handle
+        h = self.service.handle
         return h.description if h is not None else "not open"
 
     @staticmethod
@@ -628,9 +610,8 @@ class LecoTaggerActor:
         return Param(name=ERROR_PARAM, type="str", value=text, title="Last error", readonly=True)
 
     def _tree(self) -> Param:
-        c = self.client
-        tree = settings_tree(c.settings, c.handle, c.address)
-        tree.children.append(self._error_param(c.status.last_error))
+        tree = self.service.settings_tree()
+        tree.children.append(self._error_param(self.service.status.last_error))
         return tree
 
     def _tree_xml(self) -> str:
@@ -638,14 +619,14 @@ class LecoTaggerActor:
 
     def _set_info(self, sender: Optional[str], path: list[str], xml) -> None:
         """Apply a setting edited on the director; answer with the value applied (set_director_info)."""
-        c = self.client
-        path = c.edit_path(path)
+        c = self.service
         try:
-            path = c.apply_edit(path, xml)
-        except (SettingsError, ValueError) as e:  # ProtocolError and XML errors are ValueErrors
-            c._error(f"set_info {'/'.join(path)}: {e}")
+            c.apply_edit(path, xml)
+        except ValueError as e:  # SettingsError, ProtocolError and XML errors are ValueErrors
+            c.error(f"set_info {'/'.join(edit_path(path))}: {e}")
         targets = self._targets(sender)
         self._update_shown(targets)
+        path = edit_path(path)
         if not path:
             return
         try:
@@ -655,5 +636,4 @@ class LecoTaggerActor:
         self._send_param(targets, path, applied)
 
 
-__all__ = ["LecoTaggerActor", "DEFAULT_PORT", "encode_parameter_with_path", "decode_parameter_with_path",
-           "results_to_dte"]
+__all__ = ["LecoTaggerActor", "DEFAULT_PORT", "encode_parameter_with_path", "decode_parameter_with_path"]
