@@ -67,7 +67,7 @@ def test_auto_tells_a_broken_vendor_library_from_a_missing_one(monkeypatch, tmp_
 
 def test_the_status_line_in_place_on_a_terminal_a_line_per_change_otherwise():
     from pymodaq_plugins_timetagger.bridge.__main__ import StatusLine
-    from pymodaq_plugins_timetagger.bridge.client import ClientStatus
+    from pymodaq_plugins_timetagger.bridge.service import ClientStatus
 
     class Tty(io.StringIO):
         def isatty(self):

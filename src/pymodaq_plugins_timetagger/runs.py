@@ -27,7 +27,7 @@ from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, co
                                    index_convention)
 from .hardware.errors import MeasurementTimeout, TaggerError
 from .hardware.inputs import check_channel
-from .settings import (KINDS, MAX_BINS, MAX_INTEGRATION_S, SettingsError, check, check_kind,  # noqa: F401
+from .settings import (KINDS, SettingsError, check, check_kind,  # noqa: F401 (KINDS, SettingsError: API)
                        default, of_kind)
 
 PS_PER_S = 1e12

@@ -64,8 +64,7 @@ from ..runs import AcquisitionAborted, SettingsError
 from . import auth, codec
 from .codec import ProtocolError
 from .net import SocketReader, close_quietly, tune
-from .service import (ClientStatus, MeasurementService, check_reply_fits, edit_path,  # noqa: F401 (API)
-                      settings_tree)
+from .service import ClientStatus, MeasurementService, edit_path
 from .wire import CLASSIC, PYMODAQ5, SEND_DATA, Wire
 
 logger = logging.getLogger(__name__)
@@ -86,8 +85,6 @@ SIGNAL_POLL_S = 0.1
 FREE_TIMEOUT_S = 10.0
 #: Info names of the protocol: a failed grab (it answers that grab) and a refused set_info (it answers none)
 INFO_ERROR, INFO_SET_INFO_ERROR = "error", "set_info_error"
-
-
 #: messages pushed by the owner (push_info_xml...) and not yet sent; more are dropped (logged)
 PUSH_QUEUE = 64
 #: any failure of the responder's answer is sent as Info 'error' (the link goes on serving); AcquisitionAborted
