@@ -207,3 +207,82 @@ def test_two_1d_measurements_are_both_served():
     names = [d.name for d in dte.data]
     assert "Correlation" in names and "Histogram" in names and "g2(0)" in names
     assert dte.get_data_from_name("Histogram").shape == (make_settings("histogram").n_bins,)
+
+
+# ------------------------------------------------------------------------------- the link with another responder
+class _Responder:
+    """A responder that is not the service (what a viewer plugin serving a TCPServer will be, issue 13)."""
+
+    def __init__(self):
+        self.n_bins = 5
+        self.answered = []
+
+    def answer(self, dim, stop):
+        self.answered.append(dim)
+        if dim == "2D":
+            raise RuntimeError("no 2D here")
+        return codec.DataToExport(name="mine", data=[codec.DataWithAxes(
+            name="mine", data=[np.arange(self.n_bins, dtype=float)], dim="Data1D", units="Hz", labels=["x"])])
+
+    def _xml(self):
+        from pymodaq_plugins_timetagger.bridge.paramxml import Param, to_xml_string
+        return Param(name="n_bins", type="int", value=self.n_bins, title="Number of bins")
+
+    def settings_xml(self):
+        from pymodaq_plugins_timetagger.bridge.paramxml import Param, to_xml_string
+        return to_xml_string(Param(name="settings", type="group", title="Settings", children=[self._xml()]))
+
+    def applied_xml(self, path):
+        from pymodaq_plugins_timetagger.bridge.paramxml import to_xml_string
+        return ["settings", "n_bins"], to_xml_string(self._xml())
+
+    def apply_edit(self, path, xml):
+        value = from_xml_string(xml).value
+        if not 0 < value < 100:
+            raise SettingsError(f"n_bins must be between 1 and 99, got {value}")
+        self.n_bins = value
+        return self.applied_xml(path)
+
+    def infos(self):
+        return {"name": "custom responder"}
+
+
+def test_the_link_serves_any_responder_and_pushes_local_edits():
+    from pymodaq_plugins_timetagger.bridge.paramxml import Param, to_xml_string
+    from pymodaq_plugins_timetagger.bridge.server import BridgeServer, ClientReportedError
+    server = BridgeServer("127.0.0.1", 0, handshake_timeout=1.0, message_timeout=2.0).start()
+    events = []
+    server.add_listener(lambda kind, client, data: events.append((kind, data)))
+    responder = _Responder()
+    statuses = []
+    link = TaggerClient("127.0.0.1", server.port, responder=responder, backoff_max_s=0.2,
+                        on_status=lambda st: statuses.append(st.state()))
+    link.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not (server.clients() and server.clients()[0].infos) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.clients()[0].infos["name"] == "custom responder"
+        got = server.request("1D", timeout=5)
+        np.testing.assert_array_equal(got.data[0].data[0], np.arange(5.0))
+        with pytest.raises(ClientReportedError, match="no 2D here"):
+            server.request("2D", timeout=5)
+        cid = server.clients()[0].id
+        server.send_set_info(cid, ["settings_client", "n_bins"], to_xml_string(Param(name="n_bins", type="int",
+                                                                                     value=7)))
+        deadline = time.monotonic() + 5
+        while responder.n_bins != 7 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert responder.n_bins == 7 and server.request("1D", timeout=5).data[0].data[0].size == 7
+        # a local edit pushed by the owner reaches the server's mirror
+        responder.n_bins = 9
+        link.push_info_xml(*responder.applied_xml(["n_bins"]))
+        deadline = time.monotonic() + 5
+        while not any(k == "info_xml" and from_xml_string(d[1]).value == 9 for k, d in events) \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert any(k == "info_xml" and from_xml_string(d[1]).value == 9 for k, d in events)
+        assert any(s.startswith("[timetagger-client] connected to") for s in statuses)
+    finally:
+        assert link.stop(10)
+        server.stop()
