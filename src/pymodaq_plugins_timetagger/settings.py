@@ -5,8 +5,8 @@ Qt-free. From :data:`SETTINGS` come
 * the settings dataclasses of :mod:`.runs` (their defaults: :func:`default`) and their validation
   (:func:`check`, used by ``Run.validate``);
 * the viewer plugins' measurement parameters (:func:`plugin_params`, :func:`from_plugin`);
-* the bridge client's mirrored settings tree, with titles and units (:func:`tree_params`) and the parsing of an
-  edited value (:func:`parse`);
+* the bridge client's mirrored settings tree, with titles and units (:func:`tree_params`); an edited value
+  is parsed by :func:`check` too (text or typed);
 * the client's command-line options and their help (:func:`add_cli_options`, :func:`from_cli`).
 
 Defaults (one set, on every route). Correlation: 500 ps bins, 201 bins (±50 ns around zero), g2(0) window
@@ -207,11 +207,6 @@ def _channel(value, who: str) -> int:
     if c == 0 or abs(c) > MAX_CHANNEL:
         raise SettingsError(f"{who}: {c} is not a channel (1..{MAX_CHANNEL}, negative for falling edges)")
     return c
-
-
-def parse(name: str, raw):
-    """A value of setting ``name`` from its text (an edit from PyMoDAQ) or typed value, checked."""
-    return check(name, raw)
 
 
 # ----------------------------------------------------------------------------------- viewer plugins

@@ -99,7 +99,7 @@ def apply_setting(settings, name: str, raw):
         raise SettingsError(f"{name} is fixed on the client (restart it with another --{name})")
     if name not in names:
         raise SettingsError(f"unknown setting {name!r}; settings: {', '.join(names)}")
-    return replace(settings, **{name: declared.parse(name, raw)})
+    return replace(settings, **{name: declared.check(name, raw)})
 
 
 def reply_size(settings) -> tuple[str, int, int]:
