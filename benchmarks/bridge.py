@@ -144,6 +144,26 @@ def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
         _stop(proc)
 
 
+def pymodaq_object_times(n: int, repeat: int, warmup: int = 20) -> list[float]:
+    """PyMoDAQ's own cost of one grab's data, the floor of any plugin grab (issue 15's reference):
+    a DataToExport holding one DataFromPlugins of n float64 with an n-point data axis (given as data,
+    PyMoDAQ tests it for linearity as it would for a plugin's axis)."""
+    import numpy as np
+    from pymodaq.utils.data import Axis, DataFromPlugins, DataToExport
+    data = np.linspace(0.0, 1.0, n)
+    axis = np.arange(n, dtype=float) * 1e-12
+
+    def build():
+        ax = Axis("delay", units="s", data=axis, index=0)
+        dwa = DataFromPlugins("bench", data=[data], dim="Data1D", units="counts", labels=["ch"], axes=[ax])
+        return DataToExport("bench", data=[dwa])
+
+    def check(dte):
+        assert dte.data[0].size == n
+
+    return _timed(build, repeat, warmup, check)
+
+
 def core_request_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
     """The same exchange through the Qt-free server core alone (``BridgeServer.request``): the protocol
     transport without PyMoDAQ's data objects."""
