@@ -169,6 +169,13 @@ for _code in ("i2", "i4", "i8", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16")
     for _order in "<>":
         _DTYPES[_order + _code] = np.dtype(_order + _code)
 del _code, _order
+#: the same by the descriptor's bytes (decoding looks them up without decoding them first)
+_DTYPES_B: dict = {k.encode("ascii"): (k, v) for k, v in _DTYPES.items()}
+#: scalars of these dtypes are read with struct (the value numpy's ``.item()`` gives, without an array)
+_STRUCT_CODES = {("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q", ("u", 1): "B", ("u", 2): "H",
+                 ("u", 4): "I", ("u", 8): "Q", ("f", 2): "e", ("f", 4): "f", ("f", 8): "d"}
+_SCALAR_STRUCTS: dict = {k: struct.Struct(k[0].replace("|", "<") + _STRUCT_CODES[v.kind, v.itemsize])
+                         for k, v in _DTYPES.items() if (v.kind, v.itemsize) in _STRUCT_CODES}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -616,6 +623,9 @@ class _Cursor:
 
 
 def _dtype_from(raw, what="dtype"):
+    hit = _DTYPES_B.get(raw.tobytes() if isinstance(raw, memoryview) else bytes(raw))
+    if hit is not None:
+        return hit
     try:
         descr = bytes(raw).decode("ascii")
     except UnicodeDecodeError:
@@ -642,6 +652,9 @@ def _scalar_value(descr: str, dt: np.dtype, raw):
     if len(raw) != dt.itemsize:
         raise ProtocolError(f"scalar of {len(raw)} bytes for dtype {descr!r} "
                             f"(expected {dt.itemsize})")
+    unpack = _SCALAR_STRUCTS.get(descr)
+    if unpack is not None:
+        return unpack.unpack(raw)[0]
     if dt.kind == "b":
         _check_bool_bytes(raw, "bool scalar")
     return np.frombuffer(raw, dtype=dt)[0].item()
@@ -695,10 +708,13 @@ def _dec_ndarray(c: _Cursor) -> np.ndarray:
 
 def _dec_str(c: _Cursor) -> str:
     n = c.u32()
-    raw = c.take(n)
+    if n > c.end - c.pos:
+        raise ProtocolError(f"truncated: needed {n} bytes, {c.end - c.pos} left")
+    p = c.pos
+    c.pos = p + n
     c.charge(n)
     try:
-        return str(raw, "utf-8")
+        return str(c.buf[p:p + n], "utf-8")
     except UnicodeDecodeError as e:
         raise ProtocolError(f"string is not valid UTF-8: {e}") from None
 
@@ -859,14 +875,28 @@ _MAX_TYPE_NAME = max(len(n) for n in TYPE_NAMES)
 _TYPE_NAMES_B = tuple(n.encode("ascii") for n in TYPE_NAMES)
 
 
+#: the decoders by the type name's bytes (a name that is not ASCII matches none, as before)
+_DECODERS_B = {k.encode("ascii"): v for k, v in _DECODERS.items()}
+
+
 def _dec(c: _Cursor, depth: int):
+    # the hot path of every decoded object: the cursor's u32/take inlined (same checks, same messages),
+    # the handler found by the name's bytes without decoding them
     if depth > MAX_DEPTH:
         raise ProtocolError(f"nesting deeper than {MAX_DEPTH} levels")
-    n = c.u32()
+    pos = c.pos
+    if c.end - pos < 4:
+        raise ProtocolError(f"truncated: needed 4 bytes, {c.end - pos} left")
+    (n,) = _U32.unpack_from(c.buf, pos)
     if n > _MAX_TYPE_NAME:
         raise ProtocolError(f"unknown type name (a name of {n} bytes)")
-    raw = bytes(c.take(n))
-    handler = _DECODERS.get(raw.decode("ascii", "replace"))
+    pos += 4
+    if n > c.end - pos:
+        c.pos = pos
+        raise ProtocolError(f"truncated: needed {n} bytes, {c.end - pos} left")
+    raw = c.buf[pos:pos + n].tobytes()
+    c.pos = pos + n
+    handler = _DECODERS_B.get(raw)
     if handler is None:
         shown = raw.decode("ascii") if raw.isascii() else raw
         raise ProtocolError(f"unknown type name {shown!r}")
