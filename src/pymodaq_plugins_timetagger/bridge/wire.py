@@ -115,6 +115,8 @@ class Pymodaq5Wire(Wire):
         return value
 
     def message(self, command: str, *args) -> bytes:
+        if not args:  # 'Send Data xD', 'Quit'...: the same bytes every time, encoded once
+            return _command_bytes(PYMODAQ5, command)
         return codec.encode_frames(command, *args)
 
 
@@ -153,6 +155,8 @@ class ClassicWire(Wire):
         return data, label, units
 
     def message(self, command: str, *args) -> bytes:
+        if not args:
+            return _command_bytes(CLASSIC, command)
         parts = [codec.classic_string(command)]
         for a in args:
             if isinstance(a, (str, bytes)):
@@ -164,6 +168,22 @@ class ClassicWire(Wire):
             else:
                 parts.append(codec.classic_scalar(a))
         return b"".join(parts)
+
+
+_COMMAND_BYTES: dict = {}
+#: commands sent without arguments whose bytes are kept (a fixed set: the cache cannot grow)
+_CACHED_COMMANDS = frozenset(SEND_DATA.values()) | {"Quit", *CLIENT_TYPES}
+
+
+def _command_bytes(dialect: str, command: str) -> bytes:
+    """The whole message of a command without arguments in ``dialect``."""
+    key = (dialect, command)
+    out = _COMMAND_BYTES.get(key)
+    if out is None:
+        out = codec.encode_frames(command) if dialect == PYMODAQ5 else codec.classic_string(command)
+        if command in _CACHED_COMMANDS:
+            _COMMAND_BYTES[key] = out
+    return out
 
 
 def detect(reader: SocketReader, timeout: float) -> str:
