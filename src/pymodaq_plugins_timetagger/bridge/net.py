@@ -14,6 +14,9 @@ _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 #: bytes needed to tell the two dialects apart (u32 length + u32 length + 'str', or u32 7 + 'GRABBER')
 DIALECT_PROBE_BYTES = 11
 
+#: reads of at least this many bytes not yet buffered go straight into their final buffer (a bytearray)
+DIRECT_READ_BYTES = 1 << 16
+
 #: an idle wait without timeout is made of waits of this length
 _IDLE_SLICE_S = 3600.0
 
@@ -101,8 +104,10 @@ class SocketReader:
             return out
         if self.budget is not None and n >= self.budget.min_bytes:
             self._reserved += self.budget.acquire(n, self._left(0, n))
-        parts = [bytes(self._buf)]
         have = len(self._buf)
+        if n >= DIRECT_READ_BYTES:
+            return self._read_into(n, have)
+        parts = [bytes(self._buf)]
         self._buf.clear()
         while have < n:
             self._quickack()
@@ -118,6 +123,27 @@ class SocketReader:
             parts.append(chunk)
             have += len(chunk)
         return b"".join(parts)
+
+    def _read_into(self, n: int, have: int) -> bytearray:
+        """The rest of a large read received straight into its final buffer: one copy of the payload
+        (the kernel's), not a chunk per recv and a join. Same deadline and errors as :meth:`read`."""
+        out = bytearray(n)
+        with memoryview(out) as view:
+            view[:have] = self._buf
+            self._buf.clear()
+            while have < n:
+                self._quickack()
+                self.sock.settimeout(self._left(have, n))
+                try:
+                    k = self.sock.recv_into(view[have:])
+                except socket.timeout:
+                    raise TimeoutError(f"the peer did not finish its message in time ({have} of {n} "
+                                       f"bytes received; at most {self.message_timeout} s per message)") from None
+                if not k:
+                    raise EOFError(f"the peer closed the connection in the middle of a message "
+                                   f"({have} of {n} bytes)")
+                have += k
+        return out
 
     def release(self) -> None:
         """Give back the memory reserved for the message just handled."""

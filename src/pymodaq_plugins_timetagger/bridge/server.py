@@ -117,10 +117,39 @@ class ClientInfo:
         return f"#{self.id} {self.address}:{self.port} ({self.dialect or '?'})"
 
 
+class _OneShot:
+    """A one-shot event for one waiter and one setter, on a single lock: ``threading.Event`` is a
+    Condition (a lock, plus a new lock allocated and two more handed over per wait) and costs more than
+    the rest of a small request's bookkeeping. ``set`` is called at most once (whoever pops the request
+    from ``pending``, under the server's lock, sets it)."""
+    __slots__ = ("_lock", "_is_set")
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._is_set = False
+
+    def set(self) -> None:
+        if not self._is_set:
+            self._is_set = True
+            self._lock.release()
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._is_set:
+            return True
+        if self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+            self._lock.release()  # a later wait passes too
+            return True
+        return self._is_set
+
+
 class _Pending:
     def __init__(self, dim: str):
         self.dim = dim
-        self.event = threading.Event()
+        self.event = _OneShot()
         self.result = None
         self.error: BridgeError | None = None
 
