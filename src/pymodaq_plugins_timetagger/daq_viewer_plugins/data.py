@@ -47,7 +47,13 @@ def _axis(a: codec.Axis) -> Axis:
     if data is not None and data.ndim == 1 and data.size >= 2 and np.issubdtype(data.dtype, np.number):
         steps = np.diff(data)
         step = float(steps.mean())
-        if np.allclose(steps, step):  # PyMoDAQ's own criterion (Axis.is_axis_linear)
+        # PyMoDAQ's own criterion (Axis.is_axis_linear: np.allclose, rtol 1e-5, atol 1e-8), computed as
+        # allclose does for a finite step in one pass (allclose itself is ~4x slower on 4 k points)
+        if np.isfinite(step):
+            linear = bool((np.abs(steps - step) <= 1e-8 + 1e-5 * abs(step)).all())
+        else:
+            linear = bool(np.allclose(steps, step))
+        if linear:
             return Axis(a.label, units=a.units, scaling=step, offset=float(data[0]), size=data.size,
                         index=a.index, spread_order=a.spread_order)
     return Axis(a.label, units=a.units, data=data, index=a.index, spread_order=a.spread_order)
