@@ -220,7 +220,10 @@ def test_a_client_restarting_with_another_tree_rebuilds_the_mirror_without_remov
     second = Peer(det.controller.port)
     try:
         second.send("Infos", '<settings type="group" title="settings"><x type="str" title="x">a</x></settings>')
-        pump_until(lambda: det.settings["mirrored"].startswith("#2 "), what="the second client mirrored")
+        # 'connected' mirrors the client before its Infos are read (and shows "#2 ..." already): wait for them
+        pump_until(lambda: det.settings["mirrored"].startswith("#2 ") and any(c.opts["visible"] for c in
+                                                                              group.children()),
+                   what="the second client's settings mirrored")
         shown = {c.name(): (c.type(), c.value()) for c in group.children() if c.opts["visible"]}
         assert shown == {"x": ("str", "a")}
         assert sorted(names(group)) == ["only_first", "x", "x__gone"]
