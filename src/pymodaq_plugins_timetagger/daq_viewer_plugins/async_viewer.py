@@ -86,6 +86,7 @@ class _JobThread:
                     return
             job.thread = self.thread
             job.run(self)
+            job = None  # an idle thread holds no job (nor the plugin its closure refers to)
 
 
 
