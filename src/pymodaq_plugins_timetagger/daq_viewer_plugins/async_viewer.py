@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Callable
 
 from qtpy.QtCore import QCoreApplication, Qt, QThread, QTimer, Signal, Slot
@@ -91,6 +92,17 @@ class _JobThread:
 
 
 
+class _Call:
+    """One call of :meth:`AsyncViewerBase.call_in_thread` (or a posted one: ``waited`` False)."""
+
+    def __init__(self, fn, waited: bool = True):
+        self.fn, self.waited = fn, waited
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.dropped = False
+        self.value = self.error = None
+
+
 class AsyncViewerBase(DAQ_Viewer_base):
     """Grab jobs in a helper thread, outcomes back in the plugin's thread (see the module doc)."""
 
@@ -100,10 +112,19 @@ class AsyncViewerBase(DAQ_Viewer_base):
     job_join_timeout_s = 5.0
 
     _job_done = Signal(object)
+    _call = Signal(object)
+
 
     # ------------------------------------------------------------------ for subclasses
     def on_job_result(self, result) -> None:
         """Show a job's result (called in the plugin's thread): emit the data."""
+
+    def on_owned_outcome(self, owner, outcome) -> None:
+        """The outcome (result or exception) of a job started with an ``owner``: it is the owner's, not a
+        local grab's (no data emitted for PyMoDAQ, no grab failure signalled)."""
+
+    def after_job(self) -> None:
+        """A job ended (its outcome handled): start what waited for it (called in the plugin's thread)."""
 
     def release(self) -> None:
         """Free what ini_detector opened (called by close and when the hardware thread ends)."""
@@ -118,13 +139,17 @@ class AsyncViewerBase(DAQ_Viewer_base):
         self._token = 0
         self._pending_grab = False
         self._failure: str | None = None  # the last grab's failure, restated after PyMoDAQ's own messages
+        self._job_owner = None            # None: a local grab; else whom the job in flight measures for
         self._job_done.connect(self._on_job_done)
+        self._call.connect(self._on_call)
 
-    def start_job(self, work: Callable[[], object], abort: Callable | None = None) -> None:
-        """Run ``work()`` in a helper thread; its return value goes to :meth:`on_job_result`."""
+    def start_job(self, work: Callable[[], object], abort: Callable | None = None, owner=None) -> None:
+        """Run ``work()`` in a helper thread; its return value goes to :meth:`on_job_result` (a local grab) or,
+        with an ``owner``, to :meth:`on_owned_outcome`."""
         self._token += 1
         token = self._token
         self._job_abort = abort
+        self._job_owner = owner
         self._pending_grab = True
         self._failure = None
 
@@ -173,6 +198,16 @@ class AsyncViewerBase(DAQ_Viewer_base):
         if token != self._token:
             return  # aborted by stop or by a settings change: not shown
         self._pending_grab = False
+        owner, self._job_owner = self._job_owner, None
+        try:
+            if owner is not None:
+                self.on_owned_outcome(owner, outcome)
+            else:
+                self._show_outcome(outcome)
+        finally:
+            self.after_job()
+
+    def _show_outcome(self, outcome) -> None:
         if isinstance(outcome, AcquisitionAborted):
             return
         if isinstance(outcome, Exception):
@@ -183,6 +218,47 @@ class AsyncViewerBase(DAQ_Viewer_base):
         except Exception as e:  # never let an exception escape into the Qt event loop
             logger.exception("showing the data failed")
             self.report_failure(f"showing the data failed: {e}")
+
+    # ------------------------------------------------------------------ calls from other threads
+    def call_in_thread(self, fn: Callable[[], object], timeout_s: float, cancel: threading.Event | None = None):
+        """``fn()`` run in the plugin's thread (a queued signal), called from another thread: its value, or the
+        exception it raised. TimeoutError if it did not run within ``timeout_s``, or ``cancel`` was set
+        meanwhile (it will then not run at all)."""
+        if QThread.currentThread() == self.thread():
+            return fn()
+        call = _Call(fn)
+        self._call.emit(call)
+        deadline = time.monotonic() + timeout_s
+        while not call.done.wait(0.05):
+            if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
+                with call.lock:
+                    if not call.done.is_set():
+                        call.dropped = True
+                        raise TimeoutError(f"{type(self).__name__}: its thread did not take the call within "
+                                           f"{timeout_s:g} s" if not (cancel and cancel.is_set()) else
+                                           f"{type(self).__name__} is closing")
+                break
+        if call.error is not None:
+            raise call.error
+        return call.value
+
+    def post_in_thread(self, fn: Callable[[], object]) -> None:
+        """``fn()`` run in the plugin's thread later; not waited for (its exceptions are logged)."""
+        self._call.emit(_Call(fn, waited=False))
+
+    @Slot(object)
+    def _on_call(self, call) -> None:
+        with call.lock:
+            if call.dropped:
+                return
+            try:
+                call.value = call.fn()
+            except Exception as e:  # back to the caller; never into the Qt event loop
+                call.error = e
+                if not call.waited:
+                    logger.warning("%s: %s", type(self).__name__, e)
+            finally:
+                call.done.set()
 
     def own_param(self, param):
         """This plugin's own parameter at the place of ``param``.

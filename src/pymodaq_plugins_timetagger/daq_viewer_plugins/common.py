@@ -23,6 +23,8 @@ Slaves with the same ``controller_ID`` use the Master's open tagger (PyMoDAQ pas
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from pymodaq.control_modules.viewer_utility_classes import comon_parameters
@@ -32,12 +34,15 @@ from pymodaq_utils.logger import get_module_name, set_logger
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input, input_channels, read_input, trigger_was_clamped
+from .. import __version__
 from .. import settings as declared
-from ..runs import DEFAULT_TIMEOUT_MARGIN_S, AcquisitionAborted, Result, Run, make_run, make_settings
+from ..runs import (DEFAULT_TIMEOUT_MARGIN_S, AcquisitionAborted, Result, Run, SettingsError, make_run,
+                    make_settings)
 from ..dataset import result_to_data
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
 from .data import to_pymodaq
+from . import remote_server as remote
 
 logger = set_logger(get_module_name(__file__))
 
@@ -99,6 +104,7 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
         {"title": "Measurement:", "name": "measurement", "type": "group", "children": measurement},
         {"title": "Inputs:", "name": "inputs", "type": "group", "expanded": False,
          "children": [input_group(c) for c in range(1, DEFAULT_N_INPUTS + 1)]},
+        remote.remote_group(),
     ]
 
 
@@ -134,6 +140,10 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         self._run: Run | None = None
         self._naverage = 1
         self._applied: dict = {}  # id(parameter) -> the value the measurement runs with
+        self._link = remote.RemoteLink(self)
+        self._queued_remote: remote.RemoteRequest | None = None  # waits for the local grab in flight
+        self._queued_local: int | None = None                    # a local grab's Naverage, waits for a remote one
+        self._link_status = ""
 
     def ini_detector(self, controller=None):
         try:
@@ -151,6 +161,8 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self._run = make_run(handle, self.kind, self.measurement_settings())
             self._remember_applied()
             self.release_with_thread()
+            if self.settings[remote.GROUP, "connect"]:
+                self._connect_remote()
             if handle.simulated:
                 logger.info("%s uses the simulator: %s", self.kind, handle.description)
             return handle.description, True
@@ -159,42 +171,61 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             return self.init_failed(f"Time Tagger {self.kind}: {e}", "device")
 
     def commit_settings(self, param):
-        name = param.name()
         parent = param.parent().name() if param.parent() is not None else ""
+        if parent == remote.GROUP:
+            self._commit_remote(param)
+            return
         try:
-            if name == "clear":
-                if param.value():
-                    self._restart(clear_only=True)
-                    self.settings.child("clear").setValue(False)
-                return
-            if name in ("device", "capture_s", "overflows", "address", "duration_channel"):
-                if name == "address" and self.controller is not None:
-                    self.show_status(f"the new address {param.value()!r} takes effect at the next "
-                                f"initialization")
-                return
-            if self.controller is None:
-                return
-            if parent.startswith("ch") and param.parent().parent() is not None \
-                    and param.parent().parent().name() == "inputs":
-                self._apply_input(int(parent[2:]))
-            elif name == "mode":
-                self._restart()
-            else:  # a measurement or acquisition parameter
-                self._restart(new_settings=self.measurement_settings())
-            self._remember_applied()
+            if self._apply_param(param):
+                own = self.own_param(param)
+                if own is not None and self._link.running:
+                    self._link.push_info_xml(self.settings.childPath(own))
         except (TaggerError, ValueError, RuntimeError) as e:
             self.setting_refused(param, e)
             self._show_applied(param)
+
+    def _apply_param(self, param) -> bool:
+        """Apply one setting the user (or the server) changed; True if the measurement now runs with it.
+        Raises TaggerError, ValueError or RuntimeError when refused."""
+        name = param.name()
+        parent = param.parent().name() if param.parent() is not None else ""
+        if name == "clear":
+            if param.value():
+                self._restart(clear_only=True)
+                self.settings.child("clear").setValue(False)
+            return False
+        if name in ("device", "capture_s", "overflows", "address", "duration_channel"):
+            if name == "address" and self.controller is not None:
+                self.show_status(f"the new address {param.value()!r} takes effect at the next "
+                            f"initialization")
+            return False
+        if self.controller is None:
+            return False
+        if parent.startswith("ch") and param.parent().parent() is not None \
+                and param.parent().parent().name() == "inputs":
+            self._apply_input(int(parent[2:]))
+        elif name == "mode":
+            self._restart()
+        else:  # a measurement or acquisition parameter
+            self._restart(new_settings=self.measurement_settings())
+        self._remember_applied()
+        return True
 
     def grab_data(self, Naverage=1, **kwargs):
         if self._run is None:
             self.report_failure("the Time Tagger is not initialized: initialize the detector first")
             return
-        self._naverage = max(1, int(Naverage))
+        naverage = max(1, int(Naverage))
+        if self.job_running() and self._job_owner is not None:
+            self._queued_local = naverage  # after the server's request in flight
+            return
+        self._naverage = naverage
         self._start_acquisition()
 
     def stop(self):
-        self.abort_job()
+        self._queued_local = None
+        if self._job_owner is None:  # the server's request in flight is not the user's to stop
+            self.abort_job()
         if self._run is not None and self._run.accumulating:
             try:
                 self._run.stop()
@@ -204,6 +235,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         return ""
 
     def close(self):
+        self._disconnect_remote()
         self.stop()
         if self._run is not None:
             try:
@@ -239,13 +271,16 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             param.setValue(self._applied[id(param)])
 
     # ------------------------------------------------------------------ acquisition
-    def _start_acquisition(self) -> None:
+    def _start_acquisition(self, owner: remote.RemoteRequest | None = None) -> None:
+        """Start a grab job: a local one, or (``owner``) the server's request, always one exact window."""
         run = self._run
         integration = float(self.settings["integration_s"])
         timeout_margin = float(self.settings["timeout_margin_s"])
-        accumulate = self.settings["mode"] == MODE_ACCUMULATE
-        naverage = self._naverage
+        accumulate = self.settings["mode"] == MODE_ACCUMULATE and owner is None
+        naverage = self._naverage if owner is None else 1
         kind = self.kind
+        if owner is not None:
+            owner.deadline = time.monotonic() + integration + timeout_margin + remote.ANSWER_SLACK_S
 
         def work():
             try:
@@ -262,11 +297,13 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             except Exception as e:
                 raise TaggerError(f"{kind}: {e}") from e
 
-        self.start_job(work, abort=run.abort)
+        self.start_job(work, abort=run.abort, owner=owner)
 
     def _restart(self, new_settings=None, clear_only=False) -> None:
-        """Apply settings and start the window over (a grab in flight is re-run with them)."""
+        """Apply settings and start the window over (a grab in flight, local or the server's, is re-run with
+        them)."""
         was_pending = self.job_running()
+        owner = self._job_owner
         self.abort_job()
         if new_settings is not None:
             self._run.update(new_settings)
@@ -276,19 +313,154 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             else:  # new settings: the live view starts over with them at the next grab
                 self._run.stop()
         if was_pending:
-            self._start_acquisition()
+            self._start_acquisition(owner)
 
     def on_job_result(self, result: Result) -> None:
+        self.dte_signal.emit(self._shown(result, result_to_data(result)))
+
+    def _shown(self, result: Result, data) -> DataToExport:
+        """Show a result's capture figures; the PyMoDAQ data of ``data`` (its conversion) to emit."""
         md = result.metadata
         self.settings.child("last", "capture_s").setValue(md.get("capture_duration_s", 0.0))
         self.settings.child("last", "overflows").setValue(md.get("overflows", 0))
         if md.get("overflows", 0):
             self.show_status(f"WARNING: {md['overflows']} overflow(s) during the capture of {self.kind}: "
                         f"time tags were lost (the input rate exceeds the transfer rate)", error=True)
-        dte = result_to_dte(self._title, result)
+        dte = to_pymodaq(self._title, data)
         if self.settings["duration_channel"]:
             dte.append(duration_data(md.get("capture_duration_s", float("nan"))))
-        self.dte_signal.emit(dte)
+        return dte
+
+    # ------------------------------------------------------------------ the remote server (remote_server.py)
+    def remote_request(self, req: remote.RemoteRequest) -> None:
+        """The server asks for data (the link's thread waits): now, or after the local grab in flight."""
+        if self._run is None:
+            req.finish(error=TaggerError(f"{self.kind}: the Time Tagger is not initialized on the remote PC"))
+        elif self.job_running():
+            if self._queued_remote is not None:
+                self._queued_remote.finish(error=TaggerError("superseded by a newer request"))
+            self._queued_remote = req
+            ahead = float(self.settings["integration_s"]) * max(self._naverage, 1)
+            req.deadline = time.monotonic() + ahead + 2 * float(self.settings["timeout_margin_s"]) \
+                + float(self.settings["integration_s"]) + 2 * remote.ANSWER_SLACK_S
+        else:
+            self._start_acquisition(req)
+
+    def remote_cancel(self, req: remote.RemoteRequest) -> None:
+        """The link gave the request up (stopped, lost, out of time): do not measure it, or stop measuring it."""
+        if self._queued_remote is req:
+            self._queued_remote = None
+        elif self._job_owner is req and self.job_running():
+            self.abort_job()
+            self.after_job()
+        req.finish(error=AcquisitionAborted("cancelled"))
+
+    def on_owned_outcome(self, owner, outcome) -> None:
+        if isinstance(outcome, Exception):
+            if not isinstance(outcome, AcquisitionAborted):
+                self.show_status(f"remote request: {outcome}", error=True)
+            owner.finish(error=outcome)
+            return
+        try:
+            data = result_to_data(outcome)
+            owner.finish(data)
+            self.dte_signal_temp.emit(self._shown(outcome, data))  # shown here, not a local grab's data
+        except Exception as e:  # never into the Qt event loop; the link gets the error
+            logger.exception("the remote request's data")
+            owner.finish(error=TaggerError(f"{self.kind}: {e}"))
+
+    def after_job(self) -> None:
+        """The server's request that waited goes first, then the local grab that waited for it."""
+        if self._run is None:
+            return
+        if self._queued_remote is not None:
+            req, self._queued_remote = self._queued_remote, None
+            if not req.cancelled:
+                self._start_acquisition(req)
+                return
+        if self._queued_local is not None:
+            self._naverage, self._queued_local = self._queued_local, None
+            self._start_acquisition()
+
+    def remote_edit(self, path: list[str], value) -> tuple[list[str], str]:
+        """A setting edited on the server: set and applied here as a local edit; the applied value's XML."""
+        param = remote.mirrored_param(self.settings, path)
+        value = remote.checked_value(param, value)
+        param.setValue(value)  # shown in the DAQ_Viewer too
+        try:
+            self._apply_param(param)
+        except (TaggerError, ValueError, RuntimeError) as e:
+            self._show_applied(param)
+            raise SettingsError(f"{'/'.join(path)}: {e}") from None
+        self.show_status(f"{'/'.join(path)} = {param.value()!r} (set by the server)")
+        return remote.mirrored_xml(self.settings, path)
+
+    def remote_infos(self) -> dict[str, str]:
+        h = self.controller
+        info = {"name": f"TimeTagger {self.kind} (viewer {self._title})",
+                "software": f"pymodaq_plugins_timetagger {__version__}", "measurement": self.kind}
+        if h is not None:
+            info.update(device=h.description, serial=str(h.serial), model=str(h.model),
+                        simulated=str(bool(h.simulated)))
+        return info
+
+    def _commit_remote(self, param) -> None:
+        name = param.name()
+        if name == "status":
+            return
+        if name == "connect":
+            if param.value():
+                self._connect_remote()
+            else:
+                self._disconnect_remote()
+        elif self._link.running:  # host, port, dialect, secret: connect again with them
+            self._disconnect_remote()
+            self._connect_remote()
+
+    def _connect_remote(self) -> None:
+        if self._link.running:
+            return
+        if self.controller is None:
+            self._set_link_status("will connect once the detector is initialized")
+            return
+        try:
+            where = self._link.start(on_status=lambda text: self.post_in_thread(
+                lambda: self._set_link_status(text)), on_end=self._link_ended)
+        except (ValueError, OSError) as e:
+            self._set_link_status(f"not connected: {e}", error=True)
+            self.settings.child(remote.GROUP, "connect").setValue(False)
+            return
+        self._set_link_status(f"connecting to {where}")
+
+    def _link_ended(self, client) -> None:
+        """The link's thread ended (Quit from the server, or Disconnect): untick Connect if it was the server."""
+        def ended():
+            if self._link.client is client:  # the server said Quit
+                self._link.stop()
+                self.settings.child(remote.GROUP, "connect").setValue(False)
+                self._set_link_status("not connected: the server asked to quit")
+        if not self._link.closing.is_set():
+            self.post_in_thread(ended)
+
+    def _disconnect_remote(self) -> None:
+        if self._link.client is None:
+            return
+        if not self._link.stop():
+            logger.warning("%s: the remote server's link did not end within its timeout", self.kind)
+        if self._queued_remote is not None:
+            self._queued_remote.finish(error=AcquisitionAborted("disconnected"))
+            self._queued_remote = None
+        self._set_link_status("not connected")
+
+    def _set_link_status(self, text: str, error: bool = False) -> None:
+        try:
+            self.settings.child(remote.GROUP, "status").setValue(text)
+        except RuntimeError:  # the module was closed meanwhile
+            return
+        state = text.split(" | ")[0]
+        if state != self._link_status or error:
+            self._link_status = state
+            self.show_status(f"remote server: {text}", error=error or "refused" in text)
 
     # ------------------------------------------------------------------ inputs and channels
     def _sync_inputs_from_device(self) -> None:
