@@ -173,3 +173,43 @@ def test_correlation_viewer_serves_a_tcpserver_viewer(tmp_path, cleanup):
     check_g2(snap(server), 0.2)
     assert remote.stop() == 0
     assert "exited" in remote.text()
+
+
+def test_correlation_viewer_serves_pymodaq_513_tcpserver(tmp_path, cleanup):
+    """The same plugin against PyMoDAQ 5.1.13's own TCPServer (its venv; the documented accept workaround)."""
+    from interop.venv513 import interop_python_or_skip
+    py = interop_python_or_skip()
+    port = free_port()
+    here = Path(__file__).parent / "interop"
+    srv = subprocess.Popen([str(py), str(here / "pmq513_server.py"), "--port", str(port), "--grabs", "3",
+                            "--timeout", "120", "--grab-timeout", "20", "--edit", "measurement/binwidth_ps=1000"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        first = json.loads(srv.stdout.readline())
+        assert first["event"] == "listening", first
+        remote = RemoteViewer(tmp_path, port, "--local-grabs", "--set", "integration_s=0.2",
+                              "--set", "measurement/binwidth_ps=500", "--set", "measurement/n_bins=201")
+        cleanup.append(remote)
+        out, _ = srv.communicate(timeout=180)
+    finally:
+        srv.kill()
+    lines = [first] + [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    assert srv.returncode == 0, (lines[-1], remote.text())
+    infos = [x for x in lines if x["event"] == "infos"][0]
+    assert infos["settings_client"]["integration_s"] == 0.2
+    assert infos["settings_client"]["measurement"]["n_bins"] == 201
+    grabs = [x for x in lines if x["event"] == "grab"]
+    assert len(grabs) == 3 and not any(g["mock"] for g in grabs)
+    for g in grabs:
+        corr, g20 = g["dte"]["data"][:2]
+        assert [corr["name"], g20["name"]] == ["Correlation", "g2(0)"]
+        assert corr["dim"] == "Data1D" and corr["axes"][0]["label"] == "delay" and corr["axes"][0]["units"] == "s"
+        assert corr["extra_attributes"]["capture_duration_s"] == pytest.approx(0.2)
+    # set_info of 5.1.13 applied in the remote viewer: 1 ns bins in the later grabs, and echoed to its mirror
+    ax = grabs[-1]["dte"]["data"][0]["axes"][0]
+    assert ax["size"] == 201 and (ax["last"] - ax["first"]) / 200 == pytest.approx(1000e-12)
+    final = [x for x in lines if x["event"] == "final"][0]
+    assert final["settings_client"]["measurement"]["binwidth_ps"] == 1000
+    n_local = len(remote.locals())
+    assert n_local >= 2
+    assert remote.stop() == 0
