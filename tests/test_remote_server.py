@@ -21,8 +21,14 @@ from processes import GROUP, free_port, pump, pump_until, stop_process
 pytestmark = pytest.mark.timeout(240)
 
 REMOTE_VIEWER = Path(__file__).with_name("remote_viewer.py")
-#: the TCPServer plugin's name on the main PC
-SERVER_PLUGIN = "TCPServer"
+
+
+def tcpserver_plugin(dim: str = "1D") -> str:
+    """This package's TCP server plugin's name as PyMoDAQ lists it (from its module's file name)."""
+    import importlib
+    plugins = importlib.import_module(f"pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_{dim}")
+    (module,) = [p.stem for p in Path(plugins.__file__).parent.glob(f"daq_{dim}viewer_*TCPServer.py")]
+    return module[len(f"daq_{dim}viewer_"):]
 
 
 class RemoteViewer:
@@ -71,7 +77,7 @@ def make_server(port, title="main"):
     from pymodaq.utils.gui_utils.loader_utils import create_load_daq_viewer
     shared_ui, viewer = create_load_daq_viewer(title=title)
     shared_ui.show()
-    viewer.detector = SelectedModule(DAQTypesEnum["DAQ1D"], SERVER_PLUGIN)
+    viewer.detector = SelectedModule(DAQTypesEnum["DAQ1D"], tcpserver_plugin("1D"))
     for name, value in (("socket_ip", "127.0.0.1"), ("port_id", port), ("grab_timeout_s", 20.0)):
         viewer.settings.child("detector_settings", name).setValue(value)
     viewer.statuses = []
@@ -213,3 +219,57 @@ def test_correlation_viewer_serves_pymodaq_513_tcpserver(tmp_path, cleanup):
     n_local = len(remote.locals())
     assert n_local >= 2
     assert remote.stop() == 0
+
+
+def test_daq_scan_on_the_main_pc_over_the_remote_viewer(tmp_path, monkeypatch, cleanup):
+    """DAQ_Scan on the main PC (Dashboard, Mock actuator, our 0D TCPServer) grabs the count rates of a
+    Countrate DAQ_Viewer on the remote PC: 5 steps, each exactly integration_s."""
+    pytest.importorskip("PySide6.QtStateMachine", reason="PyMoDAQ's Dashboard and DAQ_Scan need QtStateMachine")
+    pytest.importorskip("pymodaq_plugins_mock", reason="the scan moves the Mock actuator of pymodaq_plugins_mock")
+    from pymodaq_gui.h5modules.saving import H5SaverBase
+    from pymodaq.dashboard import create_load_dashboard
+    from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
+    from scankit import close_all, init_detector, load_experiment, open_scan, write_experiment
+
+    mkQApp("tests")
+    base_path = next(p for p in H5SaverBase.params if p["name"] == "base_path")
+    monkeypatch.setitem(base_path, "value", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    integration_s, positions, experiment_name = 0.05, [0.0, 1.0, 2.0, 3.0, 4.0], "pytest_timetagger_remote_scan"
+    port = free_port()
+    shared_ui, dashboard = create_load_dashboard(show_dashboard=False)
+    win_ext = scan = None
+    try:
+        experiment = write_experiment(tmp_path / f"{experiment_name}.xml", "Stage", "TT", "DAQ0D",
+                                      tcpserver_plugin("0D"))
+        stage, det = load_experiment(dashboard, experiment, "Stage", "TT")
+        s = det.settings.child("detector_settings")
+        s.child("socket_ip").setValue("127.0.0.1")
+        s.child("port_id").setValue(port)
+        init_detector(det)
+        remote = RemoteViewer(tmp_path, port, "--set", f"integration_s={integration_s}",
+                              plugin="TimeTaggerCountrate", daq_type="DAQ0D")
+        cleanup.append(remote)
+        pump_until(lambda: s.child("settings_client").children() and
+                   s["settings_client", "integration_s"] == integration_s, 60,
+                   f"the remote Countrate viewer mirrored\n{remote.text()}")
+        win_ext, scan = open_scan(dashboard, "Stage", "TT", positions[0], positions[-1], 1.0)
+        steps, done = [], []
+        scan.modules_manager.det_done_signal.connect(steps.append)
+        scan.scan_done_signal.connect(lambda: done.append(True))
+        scan.do_scan()
+        try:
+            pump_until(lambda: done, 60, "the end of the scan")
+        except BaseException:
+            scan.stop_scan()
+            raise
+        assert len(steps) == len(positions)
+        for i, dte in enumerate(steps):
+            dwa = dte.get_data_from_name("Countrate")
+            assert dwa is not None, f"step {i}: {dte}"
+            assert dwa.capture_duration_s == pytest.approx(integration_s, abs=1e-9), f"step {i}"
+            assert dwa.units == "Hz" or "Hz" in str(dwa.units)
+        scan.h5_manager.close_file()
+    finally:
+        close_all(shared_ui, dashboard, win_ext, scan)
+        ExperimentManager.remove_experiment_related_files(experiment_name)
