@@ -216,8 +216,9 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self.report_failure("the Time Tagger is not initialized: initialize the detector first")
             return
         naverage = max(1, int(Naverage))
-        if self.job_running() and self._job_owner is not None:
-            self._queued_local = naverage  # after the server's request in flight
+        if self._queued_remote is not None or (self.job_running() and self._job_owner is not None):
+            self._queued_local = naverage  # after the server's request (in flight, or waiting for its turn)
+            self.after_job()
             return
         self._naverage = naverage
         self._start_acquisition()
@@ -237,6 +238,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
     def close(self):
         self._disconnect_remote()
         self.stop()
+        self.abort_job()  # the server's request in flight too: nobody waits for it any more
         if self._run is not None:
             try:
                 self._run.close()
@@ -370,8 +372,9 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             owner.finish(error=TaggerError(f"{self.kind}: {e}"))
 
     def after_job(self) -> None:
-        """The server's request that waited goes first, then the local grab that waited for it."""
-        if self._run is None:
+        """The server's request that waited goes first, then the local grab that waited for it (nothing while a
+        job runs: one started while the last one's outcome was handled, or the one in flight)."""
+        if self._run is None or self.job_running():
             return
         if self._queued_remote is not None:
             req, self._queued_remote = self._queued_remote, None

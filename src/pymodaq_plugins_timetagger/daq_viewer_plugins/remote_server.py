@@ -200,11 +200,11 @@ def checked_value(param, value):
                 raise ValueError(f"not a boolean: {value!r}")
             return value
         if typ == "int":
-            if isinstance(value, bool) or int(value) != value:
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or int(value) != value:
                 raise ValueError(f"not an integer: {value!r}")
             return int(value)
         if typ == "float":
-            if isinstance(value, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ValueError(f"not a number: {value!r}")
             return float(value)
         if typ == "list":

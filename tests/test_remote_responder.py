@@ -1,0 +1,119 @@
+"""The plugin side of issue 13 in one process: the Responder the TCP link calls from its own thread, and the Qt
+hop into the plugin's thread (here the test's main thread, whose Qt events are pumped).
+
+Serialisation with local grabs, cancellation, refusals of set_info, bounded waits.
+"""
+import threading
+import time
+
+import pytest
+from pymodaq.utils.plugin_testing import make_detector
+
+from processes import pump, pump_until
+from pymodaq_plugins_timetagger.bridge.paramxml import from_xml_string
+from pymodaq_plugins_timetagger.daq_viewer_plugins import remote_server
+from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerCorrelation import \
+    DAQ_1DViewer_TimeTaggerCorrelation
+from pymodaq_plugins_timetagger.runs import AcquisitionAborted, SettingsError
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def plugin():
+    det = make_detector(DAQ_1DViewer_TimeTaggerCorrelation, address="sim", integration_s=0.3)
+    yield det
+    det.close()
+
+
+def in_thread(fn):
+    """Run ``fn`` in another thread (as the link does); the box gets its value or exception."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except Exception as e:
+            box["error"] = e
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    box["thread"] = t
+    return box
+
+
+def test_a_request_waits_for_the_local_grab_in_flight_which_keeps_its_data(plugin):
+    local, temp = [], []
+    plugin.dte_signal.connect(local.append)
+    plugin.dte_signal_temp.connect(temp.append)
+    responder = remote_server.PluginResponder(plugin, threading.Event())
+    # live grabbing: the next local grab is asked for as soon as the data of the last one are in (here at once,
+    # while the plugin still handles that grab's end; in a DAQ_Viewer, a moment later)
+    plugin.dte_signal.connect(lambda dte: plugin.grab_data() if len(local) == 1 else None)
+    plugin.grab_data()  # a local grab in flight
+    box = in_thread(lambda: responder.answer("1D", threading.Event()))
+    pump_until(lambda: "value" in box or "error" in box, 15, "the server's answer")
+    assert "error" not in box, box
+    pump_until(lambda: len(local) == 2, 15, "the second local grab")
+    assert [d.name for d in box["value"].data] == ["Correlation", "g2(0)"]
+    assert box["value"].data[0].extra["capture_duration_s"] == pytest.approx(0.3)
+    assert len(temp) == 1 and temp[0].data[0].capture_duration_s == pytest.approx(0.3)
+    assert all(d.data[0].capture_duration_s == pytest.approx(0.3) for d in local)
+    # the order: local, the server's, local (each window of its own)
+    assert local[0].data[0].timestamp < temp[0].data[0].timestamp < local[1].data[0].timestamp
+
+
+def test_a_stopped_link_cancels_the_request_and_sends_nothing(plugin):
+    responder = remote_server.PluginResponder(plugin, threading.Event())
+    stop = threading.Event()
+    temp = []
+    plugin.dte_signal_temp.connect(temp.append)
+    box = in_thread(lambda: responder.answer("1D", stop))
+    pump(0.1)
+    stop.set()
+    pump_until(lambda: "error" in box, 5, "the cancelled answer")
+    assert isinstance(box["error"], AcquisitionAborted)
+    pump(0.5)
+    assert not temp and not plugin.job_running()
+
+
+def test_set_info_is_applied_in_the_plugins_thread_and_refusals_name_the_setting(plugin):
+    responder = remote_server.PluginResponder(plugin, threading.Event())
+    xml = '<binwidth_ps type="int" title="Bin width (ps):">1000</binwidth_ps>'
+    box = in_thread(lambda: responder.apply_edit(["settings_client", "measurement", "binwidth_ps"], xml))
+    pump_until(lambda: "value" in box or "error" in box, 5, "the applied edit")
+    path, applied = box["value"]
+    assert path == ["settings", "measurement", "binwidth_ps"] and from_xml_string(applied).value == 1000
+    assert plugin.settings["measurement", "binwidth_ps"] == 1000 and plugin._run.settings.binwidth_ps == 1000
+    for path, xml, words in [
+        (["address"], '<address type="str">net:evil</address>', "fixed on the remote PC"),
+        (["remote", "host"], '<host type="str">x</host>', "not a setting"),
+        (["measurement", "n_bins"], '<n_bins type="int">0</n_bins>', "n_bins"),
+        (["measurement", "n_bins"], '<n_bins type="str">lots</n_bins>', "not an integer"),
+        (["integration_s"], '<integration_s type="float">-1</integration_s>', "integration"),
+    ]:
+        box = in_thread(lambda: responder.apply_edit(path, xml))
+        pump_until(lambda: "value" in box or "error" in box, 5, f"the refusal of {path}")
+        assert isinstance(box.get("error"), SettingsError) and words in str(box["error"]), (path, box)
+    # the values applied are still shown (and what the link sends back after a refusal)
+    assert plugin.settings["measurement", "n_bins"] == plugin._run.settings.n_bins
+    assert plugin.settings["integration_s"] == pytest.approx(0.3)
+    box = in_thread(lambda: responder.applied_xml(["measurement", "n_bins"]))
+    pump_until(lambda: "value" in box, 5, "the applied value")
+    assert from_xml_string(box["value"][1]).value == plugin._run.settings.n_bins
+
+
+def test_the_hop_is_bounded_when_the_plugins_thread_does_not_answer(plugin):
+    closing = threading.Event()
+    responder = remote_server.PluginResponder(plugin, closing)
+    t0 = time.monotonic()
+    box = in_thread(responder.settings_xml)
+    box["thread"].join(remote_server.HOP_TIMEOUT_S + 2)  # no Qt events processed meanwhile
+    assert isinstance(box.get("error"), TimeoutError) and time.monotonic() - t0 < remote_server.HOP_TIMEOUT_S + 2
+    box = in_thread(responder.infos)
+    closing.set()  # closing: the link's calls end at once
+    box["thread"].join(1.0)
+    assert isinstance(box.get("error"), TimeoutError)
+    pump(0.1)  # the dropped calls do not run late
+    box = in_thread(responder.infos)
+    pump_until(lambda: "value" in box, 5, "infos")
+    assert box["value"]["measurement"] == "correlation" and "SIMULATED" in box["value"]["device"]
