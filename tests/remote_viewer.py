@@ -74,11 +74,12 @@ def main(argv=None) -> int:
     quitting = []
 
     def on_signal(signum, frame):
-        if not quitting:
+        if not quitting:  # as a user: stop grabbing, then quit (which closes the plugin and its link)
             quitting.append(1)
             args.local_grabs = False
-            viewer.quit_fun()
-            QtCore.QTimer.singleShot(500, app.quit)
+            viewer.stop_grab()
+            QtCore.QTimer.singleShot(300, viewer.quit_fun)
+            QtCore.QTimer.singleShot(1500, app.quit)
     signal.signal(signal.SIGINT, on_signal)
     tick = QtCore.QTimer()
     tick.timeout.connect(lambda: None)  # lets Python run its signal handlers

@@ -137,7 +137,8 @@ def test_correlation_viewer_serves_a_tcpserver_viewer(tmp_path, cleanup):
     cleanup.append(server)
     remote = RemoteViewer(tmp_path, port, "--local-grabs", "--set", "integration_s=0.2")
     cleanup.append(remote)
-    pump_until(lambda: mirrored(server).get("integration_s") == 0.2, 60,
+    pump_until(lambda: mirrored(server).get("integration_s") == 0.2
+               and "binwidth_ps" in mirrored(server).get("measurement", {}), 60,
                f"the remote viewer's settings mirrored\n{remote.text()}")
     settings = mirrored(server)
     assert settings["address"] == "sim" and "Time Tagger" in settings["device"]
@@ -177,7 +178,11 @@ def test_correlation_viewer_serves_a_tcpserver_viewer(tmp_path, cleanup):
     pump_until(lambda: mirrored(server).get("integration_s") == 0.2, 30,
                f"the remote viewer reconnected\n{remote.text()}")
     check_g2(snap(server), 0.2)
-    assert remote.stop() == 0
+    # Quit on the remote PC closes the link: the server sees its client leave
+    from test_viewer_experience import server_of
+    assert server_of(server).clients()
+    remote.stop()
+    pump_until(lambda: not server_of(server).clients(), 15, "the link closed by the remote viewer's Quit")
     assert "exited" in remote.text()
 
 
@@ -216,9 +221,9 @@ def test_correlation_viewer_serves_pymodaq_513_tcpserver(tmp_path, cleanup):
     assert ax["size"] == 201 and (ax["last"] - ax["first"]) / 200 == pytest.approx(1000e-12)
     final = [x for x in lines if x["event"] == "final"][0]
     assert final["settings_client"]["measurement"]["binwidth_ps"] == 1000
-    n_local = len(remote.locals())
-    assert n_local >= 2
-    assert remote.stop() == 0
+    assert len(remote.locals()) >= 2  # the remote user's grabs went on meanwhile
+    remote.stop()
+    assert "exited" in remote.text()
 
 
 def test_daq_scan_on_the_main_pc_over_the_remote_viewer(tmp_path, monkeypatch, cleanup):

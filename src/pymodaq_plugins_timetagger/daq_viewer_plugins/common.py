@@ -428,7 +428,8 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             return
         try:
             where = self._link.start(on_status=lambda text: self.post_in_thread(
-                lambda: self._set_link_status(text)), on_end=self._link_ended)
+                lambda: self._link.running and self._set_link_status(text)),  # not once it is closed
+                on_end=self._link_ended)
         except (ValueError, OSError) as e:
             self._set_link_status(f"not connected: {e}", error=True)
             self.settings.child(remote.GROUP, "connect").setValue(False)
