@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a user feels per DAQ_Scan step: PyMoDAQ's real Dashboard + DAQ_Scan, one route per process.
 
-    .venv/bin/python benchmarks/scan.py [--steps 100] [--integration-s 0.01] [--routes local,tcp,leco]
+    .venv/bin/python benchmarks/scan.py [--steps 100] [--integration-s 0.01] [--routes local,tcp,remote,leco]
 
 (``benchmarks/run.py --only scan`` runs the same and prints the table with the others.)
 
@@ -11,6 +11,9 @@ over ``--steps`` positions and each step grabs count rates integrated ``--integr
 * ``local``: the ``TimeTaggerCountrate`` plugin, address ``sim``, in the Dashboard's process;
 * ``tcp``: our TCPServer 0D plugin on 127.0.0.1 (port chosen by the system) and a real
   ``python -m pymodaq_plugins_timetagger.bridge`` client process on ``sim``;
+* ``remote``: the same TCPServer 0D plugin, served by a ``TimeTaggerCountrate`` DAQ_Viewer (its "Remote server"
+  group on) in a child process (tests/remote_viewer.py): the "remote PC with a GUI" route, to compare with
+  ``tcp`` (the headless client) in the same run;
 * ``leco``: a pyleco Coordinator (child process, 127.0.0.1), our client in ``--transport leco`` and PyMoDAQ's
   ``LECODirector`` 0D plugin (pymodaq_plugins_mock).
 
@@ -43,10 +46,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-ROUTES = ("local", "tcp", "leco")
+ROUTES = ("local", "tcp", "remote", "leco")
 ROUTE_NAMES = {
     "local": "local plugin (TimeTaggerCountrate on sim)",
     "tcp": "TCP bridge (TCPServer 0D <- client process on sim)",
+    "remote": "TCP bridge (TCPServer 0D <- Countrate DAQ_Viewer's remote server on sim)",
     "leco": "LECO (LECODirector 0D <- client --transport leco on sim)",
 }
 ACTUATOR, DETECTOR = "Stage", "TT"
@@ -146,7 +150,8 @@ class _Route:
 
     def __init__(self, name: str, integration_s: float, children: list):
         self.name, self.integration_s, self.children = name, integration_s, children
-        self.plugin = {"local": "TimeTaggerCountrate", "tcp": _tcpserver_plugin(), "leco": "LECODirector"}[name]
+        self.plugin = {"local": "TimeTaggerCountrate", "tcp": _tcpserver_plugin(), "remote": _tcpserver_plugin(),
+                       "leco": "LECODirector"}[name]
         self.deadline = time.monotonic() + 120
 
     def before_init(self, det) -> None:
@@ -154,7 +159,7 @@ class _Route:
         if self.name == "local":
             s.child("address").setValue("sim")
             s.child("integration_s").setValue(self.integration_s)
-        elif self.name == "tcp":
+        elif self.name in ("tcp", "remote"):
             s.child("socket_ip").setValue("127.0.0.1")
             s.child("port_id").setValue(0)  # the system chooses; the plugin says which
         else:
@@ -170,13 +175,17 @@ class _Route:
             s.child("actor_name").setValue(LECO_ACTOR)
 
     def after_init(self, det) -> None:
-        if self.name != "tcp":
+        if self.name not in ("tcp", "remote"):
             return
         import bridge
         from processes import pump_until
         state = det.settings["detector_settings", "server_state"]
         port = int(state.rsplit(":", 1)[1])  # "listening on 127.0.0.1:PORT"
-        self._start(bridge._client_cmd(port, *self._client_args()))
+        if self.name == "tcp":
+            self._start(bridge._client_cmd(port, *self._client_args()))
+        else:  # the plugin's default channels are the client's (1,2)
+            self._start([sys.executable, str(ROOT / "tests" / "remote_viewer.py"), "TimeTaggerCountrate", "DAQ0D",
+                         str(port), "--set", f"integration_s={self.integration_s}"])
         pump_until(lambda: det.settings["detector_settings", "clients"], 60, "the bridge client to connect")
 
     def _client_args(self) -> list[str]:

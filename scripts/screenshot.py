@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Render the README's screenshot: a real DAQ_Viewer with the Correlation plugin on the simulator.
+"""Render the README's screenshots: a real DAQ_Viewer with the Correlation plugin on the simulator; the two
+viewers of the "remote PC with a GUI" route.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [docs/daq_viewer_g2.png]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py --remote [docs/remote_viewers.png]
+
+``--remote``: on the left the remote PC's DAQ_Viewer (Correlation on the simulator, its *Remote server* group
+connected), on the right the main PC's DAQ_Viewer with this package's 1D TCP server plugin, which has just
+grabbed the remote viewer's g2 and mirrors its settings; both real, in one process over 127.0.0.1.
 
 Opens PyMoDAQ's DAQ_Viewer window (offscreen), selects DAQ_1DViewer_TimeTaggerCorrelation, initializes
 it on the simulated Time Tagger (a single emitter on inputs 1-2), grabs in accumulate mode for a few
@@ -80,5 +86,90 @@ def main(out: str = "docs/daq_viewer_g2.png") -> int:
     return 0
 
 
+def remote(out: str = "docs/remote_viewers.png") -> int:
+    from pymodaq_gui.qt_utils import mkQApp
+    app = mkQApp("screenshot")
+    from qtpy import QtGui, QtWidgets
+
+    from pymodaq.control_modules.daq_viewer_ui.viewer_selector import SelectedModule
+    from pymodaq.control_modules.enums import DAQTypesEnum
+    from pymodaq.utils.gui_utils.loader_utils import create_load_daq_viewer
+    from pymodaq.utils.plugin_testing import wait_for_signal
+
+    import pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D as plugins
+    (module,) = [p.stem for p in Path(plugins.__file__).parent.glob("daq_1Dviewer_*TCPServer.py")]
+    server_plugin = module[len("daq_1Dviewer_"):]
+
+    def viewer_window(title):
+        before = set(QtWidgets.QApplication.topLevelWidgets())
+        shared_ui, viewer = create_load_daq_viewer(title=title)
+        window = next(w for w in QtWidgets.QApplication.topLevelWidgets()
+                      if isinstance(w, QtWidgets.QMainWindow) and w not in before)
+        window.resize(1100, 780)
+        window.show()
+        return viewer, window
+
+    main_viewer, main_window = viewer_window("main PC: TCP server")
+    main_viewer.detector = SelectedModule(DAQTypesEnum["DAQ1D"], server_plugin)
+    det = main_viewer.settings.child("detector_settings")
+    det.child("socket_ip").setValue("127.0.0.1")
+    det.child("port_id").setValue(0)  # the system chooses
+    if not wait_for_signal(main_viewer.init_signal, lambda: main_viewer.init_hardware(True), 20_000):
+        print("the TCP server's initialization failed", file=sys.stderr)
+        return 1
+    port = int(det["server_state"].rsplit(":", 1)[1])
+    remote_viewer, remote_window = viewer_window("remote PC: g2")
+    remote_viewer.detector = SelectedModule(DAQTypesEnum["DAQ1D"], "TimeTaggerCorrelation")
+    rdet = remote_viewer.settings.child("detector_settings")
+    rdet.child("address").setValue("sim")
+    rdet.child("integration_s").setValue(1.0)
+    for name, value in (("host", "127.0.0.1"), ("port", port), ("connect", True)):
+        rdet.child("remote", name).setValue(value)
+    if not wait_for_signal(remote_viewer.init_signal, lambda: remote_viewer.init_hardware(True), 20_000):
+        print("the Correlation viewer's initialization failed", file=sys.stderr)
+        return 1
+    deadline = time.monotonic() + 20
+    while not det.child("settings_client").children() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    dte = wait_for_signal(main_viewer.grab_done_signal, main_viewer.snap, 30_000)
+    if dte is None:
+        print("the main PC's grab failed", file=sys.stderr)
+        return 1
+    for v, w in ((remote_viewer, remote_window), (main_viewer, main_window)):
+        v.ui.show_settings(True)
+        show_values(w, v)
+    rdet.child("remote").setOpts(expanded=True)
+    rdet.child("last").setOpts(expanded=False)
+    det.child("settings_client").setOpts(expanded=True)
+    for _ in range(10):
+        app.processEvents()
+    remote_viewer.tree.scrollToBottom()  # the Remote server group and its status
+    for _ in range(50):
+        app.processEvents()
+        time.sleep(0.02)
+    left, right = remote_window.grab(), main_window.grab()
+    canvas = QtGui.QPixmap(left.width() + right.width() + 8, max(left.height(), right.height()))
+    canvas.fill(QtGui.QColor("white"))
+    painter = QtGui.QPainter(canvas)
+    painter.drawPixmap(0, 0, left)
+    painter.drawPixmap(left.width() + 8, 0, right)
+    painter.end()
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(str(path))
+    g2_0 = dte.get_data_from_name("g2(0)").data[0][0]
+    print(f"g2(0) on the main PC = {g2_0:.3f}; wrote {path}")
+    remote_viewer.quit_fun()
+    main_viewer.quit_fun()
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    args = sys.argv[1:]
+    if args[:1] == ["--remote"]:
+        sys.exit(remote(*args[1:]))
+    sys.exit(main(*args))
