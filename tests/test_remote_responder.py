@@ -117,3 +117,38 @@ def test_the_hop_is_bounded_when_the_plugins_thread_does_not_answer(plugin):
     box = in_thread(responder.infos)
     pump_until(lambda: "value" in box, 5, "infos")
     assert box["value"]["measurement"] == "correlation" and "SIMULATED" in box["value"]["device"]
+
+
+def test_the_remote_server_group_links_to_a_bridge_server(plugin):
+    """Connect, status, a grab for the server, a local edit pushed to its mirror, Quit from the server."""
+    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    server = BridgeServer("127.0.0.1", 0).start()
+    events = []
+    server.add_listener(lambda kind, client, data: events.append((kind, data)))
+    try:
+        group = plugin.settings.child("remote")
+        group.child("host").setValue("127.0.0.1")
+        group.child("port").setValue(server.port)
+        group.child("connect").setValue(True)
+        plugin.commit_settings(group.child("connect"))
+        pump_until(lambda: server.clients() and server.clients()[0].settings is not None, 10, "the link")
+        pump_until(lambda: group["status"] == f"connected to 127.0.0.1:{server.port}", 5, group["status"])
+        info = server.clients()[0]
+        assert info.settings.child("integration_s").value == pytest.approx(0.3)
+        assert info.settings.child("address").readonly and info.infos["measurement"] == "correlation"
+        box = in_thread(lambda: server.request("1D", timeout=10))
+        pump_until(lambda: "value" in box or "error" in box, 10, "the server's request")
+        assert box["value"].data[0].extra["capture_duration_s"] == pytest.approx(0.3), box
+        # a local edit: the server's mirror follows (Info_xml)
+        p = plugin.settings.child("measurement", "binwidth_ps")
+        p.setValue(2000)
+        plugin.commit_settings(p)
+        pump_until(lambda: any(k == "info_xml" for k, _ in events), 5, "the pushed edit")
+        (path, xml), = [d for k, d in events if k == "info_xml"]
+        assert path == ["settings", "measurement", "binwidth_ps"] and from_xml_string(xml).value == 2000
+        # Quit from the server ends the link and unticks Connect
+        server.send_quit()
+        pump_until(lambda: not group["connect"], 10, "Connect unticked after Quit")
+        assert "quit" in group["status"]
+    finally:
+        server.stop()
