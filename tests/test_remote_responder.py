@@ -132,7 +132,7 @@ def test_the_remote_server_group_links_to_a_bridge_server(plugin):
         group.child("connect").setValue(True)
         plugin.commit_settings(group.child("connect"))
         pump_until(lambda: server.clients() and server.clients()[0].settings is not None, 10, "the link")
-        pump_until(lambda: group["status"] == f"connected to 127.0.0.1:{server.port}", 5, group["status"])
+        pump_until(lambda: group["status"] == f"connected to 127.0.0.1:{server.port}", 5, "the status")
         info = server.clients()[0]
         assert info.settings.child("integration_s").value == pytest.approx(0.3)
         assert info.settings.child("address").readonly and info.infos["measurement"] == "correlation"
@@ -150,5 +150,37 @@ def test_the_remote_server_group_links_to_a_bridge_server(plugin):
         server.send_quit()
         pump_until(lambda: not group["connect"], 10, "Connect unticked after Quit")
         assert "quit" in group["status"]
+    finally:
+        server.stop()
+
+
+def test_a_server_with_a_shared_secret(plugin, tmp_path):
+    """Nobody there: waiting (and why); without the secret: refused (and why); with the server's secret file it
+    connects; an unreadable secret file is said at once."""
+    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    secret = tmp_path / "bridge.secret"
+    secret.write_bytes(b"correct horse battery staple\n")
+    from processes import free_port
+    group = plugin.settings.child("remote")
+    group.child("host").setValue("127.0.0.1")
+    group.child("port").setValue(free_port())  # nobody listens there yet
+    group.child("connect").setValue(True)
+    plugin.commit_settings(group.child("connect"))
+    pump_until(lambda: group["status"].startswith("waiting for") and "refused" in group["status"], 10,
+               "waiting, and why")
+    server = BridgeServer("127.0.0.1", 0, secret=b"correct horse battery staple").start()
+    try:
+        group.child("port").setValue(server.port)
+        plugin.commit_settings(group.child("port"))  # connects again there
+        pump_until(lambda: group["status"].startswith("refused by"), 10, "the refusal")
+        assert "shared secret" in group["status"], group["status"]
+        assert not server.clients()
+        group.child("secret_file").setValue(str(secret))
+        plugin.commit_settings(group.child("secret_file"))  # connects again with it
+        pump_until(lambda: group["status"].startswith("connected to"), 10, "connected with the secret")
+        pump_until(lambda: server.clients(), 5, "the authenticated link")
+        group.child("secret_file").setValue(str(tmp_path / "missing"))
+        plugin.commit_settings(group.child("secret_file"))
+        assert "cannot read the secret file" in group["status"] and not group["connect"]
     finally:
         server.stop()

@@ -291,9 +291,11 @@ class TaggerClient:
         return None
 
     def _waiting(self, reason: str) -> None:
+        """Not connected, and why: logged and reported (on_status) when the reason changes."""
         if reason != self.status.waiting_reason:
             logger.info("waiting for %s: %s", self.status.server, reason)
-        self.status.waiting_reason = reason
+            self.status.waiting_reason = reason
+            self._report()
 
     def _authenticate(self, sock: socket.socket) -> bool:
         """Answer the server's shared-secret challenge (bridge/auth.py); False (reason in the status) if

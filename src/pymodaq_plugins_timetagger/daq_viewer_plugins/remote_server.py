@@ -72,10 +72,13 @@ def remote_group() -> dict:
 
 def status_text(st: ClientStatus) -> str:
     """The link's state as the *Status* field shows it: waiting / connected to … / refused: why."""
+    reason = st.waiting_reason
     if st.connected:
         text = f"connected to {st.server}"
-    elif st.waiting_reason and ("secret" in st.waiting_reason or "at once" in st.waiting_reason):
-        text = f"refused by {st.server}: {st.waiting_reason}"
+    elif reason.startswith("not a PyMoDAQ server"):  # what a server asking for a shared secret looks like
+        text = f"refused by {st.server}: {reason}; if it has a shared secret, give its file here"
+    elif "secret" in reason or "at once" in reason:
+        text = f"refused by {st.server}: {reason}"
     else:
         text = f"waiting for {st.server}" + (f" ({st.waiting_reason})" if st.waiting_reason else "")
     return text + (f" | last error: {st.last_error}" if st.last_error else "")
