@@ -184,3 +184,23 @@ def test_a_server_with_a_shared_secret(plugin, tmp_path):
         assert "cannot read the secret file" in group["status"] and not group["connect"]
     finally:
         server.stop()
+
+
+def test_the_classic_dialect(plugin):
+    """Dialect 'classic' (PyMoDAQ ≤ 4): the server reads the link as such and gets the g2 with its axis."""
+    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    server = BridgeServer("127.0.0.1", 0).start()
+    try:
+        group = plugin.settings.child("remote")
+        for name, value in (("host", "127.0.0.1"), ("port", server.port), ("dialect", "classic"), ("connect", True)):
+            group.child(name).setValue(value)
+        plugin.commit_settings(group.child("connect"))
+        pump_until(lambda: server.clients() and server.clients()[0].settings is not None, 10, "the classic link")
+        assert server.clients()[0].dialect == "classic"
+        box = in_thread(lambda: server.request("1D", timeout=10))
+        pump_until(lambda: "value" in box or "error" in box, 10, "the server's request")
+        g2 = box["value"].data[0]
+        assert g2.data[0].size == plugin.settings["measurement", "n_bins"]
+        assert g2.axes and g2.axes[0].label == "delay" and g2.axes[0].units == "s"
+    finally:
+        server.stop()
