@@ -11,7 +11,7 @@ from ._version import VERSION as __version__
 
 def __getattr__(name):
     if name == "config":
-        from pymodaq_utils.config import GlobalConfig
+        from .compat import GlobalConfig
         from . import utils  # noqa: F401  (registers this package's Config in GlobalConfig)
         cfg = GlobalConfig()
         globals()["config"] = cfg

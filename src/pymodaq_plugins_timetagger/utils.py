@@ -6,7 +6,9 @@ as ``config('timetagger', 'tagger', 'address')`` from the package's ``config``.
 """
 from pathlib import Path
 
-from pymodaq_utils.config import BaseConfig, GlobalConfig
+from pymodaq_utils.config import BaseConfig
+
+from .compat import GlobalConfig
 
 CONFIG_NAME = "timetagger"
 

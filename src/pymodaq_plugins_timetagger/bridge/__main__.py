@@ -24,7 +24,7 @@ from . import codec
 from .client import TaggerClient, run_until_interrupted
 from .server import DEFAULT_HOST, DEFAULT_PORT
 from .service import MeasurementService, check_reply_fits
-from .wire import CLASSIC, PYMODAQ5
+from .wire import CLASSIC, PYMODAQ4, PYMODAQ5
 
 def _defaults():
     """Host, port and tagger address from the package configuration, if PyMoDAQ's utils are there."""
@@ -54,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"what to serve: {', '.join(KINDS)}; several separated by commas (one Time Tagger, "
                         f"e.g. countrate,correlation: 'Send Data 0D' gets the count rates, 'Send Data 1D' "
                         f"the correlation)")
-    p.add_argument("--protocol", choices=(PYMODAQ5, CLASSIC), default=PYMODAQ5,
-                   help="wire format: pymodaq5 (PyMoDAQ 5.x servers, default) or classic "
-                        "(PyMoDAQ 1.6-3.x, custom servers)")
+    p.add_argument("--protocol", choices=(PYMODAQ5, PYMODAQ4, CLASSIC), default=PYMODAQ5,
+                   help="wire format: pymodaq5 (PyMoDAQ 5.0/5.1 servers and ours, default), pymodaq4 "
+                        "(PyMoDAQ 4.1-4.4) or classic (PyMoDAQ 1.6-4.0, custom servers)")
     p.add_argument("--transport", choices=("tcp", "leco"), default="tcp",
                    help="tcp: dial out to a TCPServer plugin (default); leco: sign in to a pyleco "
                         "Coordinator as an actor for PyMoDAQ's LECODirector viewers (PyMoDAQ >= 5.2)")

@@ -65,7 +65,7 @@ from . import auth, codec
 from .codec import ProtocolError
 from .net import SocketReader, close_quietly, tune
 from .service import ClientStatus, MeasurementService, edit_path
-from .wire import CLASSIC, PYMODAQ5, SEND_DATA, Wire
+from .wire import CLASSIC, DIALECTS, PYMODAQ5, SEND_DATA, Wire
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +124,8 @@ class TaggerClient:
                  backoff_max_s: float = BACKOFF_MAX_S, max_frame: int = codec.DEFAULT_MAX_FRAME,
                  on_status=None, sim_options: dict | None = None, test_signal: tuple[int, ...] = (),
                  secret: bytes | None = None):
-        if protocol not in (PYMODAQ5, CLASSIC):
-            raise ValueError(f"protocol must be {PYMODAQ5!r} or {CLASSIC!r}, got {protocol!r}")
+        if protocol not in DIALECTS:
+            raise ValueError(f"protocol must be one of {', '.join(DIALECTS)}, got {protocol!r}")
         self.host, self.port = host, int(port)
         self.protocol = protocol
         self.connect_timeout = connect_timeout

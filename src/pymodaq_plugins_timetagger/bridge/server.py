@@ -527,6 +527,7 @@ class BridgeServer:
         info = conn.info
         if cmd == "Done":
             payload = w.read_done()
+            conn.info.dialect = w.name  # an untyped client is classic or PyMoDAQ 4: its first 'Done' tells
             self._deliver(conn, payload)
         elif cmd == "Infos":
             xml = w.read_string(self.max_settings_xml)

@@ -28,7 +28,8 @@ from .net import SocketReader
 
 PYMODAQ5 = "pymodaq5"
 CLASSIC = "classic"
-DIALECTS = (PYMODAQ5, CLASSIC)
+PYMODAQ4 = "pymodaq4"  # PyMoDAQ 4.1-4.4: dialect4.py
+DIALECTS = (PYMODAQ5, CLASSIC, PYMODAQ4)
 
 SEND_DATA = {"0D": "Send Data 0D", "1D": "Send Data 1D", "2D": "Send Data 2D", "ND": "Send Data ND"}
 CLIENT_TYPES = ("GRABBER", "ACTUATOR")
@@ -47,8 +48,10 @@ class Wire(abc.ABC):
     def for_dialect(name: str, reader: SocketReader, max_frame: int = codec.DEFAULT_MAX_FRAME) -> "Wire":
         if name == PYMODAQ5:
             return Pymodaq5Wire(reader, max_frame)
-        if name == CLASSIC:
-            return ClassicWire(reader, max_frame)
+        if name in (CLASSIC, PYMODAQ4):
+            from . import dialect4  # it builds on ClassicWire
+            # untyped identity: classic, or PyMoDAQ 4.1-4.4, told apart at the first 'Done'
+            return (dialect4.UntypedWire if name == CLASSIC else dialect4.Pymodaq4Wire)(reader, max_frame)
         raise ValueError(f"unknown protocol dialect {name!r}; use one of {DIALECTS}")
 
     # reading ------------------------------------------------------------------------------------

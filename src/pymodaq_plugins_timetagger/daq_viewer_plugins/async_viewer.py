@@ -23,11 +23,11 @@ from typing import Callable
 
 from qtpy.QtCore import QCoreApplication, Qt, QThread, QTimer, Signal, Slot
 
-from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base
 from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
 
+from ..compat import ThreadStatus
 from ..runs import AcquisitionAborted
 
 logger = set_logger(get_module_name(__file__))

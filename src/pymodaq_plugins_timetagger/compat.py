@@ -1,0 +1,65 @@
+"""The one place for what differs between the PyMoDAQ releases the plugins run on (5.0 to 5.3).
+
+Checked against the published packages (pymodaq 5.0.18, 5.1.13, 5.3.x; pymodaq_utils 5.1.11, 5.3.7):
+
+* ``pymodaq_utils.config.GlobalConfig`` (the registry of every package's configuration) exists only from
+  pymodaq_utils 5.2. Before, a plugin package instantiated its ``BaseConfig`` subclass itself.
+  :data:`GlobalConfig` is the real class when it exists, else :class:`_GlobalConfigShim`, which offers
+  the two calls this package makes (``GlobalConfig.register()`` as a class decorator and
+  ``GlobalConfig()(name, *path)``, raising ``KeyError`` for a missing value).
+* ``pymodaq.control_modules.thread_commands`` exists from PyMoDAQ 5.1, and its ``ThreadStatus`` has
+  ``STOP`` only from 5.2 (5.1 has ``ThreadStatusViewer.STOP``; 5.0 compares the command strings).
+  Every release compares ``ThreadCommand.command`` with string-valued enums, so the plain strings
+  of :class:`_ThreadStatus` are understood by all of them.
+
+Importing this module imports pymodaq_utils (and, when present, ``pymodaq.control_modules.thread_commands``),
+never Qt: it is for the plugin side, not for the Qt-free core.
+"""
+from __future__ import annotations
+
+try:  # pymodaq_utils >= 5.2
+    from pymodaq_utils.config import GlobalConfig
+except ImportError:  # pymodaq_utils 5.0/5.1
+    GlobalConfig = None
+
+try:  # PyMoDAQ >= 5.1
+    from pymodaq.control_modules.thread_commands import ThreadStatus as _PymodaqThreadStatus
+except ImportError:  # PyMoDAQ 5.0
+    _PymodaqThreadStatus = None
+
+
+class _ThreadStatus:
+    """The values of ``ThreadStatus`` this package emits, for PyMoDAQ 5.0 and 5.1 (``'stop'`` makes the
+    viewer stop its grab in every 5.x release)."""
+
+    UPDATE_STATUS = "update_status"
+    RAISE_TIMEOUT = "raise_timeout"
+    STOP = "stop"
+
+
+ThreadStatus = _PymodaqThreadStatus if hasattr(_PymodaqThreadStatus, "STOP") else _ThreadStatus
+
+
+class _GlobalConfigShim:
+    """pymodaq_utils < 5.2: a registry of the package configurations registered here."""
+
+    _configs: dict = {}
+
+    @classmethod
+    def register(cls):
+        def inner(config_class):
+            name = config_class.config_name.split("config_")[-1]
+            cls._configs[name] = config_class()
+            return config_class
+        return inner
+
+    def __call__(self, name, *path):
+        from pymodaq_utils.config import ConfigError
+        try:
+            return self._configs[name](*path)
+        except ConfigError as e:  # the 5.0/5.1 BaseConfig's error for a missing path
+            raise KeyError(str(e)) from None
+
+
+if GlobalConfig is None:
+    GlobalConfig = _GlobalConfigShim
