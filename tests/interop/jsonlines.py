@@ -1,7 +1,7 @@
 """Shared by the interop scripts: JSON lines on stdout, waiting on Qt events, a hard exit.
 
-Shared by pmq513_server.py and pmq513_client.py (they run in the PyMoDAQ 5.1.13 venv as scripts, so
-this module is imported from their folder).
+Shared by pmq513_server.py and pmq513_client.py (they run in the PyMoDAQ 5.1.13 and 4.4.11 venvs as
+scripts, so this module is imported from their folder).
 """
 import argparse
 import json
@@ -50,6 +50,15 @@ def spin(cond, until: float, step_s: float = 0.005) -> bool:
         time.sleep(step_s)
     QtWidgets.QApplication.processEvents()
     return bool(cond())
+
+
+def mkQApp(name: str):
+    """PyMoDAQ's QApplication maker (pymodaq_gui in 5.x, pymodaq.utils.gui_utils in 4.x)."""
+    try:
+        from pymodaq_gui.utils.utils import mkQApp as make
+    except ImportError:  # PyMoDAQ 4.x
+        from pymodaq.utils.gui_utils.utils import mkQApp as make
+    return make(name)
 
 
 def finish(code: int) -> None:

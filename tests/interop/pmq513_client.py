@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     deadline = T0 + args.timeout
 
     from qtpy import QtWidgets
-    from pymodaq_gui.utils.utils import mkQApp
+    from jsonlines import mkQApp
     app = mkQApp("pmq513_client")  # noqa: F841
     from pymodaq.control_modules.daq_viewer import DAQ_Viewer
 

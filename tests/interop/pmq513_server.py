@@ -60,7 +60,10 @@ from jsonlines import T0, emit, jsonable, parse_edit, run, spin  # noqa: E402  (
 
 
 def apply_accept_workaround() -> None:
-    from pymodaq_utils.serialize import mysocket as ser_mysocket
+    try:
+        from pymodaq_utils.serialize import mysocket as ser_mysocket
+    except ImportError:  # PyMoDAQ 4.4: its own mysocket.Socket.accept is right
+        return
 
     def accept(self):
         raw, addr = self.socket.accept()
@@ -177,7 +180,7 @@ def main(argv=None) -> int:
         apply_accept_workaround()
 
     init_patched = apply_pyside6_init_workaround()
-    from pymodaq_gui.utils.utils import mkQApp
+    from jsonlines import mkQApp
     app = mkQApp("pmq513_server")  # noqa: F841
     from pymodaq.control_modules.daq_viewer import DAQ_Viewer
 
