@@ -29,11 +29,16 @@ except ImportError:  # PyMoDAQ 5.0
 
 
 class _ThreadStatus:
-    """The values of ``ThreadStatus`` this package emits, for PyMoDAQ 5.0 and 5.1 (``'stop'`` makes the
-    viewer stop its grab in every 5.x release)."""
+    """The values of ``ThreadStatus`` this package emits, for PyMoDAQ 5.0 and 5.1.
+
+    ``'stop'`` makes the viewer stop its grab in every 5.x release. ``'raise_timeout'`` does not exist for a
+    viewer there: 5.0/5.1's ControlModule answers it with ``self.raise_timeout()``, a method only DAQ_Move
+    has (``AttributeError`` printed on every failed grab), and their DAQ_Scan keeps its own grab timeout. So
+    the command is sent under a name those releases ignore, and the viewer learns of the failure by 'stop'.
+    """
 
     UPDATE_STATUS = "update_status"
-    RAISE_TIMEOUT = "raise_timeout"
+    RAISE_TIMEOUT = "raise_timeout (PyMoDAQ >= 5.2 only)"
     STOP = "stop"
 
 

@@ -17,7 +17,9 @@ The legs (versions and Qt bindings as tested; see README "PyMoDAQ versions"):
   ours), PyQt5, and this package (editable, no dependencies): the Qt-free suites and our plugins in a real
   DAQ_Viewer (``viewer_check.py``).
 * ``LEG_50``: PyMoDAQ 5.0.18 with ``pymodaq-data<5.1`` (today's resolver otherwise pairs 5.0.18 with
-  pymodaq_data 5.3, which breaks PyMoDAQ's own imports), PyQt5, this package: our plugins in a DAQ_Viewer.
+  pymodaq_data 5.3, which breaks PyMoDAQ's own imports; 5.0.x comes with pymodaq_utils 0.0.x),
+  pymodaq-plugins-mock 5.0.12 (its ``TCPServer`` beside ours), PyQt5, this package: our plugins in a
+  DAQ_Viewer.
 
 Command line: ``python tests/interop/venvs.py [44|51|50 ...] [--force]`` builds and prints the time per leg.
 """
@@ -89,10 +91,11 @@ LEG_51 = Leg(
 
 LEG_50 = Leg(
     "pymodaq-5.0.18",
-    ("pymodaq==5.0.18", "pymodaq-data<5.1", "PyQt5==5.15.11", *_LEG5_TEST_TOOLS),
+    ("pymodaq==5.0.18", "pymodaq-data<5.1", "pymodaq-plugins-mock==5.0.12", "PyQt5==5.15.11",
+     *_LEG5_TEST_TOOLS),
     "from pymodaq.control_modules.daq_viewer import DAQ_Viewer; import pymodaq_plugins_timetagger; "
-    + _versions_check("pymodaq", "pymodaq_data", "pymodaq_utils"),
-    ("5.0.18", "5.0.", "5.0."), install_self=True)
+    + _versions_check("pymodaq", "pymodaq_data", "pymodaq_plugins_mock", "pymodaq_utils"),
+    ("5.0.18", "5.0.", "5.0.12"), install_self=True)
 
 LEGS = {"44": LEG_44, "51": LEG_51, "50": LEG_50}
 

@@ -1,0 +1,114 @@
+"""Our plugins in a real, headless DAQ_Viewer of an older PyMoDAQ (5.0.x / 5.1.x), as the dashboard runs them.
+
+Run with a leg's python (``tests/interop/venvs.py``: ``LEG_51``, ``LEG_50``; this package is installed there)::
+
+    .venv-interop/pymodaq-5.1.13/bin/python tests/interop/viewer_check.py [--detector TimeTaggerCountrate]
+
+Checks, printing one JSON line each (``{"event": ...}``), in order:
+
+* ``discovery``: the viewer plugins PyMoDAQ's own ``get_plugins`` lists per type, with the package each comes
+  from (a name listed twice is the clash with pymodaq_plugins_mock <= 5.0.12's ``TCPServer``);
+* ``init``: the detector initialized on the simulated tagger (``address = sim``);
+* ``snap``: one grab's data (names, shape, capture duration);
+* ``readback``: a setting changed in the control module reaches the plugin and the value the device applied
+  comes back (dead time 7777 ps -> 8000 ps on a Time Tagger Ultra);
+* ``live``: frames of a continuous grab in 0.6 s;
+* ``failure``: during a live grab the simulated tagger is unplugged: the plugin reports it and tells the
+  viewer to stop (``ThreadStatus.STOP``; PyMoDAQ 5.0/5.1 through the compat module); ``stopped`` says the
+  viewer left its live grab and ``frames_after`` how many frames still came;
+* ``recovered``: the tagger plugged back, a snap works again;
+* ``end``, exit 0. An unexpected error: ``{"event": "error"}``, exit 1.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from jsonlines import emit, mkQApp, run, spin  # noqa: E402  (the script's folder is on sys.path)
+
+KEEP = []
+
+
+def discovery() -> dict:
+    from pymodaq.utils.daq_utils import get_plugins
+    out = {}
+    for kind in ("daq_0Dviewer", "daq_1Dviewer", "daq_2Dviewer"):
+        out[kind] = sorted([p["name"], p["parent_module"].__name__] for p in get_plugins(kind))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detector", default="TimeTaggerCountrate")
+    ap.add_argument("--daq-type", default="DAQ0D", choices=["DAQ0D", "DAQ1D"])
+    ap.add_argument("--data", default="Countrate", help="name of the first DataWithAxes")
+    args = ap.parse_args(argv)
+
+    from qtpy import QtWidgets
+    app = mkQApp("viewer_check")  # noqa: F841
+    import importlib.metadata as m
+    emit(event="versions", pymodaq=m.version("pymodaq"), qt=__import__("qtpy").API_NAME)
+    emit(event="discovery", plugins=discovery())
+
+    from pymodaq.control_modules.daq_viewer import DAQ_Viewer
+    viewer = DAQ_Viewer(None, title="viewer_check", daq_type=args.daq_type)
+    KEEP.append(viewer)
+    viewer.detector = args.detector
+    det = viewer.settings.child("detector_settings")
+    det.child("address").setValue("sim")
+    det.child("integration_s").setValue(0.05)
+    inited = []
+    viewer.init_signal.connect(inited.append)
+    viewer.init_hardware(True)
+    if not spin(lambda: inited, time.monotonic() + 30) or not inited[0]:
+        emit(event="error", msg=f"{args.detector} did not initialize: {inited}")
+        return 1
+    emit(event="init", device=det["device"])
+
+    got = []
+    viewer.grab_done_signal.connect(got.append)
+
+    def snap():
+        n = len(got)
+        viewer.snap()
+        if not spin(lambda: len(got) > n, time.monotonic() + 10):
+            raise RuntimeError("a snap gave no data within 10 s")
+        return got[-1]
+
+    dte = snap()
+    dwa = dte.get_data_from_name(args.data)
+    emit(event="snap", names=[d.name for d in dte], shape=list(dwa.data[0].shape),
+         capture_duration_s=getattr(dwa, "capture_duration_s", None))
+
+    det.child("inputs", "ch6", "deadtime_ps").setValue(7777)
+    snap()
+    emit(event="readback", deadtime_ps=det["inputs", "ch6", "deadtime_ps"])
+
+    viewer.grab_data(True)
+    n0 = len(got)
+    spin(lambda: False, time.monotonic() + 0.6)
+    emit(event="live", frames=len(got) - n0)
+
+    plugin = viewer._hardware_thread.hardware.detector
+    plugin.controller.tagger.sim_unplug()
+    spin(lambda: not viewer._grabing, time.monotonic() + 5)
+    spin(lambda: False, time.monotonic() + 0.3)
+    n1 = len(got)
+    spin(lambda: False, time.monotonic() + 0.5)
+    emit(event="failure", stopped=not viewer._grabing, frames_after=len(got) - n1)
+    viewer.stop_grab()
+
+    plugin.controller.tagger.sim_replug()
+    dte = snap()
+    emit(event="recovered", names=[d.name for d in dte])
+    emit(event="end")
+    viewer.quit_fun()
+    spin(lambda: False, time.monotonic() + 0.3)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
