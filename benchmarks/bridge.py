@@ -83,11 +83,11 @@ def _plugin(daq: str = "1D"):
     mkQApp("bench")
     from pymodaq.utils.plugin_testing import make_detector
     if daq == "0D":
-        from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
-            DAQ_0DViewer_TCPServer as cls
+        from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerTCPServer import \
+            DAQ_0DViewer_TimeTaggerTCPServer as cls
     else:
-        from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import \
-            DAQ_1DViewer_TCPServer as cls
+        from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerTCPServer import \
+            DAQ_1DViewer_TimeTaggerTCPServer as cls
     det = make_detector(cls, socket_ip="127.0.0.1", port_id=0, grab_timeout_s=30.0, max_frame_mib=256)
     assert det.initialized, det.init_info
     return det
@@ -128,7 +128,7 @@ def grab(det, timeout_s: float = 60.0):
 
 
 def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
-    """A grab of the 1D TCPServer plugin (grab_data -> dte_signal, in a Qt event loop) from a client
+    """A grab of the 1D TimeTaggerTCPServer plugin (grab_data -> dte_signal, in a Qt event loop) from a client
     process answering n float64 (and an n-point axis) through our protocol."""
     det = _plugin("1D")
     proc = _peer("bridge", det.controller.port, n)
@@ -192,7 +192,7 @@ def _client_cmd(port: int, *args: str) -> list[str]:
 
 
 def end_to_end_times(repeat: int, integration_s: float = 0.001, warmup: int = 5) -> list[float]:
-    """A grab of the 0D TCPServer plugin served by the real Time Tagger client on the simulator
+    """A grab of the 0D TimeTaggerTCPServer plugin served by the real Time Tagger client on the simulator
     (count rates integrated for ``integration_s`` per request, wall clock)."""
     det = _plugin("0D")
     proc = subprocess.Popen(_client_cmd(det.controller.port, "--measurement", "countrate", "--channels", "1,2",

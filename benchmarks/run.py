@@ -10,7 +10,7 @@ numpy and nothing else (what any simulator of this stream pays). Then a 1 s capt
 (Countrate + Correlation of 1001 bins of 1 ns), timed on the wall clock (what the user waits) and on the
 virtual clock (the processing alone).
 
-Bridge: a 1D grab of the TCPServer plugin (PyMoDAQ's harness) answered by a client process through our
+Bridge: a 1D grab of the TimeTaggerTCPServer plugin (PyMoDAQ's harness) answered by a client process through our
 protocol, for 1 k, 4 k, 64 k and 1 M float64 bins, against the raw-socket floor (the same bytes, the same
 request/reply pattern, no protocol); the same grab through PyMoDAQ's LECO route and the same array
 through Pyro5 (benchmarks/routes.py); the real Time Tagger client on the simulator end to end; the
@@ -203,7 +203,7 @@ def bridge_section(args, report) -> None:
         return "n/a" if v is None else f"{v[0]:.2f} ({v[1]:.2f}-{v[2]:.2f})"
 
     print("\n## 1D grab round trip (median ms, min-max), loopback; payload = n float64 data + n-point axis\n")
-    print("| bins | raw socket | bridge core | core/raw | TCPServer plugin grab | plugin/raw | plugin MB/s "
+    print("| bins | raw socket | bridge core | core/raw | plugin grab | plugin/raw | plugin MB/s "
           "| LECO grab | LECO/plugin | Pyro5 call (same bytes) | Pyro5/core |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -217,7 +217,7 @@ def bridge_section(args, report) -> None:
             if k in r:
                 print(f"\n{r['bins']} bins, {k.split('_')[0]}: {r[k]}")
     e2e = bridge.end_to_end_times(args.repeat_grabs)
-    print(f"\nEnd to end, TCPServer 0D plugin <- pymodaq-timetagger-client on the simulator, count rates "
+    print(f"\nEnd to end, TimeTaggerTCPServer 0D plugin <- pymodaq-timetagger-client on the simulator, count rates "
           f"integrated 1 ms per request: median {ms(e2e)[0]:.2f} ms (min {ms(e2e)[1]:.2f}, max {ms(e2e)[2]:.2f})")
     four_k = next(r for r in rows if r["bins"] == 4096)
     big = next(r for r in rows if r["bins"] == 1_048_576)
@@ -266,7 +266,7 @@ def bridge_section(args, report) -> None:
 def routes_section(args, report) -> None:
     """The same small measurement (count rates, 1 ms integration, simulator) through every remote route."""
     import bridge
-    rows = [("TCP bridge: TCPServer 0D plugin <- pymodaq-timetagger-client", bridge.end_to_end_times),
+    rows = [("TCP bridge: TimeTaggerTCPServer 0D plugin <- pymodaq-timetagger-client", bridge.end_to_end_times),
             ("LECO: LECODirector 0D plugin <- pymodaq-timetagger-client --transport leco", bridge.leco_actor_times),
             ("TimeTaggerRPC: rpc: address (acquisition over Pyro5, polled wait)", bridge.rpc_times)]
     print("\n## Remote routes end to end (count rates integrated 1 ms per grab, simulator; median ms)\n")

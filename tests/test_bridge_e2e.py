@@ -1,4 +1,4 @@
-"""End to end on loopback: the TCPServer plugins <-> the standalone client in a real subprocess."""
+"""End to end on loopback: the TimeTaggerTCPServer plugins <-> the standalone client in a real subprocess."""
 import subprocess
 import time
 
@@ -11,10 +11,10 @@ from qtpy import QtWidgets
 from processes import CLIENT, Client, pump
 
 from pymodaq_plugins_timetagger.settings import default
-from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
-    DAQ_0DViewer_TCPServer
-from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import \
-    DAQ_1DViewer_TCPServer
+from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerTCPServer import \
+    DAQ_0DViewer_TimeTaggerTCPServer
+from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerTCPServer import \
+    DAQ_1DViewer_TimeTaggerTCPServer
 
 
 def wait_clients(det, n, timeout=20.0):
@@ -74,7 +74,7 @@ def grab(det, timeout_ms=15_000):
 
 
 def test_countrate_0d_over_the_bridge(server, clients):
-    det = server(DAQ_0DViewer_TCPServer)
+    det = server(DAQ_0DViewer_TimeTaggerTCPServer)
     port = det.controller.port
     assert det.init_info == f"listening on 127.0.0.1:{port}"
     clients(port, "--measurement", "countrate", "--channels", "6,7", "--test-signal", "6,7",
@@ -98,7 +98,7 @@ def test_countrate_0d_over_the_bridge(server, clients):
 
 
 def test_correlation_1d_axis_units_and_set_info_round_trip(server, clients):
-    det = server(DAQ_1DViewer_TCPServer)
+    det = server(DAQ_1DViewer_TimeTaggerTCPServer)
     clients(det.controller.port, "--measurement", "correlation", "--binwidth-ps", "500", "--n-bins", "201",
             "--integration-s", "1.0")
     wait_clients(det, 1)
@@ -127,7 +127,7 @@ def test_correlation_1d_axis_units_and_set_info_round_trip(server, clients):
 
 
 def test_set_info_with_a_bad_value_is_refused_by_the_client(server, clients):
-    det = server(DAQ_1DViewer_TCPServer)
+    det = server(DAQ_1DViewer_TimeTaggerTCPServer)
     clients(det.controller.port, "--measurement", "correlation", "--integration-s", "0.1")
     wait_clients(det, 1)
     p = det.settings.child("settings_client", "n_bins")
@@ -145,7 +145,7 @@ def test_set_info_with_a_bad_value_is_refused_by_the_client(server, clients):
 
 
 def test_classic_dialect_with_x_axis(server, clients):
-    det = server(DAQ_1DViewer_TCPServer)
+    det = server(DAQ_1DViewer_TimeTaggerTCPServer)
     clients(det.controller.port, "--protocol", "classic", "--measurement", "histogram",
             "--binwidth-ps", "100", "--n-bins", "300", "--integration-s", "0.2")
     (c,) = wait_clients(det, 1)
@@ -159,7 +159,7 @@ def test_classic_dialect_with_x_axis(server, clients):
 
 
 def test_two_clients_and_choosing_one(server, clients):
-    det = server(DAQ_0DViewer_TCPServer)
+    det = server(DAQ_0DViewer_TimeTaggerTCPServer)
     port = det.controller.port
     clients(port, "--measurement", "countrate", "--channels", "6", "--test-signal", "6",
             "--integration-s", "0.1", "--address", "sim", name="a")
@@ -176,7 +176,7 @@ def test_two_clients_and_choosing_one(server, clients):
 
 
 def test_no_client_is_an_error_not_mock_data(server):
-    det = server(DAQ_0DViewer_TCPServer, grab_timeout_s=0.5)  # a grab waits that long for a client
+    det = server(DAQ_0DViewer_TimeTaggerTCPServer, grab_timeout_s=0.5)  # a grab waits that long for a client
     statuses = []
     det.emit_status = statuses.append
     det.grab_data(1)
@@ -187,7 +187,7 @@ def test_no_client_is_an_error_not_mock_data(server):
 
 
 def test_client_killed_and_restarted(server, clients):
-    det = server(DAQ_0DViewer_TCPServer, grab_timeout_s=3.0)
+    det = server(DAQ_0DViewer_TimeTaggerTCPServer, grab_timeout_s=3.0)
     c = clients(det.controller.port, "--measurement", "countrate", "--channels", "5",
                 "--integration-s", "0.1")
     wait_clients(det, 1)
@@ -205,19 +205,19 @@ def test_client_killed_and_restarted(server, clients):
 
 
 def test_server_restarted(server, clients):
-    det = server(DAQ_0DViewer_TCPServer)
+    det = server(DAQ_0DViewer_TimeTaggerTCPServer)
     port = det.controller.port
     c = clients(port, "--measurement", "countrate", "--channels", "5", "--integration-s", "0.1")
     wait_clients(det, 1)
     det.close()
-    det2 = server(DAQ_0DViewer_TCPServer, port_id=port)
+    det2 = server(DAQ_0DViewer_TimeTaggerTCPServer, port_id=port)
     wait_clients(det2, 1)  # the client reconnected by itself
     assert grab(det2).data[0].capture_duration_s == pytest.approx(0.1)
     assert c.proc.poll() is None
 
 
 def test_ctrl_c_frees_the_tagger_and_exits_cleanly(server, clients):
-    det = server(DAQ_0DViewer_TCPServer)
+    det = server(DAQ_0DViewer_TimeTaggerTCPServer)
     c = clients(det.controller.port, "--measurement", "countrate", "--integration-s", "0.1")
     wait_clients(det, 1)
     assert c.stop() == 0
@@ -227,7 +227,7 @@ def test_ctrl_c_frees_the_tagger_and_exits_cleanly(server, clients):
 
 
 def test_quit_from_the_server_ends_the_client(server, clients):
-    det = server(DAQ_0DViewer_TCPServer)
+    det = server(DAQ_0DViewer_TimeTaggerTCPServer)
     c = clients(det.controller.port, "--measurement", "countrate", "--integration-s", "0.1")
     wait_clients(det, 1)
     det.controller.send_quit()

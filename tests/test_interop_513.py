@@ -17,8 +17,8 @@ from pymodaq.utils.plugin_testing import grab_and_wait, make_detector
 from qtpy import QtWidgets
 
 from interop.venv513 import interop_python_or_skip
-from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import \
-    DAQ_1DViewer_TCPServer
+from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerTCPServer import \
+    DAQ_1DViewer_TimeTaggerTCPServer
 
 HERE = Path(__file__).parent / "interop"
 pytestmark = pytest.mark.timeout(300)
@@ -74,7 +74,7 @@ def test_our_client_feeds_pymodaq_513_tcpserver(tmp_path):
 
 def test_pymodaq_513_remote_viewer_is_served_by_our_tcpserver():
     py = interop_python_or_skip()
-    det = make_detector(DAQ_1DViewer_TCPServer, socket_ip="127.0.0.1", port_id=0, grab_timeout_s=10.0)
+    det = make_detector(DAQ_1DViewer_TimeTaggerTCPServer, socket_ip="127.0.0.1", port_id=0, grab_timeout_s=10.0)
     client = None
     try:
         assert det.initialized, det.init_info

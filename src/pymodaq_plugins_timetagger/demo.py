@@ -4,7 +4,7 @@
 
 Both PCs are this machine here, joined over loopback exactly as two PCs are over the LAN:
 
-* "main PC": two PyMoDAQ DAQ_Viewer control modules (no window) with this package's TCPServer plugins,
+* "main PC": two PyMoDAQ DAQ_Viewer control modules (no window) with this package's TimeTaggerTCPServer plugins,
   a 0D one for count rates (Master, listening on 127.0.0.1) and a 1D one for g2 (Slave: same server);
 * "remote PC": one ``pymodaq-timetagger-client`` process on the (simulated) Time Tagger serving two
   measurements: count rates for 'Send Data 0D' and the correlation of inputs 1 and 2 (a single emitter on
@@ -69,7 +69,7 @@ def _viewer(daq_type: str, port: int, title: str, master=None):
     from pymodaq.utils.plugin_testing import wait_for_signal
 
     viewer = DAQ_Viewer(None, title=title, daq_type=daq_type)
-    viewer.detector = SelectedModule(DAQTypesEnum[daq_type], "TCPServer")
+    viewer.detector = SelectedModule(DAQTypesEnum[daq_type], "TimeTaggerTCPServer")
     viewer.settings.child("detector_settings", "socket_ip").setValue("127.0.0.1")
     viewer.settings.child("detector_settings", "port_id").setValue(port)
     viewer.settings.child("detector_settings", "grab_timeout_s").setValue(20.0)
@@ -80,7 +80,7 @@ def _viewer(daq_type: str, port: int, title: str, master=None):
         viewer.controller_and_thread.controller = master.controller_and_thread.controller
         viewer.controller_and_thread.thread = master.controller_and_thread.thread
     if not wait_for_signal(viewer.init_signal, lambda: viewer.init_hardware(True), 20_000):
-        raise RuntimeError(f"the {title} TCPServer could not listen on 127.0.0.1:{port}")
+        raise RuntimeError(f"the {title} TimeTaggerTCPServer could not listen on 127.0.0.1:{port}")
     return viewer
 
 
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     from pymodaq.utils.plugin_testing import wait_for_signal
 
     port = _free_port()
-    print(f"main PC  : PyMoDAQ DAQ_Viewers 'rates' (TCPServer 0D, Master) and 'g2' (TCPServer 1D, Slave) "
+    print(f"main PC  : PyMoDAQ DAQ_Viewers 'rates' (TimeTaggerTCPServer 0D, Master) and 'g2' (TimeTaggerTCPServer 1D, Slave) "
           f"on 127.0.0.1:{port}")
     rates_viewer = _viewer("DAQ0D", port, "rates")
     g2_viewer = _viewer("DAQ1D", port, "g2", master=rates_viewer)

@@ -17,9 +17,12 @@ wrote) from stdin, decodes each with 4.4.11's ``DeSerializer``, serializes the r
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # importing pymodaq 4.4's data module loads Qt
 
 from jsonlines import emit, run  # noqa: E402  (the script's folder is on sys.path)
 

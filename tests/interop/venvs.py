@@ -154,6 +154,8 @@ def ensure(leg: Leg, *, force: bool = False, quiet: bool = True, lock_prefix: st
         if path.exists():
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent == ROOT:
+            (ROOT / ".gitignore").write_text("*\n")
         run_checked([sys.executable, "-m", "venv", str(path)], 300, "python -m venv")
         # keep git from ever seeing the venv, without touching the repository's .gitignore
         (path / ".gitignore").write_text("*\n")

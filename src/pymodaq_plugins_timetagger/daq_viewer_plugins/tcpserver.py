@@ -1,4 +1,4 @@
-"""The TCPServer viewer plugins (0D, 1D, 2D): a thin PyMoDAQ layer on the Qt-free bridge server.
+"""The TimeTaggerTCPServer viewer plugins (0D, 1D, 2D): a thin PyMoDAQ layer on the Qt-free bridge server.
 
 On the main PC, a DAQ_Viewer with one of these plugins listens on ``socket_ip:port_id``; the Time
 Tagger client (or any client of PyMoDAQ's TCP/IP protocol, in either dialect) dials in. A grab sends
@@ -77,7 +77,7 @@ def tcpserver_params() -> list:
 
 
 class TCPServerViewerBase(AsyncViewerBase):
-    """Base of DAQ_0DViewer_TCPServer, DAQ_1DViewer_TCPServer and DAQ_2DViewer_TCPServer."""
+    """Base of DAQ_0DViewer_TimeTaggerTCPServer, DAQ_1DViewer_TimeTaggerTCPServer and DAQ_2DViewer_TimeTaggerTCPServer."""
 
     dim = "1D"
     job_join_timeout_s = 0.0  # a grab waits on the network; stop just stops listening for its answer
@@ -109,7 +109,7 @@ class TCPServerViewerBase(AsyncViewerBase):
                 self.controller = server
             else:
                 if controller is None:
-                    return self.init_failed("this plugin is a Slave but no Master TCPServer shares its "
+                    return self.init_failed("this plugin is a Slave but no Master TimeTaggerTCPServer shares its "
                                             "controller ID", "server_state")
                 self.controller = controller
             self.controller.add_listener(self._forward_event)

@@ -1,18 +1,18 @@
-"""1D TCP server: data from a remote client (the Time Tagger client, or any PyMoDAQ TCP/IP client)."""
+"""2D TCP server: data from a remote client (the Time Tagger client, or any PyMoDAQ TCP/IP client)."""
 from pymodaq.control_modules.viewer_utility_classes import main
 
 from pymodaq_plugins_timetagger.daq_viewer_plugins.tcpserver import TCPServerViewerBase, tcpserver_params
 
 
-class DAQ_1DViewer_TCPServer(TCPServerViewerBase):
-    """PyMoDAQ TCP/IP server asking its client for 1D data (``Send Data 1D``).
+class DAQ_2DViewer_TimeTaggerTCPServer(TCPServerViewerBase):
+    """PyMoDAQ TCP/IP server asking its client for 2D data (``Send Data 2D``).
 
     Listens on socket_ip:port_id for clients of PyMoDAQ's TCP/IP protocol, PyMoDAQ 5 or classic
     dialect (detected per connection): the pymodaq_plugins_timetagger client on the Time Tagger's PC,
     PyMoDAQ 5.0/5.1's remote DAQ_Viewer, or a custom (LabVIEW...) client.
     """
 
-    dim = "1D"
+    dim = "2D"
     params = tcpserver_params()
 
 
