@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interop.venvs import LEG_44, python_or_skip
+from interop.venvs import LEG_44, leg_env, python_or_skip
 from pymodaq_plugins_timetagger.bridge import codec as C
 from pymodaq_plugins_timetagger.bridge import dialect4 as D
 from pymodaq_plugins_timetagger.bridge.codec import ProtocolError
@@ -67,7 +67,8 @@ def decode(kind, raw: bytes):
 @pytest.fixture(scope="module")
 def frames44():
     py = python_or_skip(LEG_44)
-    res = subprocess.run([str(py), str(SCRIPT), "emit"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([str(py), str(SCRIPT), "emit"], capture_output=True, text=True, timeout=120,
+                         env=leg_env())
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     return {d["case"]: bytes.fromhex(d["hex"]) for d in map(json.loads, res.stdout.splitlines())}
 
@@ -97,7 +98,8 @@ def test_pymodaq44_reads_our_bytes_as_we_meant():
     sent["client_dte"] = ours("dte", client_dte)
     kinds = {case: kind for case, (kind, _) in expected().items()} | {"client_dte": "dte"}
     lines = "".join(json.dumps({"case": c, "kind": kinds[c], "hex": b.hex()}) + "\n" for c, b in sent.items())
-    res = subprocess.run([str(py), str(SCRIPT), "decode"], input=lines, capture_output=True, text=True, timeout=120)
+    res = subprocess.run([str(py), str(SCRIPT), "decode"], input=lines, capture_output=True, text=True, timeout=120,
+                         env=leg_env())
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     back = {d["case"]: d for d in map(json.loads, res.stdout.splitlines())}
     for case, raw in sent.items():

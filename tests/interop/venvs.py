@@ -17,9 +17,10 @@ The legs (versions and Qt bindings as tested; see README "PyMoDAQ versions"):
   ours), PyQt5, and this package (editable, no dependencies): the Qt-free suites and our plugins in a real
   DAQ_Viewer (``viewer_check.py``).
 * ``LEG_50``: PyMoDAQ 5.0.18 with ``pymodaq-data<5.1`` (today's resolver otherwise pairs 5.0.18 with
-  pymodaq_data 5.3, which breaks PyMoDAQ's own imports; 5.0.x comes with pymodaq_utils 0.0.x),
-  pymodaq-plugins-mock 5.0.12 (its ``TCPServer`` beside ours), PyQt5, this package: our plugins in a
-  DAQ_Viewer.
+  pymodaq_data 5.3, which breaks PyMoDAQ's own imports; 5.0.x comes with pymodaq_utils 0.0.x) and
+  ``pyqtgraph==0.13.7`` (with 0.14, 5.0.18's DAQ_Viewer fails to build its settings tree: "No Value has
+  been set"), pymodaq-plugins-mock 5.0.12 (its ``TCPServer`` beside ours), PyQt5, this package: our
+  plugins in a DAQ_Viewer.
 
 Command line: ``python tests/interop/venvs.py [44|51|50 ...] [--force]`` builds and prints the time per leg.
 """
@@ -91,8 +92,8 @@ LEG_51 = Leg(
 
 LEG_50 = Leg(
     "pymodaq-5.0.18",
-    ("pymodaq==5.0.18", "pymodaq-data<5.1", "pymodaq-plugins-mock==5.0.12", "PyQt5==5.15.11",
-     *_LEG5_TEST_TOOLS),
+    ("pymodaq==5.0.18", "pymodaq-data<5.1", "pyqtgraph==0.13.7", "pymodaq-plugins-mock==5.0.12",
+     "PyQt5==5.15.11", *_LEG5_TEST_TOOLS),
     "from pymodaq.control_modules.daq_viewer import DAQ_Viewer; import pymodaq_plugins_timetagger; "
     + _versions_check("pymodaq", "pymodaq_data", "pymodaq_plugins_mock", "pymodaq_utils"),
     ("5.0.18", "5.0.", "5.0.12"), install_self=True)
@@ -106,7 +107,7 @@ def venv_python(path: Path) -> Path:
 
 def _marker_ok(leg: Leg) -> bool:
     try:
-        info = json.loads((leg.where / leg.marker).read_text())
+        info = json.loads((leg.where / leg.marker).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return info.get("requirements") == leg.fingerprint() and venv_python(leg.where).exists()
@@ -172,8 +173,16 @@ def ensure(leg: Leg, *, force: bool = False, quiet: bool = True, lock_prefix: st
         (path / leg.marker).write_text(json.dumps({
             "requirements": leg.fingerprint(), "versions": versions,
             "created_in_s": round(time.monotonic() - t0, 1), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }, indent=1))
+        }, indent=1), encoding="utf-8")
         return py
+
+
+def leg_env() -> dict:
+    """The environment for a process in a leg's venv: this one's, less ``QT_API`` (qtpy sets it to the binding
+    it found here, e.g. pyside6, which the leg may not have: qtpy there would then find no binding at all)."""
+    env = {k: v for k, v in os.environ.items() if k != "QT_API"}
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return env
 
 
 def python_or_skip(leg: Leg) -> Path:
