@@ -54,6 +54,8 @@ def test_our_plugins_in_a_daq_viewer_of_older_pymodaq(leg):
     # a failed grab stops the live grab (ThreadStatus 'stop' through compat.py) and nothing crashes
     assert events["failure"] == {**events["failure"], "stopped": True, "frames_after": 0}
     assert events["recovered"]["names"] == ["Countrate"]
+    # our TimeTaggerTCPServer in that release's DAQ_Viewer, fed by our client
+    assert events["tcpserver"] == {**events["tcpserver"], "names": ["Countrate"], "client": "pymodaq5"}
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
 
 
@@ -67,17 +69,24 @@ def test_qt_free_suites_on_pymodaq_5113():
     assert " passed" in res.stdout.splitlines()[-1], tail
 
 
-def test_our_client_feeds_pymodaq_4411_tcpserver(tmp_path):
-    lines = our_client_feeds_pymodaq_tcpserver(python_or_skip(LEG_44), "pymodaq4", tmp_path)
-    # the server of 4.4.11 read our DataToExport whole: two DataRaw, the delay axis, its edit applied
+LEGACY_SERVERS = [(LEG_44, "pymodaq4"), (LEG_50, "pymodaq5")]  # 5.1.13: tests/test_interop_513.py (PySide6)
+LEGACY_IDS = ["pymodaq-4.4.11", "pymodaq-5.0.18"]
+
+
+@pytest.mark.parametrize("leg,protocol", LEGACY_SERVERS, ids=LEGACY_IDS)
+def test_our_client_feeds_the_tcpserver_of_older_pymodaq(leg, protocol, tmp_path):
+    lines = our_client_feeds_pymodaq_tcpserver(python_or_skip(leg), protocol, tmp_path)
+    # that server read our DataToExport whole: two DataRaw, the delay axis, the metadata
     grabs = [line for line in lines if line["event"] == "grab"]
     assert all(g["wire"]["classes"] == ["DataRaw", "DataRaw"] for g in grabs)
-    assert grabs[0]["dte"]["data"][0]["extra_attributes"]["binwidth_ps"] in (500, 1000)
+    assert grabs[-1]["dte"]["data"][0]["extra_attributes"]["binwidth_ps"] == 1000
 
 
-def test_pymodaq_4411_remote_viewer_is_served_by_our_tcpserver():
-    (info,) = pymodaq_remote_viewer_is_served(python_or_skip(LEG_44))
-    assert info.dialect == "pymodaq4"  # detected at its first 'Done' (it identifies as a classic client)
+@pytest.mark.parametrize("leg,protocol", LEGACY_SERVERS, ids=LEGACY_IDS)
+def test_remote_viewer_of_older_pymodaq_is_served_by_our_tcpserver(leg, protocol):
+    (info,) = pymodaq_remote_viewer_is_served(python_or_skip(leg))
+    # 4.4 identifies itself as a classic client does: its first 'Done' tells the dialect
+    assert info.dialect == protocol
 
 
 def test_client_cli_takes_pymodaq4():

@@ -17,6 +17,9 @@ Checks, printing one JSON line each (``{"event": ...}``), in order:
   viewer to stop (``ThreadStatus.STOP``; PyMoDAQ 5.0/5.1 through the compat module); ``stopped`` says the
   viewer left its live grab and ``frames_after`` how many frames still came;
 * ``recovered``: the tagger plugged back, a snap works again;
+* ``tcpserver``: a second DAQ_Viewer runs our ``TimeTaggerTCPServer`` 0D plugin (127.0.0.1, a free port), our
+  client (``python -m pymodaq_plugins_timetagger.bridge``, simulated tagger, count rates) dials in, and a
+  snap returns the client's data: ``names`` of the data, ``client`` the dialect the server saw;
 * ``end``, exit 0. An unexpected error: ``{"event": "error"}``, exit 1.
 """
 from __future__ import annotations
@@ -104,10 +107,46 @@ def main(argv=None) -> int:
     plugin.controller.tagger.sim_replug()
     dte = snap()
     emit(event="recovered", names=[d.name for d in dte])
-    emit(event="end")
     viewer.quit_fun()
+    tcpserver_check()
+    emit(event="end")
     spin(lambda: False, time.monotonic() + 0.3)
     return 0
+
+
+def tcpserver_check() -> None:
+    import subprocess
+    import sys
+    from pymodaq.control_modules.daq_viewer import DAQ_Viewer
+    viewer = DAQ_Viewer(None, title="tcpserver_check", daq_type="DAQ0D")
+    KEEP.append(viewer)
+    viewer.detector = "TimeTaggerTCPServer"
+    det = viewer.settings.child("detector_settings")
+    det.child("socket_ip").setValue("127.0.0.1")
+    det.child("port_id").setValue(0)
+    inited = []
+    viewer.init_signal.connect(inited.append)
+    viewer.init_hardware(True)
+    if not spin(lambda: inited, time.monotonic() + 30) or not inited[0]:
+        raise RuntimeError(f"TimeTaggerTCPServer did not initialize: {inited}")
+    server = viewer._hardware_thread.hardware.detector.controller
+    client = subprocess.Popen([sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--host", "127.0.0.1",
+                               "--port", str(server.port), "--address", "sim", "--measurement", "countrate",
+                               "--integration-s", "0.05", "--backoff-max-s", "0.3"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not spin(lambda: server.clients() and server.clients()[0].settings_xml, time.monotonic() + 30):
+            raise RuntimeError("our client did not connect to the TimeTaggerTCPServer")
+        got = []
+        viewer.grab_done_signal.connect(got.append)
+        viewer.snap()
+        if not spin(lambda: got, time.monotonic() + 10):
+            raise RuntimeError("the TimeTaggerTCPServer gave no data within 10 s")
+        emit(event="tcpserver", names=[d.name for d in got[-1]], client=server.clients()[0].dialect)
+    finally:
+        client.terminate()
+        client.wait(10)
+        viewer.quit_fun()
 
 
 if __name__ == "__main__":
