@@ -21,8 +21,10 @@ The legs (versions and Qt bindings as tested; see README "PyMoDAQ versions"):
   ``pyqtgraph==0.13.7`` (with 0.14, 5.0.18's DAQ_Viewer fails to build its settings tree: "No Value has
   been set"), pymodaq-plugins-mock 5.0.12 (its ``TCPServer`` beside ours), PyQt5, this package: our
   plugins in a DAQ_Viewer.
+* ``LEG_52``: PyMoDAQ 5.2.12 (no TCP/IP remote mode any more), PyQt5, this package: our plugins in a
+  DAQ_Viewer.
 
-Command line: ``python tests/interop/venvs.py [44|51|50 ...] [--force]`` builds and prints the time per leg.
+Command line: ``python tests/interop/venvs.py [44|51|50|52 ...] [--force]`` builds and prints the time per leg.
 """
 from __future__ import annotations
 
@@ -98,7 +100,14 @@ LEG_50 = Leg(
     + _versions_check("pymodaq", "pymodaq_data", "pymodaq_plugins_mock", "pymodaq_utils"),
     ("5.0.18", "5.0.", "5.0.12"), install_self=True)
 
-LEGS = {"44": LEG_44, "51": LEG_51, "50": LEG_50}
+LEG_52 = Leg(
+    "pymodaq-5.2.12",
+    ("pymodaq==5.2.12", "PyQt5==5.15.11", *_LEG5_TEST_TOOLS),
+    "from pymodaq.control_modules.daq_viewer import DAQ_Viewer; import pymodaq_plugins_timetagger; "
+    + _versions_check("pymodaq", "pymodaq_utils"),
+    ("5.2.12", "5.2."), install_self=True)
+
+LEGS = {"44": LEG_44, "51": LEG_51, "50": LEG_50, "52": LEG_52}
 
 
 def venv_python(path: Path) -> Path:
