@@ -11,9 +11,9 @@ from ._version import VERSION as __version__
 
 def __getattr__(name):
     if name == "config":
-        from .compat import GlobalConfig
-        from . import utils  # noqa: F401  (registers this package's Config in GlobalConfig)
-        cfg = GlobalConfig()
+        from .compat import registered
+        from .utils import Config
+        cfg = registered(Config)
         globals()["config"] = cfg
         return cfg
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

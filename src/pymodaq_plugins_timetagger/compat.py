@@ -7,6 +7,11 @@ Checked against the published packages (pymodaq 5.0.18, 5.1.13, 5.3.x; pymodaq_u
   :data:`GlobalConfig` is the real class when it exists, else :class:`_GlobalConfigShim`, which offers
   the two calls this package makes (``GlobalConfig.register()`` as a class decorator and
   ``GlobalConfig()(name, *path)``, raising ``KeyError`` for a missing value).
+* PyMoDAQ 5.2's plugin discovery registers each plugin package's ``utils.Config`` in ``GlobalConfig`` itself
+  and, if that configuration is registered already (e.g. by a ``@GlobalConfig.register()`` decorator run when
+  ``utils`` was imported), raises and leaves the whole package out: none of its plugins is listed (5.3
+  accepts both). :func:`registered` therefore registers this package's configuration only when it is first
+  read, and only if nobody did.
 * ``pymodaq.control_modules.thread_commands`` exists from PyMoDAQ 5.1, and its ``ThreadStatus`` has
   ``STOP`` only from 5.2 (5.1 has ``ThreadStatusViewer.STOP``; 5.0 compares the command strings).
   Every release compares ``ThreadCommand.command`` with string-valued enums, so the plain strings
@@ -58,6 +63,9 @@ class _GlobalConfigShim:
             return config_class
         return inner
 
+    def __contains__(self, name) -> bool:
+        return name in self._configs
+
     def __call__(self, name, *path):
         from pymodaq_utils.config import ConfigError
         try:
@@ -68,3 +76,16 @@ class _GlobalConfigShim:
 
 if GlobalConfig is None:
     GlobalConfig = _GlobalConfigShim
+
+
+def registered(config_class):
+    """``GlobalConfig()`` with ``config_class`` registered (once: by PyMoDAQ's discovery, or here on first use)."""
+    registry = GlobalConfig()
+    name = config_class.config_name.split("config_")[-1]
+    if name not in registry._configs:
+        try:
+            GlobalConfig.register()(config_class)
+        except ValueError:  # registered meanwhile (PyMoDAQ's discovery in another thread)
+            if name not in registry._configs:
+                raise
+    return registry

@@ -1,19 +1,19 @@
 """This package's configuration (``config_timetagger.toml`` in PyMoDAQ's config folder).
 
-The ``Config`` class is registered in PyMoDAQ's ``GlobalConfig`` under ``timetagger`` as soon as this
-module is imported (PyMoDAQ does the same for every plugin package when it starts), so values are read
-as ``config('timetagger', 'tagger', 'address')`` from the package's ``config``.
+The ``Config`` class is registered in PyMoDAQ's ``GlobalConfig`` under ``timetagger`` by PyMoDAQ's plugin
+discovery, or on first read here (``compat.registered``: PyMoDAQ 5.2 refuses a package that registered
+itself on import), so values are read as ``config('timetagger', 'tagger', 'address')`` from the package's
+``config``.
 """
 from pathlib import Path
 
 from pymodaq_utils.config import BaseConfig
 
-from .compat import GlobalConfig
+from .compat import registered
 
 CONFIG_NAME = "timetagger"
 
 
-@GlobalConfig.register()
 class Config(BaseConfig):
     """Configuration values of pymodaq_plugins_timetagger (defaults in resources/config_template.toml)."""
 
@@ -24,6 +24,6 @@ class Config(BaseConfig):
 def config_value(*path, default=None):
     """One value of this package's configuration, e.g. ``config_value('bridge', 'port')``."""
     try:
-        return GlobalConfig()(CONFIG_NAME, *path)
+        return registered(Config)(CONFIG_NAME, *path)
     except KeyError:
         return default

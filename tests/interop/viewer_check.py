@@ -27,12 +27,29 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from jsonlines import emit, mkQApp, run, spin  # noqa: E402  (the script's folder is on sys.path)
 
 KEEP = []
+
+
+def stop_own_coordinators() -> None:
+    """PyMoDAQ >= 5.2 starts a pyleco Coordinator (a child process it never stops) when its LECO package is
+    imported and none answers: end the ones this process started, by pid (Linux /proc; elsewhere nothing)."""
+    import signal
+    me = os.getpid()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == me and b"pyleco.coordinators.coordinator" in cmdline:
+            os.kill(int(proc.name), signal.SIGTERM)
+            emit(event="stopped_coordinator", pid=int(proc.name))
 
 
 def discovery() -> dict:
@@ -108,7 +125,10 @@ def main(argv=None) -> int:
     dte = snap()
     emit(event="recovered", names=[d.name for d in dte])
     viewer.quit_fun()
-    tcpserver_check()
+    try:
+        tcpserver_check()
+    finally:
+        stop_own_coordinators()
     emit(event="end")
     spin(lambda: False, time.monotonic() + 0.3)
     return 0
