@@ -1,4 +1,4 @@
-"""The TCPServer plugin's mirror of a client (*Client settings*, *Client infos*) against hostile or odd peers.
+"""The TimeTaggerTCPServer plugin's mirror of a client (*Client settings*, *Client infos*) against hostile or odd peers.
 
 A peer on 127.0.0.1 speaks the real protocol over a real socket to the real plugin (PyMoDAQ's harness): what it
 sends is shown as data, never run (no eval, no import), within bounded size, with names that cannot collide.
@@ -10,8 +10,8 @@ from pymodaq.utils.plugin_testing import make_detector
 from processes import Peer, pump, pump_until
 
 from pymodaq_plugins_timetagger.bridge import codec
-from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import \
-    DAQ_0DViewer_TCPServer
+from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerTCPServer import \
+    DAQ_0DViewer_TimeTaggerTCPServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -20,7 +20,7 @@ MARKER_CODE = "__import__('pathlib').Path({path!r}).write_text('ran')"
 
 @pytest.fixture
 def det():
-    d = make_detector(DAQ_0DViewer_TCPServer, socket_ip="127.0.0.1", port_id=0, grab_timeout_s=2.0)
+    d = make_detector(DAQ_0DViewer_TimeTaggerTCPServer, socket_ip="127.0.0.1", port_id=0, grab_timeout_s=2.0)
     assert d.initialized, d.init_info
     statuses = []
     d.emit_status = statuses.append

@@ -92,7 +92,7 @@ def test_a_tcpserver_on_a_busy_port_says_why(viewers, log_records):
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        viewer = viewers("DAQ0D", "TCPServer", "busy_port", socket_ip="127.0.0.1", port_id=port)
+        viewer = viewers("DAQ0D", "TimeTaggerTCPServer", "busy_port", socket_ip="127.0.0.1", port_id=port)
         init(viewer, expect=False)
     reason = f"cannot listen on 127.0.0.1:{port}"
     assert reason in viewer.statuses[-1], viewer.statuses
@@ -118,7 +118,7 @@ def server_of(viewer):
 def test_the_mirror_follows_the_client_that_answers(viewers, tmp_path, log_records):
     port = free_port()
     # DAQ1D: the restarted client serves a correlation, and a reply must match its request's dimension
-    viewer = viewers("DAQ1D", "TCPServer", "mirror", socket_ip="127.0.0.1", port_id=port, grab_timeout_s=20.0)
+    viewer = viewers("DAQ1D", "TimeTaggerTCPServer", "mirror", socket_ip="127.0.0.1", port_id=port, grab_timeout_s=20.0)
     init(viewer)
     settings = viewer.settings.child("detector_settings", "settings_client")
     infos = viewer.settings.child("detector_settings", "infos")
@@ -164,7 +164,7 @@ def test_the_mirror_follows_the_client_that_answers(viewers, tmp_path, log_recor
 # ------------------------------------------------------------------------------------------ a short outage
 def test_a_grab_during_a_short_outage_gets_the_restarted_clients_data(viewers, tmp_path):
     port = free_port()
-    viewer = viewers("DAQ0D", "TCPServer", "outage", socket_ip="127.0.0.1", port_id=port, grab_timeout_s=20.0)
+    viewer = viewers("DAQ0D", "TimeTaggerTCPServer", "outage", socket_ip="127.0.0.1", port_id=port, grab_timeout_s=20.0)
     init(viewer)
     client = Client(port, "--measurement", "countrate", "--channels", "1", "--integration-s", "0.1",
                     tmp_path=tmp_path)
@@ -190,7 +190,7 @@ def test_a_grab_during_a_short_outage_gets_the_restarted_clients_data(viewers, t
 
 def test_when_no_client_comes_back_the_clearest_message_stays(viewers):
     port = free_port()
-    viewer = viewers("DAQ0D", "TCPServer", "noclient", socket_ip="127.0.0.1", port_id=port, grab_timeout_s=0.5)
+    viewer = viewers("DAQ0D", "TimeTaggerTCPServer", "noclient", socket_ip="127.0.0.1", port_id=port, grab_timeout_s=0.5)
     init(viewer)
     viewer.snap()
     pump_until(lambda: any("no client connected" in s for s in viewer.statuses), what="the failure")
@@ -212,7 +212,7 @@ def test_a_refused_value_does_not_stay_displayed(viewers):
 
 def test_a_setting_of_another_type_is_renamed_away_in_the_ui_copy_too(viewers, log_records):
     port = free_port()
-    viewer = viewers("DAQ0D", "TCPServer", "rename", socket_ip="127.0.0.1", port_id=port)
+    viewer = viewers("DAQ0D", "TimeTaggerTCPServer", "rename", socket_ip="127.0.0.1", port_id=port)
     init(viewer)
     group = viewer.settings.child("detector_settings", "settings_client")
     mirrored = lambda: viewer.settings["detector_settings", "mirrored"]  # noqa: E731

@@ -53,7 +53,7 @@ class MirrorLimits:
     max_limits: int = 1000
     max_infos: int = 200
     #: parameters the mirror may hold in all, hidden ones of earlier clients included (a GUI cannot drop
-    #: them: see the TCPServer plugin); a client whose tree would go beyond is not shown
+    #: them: see the TimeTaggerTCPServer plugin); a client whose tree would go beyond is not shown
     max_held: int = 6000
     max_held_infos: int = 1000
 

@@ -644,7 +644,7 @@ def check_reply_dim(dte: codec.DataToExport, dim: str) -> None:
     first = dte.data[0].dim
     if first != f"Data{dim}":
         raise ReplyMismatch(f"'{SEND_DATA[dim]}' was answered with {first} data: refused (a reply "
-                            f"must match its request: use a TCPServer viewer of the client's dimension, or "
+                            f"must match its request: use a TimeTaggerTCPServer viewer of the client's dimension, or "
                             f"let the client serve a {dim} measurement too)")
 
 
