@@ -34,7 +34,7 @@ except ImportError:  # PyMoDAQ 5.0
 
 
 class _ThreadStatus:
-    """The values of ``ThreadStatus`` this package emits, for PyMoDAQ 5.0 and 5.1.
+    """``ThreadStatus`` for PyMoDAQ 5.0 and 5.1: the members of 5.1's enum (the strings 5.0 compares with).
 
     ``'stop'`` makes the viewer stop its grab in every 5.x release. ``'raise_timeout'`` does not exist for a
     viewer there: 5.0/5.1's ControlModule answers it with ``self.raise_timeout()``, a method only DAQ_Move
@@ -43,6 +43,12 @@ class _ThreadStatus:
     """
 
     UPDATE_STATUS = "update_status"
+    CLOSE = "close"
+    UPDATE_SETTINGS = "update_settings"
+    UPDATE_MAIN_SETTINGS = "update_main_settings"
+    UPDATE_UI = "update_ui"
+    SHOW_SPLASH = "show_splash"
+    CLOSE_SPLASH = "close_splash"
     RAISE_TIMEOUT = "raise_timeout (PyMoDAQ >= 5.2 only)"
     STOP = "stop"
 

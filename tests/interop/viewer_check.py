@@ -11,7 +11,7 @@ Checks, printing one JSON line each (``{"event": ...}``), in order:
 * ``init``: the detector initialized on the simulated tagger (``address = sim``);
 * ``snap``: one grab's data (names, shape, capture duration);
 * ``readback``: a setting changed in the control module reaches the plugin and the value the device applied
-  comes back (dead time 7777 ps -> 8000 ps on a Time Tagger Ultra);
+  comes back (dead time 777 ps -> 2000 ps, the minimum of a Time Tagger Ultra);
 * ``live``: frames of a continuous grab in 0.6 s;
 * ``failure``: during a live grab the simulated tagger is unplugged: the plugin reports it and tells the
   viewer to stop (``ThreadStatus.STOP``; PyMoDAQ 5.0/5.1 through the compat module); ``stopped`` says the
@@ -103,7 +103,8 @@ def main(argv=None) -> int:
     emit(event="snap", names=[d.name for d in dte], shape=list(dwa.data[0].shape),
          capture_duration_s=getattr(dwa, "capture_duration_s", None))
 
-    det.child("inputs", "ch6", "deadtime_ps").setValue(7777)
+    det.child("inputs", "ch6", "deadtime_ps").setValue(777)  # the applied value comes back asynchronously
+    spin(lambda: det["inputs", "ch6", "deadtime_ps"] != 777, time.monotonic() + 5)
     snap()
     emit(event="readback", deadtime_ps=det["inputs", "ch6", "deadtime_ps"])
 

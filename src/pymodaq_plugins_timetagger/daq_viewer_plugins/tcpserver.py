@@ -23,7 +23,6 @@ import time
 
 from qtpy.QtCore import Signal, Slot
 
-from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq.control_modules.viewer_utility_classes import comon_parameters
 from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
@@ -33,6 +32,7 @@ from ..bridge.auth import read_secret_file
 from ..bridge.mirror import MirrorLimits, MirrorRefused, clip_text, info_key, mirror_dict, mirror_dicts
 from ..bridge.paramxml import apply_xml_update, from_xml_string, to_xml_string
 from ..bridge.server import DEFAULT_HOST, DEFAULT_PORT, BridgeError, BridgeServer, ClientLeft, NoClient
+from ..compat import ThreadStatus
 from ..runs import AcquisitionAborted
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
