@@ -29,6 +29,14 @@ def test_importing_the_core_loads_neither_qt_nor_pymodaq():
             "pymodaq_plugins_timetagger.bridge.client", "pymodaq_plugins_timetagger.bridge.__main__"]
     assert loaded(core, QT + PYMODAQ) == []
 
+def test_reading_the_configuration_loads_neither_qt_nor_pymodaq():
+    """The client reads its defaults from the configuration: that must not pull in PyMoDAQ (seconds of start-up,
+    Qt, and from PyMoDAQ 5.2 a LECO Coordinator started on import); pymodaq_utils' config is all it needs."""
+    from isolation import PYMODAQ, QT, loaded
+    gui_stack = QT + tuple(p for p in PYMODAQ if p not in ("pymodaq_utils", "serializall"))
+    assert loaded(["pymodaq_plugins_timetagger.compat", "pymodaq_plugins_timetagger.utils"], gui_stack) == []
+
+
 def test_pymodaq_lists_the_plugins():
     from pymodaq.utils.daq_utils import get_plugins
     names = {p["name"] for kind in ("daq_0Dviewer", "daq_1Dviewer", "daq_2Dviewer")

@@ -17,8 +17,8 @@ Checked against the published packages (pymodaq 5.0.18, 5.1.13, 5.3.x; pymodaq_u
   Every release compares ``ThreadCommand.command`` with string-valued enums, so the plain strings
   of :class:`_ThreadStatus` are understood by all of them.
 
-Importing this module imports pymodaq_utils (and, when present, ``pymodaq.control_modules.thread_commands``),
-never Qt: it is for the plugin side, not for the Qt-free core.
+Importing this module imports pymodaq_utils' config module only: ``ThreadStatus`` (PyMoDAQ itself) is
+imported on first use, by the plugins; the Qt-free client reads its configuration through :func:`registered`.
 """
 from __future__ import annotations
 
@@ -27,10 +27,6 @@ try:  # pymodaq_utils >= 5.2
 except ImportError:  # pymodaq_utils 5.0/5.1
     GlobalConfig = None
 
-try:  # PyMoDAQ >= 5.1
-    from pymodaq.control_modules.thread_commands import ThreadStatus as _PymodaqThreadStatus
-except ImportError:  # PyMoDAQ 5.0
-    _PymodaqThreadStatus = None
 
 
 class _ThreadStatus:
@@ -53,7 +49,18 @@ class _ThreadStatus:
     STOP = "stop"
 
 
-ThreadStatus = _PymodaqThreadStatus if hasattr(_PymodaqThreadStatus, "STOP") else _ThreadStatus
+def __getattr__(name):
+    # resolved on first use: importing pymodaq (Qt, its LECO Coordinator...) is for the plugins only, and the
+    # Qt-free client reads its configuration through this module
+    if name == "ThreadStatus":
+        try:  # PyMoDAQ >= 5.1
+            from pymodaq.control_modules.thread_commands import ThreadStatus as pymodaq_thread_status
+        except ImportError:  # PyMoDAQ 5.0
+            pymodaq_thread_status = None
+        value = pymodaq_thread_status if hasattr(pymodaq_thread_status, "STOP") else _ThreadStatus
+        globals()["ThreadStatus"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _GlobalConfigShim:
