@@ -161,14 +161,14 @@ def test_local_and_bridged_datasets_are_equal():
     plugin: equal data, axes, units, labels and metadata (the channels too, lost over the bridge before)."""
     from pymodaq.utils.plugin_testing import grab_and_wait
     from pymodaq_plugins_timetagger.daq_viewer_plugins.common import result_to_dte
-    from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import \
-        DAQ_1DViewer_TCPServer
+    from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerTCPServer import \
+        DAQ_1DViewer_TimeTaggerTCPServer
     settings = make_settings("correlation", integration_s=0.2)
     with open_tagger("sim", **SIM) as h:
         run = make_run(h, "correlation", settings)
         local = result_to_dte("Correlation", run.acquire())
         run.close()
-    det = _server(DAQ_1DViewer_TCPServer)
+    det = _server(DAQ_1DViewer_TimeTaggerTCPServer)
     client = _served(det, "correlation", SIM, settings=settings)
     try:
         remote = grab_and_wait(det, 1, timeout_ms=15_000, live=False)
@@ -193,9 +193,9 @@ def test_two_1d_measurements_are_both_served():
     """--measurement correlation,histogram: 'Send Data 1D' returns both datasets (two panels), not only the
     correlation."""
     from pymodaq.utils.plugin_testing import grab_and_wait
-    from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import \
-        DAQ_1DViewer_TCPServer
-    det = _server(DAQ_1DViewer_TCPServer)
+    from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerTCPServer import \
+        DAQ_1DViewer_TimeTaggerTCPServer
+    det = _server(DAQ_1DViewer_TimeTaggerTCPServer)
     client = _served(det, ["correlation", "histogram"], SIM,
                      settings={"correlation": make_settings("correlation", integration_s=0.1),
                                "histogram": make_settings("histogram", integration_s=0.1)})
