@@ -145,7 +145,7 @@ def run_checked(cmd, timeout, what):
     try:
         # files, not pipes: a process left behind by cmd (a Coordinator...) must not keep us waiting for EOF
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            res = subprocess.run(cmd, stdout=out, stderr=err, text=True, timeout=timeout)
+            res = subprocess.run(cmd, stdout=out, stderr=err, text=True, timeout=timeout, env=leg_env())
             out.seek(0)
             err.seek(0)
             res.stdout, res.stderr = out.read(), err.read()
