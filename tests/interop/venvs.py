@@ -202,12 +202,16 @@ def leg_env() -> dict:
 
 
 def python_or_skip(leg: Leg) -> Path:
-    """For tests: the leg's python, or ``pytest.skip`` naming why the venv is not available."""
+    """For tests: the leg's python, or ``pytest.skip`` naming why the venv is not available (``pytest.fail`` in
+    CI, where ``CI=true``: a leg that cannot be built there must not pass unnoticed as a skip)."""
     import pytest
     try:
         return ensure(leg)
     except InteropVenvError as exc:
-        pytest.skip(f"{leg.name} venv unavailable: {exc}")
+        message = f"{leg.name} venv unavailable: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def main(argv=None) -> int:
