@@ -292,7 +292,8 @@ def test_a_stop_set_just_before_a_window_is_not_lost():
     import threading
 
     from pymodaq_plugins_timetagger.hardware.access import open_tagger
-    from pymodaq_plugins_timetagger.runs import AcquisitionAborted, make_run
+    from pymodaq_plugins_timetagger.hardware.errors import AcquisitionAborted
+    from pymodaq_plugins_timetagger.runs import make_run
     handle = open_tagger("sim", sim_clock="wall")
     try:
         run = make_run(handle, "countrate", integration_s=3600.0)

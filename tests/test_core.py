@@ -22,7 +22,8 @@ from pymodaq_plugins_timetagger.bridge.client import TaggerClient
 from pymodaq_plugins_timetagger.bridge.paramxml import from_xml_string
 from pymodaq_plugins_timetagger.bridge.service import MeasurementService
 from pymodaq_plugins_timetagger.hardware.access import open_tagger
-from pymodaq_plugins_timetagger.runs import SettingsError, make_run, make_settings
+from pymodaq_plugins_timetagger.hardware.errors import SettingsError
+from pymodaq_plugins_timetagger.runs import make_run, make_settings
 
 SIM = dict(sim_clock="virtual", sim_seed=11)
 

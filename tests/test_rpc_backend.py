@@ -422,3 +422,19 @@ def test_the_bridge_client_over_rpc(server):
         finally:
             client.shutdown()
             t.join(10)
+
+
+@NEEDS_RPC
+def test_the_rpc_backend_satisfies_the_vendor_boundary(remote):
+    """The RPC api, its tagger and its measurements offer every call of hardware/vendor.py's Protocols."""
+    from pymodaq_plugins_timetagger.hardware import vendor as boundary
+    tagger, api = remote
+    assert boundary.missing(api, boundary.Library) == []
+    assert isinstance(tagger, boundary.Tagger)
+    for cls, proto in boundary.MEASUREMENTS.items():
+        args = ([1],) if cls in ("Countrate", "Counter") else (1, 2)
+        m = getattr(api, cls)(tagger, *args)
+        try:
+            assert isinstance(m, proto), cls
+        finally:
+            m.__exit__(None, None, None)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from pymodaq_plugins_timetagger.hardware.access import open_tagger
-from pymodaq_plugins_timetagger.hardware.errors import MeasurementTimeout
+from pymodaq_plugins_timetagger.hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsError
 from pymodaq_plugins_timetagger.hardware.simulator import PoissonSource
-from pymodaq_plugins_timetagger.runs import (AcquisitionAborted, CorrelationSettings,
-                                             CountrateSettings, SettingsError, make_run,
+from pymodaq_plugins_timetagger.runs import (CorrelationSettings,
+                                             CountrateSettings, make_run,
                                              make_settings, zero_delay_mean)
 
 

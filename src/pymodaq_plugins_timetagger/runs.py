@@ -25,9 +25,10 @@ import numpy as np
 
 from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, correlation_zero_bin,
                                    index_convention)
-from .hardware.errors import MeasurementTimeout, TaggerError
+from .hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsError, TaggerError
 from .hardware.inputs import check_channel
-from .settings import (KINDS, SettingsError, check, check_kind,  # noqa: F401 (KINDS, SettingsError: API)
+from .hardware.vendor import VENDOR_EXCEPTIONS, vendor_errors
+from .settings import (KINDS, check, check_kind,  # noqa: F401 (KINDS: API)
                        default, of_kind)
 
 PS_PER_S = 1e12
@@ -35,10 +36,6 @@ PS_PER_S = 1e12
 ABORT_POLL_S = 0.05
 #: default grace on top of the integration time before an acquisition is declared timed out, s
 DEFAULT_TIMEOUT_MARGIN_S = 5.0
-
-
-class AcquisitionAborted(TaggerError):
-    """The acquisition was stopped by :meth:`Run.abort` before its window ended."""
 
 
 # ---------------------------------------------------------------------------------------- settings
@@ -206,7 +203,7 @@ class Run(abc.ABC):
         """
         t_int = check_integration(self._settings.integration_s if integration_s is None else integration_s)
         timeout = t_int + DEFAULT_TIMEOUT_MARGIN_S if timeout_s is None else float(timeout_s)
-        with self._lock:
+        with self._lock, vendor_errors(self.kind):
             self._abort.clear()
             self._accumulating = False
             duration_ps = int(round(t_int * PS_PER_S))
@@ -233,7 +230,7 @@ class Run(abc.ABC):
 
     def start_accumulating(self) -> None:
         """Clear and run continuously: :meth:`snapshot` then shows everything since this call."""
-        with self._lock:
+        with self._lock, vendor_errors(self.kind):
             self._abort.clear()
             self._overflows_at_start = self._overflows()
             for m in self._meas:
@@ -256,19 +253,19 @@ class Run(abc.ABC):
 
     def snapshot(self) -> Result:
         """The data accumulated so far (the measurement keeps running)."""
-        with self._lock:
+        with self._lock, vendor_errors(self.kind):
             return self._result()
 
     def clear(self) -> None:
         """Forget what has been accumulated and go on integrating from now."""
-        with self._lock:
+        with self._lock, vendor_errors(self.kind):
             self._overflows_at_start = self._overflows()
             for m in self._meas:
                 m.clear()
 
     def stop(self) -> None:
         """Stop integrating (accumulated data stay readable until the next start)."""
-        with self._lock:
+        with self._lock, vendor_errors(self.kind):
             self._stop_all()
             self._accumulating = False
 
@@ -307,7 +304,7 @@ class Run(abc.ABC):
     def _build(self) -> None:
         try:
             self._meas = self._create()
-        except Exception as e:
+        except (TaggerError, *VENDOR_EXCEPTIONS) as e:
             raise SettingsError(f"{self.kind}: the Time Tagger refused the settings: {e}") from e
         for m in self._meas:  # vendor measurements start on construction: wait for a grab
             m.stop()
@@ -317,7 +314,7 @@ class Run(abc.ABC):
             try:
                 m.stop()
                 m.__exit__(None, None, None)
-            except Exception:
+            except (TaggerError, *VENDOR_EXCEPTIONS):  # released anyway: the tagger's close frees it
                 pass
         self._meas = []
 
@@ -359,7 +356,7 @@ def overflow_counters(tagger) -> dict[str, int]:
             continue
         try:
             out[key] = int(getter())
-        except Exception:  # a counter that cannot be read is left out, never reported as 0
+        except (TaggerError, *VENDOR_EXCEPTIONS):  # a counter that cannot be read is left out, never reported as 0
             pass
     return out
 

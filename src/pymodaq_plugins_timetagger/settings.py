@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .hardware.errors import TaggerError
+from .hardware.errors import SettingsError
 
 #: the kinds of measurement (one Run class each in runs.py); the dimension of the data each gives
 DIM_OF = {"countrate": "0D", "correlation": "1D", "counter": "1D", "histogram": "1D"}
@@ -37,10 +37,6 @@ MAX_CHANNEL = 64
 
 #: the types of a setting: an int, a float, a bool, or a tuple of channel numbers
 INT, FLOAT, BOOL, CHANNELS, CHANNEL = "int", "float", "bool", "channels", "channel"
-
-
-class SettingsError(TaggerError, ValueError):
-    """A measurement setting that cannot be used (the message names the setting)."""
 
 
 @dataclass(frozen=True)

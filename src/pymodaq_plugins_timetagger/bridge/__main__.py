@@ -19,7 +19,8 @@ import sys
 from .. import __version__
 from .. import settings as declared
 from ..hardware.address import AddressError, parse_address
-from ..runs import KINDS, SettingsError, make_settings
+from ..hardware.errors import SettingsError
+from ..runs import KINDS, make_settings
 from . import codec
 from .client import TaggerClient, run_until_interrupted
 from .server import DEFAULT_HOST, DEFAULT_PORT

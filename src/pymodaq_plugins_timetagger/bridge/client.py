@@ -12,11 +12,11 @@ The Responder protocol (what the link calls, all from the link's own thread)::
 
     answer(dim: str, stop: threading.Event) -> codec.DataToExport
         one measurement for 'Send Data <dim>' ('0D', '1D', '2D'); raise AcquisitionAborted when ``stop`` is
-        set (Quit, lost link, stop(): nothing is sent), any TaggerError/ValueError/RuntimeError/OSError when it
-        failed (its text is sent as Info 'error' and shown in the status).
+        set (Quit, lost link, stop(): nothing is sent), a TaggerError when it failed (its
+        text is sent as Info 'error' and shown in the status).
     apply_edit(path: list[str], xml: str) -> tuple[list[str], str]
         apply one edited setting (``path`` as the server sent it, may start with 'settings_client'); return
-        ([root, *path], XML of the value actually applied); raise SettingsError (a ValueError) naming the
+        ([root, *path], XML of the value actually applied); raise SettingsError (a TaggerError) naming the
         setting when refused.
     applied_xml(path: list[str]) -> tuple[list[str], str] | None
         the value still applied at ``path`` (sent back after a refusal); None if there is no such setting.
@@ -60,7 +60,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..runs import AcquisitionAborted, SettingsError
+from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from . import auth, codec
 from .codec import ProtocolError
 from .net import SocketReader, close_quietly, tune
@@ -87,9 +87,6 @@ FREE_TIMEOUT_S = 10.0
 INFO_ERROR, INFO_SET_INFO_ERROR = "error", "set_info_error"
 #: messages pushed by the owner (push_info_xml...) and not yet sent; more are dropped (logged)
 PUSH_QUEUE = 64
-#: any failure of the responder's answer is sent as Info 'error' (the link goes on serving); AcquisitionAborted
-#: (a stopped window) is not one: nothing is sent for it
-ANSWER_ERRORS = (Exception,)
 
 
 class Responder(Protocol):
@@ -420,8 +417,11 @@ class TaggerClient:
         except AcquisitionAborted as e:
             logger.info("%s", e)
             return b""
-        except ANSWER_ERRORS as e:
-            text = str(e)
+        except Exception as e:  # a TaggerError (failed measurement, refused settings) is answered as Info 'error';
+            text = str(e)       # anything else is a bug in the responder: answered too (the link goes on), logged
+            if not isinstance(e, TaggerError):
+                logger.exception("bug in the responder's answer")
+                text = f"internal error {type(e).__name__}: {e}"
             if self.service is None:  # the service reports its own errors
                 self._error(text)
             return wire.message("Info", INFO_ERROR, text)

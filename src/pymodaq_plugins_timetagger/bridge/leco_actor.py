@@ -73,7 +73,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
     raise ImportError(f"the LECO mode needs pyleco (pip install pyleco): {_exc}") from _exc
 
 from ..dataset import PLUGIN_TYPE
-from ..runs import AcquisitionAborted
+from ..hardware.errors import AcquisitionAborted
 from . import codec
 from .client import BACKOFF_FIRST_S, BACKOFF_MAX_S
 from .paramxml import Param, to_xml_bytes, to_xml_string

@@ -9,7 +9,7 @@ link, so a viewer plugin can serve its own measurement through the same link wit
 * measure (:meth:`~MeasurementService.answer`: the measurements of one data dimension, or all of them, one
   exact window each, abortable with the caller's ``stop`` event);
 * apply an edit (:meth:`~MeasurementService.apply_edit`: the value actually applied comes back; a refusal
-  raises :class:`~.runs.SettingsError` naming the setting);
+  raises :class:`~.hardware.errors.SettingsError` naming the setting);
 * the settings tree with titles and units (:meth:`~MeasurementService.settings_tree`), the infos, the status.
 
 Errors of a measurement are logged, kept in ``status.last_error`` and raised as :class:`MeasurementFailed`
@@ -26,9 +26,9 @@ from .. import __version__
 from .. import settings as declared
 from ..dataset import RAW_TYPE, result_to_data
 from ..hardware.access import TaggerHandle, open_tagger
-from ..hardware.errors import TaggerError
+from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..hardware.inputs import configure_input
-from ..runs import AcquisitionAborted, Result, Run, SettingsError, make_run, make_settings
+from ..runs import Result, Run, make_run, make_settings
 from . import codec
 from .paramxml import Param, from_xml_string, to_xml_string
 
@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 READONLY_FIELDS = ("address", "device", "measurement")
 #: bytes of a reply besides its float64 arrays (names, labels, units, metadata), upper estimate
 REPLY_OVERHEAD_BYTES = 64 * 1024
-#: the errors a measurement may end with besides the project's (a vendor library raises RuntimeError/ValueError)
-MEASUREMENT_ERRORS = (TaggerError, RuntimeError, ValueError, OSError)
 
 
 class MeasurementFailed(TaggerError):
@@ -211,7 +209,7 @@ class MeasurementService:
         if self.handle is None:
             try:
                 self.open()
-            except (TaggerError, ValueError, RuntimeError) as e:
+            except TaggerError as e:
                 self.error(f"cannot open the Time Tagger: {e}")
 
     # ------------------------------------------------------------------ measuring
@@ -253,7 +251,7 @@ class MeasurementService:
             raise
         except SettingsError as e:
             raise MeasurementFailed(self.error(f"settings: {e}")) from e
-        except MEASUREMENT_ERRORS as e:
+        except TaggerError as e:  # the vendor's exceptions are TaggerErrors at the boundary (hardware.vendor)
             self._suspect = True
             raise MeasurementFailed(self.error(f"Time Tagger: {e}")) from e
 

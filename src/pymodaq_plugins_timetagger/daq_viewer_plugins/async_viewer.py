@@ -28,7 +28,7 @@ from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
 
 from ..compat import ThreadStatus
-from ..runs import AcquisitionAborted
+from ..hardware.errors import AcquisitionAborted
 
 logger = set_logger(get_module_name(__file__))
 

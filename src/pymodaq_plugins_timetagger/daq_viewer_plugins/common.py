@@ -36,8 +36,8 @@ from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input, input_channels, read_input, trigger_was_clamped
 from .. import __version__
 from .. import settings as declared
-from ..runs import (DEFAULT_TIMEOUT_MARGIN_S, AcquisitionAborted, Result, Run, SettingsError, make_run,
-                    make_settings)
+from ..hardware.errors import AcquisitionAborted, SettingsError
+from ..runs import DEFAULT_TIMEOUT_MARGIN_S, Result, Run, make_run, make_settings
 from ..dataset import result_to_data
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
@@ -166,7 +166,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             if handle.simulated:
                 logger.info("%s uses the simulator: %s", self.kind, handle.description)
             return handle.description, True
-        except (TaggerError, ValueError, RuntimeError, OSError) as e:
+        except TaggerError as e:
             self.release()
             return self.init_failed(f"Time Tagger {self.kind}: {e}", "device")
 
@@ -180,13 +180,13 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                 own = self.own_param(param)
                 if own is not None and self._link.running:
                     self._link.push_info_xml(self.settings.childPath(own))
-        except (TaggerError, ValueError, RuntimeError) as e:
+        except TaggerError as e:
             self.setting_refused(param, e)
             self._show_applied(param)
 
     def _apply_param(self, param) -> bool:
         """Apply one setting the user (or the server) changed; True if the measurement now runs with it.
-        Raises TaggerError, ValueError or RuntimeError when refused."""
+        Raises TaggerError when refused."""
         name = param.name()
         parent = param.parent().name() if param.parent() is not None else ""
         if name == "clear":
@@ -230,7 +230,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if self._run is not None and self._run.accumulating:
             try:
                 self._run.stop()
-            except Exception as e:  # a tagger gone at this point must not break the stop
+            except TaggerError as e:  # a tagger gone at this point must not break the stop
                 logger.warning("stopping %s: %s", self.kind, e)
         self.restate_failure()
         return ""
@@ -242,7 +242,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if self._run is not None:
             try:
                 self._run.close()
-            except Exception as e:
+            except TaggerError as e:
                 logger.warning("closing %s: %s", self.kind, e)
             self._run = None
         self.release()
@@ -294,10 +294,11 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                     _scale_counts(result, 1.0 / naverage)
                     result.metadata["naverage"] = naverage
                 return result
-            except AcquisitionAborted:
+            except TaggerError:  # AcquisitionAborted included
                 raise
-            except Exception as e:
-                raise TaggerError(f"{kind}: {e}") from e
+            except Exception as e:  # a bug: shown as an error of this grab, logged with its traceback
+                logger.exception("bug in the %s acquisition", kind)
+                raise TaggerError(f"{kind}: internal error {type(e).__name__}: {e}") from e
 
         self.start_job(work, abort=run.abort, owner=owner)
 
@@ -392,7 +393,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         param.setValue(value)  # shown in the DAQ_Viewer too
         try:
             self._apply_param(param)
-        except (TaggerError, ValueError, RuntimeError) as e:
+        except TaggerError as e:
             self._show_applied(param)
             raise SettingsError(f"{'/'.join(path)}: {e}") from None
         self.show_status(f"{'/'.join(path)} = {param.value()!r} (set by the server)")

@@ -15,7 +15,7 @@ Qt signal with a timeout) where the plugin does the work:
   cancels it and nothing is sent.
 * ``set_info``: the XML is read by :mod:`..bridge.paramxml` (never evaluated), the value set on the plugin's
   own parameter and applied as a local edit would be; the value applied is echoed back, a refusal raises
-  :class:`~..runs.SettingsError` (the link sends ``set_info_error`` and the value still applied).
+  :class:`~..hardware.errors.SettingsError` (the link sends ``set_info_error`` and the value still applied).
 * the settings (``Infos`` at each connection, ``Info_xml`` when the user edits one of them locally): the
   parameters of :data:`MIRRORED` as a :class:`~..bridge.paramxml.Param` tree.
 
@@ -33,8 +33,7 @@ from ..bridge.paramxml import Param, from_xml_string, to_xml_string
 from ..bridge.server import DEFAULT_HOST, DEFAULT_PORT
 from ..bridge.service import ClientStatus, edit_path
 from ..bridge.wire import CLASSIC, PYMODAQ5
-from ..hardware.errors import TaggerError
-from ..runs import AcquisitionAborted, SettingsError
+from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..utils import config_value
 
 #: the group's name in the plugin's settings

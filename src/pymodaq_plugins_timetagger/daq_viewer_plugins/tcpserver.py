@@ -33,7 +33,7 @@ from ..bridge.mirror import MirrorLimits, MirrorRefused, clip_text, info_key, mi
 from ..bridge.paramxml import apply_xml_update, from_xml_string, to_xml_string
 from ..bridge.server import DEFAULT_HOST, DEFAULT_PORT, BridgeError, BridgeServer, ClientLeft, NoClient
 from ..compat import ThreadStatus
-from ..runs import AcquisitionAborted
+from ..hardware.errors import AcquisitionAborted
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
 from .common import DURATION_CHANNEL_PARAM, duration_data

@@ -23,3 +23,15 @@ class TaggerOpenError(TaggerError):
 
 class MeasurementTimeout(TaggerError):
     """An acquisition did not finish within its timeout."""
+
+
+class VendorError(TaggerError):
+    """The vendor library (or a backend standing for it) raised an exception of its own; its message is kept."""
+
+
+class SettingsError(TaggerError, ValueError):
+    """A measurement setting out of its limits or of the wrong type; the message names the setting."""
+
+
+class AcquisitionAborted(TaggerError):
+    """The acquisition was stopped (``Run.abort`` or the caller's stop event) before its window ended."""

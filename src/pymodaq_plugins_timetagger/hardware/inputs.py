@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .errors import TaggerError
+from .errors import TaggerError, VendorError
+from .vendor import VENDOR_EXCEPTIONS, vendor_errors
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ class InputState:
 
 def input_channels(tagger) -> list[int]:
     """The rising-edge input numbers of ``tagger`` (1..N; Network Time Taggers may offset them)."""
-    return sorted(c for c in tagger.getChannelList() if c > 0)
+    with vendor_errors("the list of inputs"):
+        return sorted(c for c in tagger.getChannelList() if c > 0)
 
 
 def check_channel(tagger, channel, what: str = "channel") -> int:
@@ -52,8 +54,9 @@ def trigger_was_clamped(requested_v, state: InputState) -> bool:
 
 def read_input(tagger, channel: int) -> InputState:
     c = abs(int(channel))
-    return InputState(c, float(tagger.getTriggerLevel(c)), int(tagger.getInputDelay(c)),
-                      int(tagger.getDeadtime(c)), bool(tagger.getTestSignal(c)))
+    with vendor_errors(f"input {c}"):
+        return InputState(c, float(tagger.getTriggerLevel(c)), int(tagger.getInputDelay(c)),
+                          int(tagger.getDeadtime(c)), bool(tagger.getTestSignal(c)))
 
 
 def configure_input(tagger, channel: int, *, trigger_level_v: float | None = None,
@@ -74,8 +77,8 @@ def configure_input(tagger, channel: int, *, trigger_level_v: float | None = Non
             continue
         try:
             setter(value)
-        except Exception as e:
-            raise TaggerError(f"input {c}: the {name} {value!r} was refused: {e}") from e
+        except (TaggerError, *VENDOR_EXCEPTIONS) as e:
+            raise VendorError(f"input {c}: the {name} {value!r} was refused: {e}") from e
     state = read_input(tagger, c)
     if trigger_was_clamped(trigger_level_v, state):
         # the vendor clamps an out-of-range level with a warning of its own (conventions, README)
