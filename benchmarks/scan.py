@@ -178,7 +178,7 @@ class _Route:
         if self.name not in ("tcp", "remote"):
             return
         import bridge
-        from processes import pump_until
+        from tests.support.processes import pump_until
         state = det.settings["detector_settings", "server_state"]
         port = int(state.rsplit(":", 1)[1])  # "listening on 127.0.0.1:PORT"
         if self.name == "tcp":
@@ -218,12 +218,12 @@ def _run_scan(scan, timeout_s: float):
 
 def child(route: str, steps: int, integration_s: float) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(HERE)]
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(HERE)]
     from pymodaq_gui.qt_utils import mkQApp
     mkQApp("bench_scan")
     from pymodaq_gui.h5modules.saving import H5SaverBase
     from pymodaq.dashboard import create_load_dashboard
-    from scankit import close_all, init_detector, load_experiment, open_scan, write_experiment
+    from tests.support.scankit import close_all, init_detector, load_experiment, open_scan, write_experiment
 
     home = Path.home()
     next(p for p in H5SaverBase.params if p["name"] == "base_path")["value"] = str(home / "data")

@@ -5,10 +5,11 @@ import time
 import numpy as np
 import pytest
 
-from pymodaq.utils.plugin_testing import grab_and_wait, make_detector, wait_for_signal
+from pymodaq.utils.plugin_testing import make_detector, wait_for_signal
 from qtpy import QtWidgets
 
-from processes import CLIENT, Client, pump
+from tests.support.processes import CLIENT, Client, pump
+from tests.support.viewers import grab
 
 from pymodaq_plugins_timetagger.settings import default
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerTCPServer import \
@@ -67,10 +68,6 @@ def clients(tmp_path):
     for c in running:
         if c.proc.poll() is None:
             c.stop()
-
-
-def grab(det, timeout_ms=15_000):
-    return grab_and_wait(det, 1, timeout_ms=timeout_ms, live=False)
 
 
 def test_countrate_0d_over_the_bridge(server, clients):
@@ -244,7 +241,7 @@ def test_client_command_line_errors_name_the_option(tmp_path):
 
 
 def test_the_client_never_imports_qt():
-    from isolation import QT, loaded
+    from tests.support.isolation import QT, loaded
     client = ["pymodaq_plugins_timetagger.bridge.__main__", "pymodaq_plugins_timetagger.bridge.client",
               "pymodaq_plugins_timetagger.bridge.server"]
     assert loaded(client, QT + ("pymodaq", "pymodaq_gui")) == []

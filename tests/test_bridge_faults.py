@@ -20,19 +20,11 @@ import numpy as np
 import pytest
 
 from pymodaq_plugins_timetagger.bridge import codec
-from pymodaq_plugins_timetagger.bridge.client import TaggerClient
 from pymodaq_plugins_timetagger.bridge.server import BridgeError, BridgeServer
-from pymodaq_plugins_timetagger.runs import make_settings
+from tests.support.bridge import start_client, stop_client
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def wait_for(cond, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(0.005)
 
 
 def open_fds() -> int:
@@ -40,24 +32,12 @@ def open_fds() -> int:
 
 
 @pytest.fixture
-def server():
-    s = BridgeServer("127.0.0.1", 0, handshake_timeout=1.0, message_timeout=1.0).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def good_client(server):
     """Our real client (simulated tagger on the virtual clock: instant, exact) connected to ``server``."""
-    client = TaggerClient("127.0.0.1", server.port, address="sim", kind="countrate",
-                          settings=make_settings("countrate", channels=(5,), integration_s=0.001),
-                          sim_options={"sim_clock": "virtual", "sim_seed": 1}, backoff_max_s=0.2)
-    t = threading.Thread(target=client.serve_forever, daemon=True)
-    t.start()
+    client, t = start_client(server.port)
     wait_for(lambda: any(c.infos for c in server.clients()), what="the good client connects")
     yield client
-    client.shutdown()
-    t.join(10)
+    stop_client(client, t)
 
 
 def request_ok(server, n=3):
@@ -199,12 +179,7 @@ def read_hello(conn):
 
 
 def make_client(port, **kw):
-    client = TaggerClient("127.0.0.1", port, address="sim", kind="countrate",
-                          settings=make_settings("countrate", channels=(5,), integration_s=0.001),
-                          sim_options={"sim_clock": "virtual", "sim_seed": 2}, backoff_max_s=0.1, **kw)
-    t = threading.Thread(target=client.serve_forever, daemon=True)
-    t.start()
-    return client, t
+    return start_client(port, seed=2, backoff_max_s=0.1, **kw)
 
 
 def test_client_survives_a_server_that_sends_garbage(caplog):

@@ -11,6 +11,7 @@ from pymodaq_plugins_timetagger.bridge.net import SocketReader
 from pymodaq_plugins_timetagger.bridge.server import (BridgeServer, ClientReportedError, NoClient,
                                                       RequestTimeout, parse_allowed)
 from pymodaq_plugins_timetagger.bridge.wire import ClassicWire, Pymodaq5Wire
+from tests.support.processes import wait_for
 
 
 class RawClient:
@@ -45,19 +46,7 @@ class RawClient:
         self.sock.close()
 
 
-@pytest.fixture
-def server():
-    s = BridgeServer("127.0.0.1", 0, handshake_timeout=1.0, message_timeout=2.0).start()
-    yield s
-    s.stop()
-
-
-def wait_for(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+BRIDGE_MESSAGE_TIMEOUT_S = 2.0  # the conftest's ``server``
 
 
 def test_classic_2d_with_both_axes(server):

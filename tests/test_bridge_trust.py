@@ -15,22 +15,15 @@ import numpy as np
 import pytest
 
 from pymodaq_plugins_timetagger.bridge import codec
-from pymodaq_plugins_timetagger.bridge.client import TaggerClient
 from pymodaq_plugins_timetagger.bridge.server import (BridgeError, BridgeServer, ClientReportedError,
                                                       RequestTimeout, parse_allowed)
 from pymodaq_plugins_timetagger.runs import DEFAULT_TIMEOUT_MARGIN_S, make_settings
+from tests.support.bridge import start_client, stop_client
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
 GRABBER = codec.encode_frames("GRABBER")
-
-
-def wait_for(cond, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(0.005)
 
 
 def events_of(server):
@@ -41,29 +34,6 @@ def events_of(server):
 
 def dropped(events):
     return " | ".join(str(d) for k, _, d in events if k in ("dropped", "disconnected"))
-
-
-@pytest.fixture
-def server():
-    s = BridgeServer("127.0.0.1", 0, handshake_timeout=1.0, message_timeout=1.0).start()
-    yield s
-    s.stop()
-
-
-def start_client(port, **kw):
-    """Our real client on a simulated tagger (virtual clock: instant and exact), in a thread."""
-    kw.setdefault("kind", "countrate")
-    kw.setdefault("settings", make_settings("countrate", channels=(5,), integration_s=0.001))
-    kw.setdefault("sim_options", {"sim_clock": "virtual", "sim_seed": 1})
-    client = TaggerClient("127.0.0.1", port, address="sim", backoff_max_s=0.2, **kw)
-    t = threading.Thread(target=client.serve_forever, daemon=True)
-    t.start()
-    return client, t
-
-
-def stop_client(client, t):
-    client.shutdown()
-    t.join(10)
 
 
 def dte0(v=1.0):

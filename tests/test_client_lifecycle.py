@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from processes import GROUP, WINDOWS, WINDOWS_LIKE_CTRL_C, interrupt, stop_process
+from tests.support.processes import GROUP, WINDOWS, WINDOWS_LIKE_CTRL_C, interrupt, stop_process
 
 from pymodaq_plugins_timetagger.settings import default
 from pymodaq_plugins_timetagger.bridge import codec

@@ -17,44 +17,12 @@ pmd_factory = pytest.importorskip("pymodaq_utils.serialize.factory")
 # pymodaq.utils.data registers DataFromPlugins and DataActuator with the serializer
 pmd_utils_data = pytest.importorskip("pymodaq.utils.data")
 
+from tests.support.wire import Reader, lp, typed, u32  # noqa: E402
+
 SF = pmd_factory.SerializableFactory()
 
 # PyMoDAQ's own __eq__ warns about axes it looks up and does not find
 pytestmark = pytest.mark.filterwarnings("ignore:The axis requested with index")
-
-
-def u32(n):
-    return struct.pack(">I", n)
-
-
-def lp(b):
-    return u32(len(b)) + b
-
-
-def typed(name, body=b""):
-    return lp(name.encode()) + body
-
-
-class Reader:
-    """read(n) over bytes: exactly n bytes, or EOFError when they run out."""
-
-    def __init__(self, data):
-        self.data = bytes(data)
-        self.pos = 0
-        self.calls = []
-
-    def __call__(self, n):
-        self.calls.append(n)
-        if self.pos + n > len(self.data):
-            self.pos = len(self.data)
-            raise EOFError(f"need {n}")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    @property
-    def left(self):
-        return len(self.data) - self.pos
 
 
 # ------------------------------------------------------------------------------------------------
@@ -792,7 +760,7 @@ def test_detect_dialect():
 # ------------------------------------------------------------------------------------------------
 
 def test_codec_imports_no_pymodaq_and_no_qt():
-    from isolation import PYMODAQ, QT, loaded
+    from tests.support.isolation import PYMODAQ, QT, loaded
     assert loaded(["pymodaq_plugins_timetagger.bridge.codec"], QT + PYMODAQ) == []
 
 def test_an_empty_array_with_absurd_dimensions_is_refused():

@@ -18,28 +18,14 @@ from pymodaq_plugins_timetagger.bridge.codec import ProtocolError
 
 FAST = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+from tests.support.wire import Reader  # noqa: E402
+
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 DTYPES = [np.dtype(d) for d in (
     "|b1", "|i1", "|u1", "<i2", "<i4", "<i8", "<u2", "<u4", "<u8", "<f2", "<f4", "<f8", "<c8",
     "<c16", ">i2", ">i4", ">i8", ">u2", ">u4", ">u8", ">f2", ">f4", ">f8", ">c8", ">c16")]
-
-
-class Reader:
-    """read(n): exactly n bytes, or EOFError once the bytes run out."""
-
-    def __init__(self, data):
-        self.data = bytes(data)
-        self.pos = 0
-
-    def __call__(self, n):
-        if self.pos + n > len(self.data):
-            self.pos = len(self.data)
-            raise EOFError
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
 
 
 # ------------------------------------------------------------------------------------------------

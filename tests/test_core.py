@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from processes import CLIENT, pump
+from tests.support.processes import CLIENT, pump
 
 from pymodaq_plugins_timetagger import settings as declared
 from pymodaq_plugins_timetagger.bridge import codec

@@ -7,8 +7,8 @@ PyMoDAQ 4.4.11 leg (tests/interop/scenarios.py, tests/test_versions.py). Loopbac
 """
 import pytest
 
-from interop.scenarios import our_client_feeds_pymodaq_tcpserver, pymodaq_remote_viewer_is_served
-from interop.venv513 import interop_python_or_skip
+from tests.interop.scenarios import our_client_feeds_pymodaq_tcpserver, pymodaq_remote_viewer_is_served
+from tests.interop.venv513 import interop_python_or_skip
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("pyleco", reason="the LECO mode needs pyleco (pip install pyleco)")
 from pymodaq.utils.plugin_testing import grab_and_wait, make_detector  # noqa: E402
 
-from lecokit import directors  # noqa: E402
+from tests.support.lecokit import directors  # noqa: E402
 
 director_1d, director_0d = directors()
 
@@ -28,9 +28,9 @@ from pymodaq_plugins_timetagger.bridge.leco_actor import (  # noqa: E402
 from pymodaq_plugins_timetagger.dataset import result_to_data  # noqa: E402
 from pymodaq_plugins_timetagger.runs import AxisSpec, Result  # noqa: E402
 
-from lecokit import (HOST, WATCH_PARENT, Child, components, free_port, pump,  # noqa: E402
-                     start_coordinator, wait_signed_in)
-from processes import GROUP, WINDOWS, stop_process  # noqa: E402
+from tests.support.lecokit import (HOST, WATCH_PARENT, Child, components, start_coordinator,  # noqa: E402
+                                   wait_signed_in)
+from tests.support.processes import GROUP, WINDOWS, free_port, pump, stop_process  # noqa: E402
 
 ACTOR = WATCH_PARENT + """
 import json, logging, sys
@@ -142,7 +142,7 @@ def test_several_measurements_in_one_data_to_export():
 
 
 def test_the_actor_never_imports_qt_or_pymodaq():
-    from isolation import PYMODAQ, QT, loaded
+    from tests.support.isolation import PYMODAQ, QT, loaded
     assert loaded(["pymodaq_plugins_timetagger.bridge.leco_actor"], QT + PYMODAQ) == []
 
 

@@ -14,11 +14,12 @@ import pytest
 pytest.importorskip("pyleco", reason="LECO needs pyleco")
 from pymodaq.utils.plugin_testing import grab_and_wait, make_detector  # noqa: E402
 
-from lecokit import directors  # noqa: E402
+from tests.support.lecokit import directors  # noqa: E402
 
 director_1d, director_0d = directors()
 
-from lecokit import HOST, WATCH_PARENT, Child, components, free_port, pump, start_coordinator  # noqa: E402
+from tests.support.lecokit import HOST, WATCH_PARENT, Child, components, start_coordinator  # noqa: E402
+from tests.support.processes import free_port, pump  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 

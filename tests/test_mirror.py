@@ -7,7 +7,7 @@ import pytest
 
 from pymodaq.utils.plugin_testing import make_detector
 
-from processes import Peer, pump, pump_until
+from tests.support.processes import Peer, pump, pump_until
 
 from pymodaq_plugins_timetagger.bridge import codec
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerTCPServer import \

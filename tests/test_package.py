@@ -22,7 +22,7 @@ def test_version_and_config():
 
 
 def test_importing_the_core_loads_neither_qt_nor_pymodaq():
-    from isolation import PYMODAQ, QT, loaded
+    from tests.support.isolation import PYMODAQ, QT, loaded
     core = ["pymodaq_plugins_timetagger.hardware.access", "pymodaq_plugins_timetagger.hardware.simulator",
             "pymodaq_plugins_timetagger.runs", "pymodaq_plugins_timetagger.settings",
             "pymodaq_plugins_timetagger.dataset", "pymodaq_plugins_timetagger.bridge.service",

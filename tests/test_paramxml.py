@@ -335,7 +335,7 @@ def test_property_same_bytes_as_pymodaq_and_round_trip(children):
 
 # --------------------------------------------------------------------------------------- Qt-free
 def test_module_imports_neither_qt_nor_pymodaq():
-    from isolation import PYMODAQ, QT, loaded
+    from tests.support.isolation import PYMODAQ, QT, loaded
     assert loaded(["pymodaq_plugins_timetagger.bridge.paramxml"], QT + PYMODAQ + ("numpy",)) == []
 
 def test_infos_of_a_pymodaq_5_1_13_viewer():
@@ -386,5 +386,5 @@ def test_mirror_shows_only_plain_values_of_allowed_types():
 
 
 def test_mirror_module_imports_neither_qt_nor_pymodaq():
-    from isolation import PYMODAQ, QT, loaded
+    from tests.support.isolation import PYMODAQ, QT, loaded
     assert loaded(["pymodaq_plugins_timetagger.bridge.mirror"], QT + PYMODAQ + ("numpy",)) == []

@@ -6,6 +6,8 @@ import pytest
 
 from pymodaq.utils.plugin_testing import SignalTimeout, grab_and_wait, make_detector, wait_for_signal
 
+from tests.support.viewers import grab
+
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerCountrate import \
     DAQ_0DViewer_TimeTaggerCountrate
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerCorrelation import \
@@ -54,10 +56,6 @@ def set_value(det, *path_and_value):
     p = det.settings.child(*path)
     p.setValue(value)
     det.commit_settings(p)
-
-
-def grab(det, timeout_ms=10_000):
-    return grab_and_wait(det, 1, timeout_ms=timeout_ms, live=False)
 
 
 def no_data_within(det, ms):

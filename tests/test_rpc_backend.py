@@ -1,6 +1,6 @@
 """The TimeTaggerRPC backend (hardware/rpc.py) against the REAL TimeTaggerRPC server serving the simulator.
 
-The server is ``tests/rpc_server.py`` in a subprocess: TimeTaggerRPC's own ``start_server`` with a shim
+The server is ``tests/support/rpc_server.py`` in a subprocess: TimeTaggerRPC's own ``start_server`` with a shim
 module named ``TimeTagger`` made of the simulator (see that file for why a shim is needed). Skipped when
 the ``timetaggerrpc`` package (and Pyro5) cannot be imported.
 """
@@ -20,8 +20,9 @@ import pytest
 
 from pymodaq_plugins_timetagger.hardware import rpc
 from pymodaq_plugins_timetagger.hardware.errors import TaggerError, TaggerOpenError
+from tests.support.processes import free_port
 
-SERVER_SCRIPT = Path(__file__).with_name("rpc_server.py")
+SERVER_SCRIPT = Path(__file__).parent / "support" / "rpc_server.py"
 REPO = SERVER_SCRIPT.parent.parent
 SERVER_START_TIMEOUT_S = 15.0
 TEST_SIGNAL_HZ = 800_000.0          # simulated Time Tagger Ultra: 403.2 MHz / 504
@@ -40,14 +41,8 @@ def _rpc_available() -> str:
 NEEDS_RPC = pytest.mark.skipif(bool(_rpc_available()), reason=_rpc_available() or "available")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    """tests/rpc_server.py in a subprocess; ``port`` once it listens."""
+    """tests/support/rpc_server.py in a subprocess; ``port`` once it listens."""
 
     def __init__(self, port: int = 0):
         self.log = tempfile.TemporaryFile(mode="w+")
@@ -147,7 +142,7 @@ def test_bad_arguments(host, port, timeout_s):
 
 @NEEDS_RPC
 def test_nobody_listening_is_a_quick_runtime_error():
-    port = _free_port()
+    port = free_port()
     t0 = time.monotonic()
     with pytest.raises(RuntimeError, match=f"127.0.0.1:{port}") as ei:
         rpc.open_rpc("127.0.0.1", port, timeout_s=2.0)
@@ -349,7 +344,7 @@ def test_client_vanishing_frees_the_tagger(server):
 
 @NEEDS_RPC
 def test_dead_server_gives_a_clear_error_quickly():
-    port = _free_port()
+    port = free_port()
     srv = Server(port)                      # an explicit --port, as in the docs
     try:
         assert srv.port == port

@@ -14,7 +14,7 @@ from pymodaq.control_modules.daq_viewer_ui.viewer_selector import SelectedModule
 from pymodaq.control_modules.enums import DAQTypesEnum
 from pymodaq.utils.plugin_testing import wait_for_signal
 
-from processes import Client, Peer, free_port, pump, pump_until
+from tests.support.processes import Client, Peer, free_port, pump, pump_until
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from processes import GROUP, free_port, pump, stop_process
+from .processes import GROUP, free_port, pump, stop_process
 
 HOST = "127.0.0.1"
 NAMESPACE = "ttest"

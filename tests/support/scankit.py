@@ -1,6 +1,6 @@
 """PyMoDAQ's Dashboard and DAQ_Scan driven headless: experiment file, 1D scan set-up, closing.
 
-Shared by tests/test_daq_scan.py and benchmarks/scan.py (which puts this folder on sys.path). What a user
+Shared by tests/test_daq_scan.py and benchmarks/scan.py (which puts the repository on sys.path). What a user
 does: the Dashboard loads an experiment file (one actuator, one detector), the DAQ_Scan extension is opened
 from the Dashboard, a linear 1D scan is set on the actuator and started.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from qtpy import QtCore, QtWidgets
 
-from processes import pump_until
+from .processes import pump_until
 
 
 def write_experiment(path: Path, actuator: str, detector: str, daq_type: str, plugin: str,

@@ -51,6 +51,15 @@ def pump(seconds: float) -> None:
         time.sleep(0.005)
 
 
+def wait_for(condition, timeout: float = 10.0, what: str = "condition") -> None:
+    """Wait (no Qt events) until ``condition()`` is true; AssertionError naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.005)
+
+
 def pump_until(condition, timeout: float = 10.0, what: str = "condition") -> None:
     """Process Qt events until ``condition()`` is true; AssertionError naming ``what`` after ``timeout`` s."""
     from qtpy import QtWidgets

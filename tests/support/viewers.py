@@ -1,0 +1,7 @@
+"""Driving our DAQ_Viewer plugins headless with PyMoDAQ's own plugin-testing harness."""
+from pymodaq.utils.plugin_testing import grab_and_wait
+
+
+def grab(det, timeout_ms=15_000):
+    """One single (not live) grab of ``det``; its DataToExport."""
+    return grab_and_wait(det, 1, timeout_ms=timeout_ms, live=False)
