@@ -32,7 +32,7 @@ stdout lines, in order:
 Errors: a JSON line ``{"event": "error", "msg": ...}`` on stdout and exit 2 (no client before the
 timeout), 3 (a grab timed out), 4 (init failed), 1 (anything else).
 
-The accept() workaround (PROTOCOL.md): PyMoDAQ 5.1.13's ``TCPServer.listen_client`` stores the socket
+The accept() workaround (docs/protocol.rst): PyMoDAQ 5.1.13's ``TCPServer.listen_client`` stores the socket
 returned by ``self.serversocket.accept()``. ``serversocket`` is a ``pymodaq_utils.serialize.mysocket.Socket``,
 but it inherits ``accept()`` from the base ``pymodaq_utils.mysocket.Socket``, which wraps the accepted socket
 in the BASE class. That one has no ``check_sended_with_serializer``, so every later ``send_command(sock,

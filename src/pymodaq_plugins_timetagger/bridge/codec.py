@@ -9,7 +9,7 @@ This module imports only the standard library and numpy. It writes and reads:
 * **dialect 2** ("classic"): the untyped messages of PyMoDAQ 1.6-3.x (the documented "custom
   client" protocol): strings, scalars, arrays and lists, with no outer frame.
 
-The wire facts are in ``PROTOCOL.md``; this is our own implementation of them, tested byte for byte
+The wire facts are in ``docs/protocol.rst``; this is our own implementation of them, tested byte for byte
 against pymodaq_utils 5.3.7 / pymodaq_data / pymodaq 5.3.8 (``tests/test_codec.py``).
 
 Data model

@@ -1,6 +1,6 @@
 """The two dialects as message readers/writers over a socket, used alike by the server and the client.
 
-A message is a command string followed by its arguments (see shared/PROTOCOL.md):
+A message is a command string followed by its arguments (docs/protocol.rst):
 
 =============  =============================  ===============================================
 command        PyMoDAQ 5 (typed frames)       classic (untyped)
