@@ -83,14 +83,9 @@ class HistogramSettings:
     integration_s: float = default("histogram", "integration_s")
 
 
-SETTINGS_CLASSES = {"countrate": CountrateSettings, "correlation": CorrelationSettings,
-                    "counter": CounterSettings, "histogram": HistogramSettings}
-assert all({f.name for f in fields(c)} == {s.name for s in of_kind(k)} for k, c in SETTINGS_CLASSES.items())
-
-
 def make_settings(kind: str, **values):
     """Build the settings of ``kind`` from keyword values (unknown names raise SettingsError)."""
-    cls = SETTINGS_CLASSES[check_kind(kind)]
+    cls = MEASUREMENTS[check_kind(kind)].settings
     known = {f.name for f in fields(cls)}
     unknown = set(values) - known
     if unknown:
@@ -150,8 +145,8 @@ def check_settings(s, handle):
 
 
 def _kind_of(s) -> str:
-    for k, cls in SETTINGS_CLASSES.items():
-        if isinstance(s, cls):
+    for k, m in MEASUREMENTS.items():
+        if isinstance(s, m.settings):
             return k
     raise SettingsError(f"not the settings of a measurement: {type(s).__name__}")
 
@@ -283,8 +278,9 @@ class Run(abc.ABC):
     @classmethod
     def validate(cls, settings, handle):
         """Return checked settings, or raise SettingsError naming the bad field."""
-        if not isinstance(settings, SETTINGS_CLASSES[cls.kind]):
-            raise SettingsError(f"{cls.kind}: expected {SETTINGS_CLASSES[cls.kind].__name__}, "
+        expected = MEASUREMENTS[cls.kind].settings
+        if not isinstance(settings, expected):
+            raise SettingsError(f"{cls.kind}: expected {expected.__name__}, "
                                 f"got {type(settings).__name__}")
         return check_settings(settings, handle)
 
@@ -524,8 +520,27 @@ class HistogramRun(Run):
                       metadata={"total_counts": int(counts.sum())})
 
 
-RUN_CLASSES = {"countrate": CountrateRun, "correlation": CorrelationRun, "counter": CounterRun,
-               "histogram": HistogramRun}
+@dataclass(frozen=True)
+class Measurement:
+    """What a kind of measurement is: the dimension of its data, its settings class and its Run class."""
+
+    dim: str
+    settings: type
+    run: type
+
+
+#: the one table keyed by measurement kind (the names: settings.KINDS, against which settings are declared)
+MEASUREMENTS = {"countrate": Measurement("0D", CountrateSettings, CountrateRun),
+                "correlation": Measurement("1D", CorrelationSettings, CorrelationRun),
+                "counter": Measurement("1D", CounterSettings, CounterRun),
+                "histogram": Measurement("1D", HistogramSettings, HistogramRun)}
+assert tuple(MEASUREMENTS) == KINDS and all(m.run.kind == k for k, m in MEASUREMENTS.items())
+assert all({f.name for f in fields(m.settings)} == {s.name for s in of_kind(k)} for k, m in MEASUREMENTS.items())
+
+
+def dim_of(kind: str) -> str:
+    """'0D' or '1D': the dimension of the data of ``kind``."""
+    return MEASUREMENTS[check_kind(kind)].dim
 
 
 def make_run(handle, kind: str, settings=None, **values) -> Run:
@@ -534,7 +549,4 @@ def make_run(handle, kind: str, settings=None, **values) -> Run:
         settings = make_settings(kind, **values)
     elif values:
         settings = replace(settings, **values)
-    cls = RUN_CLASSES.get(kind)
-    if cls is None:
-        raise SettingsError(f"unknown measurement {kind!r}; known: {', '.join(KINDS)}")
-    return cls(handle, settings)
+    return MEASUREMENTS[check_kind(kind)].run(handle, settings)

@@ -24,10 +24,10 @@ from typing import Any, Callable
 
 from .hardware.errors import SettingsError
 
-#: the kinds of measurement (one Run class each in runs.py); the dimension of the data each gives
-DIM_OF = {"countrate": "0D", "correlation": "1D", "counter": "1D", "histogram": "1D"}
-KINDS = tuple(DIM_OF)
-#: largest n_bins / n_values accepted from users (an int32 histogram of 10 M bins is 40 MB)
+#: the names of the kinds of measurement; what each is (data dimension, settings and Run classes): runs.MEASUREMENTS
+KINDS = ("countrate", "correlation", "counter", "histogram")
+#: largest n_bins / n_values accepted from users (an int32 histogram of 10 M bins is 40 MB); the simulator's
+#: own guard (simulator.measurements.SIM_MAX_BINS) is larger
 MAX_BINS = 10_000_000
 #: longest integration per acquisition, s (a scan step of a day is a configuration mistake)
 MAX_INTEGRATION_S = 86_400.0
@@ -114,7 +114,7 @@ def of_kind(kind: str) -> tuple[Setting, ...]:
 
 
 def check_kind(kind: str) -> str:
-    if kind not in DIM_OF:
+    if kind not in KINDS:
         raise SettingsError(f"unknown measurement {kind!r}; known: {', '.join(KINDS)}")
     return kind
 

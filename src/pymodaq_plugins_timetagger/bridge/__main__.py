@@ -20,7 +20,7 @@ from .. import __version__
 from .. import settings as declared
 from ..hardware.address import AddressError, parse_address
 from ..hardware.errors import SettingsError
-from ..runs import KINDS, make_settings
+from ..runs import KINDS, dim_of, make_settings
 from . import codec
 from .client import TaggerClient, run_until_interrupted
 from .server import DEFAULT_HOST, DEFAULT_PORT
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
             check_reply_fits(s, codec.DEFAULT_MAX_FRAME, spell=lambda name: "--" + name.replace("_", "-"))
         if args.protocol == CLASSIC:
             for dim in ("0D", "1D"):
-                same = [k for k in kinds if declared.DIM_OF[k] == dim]
+                same = [k for k in kinds if dim_of(k) == dim]
                 if len(same) > 1:
                     raise SettingsError(f"--measurement {','.join(same)}: the classic protocol carries one "
                                         f"{dim} dataset per request; use --protocol pymodaq5 (both in one "

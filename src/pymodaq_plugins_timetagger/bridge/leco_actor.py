@@ -82,7 +82,7 @@ from .service import MeasurementFailed, MeasurementService, edit_path
 logger = logging.getLogger(__name__)
 
 #: the Coordinator's default port (``pyleco.core.COORDINATOR_PORT``)
-DEFAULT_PORT = 12300
+COORDINATOR_PORT = 12300
 #: the actor asks the Coordinator for a sign of life this often, s (also serves as heartbeat)
 PING_INTERVAL_S = 1.0
 #: no message from the Coordinator for this long while signed in: it is gone, sign in again, s
@@ -345,7 +345,7 @@ class LecoTaggerActor:
     tagger when it returns.
     """
 
-    def __init__(self, service: MeasurementService, host: str = "localhost", port: int = DEFAULT_PORT,
+    def __init__(self, service: MeasurementService, host: str = "localhost", port: int = COORDINATOR_PORT,
                  name: str = "timetagger", *, backoff_max_s: float = BACKOFF_MAX_S) -> None:
         if not name or "." in name:
             raise ValueError(f"LECO name {name!r}: give a non-empty name without '.'")
@@ -636,4 +636,4 @@ class LecoTaggerActor:
         self._send_param(targets, path, applied)
 
 
-__all__ = ["LecoTaggerActor", "DEFAULT_PORT", "encode_parameter_with_path", "decode_parameter_with_path"]
+__all__ = ["LecoTaggerActor", "COORDINATOR_PORT", "encode_parameter_with_path", "decode_parameter_with_path"]

@@ -28,7 +28,7 @@ from ..dataset import RAW_TYPE, result_to_data
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..hardware.inputs import configure_input
-from ..runs import Result, Run, make_run, make_settings
+from ..runs import Result, Run, dim_of, make_run, make_settings
 from . import codec
 from .paramxml import Param, from_xml_string, to_xml_string
 
@@ -218,7 +218,7 @@ class MeasurementService:
         (None: all)."""
         if dim is None or len(self.kinds) == 1:
             return list(self.kinds)
-        kinds = [k for k in self.kinds if declared.DIM_OF[k] == dim]
+        kinds = [k for k in self.kinds if dim_of(k) == dim]
         if not kinds:
             raise SettingsError(f"no {dim} measurement on this client (it serves {', '.join(self.kinds)})")
         return kinds

@@ -118,7 +118,7 @@ def kind_params(kind: str) -> list:
 class TimeTaggerViewerBase(AsyncViewerBase):
     """Base of the Time Tagger viewer plugins (see the module documentation)."""
 
-    kind = ""                   # the runs.KINDS entry of the subclass
+    kind = ""                   # the settings.KINDS entry of the subclass (runs.MEASUREMENTS)
     params = common_params([])
 
     # ------------------------------------------------------------------ to override

@@ -90,6 +90,7 @@ class TCPServerViewerBase(AsyncViewerBase):
         super().ini_attributes()
         self.controller: BridgeServer | None = None
         self._mirrored_id: int | None = None
+        self._client_ids: dict[str, int] = {}  # the labels offered under 'client' -> the server's client ids
         self._mirror_source = None          # the mirrored client's settings (paramxml.Param)
         self._info_keys: dict[str, str] = {}  # info name -> parameter name under infos
         self._last_axes: dict = {}
@@ -212,7 +213,8 @@ class TCPServerViewerBase(AsyncViewerBase):
         clients = self.controller.clients() if self.controller is not None else []
         lines = [f"{c.label} {c.client_type}, served {c.requests_served}" for c in clients]
         self.settings.child("clients").setValue("\n".join(lines) or "none")
-        labels = [FIRST_CONNECTED] + [c.label for c in clients]
+        self._client_ids = {c.label: c.id for c in clients}
+        labels = [FIRST_CONNECTED, *self._client_ids]
         current = self.settings["client"]
         self.settings.child("client").setLimits(labels)
         self.settings.child("client").setValue(current if current in labels else FIRST_CONNECTED)
@@ -221,13 +223,7 @@ class TCPServerViewerBase(AsyncViewerBase):
             self._mirror(selected)
 
     def _selected_id(self) -> int | None:
-        label = self.settings["client"]
-        if label == FIRST_CONNECTED:
-            return None
-        try:
-            return int(label.split()[0].lstrip("#"))
-        except (ValueError, IndexError):
-            return None
+        return self._client_ids.get(self.settings["client"])  # None: first connected
 
     def _selected_client(self):
         if self.controller is None:

@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 
 #: value of ``CHANNEL_UNUSED`` (vendor: -134217728)
 CHANNEL_UNUSED = -134217728
-#: largest n_bins / n_values accepted (int32 in the vendor's API; memory here)
-MAX_BINS = 100_000_000
+#: largest n_bins / n_values the SIMULATOR accepts: its own memory guard (the vendor's API takes any int32; no
+#: limit of the vendor's is known). Users are held to the smaller settings.MAX_BINS before a measurement is built.
+SIM_MAX_BINS = 100_000_000
 
 
 def _as_bool(value, name):
@@ -279,7 +280,7 @@ class Counter(IteratorBase):
             raise ValueError("a valid Time Tagger must be provided.")
         self._channels = tuple(_as_channel_list(channels, tagger, "Counter"))
         self._binwidth = _positive(binwidth, "binwidth", "Counter")
-        self._n_values = _positive(n_values, "n_values", "Counter", MAX_BINS)
+        self._n_values = _positive(n_values, "n_values", "Counter", SIM_MAX_BINS)
         super().__init__(tagger)
 
     def _channels_in_use(self):
@@ -432,7 +433,7 @@ class Correlation(IteratorBase):
         self._ch2 = self._ch1 if c2 == CHANNEL_UNUSED else tagger._validate_channel(
             c2, "Correlation channel_2")
         self._binwidth = _positive(binwidth, "binwidth", "Correlation")
-        self._n_bins = _positive(n_bins, "n_bins", "Correlation", MAX_BINS)
+        self._n_bins = _positive(n_bins, "n_bins", "Correlation", SIM_MAX_BINS)
         super().__init__(tagger)
 
     def _channels_in_use(self):
@@ -500,7 +501,7 @@ class Histogram(IteratorBase):
         self._start_ch = self._click if s == CHANNEL_UNUSED else tagger._validate_channel(
             s, "Histogram start_channel")
         self._binwidth = _positive(binwidth, "binwidth", "Histogram")
-        self._n_bins = _positive(n_bins, "n_bins", "Histogram", MAX_BINS)
+        self._n_bins = _positive(n_bins, "n_bins", "Histogram", SIM_MAX_BINS)
         super().__init__(tagger)
 
     def _channels_in_use(self):
