@@ -15,7 +15,6 @@ PERIOD = TT.MODELS["ultra"].test_signal_period_ps
 def test_constants_are_stated():
     assert conventions.CORRELATION_SIGN == "tau = t(channel_1) - t(channel_2)"
     assert conventions.CORRELATION_VENDOR_INDEX == "left edge"
-    assert conventions.HISTOGRAM_INDEX == "left edge"
     assert conventions.AUTOCORRELATION_SELF_PAIRS is True
     assert conventions.WAIT_ON_INDEFINITE_RETURNS is True
 

@@ -7,8 +7,8 @@ import pytest
 
 from pymodaq_plugins_timetagger.bridge import paramxml as px
 from pymodaq_plugins_timetagger.bridge.paramxml import (
-    Param, apply_xml_update, from_xml_string, param_from_dicts, to_xml_bytes, to_xml_string, value_from_xml_text,
-    value_to_xml_text)
+    Param, apply_xml_update, from_xml_string, to_xml_bytes, to_xml_string, value_from_xml_text, value_to_xml_text)
+from tests.support.paramxml import param_from_dict, param_from_dicts, to_xml_bytes_51, value_text_51
 
 ioxml = pytest.importorskip("pymodaq_gui.parameter.ioxml")
 from pymodaq_gui.parameter import Parameter  # noqa: E402
@@ -93,13 +93,11 @@ def test_flavor_51_is_what_pymodaq_5_1_13_writes():
         b'<path type="browsepath" title="Path:" visible="1" removable="0" readonly="0" show_pb="1" '
         b'filetype="1">/tmp</path></grp></settings>')
     tree = param_from_dicts("settings", dicts)
-    assert to_xml_bytes(tree, flavor="5.1") == golden
-    assert to_xml_bytes(tree.child("grp", "push"), flavor="5.1") == (
+    assert to_xml_bytes_51(tree) == golden
+    assert to_xml_bytes_51(tree.child("grp", "push")) == (
         b'<push type="bool_push" title="Push:" visible="1" removable="0" readonly="0" label="Go">0</push>')
     # and the 5.1 text reads back into the same tree
     assert from_xml_string(golden) == tree.xml_view()
-    with pytest.raises(ValueError, match="flavor"):
-        to_xml_string(tree, flavor="4.4")
 
 
 # --------------------------------------------------------------------------------------- (2) their reader
@@ -152,7 +150,7 @@ def test_child_errors_name_the_path():
 
 def test_to_dict_round_trip_through_pymodaq():
     tree = param_from_dicts("settings", DICTS)
-    assert [c.to_dict() for c in tree.children] == [px.param_from_dict(d).to_dict() for d in DICTS]
+    assert [c.to_dict() for c in tree.children] == [param_from_dict(d).to_dict() for d in DICTS]
     rebuilt = Parameter.create(**tree.to_dict())
     assert rebuilt.saveState() == pmq_tree().saveState()
 
@@ -205,7 +203,7 @@ def test_value_text_matches_pymodaq_gui(type_, value, text):
         if type_ == "list":
             d["limits"] = [value]
         theirs = ioxml.parameter_to_xml_string(Parameter.create(**d))
-        assert to_xml_bytes(px.param_from_dict(d)) == theirs
+        assert to_xml_bytes(param_from_dict(d)) == theirs
     back = value_from_xml_text(type_, text, {"all_items": "['a', 'b']"})
     if type_ == "int" and value is True:
         assert back == 1
@@ -229,15 +227,15 @@ def test_value_reading_edge_cases():
     assert value_from_xml_text("itemselect", "None") == {"all_items": [], "selected": []}
     assert value_from_xml_text("action", "None") is None
     assert value_to_xml_text("list", float("nan")) == "np.nan"
-    assert value_to_xml_text("list", float("nan"), flavor="5.1") == "float(nan)"
-    assert value_to_xml_text("bool", "warning", flavor="5.1") == "1"
+    assert value_text_51("list", float("nan")) == "float(nan)"
+    assert value_text_51("bool", "warning") == "1"
 
 
 def test_list_limits_variants():
     for limits in ([0.1, 0.2], [True, False], ["a b", "c,d"], [1, "x", 2.5]):
         d = {"name": "p", "type": "list", "limits": limits, "value": limits[0]}
         theirs = ioxml.parameter_to_xml_string(Parameter.create(**d))
-        assert to_xml_bytes(px.param_from_dict(d)) == theirs
+        assert to_xml_bytes(param_from_dict(d)) == theirs
         back = from_xml_string(theirs)
         assert back.limits == limits and back.value == limits[0]
     # numpy scalars in limits are written as numpy reprs by numpy >= 2
@@ -246,7 +244,7 @@ def test_list_limits_variants():
     # dict limits (title -> value)
     d = {"name": "p", "type": "list", "limits": {"A": 1, "B": 2}, "value": 2}
     theirs = ioxml.parameter_to_xml_string(Parameter.create(**d))
-    assert to_xml_bytes(px.param_from_dict(d)) == theirs
+    assert to_xml_bytes(param_from_dict(d)) == theirs
     assert from_xml_string(theirs).limits == {"A": 1, "B": 2}
 
 
@@ -352,7 +350,7 @@ def test_infos_of_a_pymodaq_5_1_13_viewer():
     assert tree.name == "detector_settings" and tree.title == "Detector Settings"
     assert tree.values() == {"controller_status": "Master", "multi": True, "x_axis": {"Npts": 512, "x0": 256.0}}
     assert tree.child("controller_status").limits == ["Master", "Slave"]
-    assert to_xml_bytes(tree, flavor="5.1") == infos
+    assert to_xml_bytes_51(tree) == infos
     apply_xml_update(tree, ["detector_settings", "x_axis", "Npts"],
                      b'<Npts type="int" title="Npts:" visible="1" removable="0" readonly="0">256</Npts>')
     assert tree.child("x_axis", "Npts").value == 256

@@ -406,7 +406,7 @@ class CorrelationRun(Run):
         s = self._settings
         m = self._meas[0]
         # the axis comes from binwidth and n_bins (bin centres), never from getIndex(): the vendor's
-        # gives left edges, other backends may give centres (conventions.CORRELATION_AXIS)
+        # gives left edges, other backends may give centres (conventions.py, the Correlation axis)
         tau_ps = correlation_bin_centres(s.binwidth_ps, s.n_bins)
         counts = np.asarray(m.getData(), dtype=float)
         g2 = np.asarray(m.getDataNormalized(), dtype=float)

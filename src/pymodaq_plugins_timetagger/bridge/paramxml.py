@@ -46,10 +46,11 @@ What the format carries, and what it does not:
                                                                  ``str``)
   ========================== =================================== ===========================
 
-Two writers: ``flavor='5.3'`` (default) is pymodaq_gui 5.2/5.3; ``flavor='5.1'`` is pymodaq_gui 5.1.x, which
-PyMoDAQ 5.1.13 uses (attributes ``type title visible removable readonly``, then only those set among
-``valid_for_configuration limits addList addText detlist movelist label suffix show_pb filetype``). The
-reader takes both (and ignores attributes it does not know). pymodaq_gui 5.1's reader always adds
+The writer is pymodaq_gui 5.2/5.3's (what we send). pymodaq_gui 5.1.x, which PyMoDAQ 5.1.13 uses, writes
+fewer attributes (``type title visible removable readonly``, then only those set among
+``valid_for_configuration limits addList addText detlist movelist label suffix show_pb filetype``); the
+tests write that flavor too (tests/support/paramxml.py, on :func:`xml_element`). The reader takes both (and
+ignores attributes it does not know). pymodaq_gui 5.1's reader always adds
 ``show_pb``, so a parameter PyMoDAQ 5.1.13 rebuilt from XML is written back with ``show_pb="0"``.
 
 Messages (checked against PyMoDAQ 5.1.13, see tests/interop): the client's ``'Infos'`` carries the whole
@@ -72,8 +73,7 @@ from typing import Any, Iterable, Iterator
 from xml.etree import ElementTree as ET
 
 __all__ = [
-    "Param", "to_xml_string", "to_xml_bytes", "from_xml_string", "param_from_dicts", "param_from_dict",
-    "value_to_xml_text", "value_from_xml_text", "apply_xml_update", "REQUIRED_BOOL_OPTIONS",
+    "Param", "to_xml_string", "to_xml_bytes", "from_xml_string", "value_to_xml_text", "value_from_xml_text", "apply_xml_update", "REQUIRED_BOOL_OPTIONS",
 ]
 
 #: The booleans written on every element, with the value used when a parameter does not set them
@@ -85,14 +85,6 @@ REQUIRED_BOOL_OPTIONS = {
 OPTIONAL_BOOL_OPTIONS = ("show_pb", "valid_for_configuration", "filetype")
 OPTIONAL_STR_OPTIONS = ("label", "suffix")
 EVAL_OPTIONS = ("addList", "addText", "detList", "movelist")
-#: Writers: "5.3" = pymodaq_gui 5.2/5.3 (nine booleans on every element), "5.1" = pymodaq_gui 5.1.x, used by
-#: PyMoDAQ 5.1.13 (type, title, visible, removable, readonly, then the optional ones).
-FLAVORS = ("5.3", "5.1")
-_FLAVOR_51_OPTIONAL = (("addList", str), ("addText", str), ("detlist", str), ("movelist", str), ("label", str),
-                       ("suffix", str), ("show_pb", "bool"), ("filetype", "bool"))
-#: Dict keys of a PyMoDAQ param dict that are fields of :class:`Param`, not ``opts``.
-_FIELD_KEYS = {"name", "type", "value", "title", "children", "readonly", "limits", "min", "max", "tip",
-               "visible"}
 _NAME_RE = re.compile(r"^[A-Za-z_][\w.\-]*$")
 
 
@@ -205,31 +197,6 @@ class Param:
                      limits=self.limits, visible=bool(self.visible), opts=opts)
 
 
-def param_from_dict(d: dict) -> Param:
-    """One :class:`Param` (with its children) from a PyMoDAQ param dict."""
-    if not isinstance(d, dict):
-        raise ValueError(f"a parameter must be a dict, not {type(d).__name__}")
-    if "name" not in d:
-        raise ValueError(f"parameter dict without 'name': {d!r}")
-    limits = d.get("limits", d.get("values"))  # 'values' is pyqtgraph's old name for limits
-    opts = {k: v for k, v in d.items() if k not in _FIELD_KEYS and k != "values"}
-    p = Param(name=str(d["name"]), type=str(d.get("type", "group")), value=d.get("value"),
-              title=d.get("title") or "", readonly=bool(d.get("readonly", False)),
-              limits=list(limits) if isinstance(limits, tuple) else limits,
-              min=d.get("min"), max=d.get("max"), tip=d.get("tip", "") or "",
-              visible=bool(d.get("visible", True)), opts=opts)
-    p.children = [param_from_dict(c) for c in d.get("children") or []]
-    return p
-
-
-def param_from_dicts(name: str, children: list[dict], *, type: str = "group", title: str = "") -> Param:
-    """The root group ``name`` holding the PyMoDAQ param dicts ``children``.
-
-    Mirrors ``Parameter.create(name=name, type='group', children=children)``.
-    """
-    return Param(name=name, type=type, title=title, children=[param_from_dict(c) for c in children])
-
-
 # ------------------------------------------------------------------------------------------------ values
 def _is_nan(v) -> bool:
     return isinstance(v, float) and math.isnan(v)
@@ -258,20 +225,16 @@ def _ms_since_epoch(v) -> int:
     return int(v)
 
 
-def value_to_xml_text(type_: str, value, flavor: str = "5.3") -> str | None:
-    """The text PyMoDAQ writes for ``value`` of a parameter of type ``type_``; ``None``: no text at all.
+def value_to_xml_text(type_: str, value) -> str | None:
+    """The text pymodaq_gui 5.2/5.3 writes for ``value`` of a parameter of type ``type_``; ``None``: no text.
 
     (For ``itemselect`` this is the ``selected`` part; ``all_items`` goes into an attribute.)
-    ``flavor``: ``'5.3'`` (pymodaq_gui >= 5.2, the default) or ``'5.1'`` (pymodaq_gui 5.1.x, what PyMoDAQ 5.1.13
-    writes: booleans always ``'1'``/``'0'``, ``list`` values without the ``np.nan`` case).
     """
-    if flavor not in FLAVORS:
-        raise ValueError(f"unknown flavor {flavor!r}, expected one of {FLAVORS}")
     if value is None and type_ != "itemselect":
         return None
     t = str(type_)
     if "bool" in t or "led" in t:
-        if flavor == "5.3" and (t == "multistate_led" or isinstance(value, str)):
+        if t == "multistate_led" or isinstance(value, str):
             return str(value)
         return "1" if value else "0"
     if t == "itemselect":
@@ -281,8 +244,6 @@ def value_to_xml_text(type_: str, value, flavor: str = "5.3") -> str | None:
             value = [value.red(), value.green(), value.blue(), value.alpha()]
         return str([int(c) for c in value])
     if t == "list":
-        if flavor == "5.1" and _is_nan(value):
-            return f"float({value})"
         return _basic_text(value)
     if t == "int":
         return "1" if value is True else str(value)
@@ -435,25 +396,8 @@ def _bool01(v) -> str:
     return "1" if v else "0"
 
 
-def _attrs_51(p: Param) -> dict[str, str]:
-    """Attributes as pymodaq_gui 5.1.x's ``dict_from_param`` writes them."""
-    attrs = {"type": str(p.type), "title": p.title if p.title else p.name, "visible": _bool01(p.visible),
-             "removable": _bool01(p.opts.get("removable", False)), "readonly": _bool01(p.readonly)}
-    if "valid_for_configuration" in p.opts:
-        attrs["valid_for_configuration"] = _bool01(p.opts["valid_for_configuration"])
-    if p.limits is not None:
-        attrs["limits"] = str(p.limits)
-    for key, kind in _FLAVOR_51_OPTIONAL:
-        if key in p.opts:
-            attrs[key] = _bool01(p.opts[key]) if kind == "bool" else str(p.opts[key])
-    return attrs
-
-
-def _element(p: Param, flavor: str = "5.3") -> ET.Element:
-    if not isinstance(p.name, str) or not _NAME_RE.match(p.name):
-        raise ValueError(f"parameter name {p.name!r} is not a valid XML tag")
-    if flavor == "5.1":
-        return _finish_element(p, _attrs_51(p), flavor)
+def xml_attributes(p: Param) -> dict[str, str]:
+    """The attributes of ``p``'s element as pymodaq_gui 5.2/5.3 writes them (nine booleans on every element)."""
     attrs: dict[str, str] = {"type": str(p.type), "title": p.title if p.title else p.name}
     own = {"visible": p.visible, "readonly": p.readonly}
     for key, default in REQUIRED_BOOL_OPTIONS.items():
@@ -474,17 +418,20 @@ def _element(p: Param, flavor: str = "5.3") -> ET.Element:
             attrs["limits"] = str(p.limits)
     if "states" in p.opts:
         attrs["states"] = str(p.opts["states"])
-    return _finish_element(p, attrs, flavor)
+    return attrs
 
 
-def _finish_element(p: Param, attrs: dict[str, str], flavor: str) -> ET.Element:
-    elt = ET.Element(p.name, attrs)
+def xml_element(p: Param, attributes=xml_attributes, value_text=value_to_xml_text) -> ET.Element:
+    """``p`` and its children as an element; ``attributes(p)`` and ``value_text(type, value)`` write them."""
+    if not isinstance(p.name, str) or not _NAME_RE.match(p.name):
+        raise ValueError(f"parameter name {p.name!r} is not a valid XML tag")
+    elt = ET.Element(p.name, attributes(p))
     for c in p.children:
-        elt.append(_element(c, flavor))
+        elt.append(xml_element(c, attributes, value_text))
     try:
         if p.type == "itemselect" and p.value is not None:
             elt.set("all_items", str(p.value["all_items"]))
-        text = value_to_xml_text(p.type, p.value, flavor)
+        text = value_text(p.type, p.value)
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
         raise ValueError(f"cannot write the value {p.value!r} of {p.name!r} ({p.type}): {exc}") from None
     if text is not None:
@@ -492,18 +439,16 @@ def _finish_element(p: Param, attrs: dict[str, str], flavor: str) -> ET.Element:
     return elt
 
 
-def to_xml_bytes(root: Param, flavor: str = "5.3") -> bytes:
-    """Exactly the bytes ``pymodaq_gui.parameter.ioxml.parameter_to_xml_string`` returns for the same tree
-    (it returns ``bytes``, and PyMoDAQ 5.1.13 sends those bytes as they are, typed ``bytes``, in ``'Infos'``,
-    ``'Info_xml'`` and ``'set_info'``). ``flavor``: ``'5.3'`` (pymodaq_gui 5.2+) or ``'5.1'`` (pymodaq_gui 5.1.x)."""
-    if flavor not in FLAVORS:
-        raise ValueError(f"unknown flavor {flavor!r}, expected one of {FLAVORS}")
-    return ET.tostring(_element(root, flavor))
+def to_xml_bytes(root: Param) -> bytes:
+    """Exactly the bytes ``pymodaq_gui.parameter.ioxml.parameter_to_xml_string`` (5.2/5.3) returns for the same
+    tree (it returns ``bytes``, and PyMoDAQ 5.1.13 sends those bytes as they are, typed ``bytes``, in
+    ``'Infos'``, ``'Info_xml'`` and ``'set_info'``). pymodaq_gui 5.1's flavor: tests/support/paramxml.py."""
+    return ET.tostring(xml_element(root))
 
 
-def to_xml_string(root: Param, flavor: str = "5.3") -> str:
+def to_xml_string(root: Param) -> str:
     """:func:`to_xml_bytes` as text (ASCII: non-ASCII characters are character references)."""
-    return to_xml_bytes(root, flavor).decode("ascii")
+    return to_xml_bytes(root).decode("ascii")
 
 
 # ------------------------------------------------------------------------------------------------ reading

@@ -17,13 +17,12 @@ import numpy as np
 #: received", "channel_2: ... reference clicks (start)"); checked on hardware by the self-check.
 CORRELATION_SIGN = "tau = t(channel_1) - t(channel_2)"
 
-#: The Correlation window is [first_edge, first_edge + n_bins*binwidth) with
+# The Correlation window (the "Correlation axis" convention) is [first_edge, first_edge + n_bins*binwidth) with
 #: first_edge = -(n_bins*binwidth)//2 (integer division), cut into n_bins bins of width binwidth, each
 #: closed on the left. Zero delay is the centre of the middle bin for odd n_bins (even binwidth) and the
-#: edge between the two middle bins for even n_bins. Source: library (``Correlation`` bins).
-#: The plugins build their delay axis from binwidth and n_bins with :func:`correlation_bin_centres`,
-#: NEVER from ``getIndex()``, so they are right whatever the backend's ``getIndex`` returns.
-CORRELATION_AXIS = "bin centres from binwidth and n_bins"
+# edge between the two middle bins for even n_bins. Source: library (``Correlation`` bins).
+# The plugins build their delay axis from binwidth and n_bins with :func:`correlation_bin_centres`,
+# NEVER from ``getIndex()``, so they are right whatever the backend's ``getIndex`` returns.
 
 #: What the vendor's ``Correlation.getIndex()`` returns: the LEFT edges of the bins,
 #: ``i*binwidth - (n_bins*binwidth)/2`` (integer division). Source: library, ``Correlation::getIndex``
@@ -41,13 +40,11 @@ AUTOCORRELATION_SELF_PAIRS = True
 #: Source: library (the message is a string of libTimeTagger.so).
 WAIT_ON_INDEFINITE_RETURNS = True
 
-#: ``Correlation.getDataNormalized()`` = Δt / (binwidth · N1 · N2) · histogram, Δt the capture duration
-#: without the overflow intervals (source: wheel docstring for the formula, library for Δt).
-CORRELATION_NORMALIZATION = "dt / (binwidth * N1 * N2) * histogram, dt without overflow intervals"
+# Correlation normalisation: ``Correlation.getDataNormalized()`` = Δt / (binwidth · N1 · N2) · histogram, Δt the
+# capture duration without the overflow intervals (source: wheel docstring for the formula, library for Δt).
 
-#: Histogram (start-stop) bins are [k*binwidth, (k+1)*binwidth) after the start; ``getIndex()`` gives
-#: their LEFT edges, k*binwidth (the vendor's Counter documents the same for its index).
-HISTOGRAM_INDEX = "left edge"
+# Histogram (start-stop) bins are [k*binwidth, (k+1)*binwidth) after the start; ``getIndex()`` gives
+# their LEFT edges, k*binwidth (the vendor's Counter documents the same for its index): :func:`histogram_index`.
 
 
 def correlation_first_edge(binwidth: int, n_bins: int) -> int:

@@ -469,7 +469,7 @@ class Correlation(IteratorBase):
     def getDataNormalized(self) -> np.ndarray:
         """g2(τ) = Δt / (binwidth · N1 · N2) · histogram(τ); all NaN while N1·N2 = 0 (undefined).
 
-        Δt is the capture duration without the overflow intervals (``conventions.CORRELATION_NORMALIZATION``).
+        Δt is the capture duration without the overflow intervals (conventions.py, Correlation normalisation).
         """
         with self._lock:
             if self._n1 == 0 or self._n2 == 0:

@@ -104,14 +104,6 @@ DEFAULT_MODEL = "ultra"
 DEFAULT_TRIGGER_LEVEL_V = 0.5
 
 
-def model_by_key(key: str) -> ModelSpec:
-    """Return the model for ``key`` (``ultra``, ``tt20``, ``x``), case-insensitive."""
-    spec = MODELS.get(key.strip().lower())
-    if spec is None:
-        raise ValueError(f"unknown simulated model {key!r}; known: {', '.join(MODELS)}")
-    return spec
-
-
 def model_by_name(model: str) -> ModelSpec | None:
     """The model whose ``getModel()`` string is ``model`` (None for a model this package does not know)."""
     for spec in MODELS.values():
