@@ -102,3 +102,38 @@ def test_console_never_fails_escapes_what_the_code_page_cannot_show(monkeypatch)
     print("g2(\u03c4)")
     out.flush()
     assert raw.getvalue() == b"g2(\\u03c4)\n"
+
+
+def test_a_log_line_never_lands_at_the_end_of_the_in_place_status_line():
+    """On a terminal stdout (status) and stderr (log) are the same screen: before, an INFO line was glued to the
+    end of the status line ('... requests served: 3INFO connected ...')."""
+    import logging
+
+    from pymodaq_plugins_timetagger.bridge.__main__ import StatusLine
+    from pymodaq_plugins_timetagger.bridge.service import ClientStatus
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Tty()
+    show = StatusLine(screen)
+    handler = logging.StreamHandler(screen)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(show)
+    log = logging.getLogger("test_status_line_and_log")
+    log.propagate = False
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        st = ClientStatus(server="127.0.0.1:6341", connected=True, requests_served=3)
+        show(st)
+        log.info("a setting received")
+        log.info("a second log line")
+        show(st)  # the same status is drawn again after the log
+        lines = screen.getvalue().split("\n")
+        assert lines[0].endswith("requests served: 3") and "INFO" not in lines[0]
+        assert lines[1] == "INFO a setting received" and lines[2] == "INFO a second log line"
+        assert lines[3].startswith("\r") and lines[3].endswith("requests served: 3")
+    finally:
+        log.removeHandler(handler)

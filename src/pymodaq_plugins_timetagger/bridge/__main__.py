@@ -108,7 +108,10 @@ def console_never_fails() -> None:
 
 class StatusLine:
     """The client's status on stdout: one line rewritten in place on a terminal (count included); otherwise
-    (a log file, a service) a new line only when the state changes, not for every request served."""
+    (a log file, a service) a new line only when the state changes, not for every request served.
+
+    Installed as a filter on the log's handlers (:meth:`filter`), it ends the in-place line before a log line is
+    written, so the log never lands at the end of the status; the status is drawn again at its next change."""
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
@@ -127,6 +130,15 @@ class StatusLine:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+    def filter(self, record) -> bool:
+        """A logging filter: end the in-place line (if one is shown) before the log line; never drops a record."""
+        if self.in_place and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
+            self._last = ""
+        return True
 
 
 def main(argv=None) -> int:
@@ -160,6 +172,8 @@ def main(argv=None) -> int:
     except SettingsError as e:
         parser.error(str(e))
     show = StatusLine()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(show)
 
     secret = None
     if args.secret_file:
