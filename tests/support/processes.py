@@ -51,24 +51,21 @@ def pump(seconds: float) -> None:
         time.sleep(0.005)
 
 
-def wait_for(condition, timeout: float = 10.0, what: str = "condition") -> None:
-    """Wait (no Qt events) until ``condition()`` is true; AssertionError naming ``what`` after ``timeout`` s."""
+def wait_for(condition, timeout: float = 10.0, what: str = "condition", meanwhile=lambda: None) -> None:
+    """Wait until ``condition()`` is true, calling ``meanwhile()`` between looks; AssertionError naming ``what``
+    after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s")
+        meanwhile()
         time.sleep(0.005)
 
 
 def pump_until(condition, timeout: float = 10.0, what: str = "condition") -> None:
-    """Process Qt events until ``condition()`` is true; AssertionError naming ``what`` after ``timeout`` s."""
+    """:func:`wait_for` processing Qt events meanwhile (queued signals from helper threads are delivered)."""
     from qtpy import QtWidgets
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.005)
+    wait_for(condition, timeout, what, meanwhile=QtWidgets.QApplication.processEvents)
 
 
 def interrupt(proc: subprocess.Popen) -> None:

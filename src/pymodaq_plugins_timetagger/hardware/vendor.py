@@ -49,10 +49,8 @@ class Counter(Measurement, Protocol):
 
 
 @runtime_checkable
-class Correlation(Measurement, Protocol):
-    def getData(self) -> Any: ...
-    def getDataNormalized(self) -> Any: ...
-    def getIndex(self) -> Any: ...
+class Correlation(Counter, Protocol):
+    """The same calls as :class:`Counter` (a histogram of delays instead of a rate trace)."""
 
 
 @runtime_checkable

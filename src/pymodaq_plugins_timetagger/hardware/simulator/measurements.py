@@ -54,6 +54,20 @@ def _positive(value, name, what, upper=None) -> int:
     return v
 
 
+def _channel_pair(tagger, what, first, second) -> tuple[int, int]:
+    """The two channels of a Correlation or Histogram, each ``(name, value)``; the second defaults to the first
+    (``CHANNEL_UNUSED``)."""
+    if tagger is None:
+        raise ValueError("a valid Time Tagger must be provided.")
+    a = tagger._validate_channel(_as_int(first[1], first[0]), f"{what} {first[0]}")
+    b = _as_int(second[1], second[0])
+    return a, (a if b == CHANNEL_UNUSED else tagger._validate_channel(b, f"{what} {second[0]}"))
+
+
+def _bins(binwidth, n_bins, what) -> tuple[int, int]:
+    return _positive(binwidth, "binwidth", what), _positive(n_bins, "n_bins", what, SIM_MAX_BINS)
+
+
 class IteratorBase(abc.ABC):
     """Common life cycle of every simulated measurement (see the vendor's ``IteratorBase``)."""
 
@@ -426,14 +440,9 @@ class Correlation(IteratorBase):
     """
 
     def __init__(self, tagger, channel_1, channel_2=CHANNEL_UNUSED, binwidth=1000, n_bins=1000):
-        if tagger is None:
-            raise ValueError("a valid Time Tagger must be provided.")
-        self._ch1 = tagger._validate_channel(_as_int(channel_1, "channel_1"), "Correlation channel_1")
-        c2 = _as_int(channel_2, "channel_2")
-        self._ch2 = self._ch1 if c2 == CHANNEL_UNUSED else tagger._validate_channel(
-            c2, "Correlation channel_2")
-        self._binwidth = _positive(binwidth, "binwidth", "Correlation")
-        self._n_bins = _positive(n_bins, "n_bins", "Correlation", SIM_MAX_BINS)
+        self._ch1, self._ch2 = _channel_pair(tagger, "Correlation", ("channel_1", channel_1),
+                                             ("channel_2", channel_2))
+        self._binwidth, self._n_bins = _bins(binwidth, n_bins, "Correlation")
         super().__init__(tagger)
 
     def _channels_in_use(self):
@@ -493,15 +502,9 @@ class Histogram(IteratorBase):
     """
 
     def __init__(self, tagger, click_channel, start_channel=CHANNEL_UNUSED, binwidth=1000, n_bins=1000):
-        if tagger is None:
-            raise ValueError("a valid Time Tagger must be provided.")
-        self._click = tagger._validate_channel(_as_int(click_channel, "click_channel"),
-                                               "Histogram click_channel")
-        s = _as_int(start_channel, "start_channel")
-        self._start_ch = self._click if s == CHANNEL_UNUSED else tagger._validate_channel(
-            s, "Histogram start_channel")
-        self._binwidth = _positive(binwidth, "binwidth", "Histogram")
-        self._n_bins = _positive(n_bins, "n_bins", "Histogram", SIM_MAX_BINS)
+        self._click, self._start_ch = _channel_pair(tagger, "Histogram", ("click_channel", click_channel),
+                                                    ("start_channel", start_channel))
+        self._binwidth, self._n_bins = _bins(binwidth, n_bins, "Histogram")
         super().__init__(tagger)
 
     def _channels_in_use(self):
