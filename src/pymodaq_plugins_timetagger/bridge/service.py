@@ -185,7 +185,7 @@ class MeasurementService:
                 configure_input(self.handle.tagger, c, test_signal=True)
             for k in self.kinds:
                 self.runs[k] = make_run(self.handle, k, self.settings[k])
-        except Exception:
+        except BaseException:  # whatever it was, the tagger is not left open half set up
             self.close()
             raise
         self.settings = {k: r.settings for k, r in self.runs.items()}
@@ -197,7 +197,7 @@ class MeasurementService:
         for run in self.runs.values():
             try:
                 run.close()
-            except Exception as e:
+            except TaggerError as e:
                 logger.debug("closing the measurement: %s", e)
         self.runs = {}
         if self.handle is not None:
@@ -235,7 +235,7 @@ class MeasurementService:
             result = self.runs[kind].acquire(stop=stop)
         except AcquisitionAborted:
             raise
-        except (TaggerError, RuntimeError, OSError) as e:
+        except TaggerError as e:
             logger.info("reopening the Time Tagger after: %s", e)
             self.open()
             result = self.runs[kind].acquire(stop=stop)

@@ -456,6 +456,6 @@ def _find(group, path: list[str], name: str):
             continue
         try:
             return group.child(*candidate)
-        except (KeyError, Exception):
+        except KeyError:  # pyqtgraph's Parameter.child raises KeyError for a missing name
             continue
     return None
