@@ -8,7 +8,7 @@ each grab waited for in a Qt event loop (``bridge.grab``). The remote side is ei
 
 * ``client``: ``pymodaq-timetagger-client`` (countrate, channels 1,2) on the simulator, or
 * ``viewer``: a real DAQ_Viewer (offscreen) with ``TimeTaggerCountrate`` (channels 1,2, its default) on the
-  simulator, its *Remote server* group connected (tests/remote_viewer.py): the Qt hop into the plugin's thread,
+  simulator, its *Remote server* group connected (tests/support/remote_viewer.py): the Qt hop into the plugin's thread,
   the grab job, the local display as temporary data.
 
 Count rates integrated ``--integration-s`` per request; every grab is checked to carry exactly that capture
@@ -38,7 +38,7 @@ def grab_times(route: str, repeat: int, integration_s: float, warmup: int = 10) 
         cmd = bridge._client_cmd(port, "--measurement", "countrate", "--channels", "1,2",
                                  "--integration-s", str(integration_s))
     else:
-        cmd = [sys.executable, str(ROOT / "tests" / "remote_viewer.py"), "TimeTaggerCountrate", "DAQ0D", str(port),
+        cmd = [sys.executable, str(ROOT / "tests" / "support" / "remote_viewer.py"), "TimeTaggerCountrate", "DAQ0D", str(port),
                "--set", f"integration_s={integration_s}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -12,7 +12,7 @@ over ``--steps`` positions and each step grabs count rates integrated ``--integr
 * ``tcp``: our TCPServer 0D plugin on 127.0.0.1 (port chosen by the system) and a real
   ``python -m pymodaq_plugins_timetagger.bridge`` client process on ``sim``;
 * ``remote``: the same TCPServer 0D plugin, served by a ``TimeTaggerCountrate`` DAQ_Viewer (its "Remote server"
-  group on) in a child process (tests/remote_viewer.py): the "remote PC with a GUI" route, to compare with
+  group on) in a child process (tests/support/remote_viewer.py): the "remote PC with a GUI" route, to compare with
   ``tcp`` (the headless client) in the same run;
 * ``leco``: a pyleco Coordinator (child process, 127.0.0.1), our client in ``--transport leco`` and PyMoDAQ's
   ``LECODirector`` 0D plugin (pymodaq_plugins_mock).
@@ -184,7 +184,7 @@ class _Route:
         if self.name == "tcp":
             self._start(bridge._client_cmd(port, *self._client_args()))
         else:  # the plugin's default channels are the client's (1,2)
-            self._start([sys.executable, str(ROOT / "tests" / "remote_viewer.py"), "TimeTaggerCountrate", "DAQ0D",
+            self._start([sys.executable, str(ROOT / "tests" / "support" / "remote_viewer.py"), "TimeTaggerCountrate", "DAQ0D",
                          str(port), "--set", f"integration_s={self.integration_s}"])
         pump_until(lambda: det.settings["detector_settings", "clients"], 60, "the bridge client to connect")
 

@@ -9,12 +9,12 @@ import time
 import pytest
 from pymodaq.utils.plugin_testing import make_detector
 
-from processes import pump, pump_until
+from tests.support.processes import pump, pump_until
 from pymodaq_plugins_timetagger.bridge.paramxml import from_xml_string
 from pymodaq_plugins_timetagger.daq_viewer_plugins import remote_server
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerCorrelation import \
     DAQ_1DViewer_TimeTaggerCorrelation
-from pymodaq_plugins_timetagger.runs import AcquisitionAborted, SettingsError
+from pymodaq_plugins_timetagger.hardware.errors import AcquisitionAborted, SettingsError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -160,7 +160,7 @@ def test_a_server_with_a_shared_secret(plugin, tmp_path):
     from pymodaq_plugins_timetagger.bridge.server import BridgeServer
     secret = tmp_path / "bridge.secret"
     secret.write_bytes(b"correct horse battery staple\n")
-    from processes import free_port
+    from tests.support.processes import free_port
     group = plugin.settings.child("remote")
     group.child("host").setValue("127.0.0.1")
     group.child("port").setValue(free_port())  # nobody listens there yet

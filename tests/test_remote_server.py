@@ -1,6 +1,6 @@
 """Issue 13: a Time Tagger viewer plugin in a DAQ_Viewer on the "remote PC" serves a TCPServer viewer on the main
 PC through its "Remote server" group. Two real processes on 127.0.0.1: this one (the main PC's DAQ_Viewer with
-the TCPServer plugin, UI offscreen) and tests/remote_viewer.py (the remote PC's DAQ_Viewer).
+the TCPServer plugin, UI offscreen) and tests/support/remote_viewer.py (the remote PC's DAQ_Viewer).
 """
 import json
 import subprocess
@@ -16,11 +16,11 @@ from pymodaq.control_modules.daq_viewer_ui.viewer_selector import SelectedModule
 from pymodaq.control_modules.enums import DAQTypesEnum
 from pymodaq.utils.plugin_testing import wait_for_signal
 
-from processes import GROUP, free_port, pump, pump_until, stop_process
+from tests.support.processes import GROUP, free_port, pump, pump_until, stop_process
 
 pytestmark = pytest.mark.timeout(240)
 
-REMOTE_VIEWER = Path(__file__).with_name("remote_viewer.py")
+REMOTE_VIEWER = Path(__file__).parent / "support" / "remote_viewer.py"
 
 
 def tcpserver_plugin(dim: str = "1D") -> str:
@@ -32,7 +32,7 @@ def tcpserver_plugin(dim: str = "1D") -> str:
 
 
 class RemoteViewer:
-    """tests/remote_viewer.py as a child; its JSON lines read from a file."""
+    """tests/support/remote_viewer.py as a child; its JSON lines read from a file."""
 
     def __init__(self, tmp_path, port, *args, plugin="TimeTaggerCorrelation", daq_type="DAQ1D", name="remote"):
         self.log = tmp_path / f"{name}.jsonl"
@@ -179,7 +179,7 @@ def test_correlation_viewer_serves_a_tcpserver_viewer(tmp_path, cleanup):
                f"the remote viewer reconnected\n{remote.text()}")
     check_g2(snap(server), 0.2)
     # Quit on the remote PC closes the link: the server sees its client leave
-    from test_viewer_experience import server_of
+    from tests.support.viewers import server_of
     assert server_of(server).clients()
     remote.stop()
     pump_until(lambda: not server_of(server).clients(), 15, "the link closed by the remote viewer's Quit")
@@ -188,7 +188,7 @@ def test_correlation_viewer_serves_a_tcpserver_viewer(tmp_path, cleanup):
 
 def test_correlation_viewer_serves_pymodaq_513_tcpserver(tmp_path, cleanup):
     """The same plugin against PyMoDAQ 5.1.13's own TCPServer (its venv; the documented accept workaround)."""
-    from interop.venv513 import interop_python_or_skip
+    from tests.interop.venv513 import interop_python_or_skip
     py = interop_python_or_skip()
     port = free_port()
     here = Path(__file__).parent / "interop"
@@ -234,7 +234,7 @@ def test_daq_scan_on_the_main_pc_over_the_remote_viewer(tmp_path, monkeypatch, c
     from pymodaq_gui.h5modules.saving import H5SaverBase
     from pymodaq.dashboard import create_load_dashboard
     from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
-    from scankit import close_all, init_detector, load_experiment, open_scan, write_experiment
+    from tests.support.scankit import close_all, init_detector, load_experiment, open_scan, write_experiment
 
     mkQApp("tests")
     base_path = next(p for p in H5SaverBase.params if p["name"] == "base_path")

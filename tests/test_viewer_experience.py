@@ -15,6 +15,7 @@ from pymodaq.control_modules.enums import DAQTypesEnum
 from pymodaq.utils.plugin_testing import wait_for_signal
 
 from tests.support.processes import Client, Peer, free_port, pump, pump_until
+from tests.support.viewers import server_of
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -109,10 +110,6 @@ def visible(group):
 
 def client_values(param):
     return {c.name: (client_values(c) if c.children or c.type == "group" else c.value) for c in param.children}
-
-
-def server_of(viewer):
-    return viewer.controller_and_thread.controller
 
 
 def test_the_mirror_follows_the_client_that_answers(viewers, tmp_path, log_records):

@@ -5,3 +5,8 @@ from pymodaq.utils.plugin_testing import grab_and_wait
 def grab(det, timeout_ms=15_000):
     """One single (not live) grab of ``det``; its DataToExport."""
     return grab_and_wait(det, 1, timeout_ms=timeout_ms, live=False)
+
+
+def server_of(viewer):
+    """The BridgeServer behind a DAQ_Viewer running one of our TCPServer plugins."""
+    return viewer.controller_and_thread.controller
