@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interop.venvs import LEG_44, leg_env, python_or_skip
+from tests.interop.venvs import LEG_44, leg_env, python_or_skip
 from pymodaq_plugins_timetagger.bridge import codec as C
 from pymodaq_plugins_timetagger.bridge import dialect4 as D
 from pymodaq_plugins_timetagger.bridge.codec import ProtocolError

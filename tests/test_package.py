@@ -32,7 +32,7 @@ def test_importing_the_core_loads_neither_qt_nor_pymodaq():
 def test_reading_the_configuration_loads_neither_qt_nor_pymodaq():
     """The client reads its defaults from the configuration: that must not pull in PyMoDAQ (seconds of start-up,
     Qt, and from PyMoDAQ 5.2 a LECO Coordinator started on import); pymodaq_utils' config is all it needs."""
-    from isolation import PYMODAQ, QT, loaded
+    from tests.support.isolation import PYMODAQ, QT, loaded
     gui_stack = QT + tuple(p for p in PYMODAQ if p not in ("pymodaq_utils", "serializall"))
     assert loaded(["pymodaq_plugins_timetagger.compat", "pymodaq_plugins_timetagger.utils"], gui_stack) == []
 

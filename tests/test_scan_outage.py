@@ -17,8 +17,8 @@ pytest.importorskip("PySide6.QtStateMachine",
                     reason="PyMoDAQ's Dashboard and DAQ_Scan need QtStateMachine (PySide6-Addons)")
 pytest.importorskip("pymodaq_plugins_mock", reason="the scan moves the Mock actuator of pymodaq_plugins_mock")
 
-from processes import Client, free_port, pump_until  # noqa: E402
-from scankit import close_all, init_detector, load_experiment, open_scan, write_experiment  # noqa: E402
+from tests.support.processes import Client, free_port, pump_until  # noqa: E402
+from tests.support.scankit import close_all, init_detector, load_experiment, open_scan, write_experiment  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from interop.scenarios import our_client_feeds_pymodaq_tcpserver, pymodaq_remote_viewer_is_served
-from interop.venvs import LEG_44, LEG_50, LEG_51, LEG_52, leg_env, python_or_skip
+from tests.interop.scenarios import our_client_feeds_pymodaq_tcpserver, pymodaq_remote_viewer_is_served
+from tests.interop.venvs import LEG_44, LEG_50, LEG_51, LEG_52, leg_env, python_or_skip
 
 HERE = Path(__file__).parent
 REPO = HERE.parent

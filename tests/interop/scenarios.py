@@ -20,15 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.processes import free_port
+
 from .venvs import leg_env
 
 HERE = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def json_lines(text):

@@ -23,7 +23,7 @@ from pathlib import Path
 try:
     from venvs import InteropVenvError, Leg, REPO, ensure, venv_python  # run as a script
 except ImportError:
-    from interop.venvs import InteropVenvError, Leg, REPO, ensure, venv_python
+    from tests.interop.venvs import InteropVenvError, Leg, REPO, ensure, venv_python
 
 __all__ = ["DEFAULT_PATH", "REQUIREMENTS", "InteropVenvError", "ensure_venv", "interop_python_or_skip",
            "venv_python"]
