@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def bridge(port: int, n: int) -> None:
-    from pymodaq_plugins_timetagger.bridge import codec
-    from pymodaq_plugins_timetagger.bridge.net import SocketReader, tune
-    from pymodaq_plugins_timetagger.bridge.wire import Pymodaq5Wire
+    from pymodaq_plugins_timetagger.protocol import data_model
+    from pymodaq_plugins_timetagger.protocol.net import SocketReader, tune
+    from pymodaq_plugins_timetagger.protocol.wire import Pymodaq5Wire
 
     data = np.linspace(0.0, 1.0, n)
     axis = np.arange(n, dtype=float) * 1e-12
@@ -39,9 +39,9 @@ def bridge(port: int, n: int) -> None:
         except (EOFError, OSError):
             return
         if cmd.startswith("Send Data"):
-            dwa = codec.DataWithAxes(name="bench", data=[data], dim="Data1D", units="counts", labels=["ch"],
-                                     axes=[codec.Axis(label="delay", units="s", data=axis, index=0)])
-            sock.sendall(wire.message("Done", codec.DataToExport(name="bench", data=[dwa])))
+            dwa = data_model.DataWithAxes(name="bench", data=[data], dim="Data1D", units="counts", labels=["ch"],
+                                     axes=[data_model.Axis(label="delay", units="s", data=axis, index=0)])
+            sock.sendall(wire.message("Done", data_model.DataToExport(name="bench", data=[dwa])))
 
 
 def raw(port: int, n: int) -> None:

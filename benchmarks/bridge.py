@@ -167,7 +167,7 @@ def pymodaq_object_times(n: int, repeat: int, warmup: int = 20) -> list[float]:
 def core_request_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
     """The same exchange through the Qt-free server core alone (``BridgeServer.request``): the protocol
     transport without PyMoDAQ's data objects."""
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     server = BridgeServer("127.0.0.1", 0, max_frame=256 * 1024 * 1024).start()
     proc = _peer("bridge", server.port, n)
     try:
@@ -229,7 +229,7 @@ def _rss_kb(pid: int) -> int | None:
 def client_rss(checkpoints=(100, 10_000), integration_s: float = 0.0002) -> dict[int, int | None]:
     """RSS (kB) of the real client process after the given numbers of answered requests (None: no way to
     read another process's memory here, see :func:`_rss_kb`)."""
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     server = BridgeServer("127.0.0.1", 0).start()
     proc = subprocess.Popen(_client_cmd(server.port, "--measurement", "correlation", "--n-bins", "4096",
                                         "--binwidth-ps", "100", "--integration-s", str(integration_s)),

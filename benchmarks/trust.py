@@ -57,7 +57,7 @@ def _wait(cond, timeout):
 
 
 def swaps(n_each=3000) -> dict:
-    from pymodaq_plugins_timetagger.bridge.server import BridgeError, BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeError, BridgeServer
     from pymodaq_plugins_timetagger.runs import make_settings
     out = {"requests": 2 * n_each, "swapped": 0, "refused": 0, "other_errors": 0}
     with BridgeServer("127.0.0.1", 0) as server:
@@ -97,18 +97,18 @@ def amplification(n_peers=4, n_arrays=2_200_000, kind="command") -> dict:
     (the list of arrays where a command string is expected) or ``done`` (a well-typed 'Done' whose
     DataWithAxes holds the arrays)."""
     import numpy as np
-    from pymodaq_plugins_timetagger.bridge import codec
-    from pymodaq_plugins_timetagger.bridge.server import BridgeError, BridgeServer
-    empty = codec.encode(np.zeros(0))
-    arrays = codec._header("list") + n_arrays.to_bytes(4, "big") + empty * n_arrays
+    from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
+    from pymodaq_plugins_timetagger.protocol.server import BridgeError, BridgeServer
+    empty = pymodaq5.encode(np.zeros(0))
+    arrays = pymodaq5._header("list") + n_arrays.to_bytes(4, "big") + empty * n_arrays
     if kind == "command":
         payload = arrays
-        attack = codec.encode_frames("GRABBER") + codec.frame(payload)
+        attack = pymodaq5.encode_frames("GRABBER") + pymodaq5.frame(payload)
     else:
-        one = codec.encode([np.array([1.0])])
-        payload = codec.encode(codec.DataToExport(name="x", data=[codec.DataWithAxes(
+        one = pymodaq5.encode([np.array([1.0])])
+        payload = pymodaq5.encode(data_model.DataToExport(name="x", data=[data_model.DataWithAxes(
             name="x", data=[np.array([1.0])], dim="Data0D")])).replace(one, arrays)
-        attack = codec.encode_frames("GRABBER", "Done") + codec.frame(payload)
+        attack = pymodaq5.encode_frames("GRABBER", "Done") + pymodaq5.frame(payload)
     del arrays
     with BridgeServer("127.0.0.1", 0) as server:
         c, t = _client(server.port)
@@ -157,9 +157,9 @@ def amplification(n_peers=4, n_arrays=2_200_000, kind="command") -> dict:
 
 
 def slowloris(n=200) -> dict:
-    from pymodaq_plugins_timetagger.bridge import codec
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
-    hello = codec.encode_frames("G" * 4000)
+    
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
+    hello = pymodaq5.encode_frames("G" * 4000)
     with BridgeServer("127.0.0.1", 0) as server:  # defaults: 32 clients, 5 s handshake
         attackers, stop = [], threading.Event()
 
@@ -197,7 +197,7 @@ def slowloris(n=200) -> dict:
 
 
 def hung_link(n=20) -> dict:
-    from pymodaq_plugins_timetagger.bridge.server import BridgeError, BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeError, BridgeServer
     from pymodaq_plugins_timetagger.runs import make_settings
     with BridgeServer("127.0.0.1", 0) as server:
         c, t = _client(server.port, settings=make_settings("countrate", channels=(5,), integration_s=0.1),

@@ -33,7 +33,7 @@ def make_tagger():
 def server(request):
     """Our BridgeServer on 127.0.0.1 (any port), short timeouts; a module may set ``BRIDGE_MESSAGE_TIMEOUT_S``.
     (test_bridge_e2e and test_rpc_backend have a ``server`` of their own: a TCPServer viewer, an RPC server.)"""
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     s = BridgeServer("127.0.0.1", 0, handshake_timeout=1.0,
                      message_timeout=getattr(request.module, "BRIDGE_MESSAGE_TIMEOUT_S", 1.0)).start()
     yield s

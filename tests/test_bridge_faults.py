@@ -19,8 +19,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.bridge import codec
-from pymodaq_plugins_timetagger.bridge.server import BridgeError, BridgeServer
+from pymodaq_plugins_timetagger.protocol import pymodaq5
+from pymodaq_plugins_timetagger.protocol.server import BridgeError, BridgeServer
 from tests.support.bridge import start_client, stop_client
 from tests.support.processes import wait_for
 
@@ -51,7 +51,7 @@ def frame(payload: bytes) -> bytes:
 
 
 def typed_str(s: str) -> bytes:
-    return codec.encode(s)
+    return pymodaq5.encode(s)
 
 
 GRABBER = frame(typed_str("GRABBER"))
@@ -65,7 +65,7 @@ GRABBER = frame(typed_str("GRABBER"))
     ("truncated then silence", GRABBER + struct.pack(">I", 1000) + b"\x00\x00\x00\x03str", "timeout"),
 ])
 def test_server_drops_the_offender_and_serves_the_others(server, good_client, caplog, name, payload, why):
-    caplog.set_level(logging.INFO, logger="pymodaq_plugins_timetagger.bridge.server")
+    caplog.set_level(logging.INFO, logger="pymodaq_plugins_timetagger.protocol.server")
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
@@ -103,7 +103,7 @@ def test_server_drops_the_offender_and_serves_the_others(server, good_client, ca
 def test_a_valid_frame_in_one_byte_writes_is_fine(server):
     s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    data = GRABBER + codec.encode_frames("Info", "serial", "ABC")
+    data = GRABBER + pymodaq5.encode_frames("Info", "serial", "ABC")
     for b in data:
         s.send(bytes([b]))
         time.sleep(0.0005)
@@ -208,7 +208,7 @@ def test_client_survives_a_server_that_sends_garbage(caplog):
 def test_client_survives_a_server_that_closes_mid_request():
     def ask_then_close(conn):
         read_hello(conn)
-        conn.sendall(codec.encode_frames("Send Data 0D"))
+        conn.sendall(pymodaq5.encode_frames("Send Data 0D"))
         conn.close()  # before the answer
 
     s = ScriptedServer(ask_then_close)

@@ -6,11 +6,11 @@ import time
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.bridge import codec
-from pymodaq_plugins_timetagger.bridge.net import SocketReader
-from pymodaq_plugins_timetagger.bridge.server import (BridgeServer, ClientReportedError, NoClient,
+from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
+from pymodaq_plugins_timetagger.protocol.net import SocketReader
+from pymodaq_plugins_timetagger.protocol.server import (BridgeServer, ClientReportedError, NoClient,
                                                       RequestTimeout, parse_allowed)
-from pymodaq_plugins_timetagger.bridge.wire import ClassicWire, Pymodaq5Wire
+from pymodaq_plugins_timetagger.protocol.wire import ClassicWire, Pymodaq5Wire
 from tests.support.processes import wait_for
 
 
@@ -102,8 +102,8 @@ def test_a_late_reply_is_never_taken_for_the_next_one(server):
         n[0] += 1
         if n[0] == 1:
             time.sleep(0.5)  # answers after the server gave up
-        dwa = codec.DataWithAxes(name="x", data=[np.array([float(n[0])])], dim="Data0D")
-        return w.message("Done", codec.DataToExport(name="x", data=[dwa]))
+        dwa = data_model.DataWithAxes(name="x", data=[np.array([float(n[0])])], dim="Data0D")
+        return w.message("Done", data_model.DataToExport(name="x", data=[dwa]))
 
     c = RawClient(server.port, "pymodaq5", slow_then_fast)
     wait_for(lambda: server.clients())
@@ -167,8 +167,8 @@ def test_garbage_and_silence_are_dropped_and_others_go_on(server):
     server.add_listener(lambda kind, client, data: events.append((kind, data)))
 
     def ok(w, cmd):
-        dwa = codec.DataWithAxes(name="x", data=[np.array([1.0])], dim="Data0D")
-        return w.message("Done", codec.DataToExport(name="x", data=[dwa]))
+        dwa = data_model.DataWithAxes(name="x", data=[np.array([1.0])], dim="Data0D")
+        return w.message("Done", data_model.DataToExport(name="x", data=[dwa]))
 
     good = RawClient(server.port, "pymodaq5", ok)
     bad = socket.create_connection(("127.0.0.1", server.port))
@@ -209,7 +209,7 @@ def test_ipv6_loopback():
         pytest.skip(f"IPv6 loopback not available: {e}")
     try:
         sock = socket.create_connection(("::1", s.port), timeout=5)
-        sock.sendall(codec.encode_frames("GRABBER"))
+        sock.sendall(pymodaq5.encode_frames("GRABBER"))
         wait_for(lambda: s.clients())
         assert s.clients()[0].address == "::1"
         sock.close()

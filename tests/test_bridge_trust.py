@@ -14,8 +14,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.bridge import codec
-from pymodaq_plugins_timetagger.bridge.server import (BridgeError, BridgeServer, ClientReportedError,
+from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
+from pymodaq_plugins_timetagger.protocol.server import (BridgeError, BridgeServer, ClientReportedError,
                                                       RequestTimeout, parse_allowed)
 from pymodaq_plugins_timetagger.runs import DEFAULT_TIMEOUT_MARGIN_S, make_settings
 from tests.support.bridge import start_client, stop_client
@@ -23,7 +23,7 @@ from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
-GRABBER = codec.encode_frames("GRABBER")
+GRABBER = pymodaq5.encode_frames("GRABBER")
 
 
 def events_of(server):
@@ -37,14 +37,14 @@ def dropped(events):
 
 
 def dte0(v=1.0):
-    return codec.DataToExport(name="x", data=[codec.DataWithAxes(name="x", data=[np.array([v])],
+    return data_model.DataToExport(name="x", data=[data_model.DataWithAxes(name="x", data=[np.array([v])],
                                                                    dim="Data0D")])
 
 
 def identified(port, *messages):
     """A raw PyMoDAQ 5 peer that said GRABBER (and ``messages``)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(GRABBER + b"".join(codec.encode_frames(*m) for m in messages))
+    s.sendall(GRABBER + b"".join(pymodaq5.encode_frames(*m) for m in messages))
     return s
 
 
@@ -86,8 +86,8 @@ def test_concurrent_0d_and_1d_requests_to_one_client_are_never_swapped(server):
 
 def test_a_reply_of_the_wrong_dimensionality_is_an_error_not_data(server):
     def answer_1d(sock):
-        reply = codec.encode_frames("Done", codec.DataToExport(
-            name="x", data=[codec.DataWithAxes(name="x", data=[np.arange(5.0)], dim="Data1D")]))
+        reply = pymodaq5.encode_frames("Done", data_model.DataToExport(
+            name="x", data=[data_model.DataWithAxes(name="x", data=[np.arange(5.0)], dim="Data1D")]))
         while True:
             try:
                 data = sock.recv(65536)
@@ -148,9 +148,9 @@ def test_a_set_info_refusal_never_answers_a_grab(server):
             buf += data
             if b"Send Data 0D" in buf:
                 buf = b""
-                sock.sendall(codec.encode_frames("Info", "set_info_error", "set_info n_bins: too many"))
+                sock.sendall(pymodaq5.encode_frames("Info", "set_info_error", "set_info n_bins: too many"))
                 time.sleep(0.2)
-                sock.sendall(codec.encode_frames("Done", dte0(42.0)))
+                sock.sendall(pymodaq5.encode_frames("Done", dte0(42.0)))
 
     events = events_of(server)
     s = identified(server.port)
@@ -190,8 +190,8 @@ def test_our_client_s_refused_setting_during_a_grab_leaves_the_grab_its_own_data
 # ------------------------------------------------------------------------------ 5: decode amplification
 def empty_arrays_payload(n: int) -> bytes:
     """A typed list of n empty float arrays (30 bytes each on the wire, ~400 bytes each decoded)."""
-    empty = codec.encode(np.zeros(0))
-    return codec._header("list") + n.to_bytes(4, "big") + empty * n
+    empty = pymodaq5.encode(np.zeros(0))
+    return pymodaq5._header("list") + n.to_bytes(4, "big") + empty * n
 
 
 def peak_while(action, settle):
@@ -214,7 +214,7 @@ def test_a_command_frame_of_other_type_is_refused_from_its_head(server):
     payload = empty_arrays_payload(280_000)
     s = identified(server.port)
     wait_for(lambda: server.clients())
-    data = codec.frame(payload)
+    data = pymodaq5.frame(payload)
     peak = peak_while(lambda: threading.Thread(target=_send_quietly, args=(s, data), daemon=True).start(),
                       lambda: not server.clients())
     assert "expected str, got 'list'" in dropped(events)
@@ -233,23 +233,23 @@ def test_decoding_a_reply_is_bounded_by_a_small_multiple_of_its_size(server):
     """A 'Done' whose DataWithAxes holds 280 000 empty arrays: refused part-way through decoding, the
     memory stays within a few times the frame (before: ~130 MB for 8 MiB)."""
     events = events_of(server)
-    dwa = codec.DataWithAxes(name="x", data=[np.array([1.0])], dim="Data0D")
-    honest = codec.encode(codec.DataToExport(name="x", data=[dwa]))
-    one = codec.encode([np.array([1.0])])
+    dwa = data_model.DataWithAxes(name="x", data=[np.array([1.0])], dim="Data0D")
+    honest = pymodaq5.encode(data_model.DataToExport(name="x", data=[dwa]))
+    one = pymodaq5.encode([np.array([1.0])])
     assert honest.count(one) == 1
     evil = honest.replace(one, empty_arrays_payload(280_000))
     s = identified(server.port)
     wait_for(lambda: server.clients())
-    data = codec.encode_frames("Done") + codec.frame(evil)
+    data = pymodaq5.encode_frames("Done") + pymodaq5.frame(evil)
     peak = peak_while(lambda: threading.Thread(target=_send_quietly, args=(s, data), daemon=True).start(),
                       lambda: not server.clients())
     assert "decoding would allocate more than" in dropped(events) or "objects in one frame" in dropped(events)
-    assert peak < (codec.ALLOC_FACTOR + 3) * len(evil), f"{peak / 2**20:.0f} MiB for {len(evil) / 2**20:.0f} MiB"
+    assert peak < (data_model.ALLOC_FACTOR + 3) * len(evil), f"{peak / 2**20:.0f} MiB for {len(evil) / 2**20:.0f} MiB"
     s.close()
 
 
 def test_frames_in_flight_share_one_memory_budget():
-    from pymodaq_plugins_timetagger.bridge.net import MemoryBudget
+    from pymodaq_plugins_timetagger.protocol.net import MemoryBudget
     b = MemoryBudget(total=30, min_bytes=1, factor=3)
     got = b.acquire(8, timeout=1)  # 24
     assert got == 24 and b.used == 24
@@ -298,7 +298,7 @@ def test_a_message_dripped_slower_than_its_deadline_is_dropped(server):
     events = events_of(server)
     s = identified(server.port)
     wait_for(lambda: server.clients())
-    msg = codec.encode_frames("Info", "name", "x" * 10)
+    msg = pymodaq5.encode_frames("Info", "name", "x" * 10)
     try:
         for b in msg:
             s.sendall(bytes([b]))
@@ -312,7 +312,7 @@ def test_a_message_dripped_slower_than_its_deadline_is_dropped(server):
 
 
 #: a valid start of a first message (a 4000-character command) that a slowloris peer never finishes
-SLOW_HELLO = codec.encode_frames("G" * 4000)
+SLOW_HELLO = pymodaq5.encode_frames("G" * 4000)
 
 
 def slowloris(port, n, stop):
@@ -393,11 +393,11 @@ def test_one_host_has_at_most_max_per_host_connections():
 # ------------------------------------------------------------------------------ 7: accept loop
 ACCEPT_EMFILE = textwrap.dedent("""
     import logging, os, resource, socket, sys, time
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     failures = []  # accept() or the admission of an accepted connection failed (EMFILE)
     handler = logging.Handler()
     handler.emit = lambda record: failures.append(record.getMessage())
-    logging.getLogger("pymodaq_plugins_timetagger.bridge.server").addHandler(handler)
+    logging.getLogger("pymodaq_plugins_timetagger.protocol.server").addHandler(handler)
     s = BridgeServer("127.0.0.1", 0, handshake_timeout=5, message_timeout=5).start()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     lowest_free = os.open(os.devnull, os.O_RDONLY)
@@ -484,14 +484,14 @@ def test_infos_are_capped_in_count_and_size():
         wait_for(lambda: server.clients() and len(server.clients()[0].infos) >= server.max_infos)
         time.sleep(0.3)
         assert len(server.clients()[0].infos) == server.max_infos
-        s.sendall(codec.encode_frames("Info", "name0", "x" * 60_000))  # replaces: fits the total
-        s.sendall(codec.encode_frames("Info", "name1", "x" * 60_000))  # would exceed it: ignored
-        s.sendall(codec.encode_frames("Info", "last", "1"))
+        s.sendall(pymodaq5.encode_frames("Info", "name0", "x" * 60_000))  # replaces: fits the total
+        s.sendall(pymodaq5.encode_frames("Info", "name1", "x" * 60_000))  # would exceed it: ignored
+        s.sendall(pymodaq5.encode_frames("Info", "last", "1"))
         time.sleep(0.3)
         info = server.clients()[0]
         assert len(info.infos["name0"]) == 60_000 and info.infos["name1"] == "v"
         assert info.infos_bytes == sum(len(k) + len(v) for k, v in info.infos.items()) <= 100_000
-        s.sendall(codec.encode_frames("Info", "big", "x" * (server.max_info_bytes + 1)))
+        s.sendall(pymodaq5.encode_frames("Info", "big", "x" * (server.max_info_bytes + 1)))
         wait_for(lambda: not server.clients(), what="an over-size Info drops the peer")
         assert "exceeds the maximum" in dropped(events)
         s.close()
@@ -607,7 +607,7 @@ def test_a_peer_that_never_reads_cannot_block_requests(server):
 
 # ------------------------------------------------------------------------------ 12: log volume
 def test_repeated_unknown_commands_are_logged_a_few_times(server, caplog):
-    caplog.set_level("INFO", logger="pymodaq_plugins_timetagger.bridge.server")
+    caplog.set_level("INFO", logger="pymodaq_plugins_timetagger.protocol.server")
     s = identified(server.port, *[("Frobnicate",)] * 2000, ("Info", "last", "1"))
     wait_for(lambda: server.clients() and "last" in server.clients()[0].infos)
     lines = [r for r in caplog.records if "unknown command" in r.getMessage()]
@@ -634,7 +634,7 @@ def test_the_right_secret_is_served():
 
 
 def test_a_wrong_secret_is_refused_before_any_frame_is_read():
-    from pymodaq_plugins_timetagger.bridge import auth
+    from pymodaq_plugins_timetagger.protocol import auth
     with secret_server() as server:
         events = events_of(server)
         s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
@@ -664,7 +664,7 @@ def test_no_secret_on_either_side_is_pymodaqs_protocol(server):
 
 
 def test_a_client_with_a_secret_says_the_server_has_none(server):
-    from pymodaq_plugins_timetagger.bridge import auth
+    from pymodaq_plugins_timetagger.protocol import auth
     s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     with pytest.raises(auth.AuthError, match="is the shared secret set on the server"):
         auth.answer_challenge(s, SECRET, timeout=0.5)
@@ -672,7 +672,7 @@ def test_a_client_with_a_secret_says_the_server_has_none(server):
 
 
 def test_the_secret_file(tmp_path):
-    from pymodaq_plugins_timetagger.bridge import auth
+    from pymodaq_plugins_timetagger.protocol import auth
     from pymodaq_plugins_timetagger.bridge.__main__ import main
     f = tmp_path / "secret"
     f.write_bytes(b"s3cret\r\n")
@@ -694,7 +694,7 @@ def names(options):
 
 
 def test_listener_options_per_platform():
-    from pymodaq_plugins_timetagger.bridge.net import listener_options
+    from pymodaq_plugins_timetagger.protocol.net import listener_options
     win = names(listener_options("windows", socket.AF_INET))
     assert win == {"SO_EXCLUSIVEADDRUSE": 1}  # never SO_REUSEADDR there: it lets a 2nd server bind
     for platform in ("linux", "darwin"):
@@ -704,7 +704,7 @@ def test_listener_options_per_platform():
 
 
 def test_connection_options_per_platform():
-    from pymodaq_plugins_timetagger.bridge import net
+    from pymodaq_plugins_timetagger.protocol import net
     linux, mac, win = (names(net.connection_options(p)) for p in ("linux", "darwin", "windows"))
     for opts in (linux, mac, win):
         assert opts["TCP_NODELAY"] == 1 and opts["SO_KEEPALIVE"] == 1
@@ -715,7 +715,7 @@ def test_connection_options_per_platform():
 
 
 def test_options_are_applied_by_name_on_this_system():
-    from pymodaq_plugins_timetagger.bridge import net
+    from pymodaq_plugins_timetagger.protocol import net
     with socket.socket() as s:
         done = net.apply_options(s, net.connection_options(net.platform_name()))
         assert "TCP_NODELAY" in done and s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

@@ -16,10 +16,10 @@ import pytest
 from tests.support.processes import GROUP, WINDOWS, WINDOWS_LIKE_CTRL_C, interrupt, stop_process
 
 from pymodaq_plugins_timetagger.settings import default
-from pymodaq_plugins_timetagger.bridge import codec
-from pymodaq_plugins_timetagger.bridge.net import SocketReader
-from pymodaq_plugins_timetagger.bridge.paramxml import Param, from_xml_string, to_xml_string
-from pymodaq_plugins_timetagger.bridge.wire import PYMODAQ5, Wire
+
+from pymodaq_plugins_timetagger.protocol.net import SocketReader
+from pymodaq_plugins_timetagger.protocol.paramxml import Param, from_xml_string, to_xml_string
+from pymodaq_plugins_timetagger.protocol.wire import PYMODAQ5, Wire
 
 pytestmark = pytest.mark.timeout(120)
 

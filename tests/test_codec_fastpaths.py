@@ -9,30 +9,30 @@ import time
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.bridge import codec as C
-from pymodaq_plugins_timetagger.bridge import wire as W
-from pymodaq_plugins_timetagger.bridge.net import DIRECT_READ_BYTES, SocketReader
-from pymodaq_plugins_timetagger.bridge.server import _OneShot
+from pymodaq_plugins_timetagger.protocol import classic, data_model, pymodaq5
+from pymodaq_plugins_timetagger.protocol import wire as W
+from pymodaq_plugins_timetagger.protocol.net import DIRECT_READ_BYTES, SocketReader
+from pymodaq_plugins_timetagger.protocol.server import _OneShot
 
 
-@pytest.mark.parametrize("descr", sorted(C._SCALAR_STRUCTS))
+@pytest.mark.parametrize("descr", sorted(data_model._SCALAR_STRUCTS))
 def test_struct_scalars_equal_numpy_item(descr):
-    dt = C._DTYPES[descr]
+    dt = data_model._DTYPES[descr]
     info = np.iinfo(dt) if dt.kind in "iu" else np.finfo(dt)
     values = [0, 1, info.max, info.min] + ([] if dt.kind in "iu" else [-1.5, np.inf, -np.inf, info.tiny])
     for v in values:
         raw = np.array([v], dtype=dt).tobytes()
-        ours = C._scalar_value(descr, dt, memoryview(raw))
+        ours = pymodaq5._scalar_value(descr, dt, memoryview(raw))
         want = np.frombuffer(raw, dtype=dt)[0].item()
         assert type(ours) is type(want) and ours == want, (descr, v)
     nan = np.array([np.nan], dtype=dt).tobytes() if dt.kind == "f" else None
     if nan is not None:
-        assert np.isnan(C._scalar_value(descr, dt, memoryview(nan)))
+        assert np.isnan(pymodaq5._scalar_value(descr, dt, memoryview(nan)))
 
 
 def test_struct_scalars_keep_the_size_check():
-    with pytest.raises(C.ProtocolError, match="scalar of 4 bytes"):
-        C._scalar_value("<f8", C._DTYPES["<f8"], memoryview(b"\0" * 4))
+    with pytest.raises(data_model.ProtocolError, match="scalar of 4 bytes"):
+        pymodaq5._scalar_value("<f8", data_model._DTYPES["<f8"], memoryview(b"\0" * 4))
 
 
 class _Sub(str):
@@ -42,24 +42,24 @@ class _Sub(str):
 @pytest.mark.parametrize("obj", ["é", "", 1.25, -3, 2 ** 63, [1, "a", 2.5], np.arange(3.0), True, None,
                                  (1, 2), {"a": 1}, _Sub("x"), np.float64(2.5), np.int32(7)])
 def test_exact_type_encoding_equals_the_chain(obj, monkeypatch):
-    fast = C.encode(obj)
-    monkeypatch.setattr(C, "_ENC_EXACT", {})
-    assert C.encode(obj) == fast
+    fast = pymodaq5.encode(obj)
+    monkeypatch.setattr(pymodaq5, "_ENC_EXACT", {})
+    assert pymodaq5.encode(obj) == fast
 
 
 def test_unknown_type_names_still_refused():
-    payload = C._lp(b"\xff\xfe") + b"\0" * 8
-    with pytest.raises(C.ProtocolError, match="unknown type name"):
-        C.decode(payload)
-    with pytest.raises(C.ProtocolError, match="truncated"):
-        C.decode(C._U32.pack(5) + b"st")
+    payload = pymodaq5._lp(b"\xff\xfe") + b"\0" * 8
+    with pytest.raises(data_model.ProtocolError, match="unknown type name"):
+        pymodaq5.decode(payload)
+    with pytest.raises(data_model.ProtocolError, match="truncated"):
+        pymodaq5.decode(data_model._U32.pack(5) + b"st")
 
 
 @pytest.mark.parametrize("dialect", W.DIALECTS)
 def test_cached_commands_are_the_same_bytes(dialect):
     wire = W.Wire.for_dialect(dialect, None)
     for cmd in (*W.SEND_DATA.values(), "Quit", "GRABBER", "something else"):
-        want = C.encode_frames(cmd) if dialect == W.PYMODAQ5 else C.classic_string(cmd)
+        want = pymodaq5.encode_frames(cmd) if dialect == W.PYMODAQ5 else classic.classic_string(cmd)
         assert wire.message(cmd) == want == wire.message(cmd)
     assert ("something else" not in {c for _, c in W._COMMAND_BYTES})
 

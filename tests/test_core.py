@@ -16,10 +16,10 @@ import pytest
 from tests.support.processes import CLIENT, pump
 
 from pymodaq_plugins_timetagger import settings as declared
-from pymodaq_plugins_timetagger.bridge import codec
+from pymodaq_plugins_timetagger.protocol import data_model
 from pymodaq_plugins_timetagger.bridge.__main__ import build_parser, settings_from_args
 from pymodaq_plugins_timetagger.bridge.client import TaggerClient
-from pymodaq_plugins_timetagger.bridge.paramxml import from_xml_string
+from pymodaq_plugins_timetagger.protocol.paramxml import from_xml_string
 from pymodaq_plugins_timetagger.bridge.service import MeasurementService
 from pymodaq_plugins_timetagger.hardware.access import open_tagger
 from pymodaq_plugins_timetagger.hardware.errors import SettingsError
@@ -125,7 +125,7 @@ def test_a_refused_edit_names_the_setting_and_keeps_the_value():
         service.open()
         xml = from_xml_string(service.settings_xml()).child("n_bins")
         xml.value = 0
-        from pymodaq_plugins_timetagger.bridge.paramxml import to_xml_string
+        from pymodaq_plugins_timetagger.protocol.paramxml import to_xml_string
         with pytest.raises(SettingsError, match="n_bins must be between 1"):
             service.apply_edit(["settings_client", "n_bins"], to_xml_string(xml))
         path, applied = service.applied_xml(["n_bins"])
@@ -222,19 +222,19 @@ class _Responder:
         self.answered.append(dim)
         if dim == "2D":
             raise RuntimeError("no 2D here")
-        return codec.DataToExport(name="mine", data=[codec.DataWithAxes(
+        return data_model.DataToExport(name="mine", data=[data_model.DataWithAxes(
             name="mine", data=[np.arange(self.n_bins, dtype=float)], dim="Data1D", units="Hz", labels=["x"])])
 
     def _xml(self):
-        from pymodaq_plugins_timetagger.bridge.paramxml import Param, to_xml_string
+        from pymodaq_plugins_timetagger.protocol.paramxml import Param, to_xml_string
         return Param(name="n_bins", type="int", value=self.n_bins, title="Number of bins")
 
     def settings_xml(self):
-        from pymodaq_plugins_timetagger.bridge.paramxml import Param, to_xml_string
+        from pymodaq_plugins_timetagger.protocol.paramxml import Param, to_xml_string
         return to_xml_string(Param(name="settings", type="group", title="Settings", children=[self._xml()]))
 
     def applied_xml(self, path):
-        from pymodaq_plugins_timetagger.bridge.paramxml import to_xml_string
+        from pymodaq_plugins_timetagger.protocol.paramxml import to_xml_string
         return ["settings", "n_bins"], to_xml_string(self._xml())
 
     def apply_edit(self, path, xml):
@@ -249,8 +249,8 @@ class _Responder:
 
 
 def test_the_link_serves_any_responder_and_pushes_local_edits():
-    from pymodaq_plugins_timetagger.bridge.paramxml import Param, to_xml_string
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer, ClientReportedError
+    from pymodaq_plugins_timetagger.protocol.paramxml import Param, to_xml_string
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer, ClientReportedError
     server = BridgeServer("127.0.0.1", 0, handshake_timeout=1.0, message_timeout=2.0).start()
     events = []
     server.add_listener(lambda kind, client, data: events.append((kind, data)))

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from tests.interop.venvs import LEG_44, leg_env, python_or_skip
-from pymodaq_plugins_timetagger.bridge import codec as C
-from pymodaq_plugins_timetagger.bridge import dialect4 as D
-from pymodaq_plugins_timetagger.bridge.codec import ProtocolError
-from pymodaq_plugins_timetagger.bridge.net import SocketReader
-from pymodaq_plugins_timetagger.bridge.wire import CLASSIC, PYMODAQ4, Wire
+from pymodaq_plugins_timetagger.protocol import classic, data_model
+from pymodaq_plugins_timetagger.protocol import dialect4 as D
+from pymodaq_plugins_timetagger.protocol.data_model import ProtocolError
+from pymodaq_plugins_timetagger.protocol.net import SocketReader
+from pymodaq_plugins_timetagger.protocol.wire import CLASSIC, PYMODAQ4, Wire
 
 SCRIPT = Path(__file__).parent / "interop" / "pmq44_frames.py"
 TS = 1700000000.25
@@ -28,22 +28,22 @@ def expected() -> dict:
     """The values pmq44_frames.cases() builds, as our codec objects, as 4.4.11 writes them: a DataToExport
     names itself the origin of its DataWithAxes, missing labels become CH00..., DataFromPlugins carries
     do_plot/do_save."""
-    corr = C.DataWithAxes(name="Correlation", data=[np.array([0.5, 1.0, 1.25, 1.0, 0.75])], dim="Data1D",
+    corr = data_model.DataWithAxes(name="Correlation", data=[np.array([0.5, 1.0, 1.25, 1.0, 0.75])], dim="Data1D",
                           labels=["g2 ch1-ch2"], origin="Correlation", timestamp=TS,
-                          axes=[C.Axis("delay", "s", np.array([0.0, 1.0, 2.5, 4.0, 8.0]), 0, 0)],
+                          axes=[data_model.Axis("delay", "s", np.array([0.0, 1.0, 2.5, 4.0, 8.0]), 0, 0)],
                           extra={"binwidth_ps": 500, "normalize": True, "channels": "1-2", "rate_hz": 1.5})
-    g20 = C.DataWithAxes(name="g2(0)", data=[np.array([0.25])], dim="Data0D", labels=["CH00"],
+    g20 = data_model.DataWithAxes(name="g2(0)", data=[np.array([0.25])], dim="Data0D", labels=["CH00"],
                          origin="Correlation", timestamp=TS)
-    img = C.DataWithAxes(name="Camera", data=[np.arange(6, dtype="<u2").reshape(2, 3)], dim="Data2D",
+    img = data_model.DataWithAxes(name="Camera", data=[np.arange(6, dtype="<u2").reshape(2, 3)], dim="Data2D",
                          labels=["frame"], origin="Camera", timestamp=TS, type_name="DataFromPlugins",
                          extra={"do_plot": True, "do_save": True})
     return {
         "cmd_done": ("string", "Done"), "cmd_grabber": ("string", "GRABBER"),
         "path": ("list", ["settings_client", "binwidth_ps"]),
         "list_mixed": ("list", ["a", 1, 2.5, True, np.array([1, 2], dtype="<i4"), ["nested", -3]]),
-        "dte_correlation": ("dte", C.DataToExport("Correlation", [corr, g20], timestamp=TS)),
-        "dte_image": ("dte", C.DataToExport("Camera", [img], timestamp=TS)),
-        "dte_empty": ("dte", C.DataToExport("nothing", [], timestamp=TS)),
+        "dte_correlation": ("dte", data_model.DataToExport("Correlation", [corr, g20], timestamp=TS)),
+        "dte_image": ("dte", data_model.DataToExport("Camera", [img], timestamp=TS)),
+        "dte_empty": ("dte", data_model.DataToExport("nothing", [], timestamp=TS)),
     }
 
 
@@ -83,7 +83,7 @@ def test_our_bytes_are_pymodaq44s(frames44):
 def test_we_read_pymodaq44s_frames(frames44):
     for case, (kind, value) in expected().items():
         got = decode(kind, frames44[case])
-        assert C.values_equal(got, value), (case, got)
+        assert data_model.values_equal(got, value), (case, got)
 
 
 def test_pymodaq44_reads_our_bytes_as_we_meant():
@@ -91,8 +91,8 @@ def test_pymodaq44_reads_our_bytes_as_we_meant():
     py = python_or_skip(LEG_44)
     sent = {case: ours(kind, value) for case, (kind, value) in expected().items()}
     # a DataToExport of our client (DataRaw, float data, an axis, metadata) on top of the shared cases
-    ax = C.Axis("delay", "s", np.linspace(-1e-9, 1e-9, 7), 0)
-    client_dte = C.DataToExport("Correlation", [C.DataWithAxes(
+    ax = data_model.Axis("delay", "s", np.linspace(-1e-9, 1e-9, 7), 0)
+    client_dte = data_model.DataToExport("Correlation", [data_model.DataWithAxes(
         "Correlation", [np.linspace(0, 2, 7)], "Data1D", labels=["g2"], axes=[ax], origin="Correlation",
         extra={"binwidth_ps": 333, "normalize": False})], timestamp=TS)
     sent["client_dte"] = ours("dte", client_dte)
@@ -118,7 +118,7 @@ def _dte_bytes():
 
 def test_round_trip_without_pymodaq():
     for case, (kind, value) in expected().items():
-        assert C.values_equal(decode(kind, ours(kind, value)), value), case
+        assert data_model.values_equal(decode(kind, ours(kind, value)), value), case
 
 
 @pytest.mark.parametrize("cut", [1, 4, 13, 40, 200])
@@ -134,7 +134,7 @@ def test_trailing_bytes_are_an_error():
 
 
 def test_counts_are_checked_before_allocation():
-    head = C.classic_string("DataToExport") + C.classic_scalar(TS) + C.classic_string("x")
+    head = classic.classic_string("DataToExport") + classic.classic_scalar(TS) + classic.classic_string("x")
     with pytest.raises(ProtocolError, match="announces 4294967295 items"):
         D.decode_dte(head + struct.pack(">I", 0xFFFFFFFF))
 
@@ -147,7 +147,7 @@ def test_message_size_is_bounded():
 @pytest.mark.parametrize("tag, msg", [(b"parameter", "not accepted"), (b"pickle", "unknown list item tag"),
                                       (b"x" * 40, "too long")])
 def test_bad_tags_are_refused(tag, msg):
-    raw = struct.pack(">I", 1) + C.classic_string(tag) + C.classic_string("a")
+    raw = struct.pack(">I", 1) + classic.classic_string(tag) + classic.classic_string("a")
     with pytest.raises(ProtocolError, match=msg):
         decode("list", raw)
 
@@ -155,39 +155,39 @@ def test_bad_tags_are_refused(tag, msg):
 def test_wrong_class_names_and_dtypes_are_refused():
     raw = _dte_bytes()
     with pytest.raises(ProtocolError, match="class name 'DataScan'"):
-        D.decode_dte(raw.replace(C.classic_string("DataToExport"), C.classic_string("DataScan"), 1))
+        D.decode_dte(raw.replace(classic.classic_string("DataToExport"), classic.classic_string("DataScan"), 1))
     with pytest.raises(ProtocolError, match="bad dtype"):
-        decode("list", struct.pack(">I", 1) + C.classic_string("scalar") + C.classic_string("|O8")
+        decode("list", struct.pack(">I", 1) + classic.classic_string("scalar") + classic.classic_string("|O8")
                + struct.pack(">I", 8) + b"\0" * 8)
 
 
 def test_nesting_depth_is_bounded():
-    raw = (struct.pack(">I", 1) + C.classic_string("list")) * (C.MAX_DEPTH + 2) + struct.pack(">I", 0)
+    raw = (struct.pack(">I", 1) + classic.classic_string("list")) * (data_model.MAX_DEPTH + 2) + struct.pack(">I", 0)
     with pytest.raises(ProtocolError, match="nesting"):
         decode("list", raw)
 
 
 def test_encoder_refuses_what_pymodaq44_cannot_read():
-    dwa = C.DataWithAxes("x", [np.zeros(2)], type_name="DataFromRoi")
+    dwa = data_model.DataWithAxes("x", [np.zeros(2)], type_name="DataFromRoi")
     with pytest.raises(ProtocolError, match="DataFromRoi"):
-        D.encode_dte(C.DataToExport("x", [dwa]))
+        D.encode_dte(data_model.DataToExport("x", [dwa]))
     with pytest.raises(ProtocolError, match="no extra attributes"):
-        D.encode_dte(C.DataToExport("x", [], extra={"a": 1}))
+        D.encode_dte(data_model.DataToExport("x", [], extra={"a": 1}))
 
 
 # ------------------------------------------------------------------- detection of an untyped client
 def _wire_after(payload: bytes):
     a, b = socket.socketpair()
-    b.sendall(C.classic_string("Done") + payload)
+    b.sendall(classic.classic_string("Done") + payload)
     wire = Wire.for_dialect(CLASSIC, SocketReader(a, message_timeout=2.0))
     return wire, (a, b)
 
 
 def test_untyped_client_is_told_apart_at_its_first_done():
-    wire, socks = _wire_after(_dte_bytes() + C.classic_string("Done") + _dte_bytes())
+    wire, socks = _wire_after(_dte_bytes() + classic.classic_string("Done") + _dte_bytes())
     try:
         assert wire.name == CLASSIC and wire.read_command() == "Done"
-        assert C.values_equal(wire.read_done(), expected()["dte_correlation"][1])
+        assert data_model.values_equal(wire.read_done(), expected()["dte_correlation"][1])
         assert wire.name == PYMODAQ4
         assert wire.read_command() == "Done" and wire.read_done().name == "Correlation"
     finally:
@@ -198,7 +198,7 @@ def test_untyped_client_is_told_apart_at_its_first_done():
 @pytest.mark.parametrize("n", [0, 1, 12])
 def test_classic_lists_stay_classic(n):
     """A classic list of 12 arrays starts with the same u32 as the string 'DataToExport'."""
-    wire, socks = _wire_after(C.classic_list([np.arange(3.0)] * n))
+    wire, socks = _wire_after(classic.classic_list([np.arange(3.0)] * n))
     try:
         assert wire.read_command() == "Done"
         got = wire.read_done()

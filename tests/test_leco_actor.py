@@ -22,7 +22,7 @@ from tests.support.lecokit import directors  # noqa: E402
 
 director_1d, director_0d = directors()
 
-from pymodaq_plugins_timetagger.bridge import codec  # noqa: E402
+from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
 from pymodaq_plugins_timetagger.bridge.leco_actor import (  # noqa: E402
     decode_parameter_with_path, encode_parameter_with_path)
 from pymodaq_plugins_timetagger.dataset import result_to_data  # noqa: E402
@@ -121,8 +121,8 @@ def test_parameter_with_path_is_pymodaqs():
     assert encode_parameter_with_path(path, xml) == theirs
     back = SerializableFactory().get_apply_deserializer(encode_parameter_with_path(["a", "b"], xml))
     assert back.path == ["a", "b"] and back.value() == 500
-    with pytest.raises(codec.ProtocolError):
-        decode_parameter_with_path(codec.encode("not a parameter"))
+    with pytest.raises(data_model.ProtocolError):
+        decode_parameter_with_path(pymodaq5.encode("not a parameter"))
 
 
 def test_several_measurements_in_one_data_to_export():
@@ -133,7 +133,7 @@ def test_several_measurements_in_one_data_to_export():
     g2_0 = Result("g2(0)", "Data0D", [np.array([0.1])], ["g2(0)"], "")
     corr = Result("Correlation", "Data1D", [np.arange(5.0)], ["g2"], "",
                   axis=AxisSpec("delay", "s", np.linspace(-2e-12, 2e-12, 5)), companions=[g2_0])
-    dte = SerializableFactory().get_apply_deserializer(codec.encode(result_to_data([rate, corr])))
+    dte = SerializableFactory().get_apply_deserializer(pymodaq5.encode(result_to_data([rate, corr])))
     assert [d.name for d in dte] == ["Countrate", "Correlation", "g2(0)"]
     assert all(isinstance(d, DataFromPlugins) for d in dte)
     assert dte.get_data_from_name("Countrate").capture_duration_s == 0.1

@@ -9,7 +9,7 @@ from pymodaq.utils.plugin_testing import make_detector
 
 from tests.support.processes import Peer, pump, pump_until
 
-from pymodaq_plugins_timetagger.bridge import codec
+from pymodaq_plugins_timetagger.protocol import data_model
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerTCPServer import \
     DAQ_0DViewer_TimeTaggerTCPServer
 
@@ -193,9 +193,9 @@ def test_an_extra_attribute_named_like_a_data_field_does_not_break_the_data(det,
         det.grab_data(1)
         peer.sock.settimeout(5)
         assert peer.sock.recv(4096)  # the request 'Send Data 0D'
-        dwa = codec.DataWithAxes(name="rate", data=[np.array([5.0])], dim="Data0D", units="Hz",
+        dwa = data_model.DataWithAxes(name="rate", data=[np.array([5.0])], dim="Data0D", units="Hz",
                                  labels=["ch1"], extra={attribute: "peer's text"})
-        peer.send("Done", codec.DataToExport(name="peer", data=[dwa]))
+        peer.send("Done", data_model.DataToExport(name="peer", data=[dwa]))
         pump_until(lambda: got or any("failed" in t for t in texts(det)), what="data or a failure")
         assert got, texts(det)
         out = got[0].data[0]
@@ -236,7 +236,7 @@ def test_a_client_restarting_with_another_tree_rebuilds_the_mirror_without_remov
 
 def test_the_mirror_holds_a_bounded_number_of_earlier_clients_settings(det):
     """Hidden parameters of earlier clients cannot be dropped (PyMoDAQ's UI copy): their total is bounded."""
-    from pymodaq_plugins_timetagger.bridge.mirror import MirrorLimits
+    from pymodaq_plugins_timetagger.protocol.mirror import MirrorLimits
     det.mirror_limits = MirrorLimits(max_params=5, max_held=8)
     group = det.settings.child("settings_client")
     for n, prefix in enumerate("ab", start=1):

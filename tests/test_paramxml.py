@@ -1,12 +1,12 @@
-"""PyMoDAQ parameter XML without Qt (bridge.paramxml) against pymodaq_gui's own ioxml (the oracle)."""
+"""PyMoDAQ parameter XML without Qt (protocol.paramxml) against pymodaq_gui's own ioxml (the oracle)."""
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from pymodaq_plugins_timetagger.bridge import paramxml as px
-from pymodaq_plugins_timetagger.bridge.paramxml import (
+from pymodaq_plugins_timetagger.protocol import paramxml as px
+from pymodaq_plugins_timetagger.protocol.paramxml import (
     Param, apply_xml_update, from_xml_string, to_xml_bytes, to_xml_string, value_from_xml_text, value_to_xml_text)
 from tests.support.paramxml import param_from_dict, param_from_dicts, to_xml_bytes_51, value_text_51
 
@@ -334,7 +334,7 @@ def test_property_same_bytes_as_pymodaq_and_round_trip(children):
 # --------------------------------------------------------------------------------------- Qt-free
 def test_module_imports_neither_qt_nor_pymodaq():
     from tests.support.isolation import PYMODAQ, QT, loaded
-    assert loaded(["pymodaq_plugins_timetagger.bridge.paramxml"], QT + PYMODAQ + ("numpy",)) == []
+    assert loaded(["pymodaq_plugins_timetagger.protocol.paramxml"], QT + PYMODAQ + ("numpy",)) == []
 
 def test_infos_of_a_pymodaq_5_1_13_viewer():
     """'Infos' as PyMoDAQ 5.1.13's DAQ_Viewer (Mock 1D detector) sends it (bytes, pymodaq_gui 5.1 writer), shortened."""
@@ -358,7 +358,7 @@ def test_infos_of_a_pymodaq_5_1_13_viewer():
 
 # --------------------------------------------------------------------------------------- the mirror's view of a peer's tree
 def test_mirror_shows_only_plain_values_of_allowed_types():
-    from pymodaq_plugins_timetagger.bridge.mirror import MirrorLimits, MirrorRefused, info_key, mirror_dicts
+    from pymodaq_plugins_timetagger.protocol.mirror import MirrorLimits, MirrorRefused, info_key, mirror_dicts
     xml = ('<settings type="group" title="s">'
            '<i type="int" title="I">3</i><f type="float" title="F">0.5</f><t type="str" title="T">a</t>'
            '<b type="bool" title="B">1</b><l type="list" title="L" limits="[\'x\', \'y\']">str(\'y\')</l>'
@@ -385,4 +385,4 @@ def test_mirror_shows_only_plain_values_of_allowed_types():
 
 def test_mirror_module_imports_neither_qt_nor_pymodaq():
     from tests.support.isolation import PYMODAQ, QT, loaded
-    assert loaded(["pymodaq_plugins_timetagger.bridge.mirror"], QT + PYMODAQ + ("numpy",)) == []
+    assert loaded(["pymodaq_plugins_timetagger.protocol.mirror"], QT + PYMODAQ + ("numpy",)) == []

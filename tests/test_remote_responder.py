@@ -10,7 +10,7 @@ import pytest
 from pymodaq.utils.plugin_testing import make_detector
 
 from tests.support.processes import pump, pump_until
-from pymodaq_plugins_timetagger.bridge.paramxml import from_xml_string
+from pymodaq_plugins_timetagger.protocol.paramxml import from_xml_string
 from pymodaq_plugins_timetagger.daq_viewer_plugins import remote_server
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerCorrelation import \
     DAQ_1DViewer_TimeTaggerCorrelation
@@ -121,7 +121,7 @@ def test_the_hop_is_bounded_when_the_plugins_thread_does_not_answer(plugin):
 
 def test_the_remote_server_group_links_to_a_bridge_server(plugin):
     """Connect, status, a grab for the server, a local edit pushed to its mirror, Quit from the server."""
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     server = BridgeServer("127.0.0.1", 0).start()
     events = []
     server.add_listener(lambda kind, client, data: events.append((kind, data)))
@@ -157,7 +157,7 @@ def test_the_remote_server_group_links_to_a_bridge_server(plugin):
 def test_a_server_with_a_shared_secret(plugin, tmp_path):
     """Nobody there: waiting (and why); without the secret: refused (and why); with the server's secret file it
     connects; an unreadable secret file is said at once."""
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     secret = tmp_path / "bridge.secret"
     secret.write_bytes(b"correct horse battery staple\n")
     from tests.support.processes import free_port
@@ -188,7 +188,7 @@ def test_a_server_with_a_shared_secret(plugin, tmp_path):
 
 def test_the_classic_dialect(plugin):
     """Dialect 'classic' (PyMoDAQ ≤ 4): the server reads the link as such and gets the g2 with its axis."""
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     server = BridgeServer("127.0.0.1", 0).start()
     try:
         group = plugin.settings.child("remote")

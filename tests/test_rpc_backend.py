@@ -399,7 +399,7 @@ def test_the_bridge_client_over_rpc(server):
     import threading
     import time
     from pymodaq_plugins_timetagger.bridge.client import TaggerClient
-    from pymodaq_plugins_timetagger.bridge.server import BridgeServer
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     from pymodaq_plugins_timetagger.runs import make_settings
     with BridgeServer("127.0.0.1", 0).start() as bridge:
         client = TaggerClient("127.0.0.1", bridge.port, address=f"rpc:127.0.0.1:{server.port}",

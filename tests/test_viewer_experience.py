@@ -143,7 +143,7 @@ def test_the_mirror_follows_the_client_that_answers(viewers, tmp_path, log_recor
         # the settings as PyMoDAQ saves them with a scan: what is visible is the current client; the rest is
         # hidden and marked (PyMoDAQ's copy of a plugin's settings cannot lose a child)
         from pymodaq_gui.parameter import ioxml
-        from pymodaq_plugins_timetagger.bridge.paramxml import from_xml_string
+        from pymodaq_plugins_timetagger.protocol.paramxml import from_xml_string
         saved = from_xml_string(ioxml.parameter_to_xml_string(viewer.settings.child("detector_settings")))
         for group, expected in ((saved.child("settings_client"), client_values(info.settings)),
                                 (saved.child("infos"), info.infos)):

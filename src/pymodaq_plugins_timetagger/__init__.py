@@ -1,7 +1,7 @@
 """PyMoDAQ plugins for the Swabian Instruments Time Tagger, with a TCP bridge and a simulator.
 
 Importing the package imports nothing from PyMoDAQ or Qt: the Qt-free core (``hardware``, the
-measurement runs, the bridge's codec and client) stays usable on a host without a GUI stack. ``config``
+measurement runs, the bridge's protocol and client) stays usable on a host without a GUI stack. ``config``
 (PyMoDAQ's ``GlobalConfig``, with this package's values under ``'timetagger'``) is built on first access.
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .bridge import codec
+from .protocol import data_model
 from .runs import Result
 
 #: what PyMoDAQ's detector plugins emit (every PyMoDAQ 5 reads DataRaw too: the TCP client sends that)
@@ -30,18 +30,18 @@ def metadata_value(v) -> bool:
     return isinstance(v, (list, tuple)) and all(isinstance(x, _SCALARS) for x in v)
 
 
-def _dataset(r: Result, type_name: str) -> codec.DataWithAxes:
+def _dataset(r: Result, type_name: str) -> data_model.DataWithAxes:
     axes = []
     if r.axis is not None:
-        axes = [codec.Axis(label=r.axis.label, units=r.axis.units,
+        axes = [data_model.Axis(label=r.axis.label, units=r.axis.units,
                            data=np.asarray(r.axis.values, dtype=float), index=0)]
     extra = {k: (list(v) if isinstance(v, tuple) else v) for k, v in r.metadata.items() if metadata_value(v)}
-    return codec.DataWithAxes(name=r.name, data=[np.asarray(d, dtype=float) for d in r.data], dim=r.dim,
+    return data_model.DataWithAxes(name=r.name, data=[np.asarray(d, dtype=float) for d in r.data], dim=r.dim,
                               units=r.units, labels=list(r.labels), axes=axes, extra=extra, type_name=type_name)
 
 
 def result_to_data(results: Result | Iterable[Result], type_name: str = PLUGIN_TYPE,
-                   name: str | None = None) -> codec.DataToExport:
+                   name: str | None = None) -> data_model.DataToExport:
     """One DataToExport of every result and its companions (g2(0) after the g2 curve), in order.
 
     ``name``: the DataToExport's (default: the result's name when there is one, else 'TimeTagger').
@@ -50,7 +50,7 @@ def result_to_data(results: Result | Iterable[Result], type_name: str = PLUGIN_T
     data = [_dataset(r, type_name) for res in results for r in [res, *res.companions]]
     if name is None:
         name = results[0].name if len(results) == 1 else "TimeTagger"
-    return codec.DataToExport(name=name, data=data)
+    return data_model.DataToExport(name=name, data=data)
 
 
 __all__ = ["result_to_data", "metadata_value", "PLUGIN_TYPE", "RAW_TYPE"]

@@ -11,7 +11,6 @@ Both assert what must hold in every release and return what the caller may check
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time

@@ -1,10 +1,10 @@
-"""PyMoDAQ parameter dicts as bridge.paramxml trees, and pymodaq_gui 5.1.x's XML writer (what PyMoDAQ 5.1.13
+"""PyMoDAQ parameter dicts as protocol.paramxml trees, and pymodaq_gui 5.1.x's XML writer (what PyMoDAQ 5.1.13
 writes), both only for the tests: the package builds its trees from settings.py and writes the 5.2/5.3 flavor."""
 from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from pymodaq_plugins_timetagger.bridge.paramxml import Param, value_to_xml_text, xml_element
+from pymodaq_plugins_timetagger.protocol.paramxml import Param, value_to_xml_text, xml_element
 
 #: Dict keys of a PyMoDAQ param dict that are fields of :class:`Param`, not ``opts``.
 _FIELD_KEYS = {"name", "type", "value", "title", "children", "readonly", "limits", "min", "max", "tip",

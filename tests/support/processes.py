@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from pymodaq_plugins_timetagger.bridge import codec
+from pymodaq_plugins_timetagger.protocol import pymodaq5
 
 WINDOWS = os.name == "nt"
 #: Popen keyword arguments for a child that :func:`interrupt` must reach alone
@@ -127,7 +127,7 @@ class Peer:
         self.send("GRABBER")
 
     def send(self, *objs) -> None:
-        self.sock.sendall(codec.encode_frames(*objs))
+        self.sock.sendall(pymodaq5.encode_frames(*objs))
 
     def close(self) -> None:
         self.sock.close()

@@ -1,8 +1,8 @@
-"""The TCP bridge: PyMoDAQ's TCP/IP command protocol, Qt-free.
+"""The Time Tagger's remote side of the bridge: serve the Time Tagger to PyMoDAQ from the PC it is plugged into.
 
-* :mod:`.codec` - both wire dialects (PyMoDAQ 5 typed frames, classic untyped messages);
-* :mod:`.paramxml` - PyMoDAQ parameter XML (the client's ``Infos``), written and read without Qt;
-* :mod:`.server` - the server core (listening socket, client connections, requests);
+The generic protocol it speaks (data model, dialects, framing, the server, parameter XML) is the package
+:mod:`..protocol`; this package is what knows the Time Tagger:
+
 * :mod:`.service` - the measurement service of the remote PC (tagger, measurements, settings, status);
 * :mod:`.client` - the TCP link that serves a Responder (the service) to a TCPServer: connect, backoff,
   shared secret, dialect, serve loop;

@@ -21,11 +21,11 @@ from .. import settings as declared
 from ..hardware.address import AddressError, parse_address
 from ..hardware.errors import SettingsError
 from ..runs import KINDS, dim_of, make_settings
-from . import codec
+from ..protocol import data_model
 from .client import TaggerClient, run_until_interrupted
-from .server import DEFAULT_HOST, DEFAULT_PORT
+from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT
 from .service import MeasurementService, check_reply_fits
-from .wire import CLASSIC, PYMODAQ4, PYMODAQ5
+from ..protocol.dialects import CLASSIC, PYMODAQ4, PYMODAQ5
 
 def _defaults():
     """Host, port and tagger address from the package configuration, if PyMoDAQ's utils are there."""
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
         kinds = measurements_from_args(args)
         settings = settings_from_args(args, kinds)
         for s in settings.values():
-            check_reply_fits(s, codec.DEFAULT_MAX_FRAME, spell=lambda name: "--" + name.replace("_", "-"))
+            check_reply_fits(s, data_model.DEFAULT_MAX_FRAME, spell=lambda name: "--" + name.replace("_", "-"))
         if args.protocol == CLASSIC:
             for dim in ("0D", "1D"):
                 same = [k for k in kinds if dim_of(k) == dim]
@@ -177,7 +177,7 @@ def main(argv=None) -> int:
 
     secret = None
     if args.secret_file:
-        from .auth import read_secret_file
+        from ..protocol.auth import read_secret_file
         try:
             secret = read_secret_file(args.secret_file)
         except ValueError as e:

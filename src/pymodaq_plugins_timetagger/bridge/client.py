@@ -10,7 +10,7 @@ is applied by the responder and the value applied is sent back as ``Info_xml``.
 
 The Responder protocol (what the link calls, all from the link's own thread)::
 
-    answer(dim: str, stop: threading.Event) -> codec.DataToExport
+    answer(dim: str, stop: threading.Event) -> data_model.DataToExport
         one measurement for 'Send Data <dim>' ('0D', '1D', '2D'); raise AcquisitionAborted when ``stop`` is
         set (Quit, lost link, stop(): nothing is sent), a TaggerError when it failed (its
         text is sent as Info 'error' and shown in the status).
@@ -61,11 +61,13 @@ from typing import Protocol
 import numpy as np
 
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
-from . import auth, codec
-from .codec import ProtocolError
-from .net import SocketReader, close_quietly, tune
+from ..protocol import auth
+from ..protocol import data_model
+from ..protocol.data_model import ProtocolError
+from ..protocol.net import SocketReader, close_quietly, tune
 from .service import ClientStatus, MeasurementService, edit_path
-from .wire import CLASSIC, DIALECTS, PYMODAQ5, SEND_DATA, Wire
+from ..protocol.dialects import CLASSIC, DIALECTS, PYMODAQ5
+from ..protocol.wire import SEND_DATA, Wire
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ PUSH_QUEUE = 64
 class Responder(Protocol):
     """What the link serves (see the module documentation)."""
 
-    def answer(self, dim: str, stop: threading.Event) -> codec.DataToExport: ...
+    def answer(self, dim: str, stop: threading.Event) -> data_model.DataToExport: ...
 
     def apply_edit(self, path: list[str], xml: str) -> tuple[list[str], str]: ...
 
@@ -118,7 +120,7 @@ class TaggerClient:
 
     def __init__(self, host: str, port: int, *, responder: Responder | None = None, address: str = "auto",
                  kind="countrate", settings=None, protocol: str = PYMODAQ5, connect_timeout: float = 5.0,
-                 backoff_max_s: float = BACKOFF_MAX_S, max_frame: int = codec.DEFAULT_MAX_FRAME,
+                 backoff_max_s: float = BACKOFF_MAX_S, max_frame: int = data_model.DEFAULT_MAX_FRAME,
                  on_status=None, sim_options: dict | None = None, test_signal: tuple[int, ...] = (),
                  secret: bytes | None = None):
         if protocol not in DIALECTS:

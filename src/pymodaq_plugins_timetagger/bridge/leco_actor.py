@@ -5,7 +5,7 @@ remote side signs in as an *actor* under a name, and the ``DAQ_0DViewer_LECODire
 ``DAQ_1DViewer_LECODirector`` plugins (pymodaq_plugins_mock >= 5.0.13, settings ``actor_name``, ``host``,
 ``port``) call it. :class:`LecoTaggerActor` is that actor, serving a :class:`~.service.MeasurementService`
 (the same tagger opening, settings, error handling and re-opening as the TCP client), without Qt and without
-PyMoDAQ: pyleco, numpy and our own ``codec``/``paramxml``.
+PyMoDAQ: pyleco, numpy and our own ``protocol`` package.
 
 What the director does and what the actor answers (checked against pymodaq 5.3.8,
 ``pymodaq/utils/leco/``, and a real ``DAQ_Viewer`` actor, ``ActorListener``):
@@ -38,7 +38,7 @@ there: one more is refused with an error to its caller (never queued without bou
 (the sender of the request), or, if it is unknown, to every name given with ``set_remote_name``.
 
 Binary frames are the ``SerializableFactory`` serialization of pymodaq_utils/serializall, which
-:mod:`.codec` writes byte for byte: ``DataToExport`` of ``DataFromPlugins`` (what detector plugins emit; the
+:mod:`..protocol.pymodaq5` writes byte for byte: ``DataToExport`` of ``DataFromPlugins`` (what detector plugins emit; the
 director module imports ``pymodaq.utils.data``, which registers that class) with their axis, units,
 labels and the capture metadata as extra attributes; ``ParameterWithPath`` = ``[u32 17]"ParameterWithPath"``
 + typed ``list[str]`` path + typed ``bytes`` XML.
@@ -74,9 +74,9 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
 
 from ..dataset import PLUGIN_TYPE
 from ..hardware.errors import AcquisitionAborted
-from . import codec
+from ..protocol import data_model, pymodaq5
 from .client import BACKOFF_FIRST_S, BACKOFF_MAX_S
-from .paramxml import Param, to_xml_bytes, to_xml_string
+from ..protocol.paramxml import Param, to_xml_bytes, to_xml_string
 from .service import MeasurementFailed, MeasurementService, edit_path
 
 logger = logging.getLogger(__name__)
@@ -120,21 +120,21 @@ def encode_parameter_with_path(path: list[str], xml: bytes | str) -> bytes:
     ``parameter_to_xml_string`` returns it)."""
     if isinstance(xml, str):
         xml = xml.encode()
-    return _header(PARAMETER_WITH_PATH) + codec.encode([str(p) for p in path]) + codec.encode(bytes(xml))
+    return _header(PARAMETER_WITH_PATH) + pymodaq5.encode([str(p) for p in path]) + pymodaq5.encode(bytes(xml))
 
 
 def decode_parameter_with_path(payload: bytes) -> tuple[list[str], bytes | str]:
-    """(path, XML) of a serialized ``ParameterWithPath``; :class:`~.codec.ProtocolError` if it is not one."""
+    """(path, XML) of a serialized ``ParameterWithPath``; :class:`~..protocol.data_model.ProtocolError` if it is not one."""
     payload = bytes(payload)
     head = _header(PARAMETER_WITH_PATH)
     if not payload.startswith(head):
-        raise codec.ProtocolError(f"expected a {PARAMETER_WITH_PATH}, got {payload[:40]!r}")
+        raise data_model.ProtocolError(f"expected a {PARAMETER_WITH_PATH}, got {payload[:40]!r}")
     # the body is two typed objects in a row: read them as the items of a typed list of 2
-    path, xml = codec.decode(_header("list") + struct.pack(">I", 2) + payload[len(head):])
+    path, xml = pymodaq5.decode(_header("list") + struct.pack(">I", 2) + payload[len(head):])
     if not isinstance(path, list) or not all(isinstance(p, str) for p in path):
-        raise codec.ProtocolError(f"{PARAMETER_WITH_PATH}: the path is not a list of str: {path!r}")
+        raise data_model.ProtocolError(f"{PARAMETER_WITH_PATH}: the path is not a list of str: {path!r}")
     if not isinstance(xml, (bytes, str)):
-        raise codec.ProtocolError(f"{PARAMETER_WITH_PATH}: the XML is a {type(xml).__name__}")
+        raise data_model.ProtocolError(f"{PARAMETER_WITH_PATH}: the XML is a {type(xml).__name__}")
     return path, xml
 
 
@@ -547,7 +547,7 @@ class LecoTaggerActor:
             return
         if live and not self._grabbing.is_set():
             return  # stopped during the window: the director does not expect it any more
-        payload = codec.encode(dte)
+        payload = pymodaq5.encode(dte)
         if not targets:
             logger.warning("measured, but nobody to send the data to (no requester, no set_remote_name)")
             return

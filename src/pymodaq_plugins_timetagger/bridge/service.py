@@ -29,8 +29,8 @@ from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..hardware.inputs import configure_input
 from ..runs import Result, Run, dim_of, make_run, make_settings
-from . import codec
-from .paramxml import Param, from_xml_string, to_xml_string
+from ..protocol import data_model
+from ..protocol.paramxml import Param, from_xml_string, to_xml_string
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class MeasurementService:
     """
 
     def __init__(self, address: str = "auto", kind="countrate", settings=None, *,
-                 max_frame: int = codec.DEFAULT_MAX_FRAME, sim_options: dict | None = None,
+                 max_frame: int = data_model.DEFAULT_MAX_FRAME, sim_options: dict | None = None,
                  test_signal: tuple[int, ...] = (), on_status=None, type_name: str = RAW_TYPE):
         self.address = address
         self.kinds = check_kinds(kind)
@@ -255,7 +255,7 @@ class MeasurementService:
             self._suspect = True
             raise MeasurementFailed(self.error(f"Time Tagger: {e}")) from e
 
-    def answer(self, dim: str | None, stop: threading.Event | None = None) -> codec.DataToExport:
+    def answer(self, dim: str | None, stop: threading.Event | None = None) -> data_model.DataToExport:
         """The Responder call: :meth:`results` as one DataToExport (:func:`..dataset.result_to_data`)."""
         return result_to_data(self.results(dim, stop), self.type_name)
 

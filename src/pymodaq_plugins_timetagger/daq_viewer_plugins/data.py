@@ -1,4 +1,4 @@
-"""The one conversion of the wire's data model (:mod:`..bridge.codec`) to PyMoDAQ objects.
+"""The one conversion of the wire's data model (:mod:`..protocol.data_model`) to PyMoDAQ objects.
 
 The viewer plugins apply it to their own measurement (``to_pymodaq(title, result_to_data(result))``) and the
 TCPServer plugin to what a client sent: local and remote datasets are made by the same code, so they are equal
@@ -14,12 +14,12 @@ import numpy as np
 from pymodaq.utils.data import Axis, DataFromPlugins, DataToExport
 from pymodaq_utils.logger import get_module_name, set_logger
 
-from ..bridge import codec
+from ..protocol import data_model
 
 logger = set_logger(get_module_name(__file__))
 
 
-def to_pymodaq(title: str, dte: codec.DataToExport, last_axes: dict | None = None) -> DataToExport:
+def to_pymodaq(title: str, dte: data_model.DataToExport, last_axes: dict | None = None) -> DataToExport:
     """The codec's DataToExport (from any client) as PyMoDAQ data, axes, units and attributes kept.
 
     ``last_axes`` (name -> axes, updated here): PyMoDAQ's own remote viewers send a dataset's axes only
@@ -37,7 +37,7 @@ def to_pymodaq(title: str, dte: codec.DataToExport, last_axes: dict | None = Non
     return DataToExport(title, data=out)
 
 
-def _axis(a: codec.Axis) -> Axis:
+def _axis(a: data_model.Axis) -> Axis:
     """PyMoDAQ Axis; a linear one is given as offset and scaling, as PyMoDAQ would store it anyway.
 
     PyMoDAQ tests the linearity of an axis given as data twice (two passes of np.diff and allclose
@@ -59,7 +59,7 @@ def _axis(a: codec.Axis) -> Axis:
     return Axis(a.label, units=a.units, data=data, index=a.index, spread_order=a.spread_order)
 
 
-def _dwa(d: codec.DataWithAxes) -> DataFromPlugins:
+def _dwa(d: data_model.DataWithAxes) -> DataFromPlugins:
     axes = [_axis(a) for a in d.axes]
     extra = _extra_attributes(d.extra)
     kwargs = dict(data=[np.asarray(x) for x in d.data], dim=d.dim, labels=list(d.labels), axes=axes,

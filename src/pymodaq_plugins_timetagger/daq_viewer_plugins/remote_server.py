@@ -13,11 +13,11 @@ Qt signal with a timeout) where the plugin does the work:
   one conversion). The link waits for it with a deadline the plugin sets (the windows ahead of it, its own
   window, the timeout margin and :data:`ANSWER_SLACK_S`); the link's stop (Quit, a lost link, Disconnect)
   cancels it and nothing is sent.
-* ``set_info``: the XML is read by :mod:`..bridge.paramxml` (never evaluated), the value set on the plugin's
+* ``set_info``: the XML is read by :mod:`..protocol.paramxml` (never evaluated), the value set on the plugin's
   own parameter and applied as a local edit would be; the value applied is echoed back, a refusal raises
   :class:`~..hardware.errors.SettingsError` (the link sends ``set_info_error`` and the value still applied).
 * the settings (``Infos`` at each connection, ``Info_xml`` when the user edits one of them locally): the
-  parameters of :data:`MIRRORED` as a :class:`~..bridge.paramxml.Param` tree.
+  parameters of :data:`MIRRORED` as a :class:`~..protocol.paramxml.Param` tree.
 
 The link's status (waiting / connected to … / refused: why) goes to the group's read-only *Status* field and to
 the status bar when it changes.
@@ -27,12 +27,12 @@ from __future__ import annotations
 import threading
 import time
 
-from ..bridge.auth import read_secret_file
 from ..bridge.client import TaggerClient
-from ..bridge.paramxml import Param, from_xml_string, to_xml_string
-from ..bridge.server import DEFAULT_HOST, DEFAULT_PORT
 from ..bridge.service import ClientStatus, edit_path
-from ..bridge.wire import CLASSIC, PYMODAQ5
+from ..protocol.auth import read_secret_file
+from ..protocol.dialects import CLASSIC, PYMODAQ5
+from ..protocol.paramxml import Param, from_xml_string, to_xml_string
+from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..utils import config_value
 

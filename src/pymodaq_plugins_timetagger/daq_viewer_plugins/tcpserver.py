@@ -7,7 +7,7 @@ client that left, or no answer in time: a status message naming the cause, and n
 data); a grab while no client is connected waits up to *Grab timeout* for one to (re)connect.
 
 The settings and infos of the client that answers the next grab are mirrored under *Client settings* and
-*Client infos* (see :mod:`..bridge.mirror`: only plain values of allowed parameter types, bounded, never
+*Client infos* (see :mod:`..protocol.mirror`: only plain values of allowed parameter types, bounded, never
 evaluated); editing one there sends it to the client (``set_info``), which applies it and answers with the
 value it applied. PyMoDAQ 5.3's DAQ_Viewer copies a plugin's settings tree by its changes but never
 removes a child from its copy, so the mirror never removes one either: a parameter the current client
@@ -27,11 +27,11 @@ from pymodaq.control_modules.viewer_utility_classes import comon_parameters
 from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
 
-from ..bridge import codec
-from ..bridge.auth import read_secret_file
-from ..bridge.mirror import MirrorLimits, MirrorRefused, clip_text, info_key, mirror_dict, mirror_dicts
-from ..bridge.paramxml import apply_xml_update, from_xml_string, to_xml_string
-from ..bridge.server import DEFAULT_HOST, DEFAULT_PORT, BridgeError, BridgeServer, ClientLeft, NoClient
+from ..protocol import data_model
+from ..protocol.auth import read_secret_file
+from ..protocol.mirror import MirrorLimits, MirrorRefused, clip_text, info_key, mirror_dict, mirror_dicts
+from ..protocol.paramxml import apply_xml_update, from_xml_string, to_xml_string
+from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT, BridgeError, BridgeServer, ClientLeft, NoClient
 from ..compat import ThreadStatus
 from ..hardware.errors import AcquisitionAborted
 from ..utils import config_value
@@ -167,7 +167,7 @@ class TCPServerViewerBase(AsyncViewerBase):
         if self.is_master:
             server.stop()
 
-    def on_job_result(self, dte: codec.DataToExport) -> None:
+    def on_job_result(self, dte: data_model.DataToExport) -> None:
         out = to_pymodaq(self._title, dte, self._last_axes)
         if self.settings["duration_channel"]:
             seconds = [d.extra.get("capture_duration_s") for d in dte.data]

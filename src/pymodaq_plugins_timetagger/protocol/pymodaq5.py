@@ -1,263 +1,17 @@
-"""Both wire dialects of PyMoDAQ's TCP/IP protocol, without Qt and without PyMoDAQ.
-
-This module imports only the standard library and numpy. It writes and reads:
-
-* **dialect 1** ("pymodaq5"): the typed serialization of ``pymodaq_utils.serialize`` /
-  ``serializall`` (``SerializableFactory.get_apply_serializer``) and of pymodaq_data's ``Axis``,
-  ``DataWithAxes`` (and subclasses) and ``DataToExport``, plus the outer ``[u32 N][payload]`` frame
-  of ``pymodaq_utils.serialize.mysocket.Socket``;
-* **dialect 2** ("classic"): the untyped messages of PyMoDAQ 1.6-3.x (the documented "custom
-  client" protocol): strings, scalars, arrays and lists, with no outer frame.
-
-The wire facts are in ``docs/protocol.rst``; this is our own implementation of them, tested byte for byte
-against pymodaq_utils 5.3.7 / pymodaq_data / pymodaq 5.3.8 (``tests/test_codec.py``).
-
-Data model
-----------
-:class:`Axis`, :class:`DataWithAxes` and :class:`DataToExport` are plain dataclasses holding numpy
-arrays; they mirror PyMoDAQ's classes field by field. ``DataWithAxes.type_name`` (and
-``DataToExport.type_name``) is the class name written on the wire (``DataRaw``, ``DataFromPlugins``,
-``DataScan``...). Their ``==`` compares deeply (:func:`values_equal`: exact types, array dtype,
-shape and values, NaN equal to NaN).
-
-Errors
-------
-Every malformed input raises :class:`ProtocolError` (a ``ValueError``), whose message says what was
-wrong. Readers built on a ``read(n)`` callable let ``EOFError`` / ``ConnectionError`` from that
-callable through unchanged; a ``read`` returning fewer bytes than asked is reported as ``EOFError``.
-Encoding an unsupported object or an invalid field value also raises :class:`ProtocolError`.
-
-Safety limits
--------------
-* a frame (dialect 1) or a whole classic message is at most ``max_size`` bytes
-  (:data:`DEFAULT_MAX_FRAME`, 64 MiB); the length is checked before anything is read or allocated;
-* dtypes: only ``b1 i1 i2 i4 i8 u1 u2 u4 u8 f2 f4 f8 c8 c16``, with ``<`` or ``>`` byte order
-  (``|`` for the one-byte types); anything else (object, ``U``, ``S``, void, datetime, ``f16``,
-  no byte order) is refused, naming the dtype;
-* arrays: ``ndim <= 32``; ``prod(shape) * itemsize == nbytes`` is checked before the data is
-  touched;
-  boolean data must be 0/1 bytes;
-* containers: nesting depth <= 64; a list/tuple/dict count is checked against the bytes left
-  (every typed object takes at least 11 bytes) before the loop starts;
-* the payload must be consumed exactly (trailing bytes are an error);
-* decoding is bounded by what it creates, not only by the bytes: at most :data:`MAX_OBJECTS`
-  objects per frame, and an estimate of their memory (:data:`OBJECT_COST`, :data:`NDARRAY_COST`,
-  plus copied string bytes) at most ``ALLOC_FACTOR * payload + ALLOC_SLACK`` (a frame of
-  millions of empty arrays is refused part-way instead of taking gigabytes);
-* :func:`read_frame` can be told the type names it expects (``expect``): the type name at the head
-  of the frame is checked before the rest of the payload is read.
-
-Performance
------------
-Encoding never copies an array more than once: C-contiguous arrays are passed to the final
-``b''.join`` as ``uint8`` memoryviews (a non-contiguous array is first made contiguous);
-:func:`encode_frames` builds all frames of a reply with one join. Decoding does not copy array data:
-arrays are ``np.frombuffer`` views on the payload (read-only when the payload is ``bytes``, which is
-what :func:`read_frame` and :class:`FrameDecoder` pass; PyMoDAQ's own decoder also returns
-read-only views). :class:`FrameDecoder` copies each completed payload once out of its buffer.
-
-Differences from PyMoDAQ's serializer (checked against pymodaq_utils 5.3.7 / pymodaq 5.3.8)
---------------------------------------------------------------------------------------------
-Bytes written are identical for every value both can write. Where behaviour differs:
-
-* **Type names** are looked up exactly. PyMoDAQ does a substring search among registered types
-  (``'Axis' in "<class '...DataWithAxes'>"``...), and knows ``DataFromPlugins`` / ``DataActuator``
-  only once ``pymodaq.utils.data`` is imported. Unknown names are a :class:`ProtocolError` here.
-  Accepted: ``str bytes NoneType int float bool complex ndarray list tuple dict Axis``, the
-  ``DataWithAxes`` names in :data:`DWA_TYPE_NAMES` and the ``DataToExport`` names in
-  :data:`DTE_TYPE_NAMES`.
-* **0-d arrays** stay 0-d. PyMoDAQ's decoder applies ``np.atleast_1d`` (a 0-d array comes back with
-  shape ``(1,)``); the bytes on the wire are the same (``ndim = 0``).
-* **Scalars**: the body must hold exactly one item (PyMoDAQ takes the first item of any length) and
-  the type name must agree with the dtype kind (``int`` with ``i``/``u``, ``float`` with ``f``,
-  ``complex`` with ``c``, ``bool`` with ``b``). Unsigned values decode to Python ``int``
-  (PyMoDAQ returns ``numpy.uint64``). Python ints in ``[2**63, 2**64)`` are written ``'<u8'``
-  as PyMoDAQ does; ints beyond 64 bits are refused (PyMoDAQ writes an object-dtype pointer).
-* **numpy scalars** (``np.float64``, ``np.int32``, ``np.bool_``...) are written as the Python
-  scalar (``float``/``int``/``bool``/``complex``); PyMoDAQ raises ``NotImplementedError``.
-  Subclasses of ``str``/``int``/``float``/``complex``/``bytes``/``list``/``tuple``/``dict`` (enums,
-  namedtuples, OrderedDict) are written as the base type; ``bytearray``/``memoryview`` as ``bytes``.
-* **dtypes**: PyMoDAQ writes any dtype, including ``'<U5'`` and object arrays (pointers); we refuse
-  non-numeric dtypes on both sides.
-* **Axis**: PyMoDAQ keeps a linear axis as ``offset``/``scaling`` (``data`` is ``None``) and writes
-  ``get_data() = offset + scaling * linspace(0, n-1, n)`` (float64, possibly differing from the
-  original array in the last bits, and float64 even for an integer axis); its decoder rebuilds
-  offset/scaling again. We keep the array exactly as decoded. An :class:`Axis` with ``data=None``
-  is written with a ``NoneType`` in the data slot: PyMoDAQ never writes that, but its decoder
-  accepts it (``Axis(data=None)``). Axis data must be 1-D; ``index`` a non-negative int. PyMoDAQ
-  cannot decode an empty (size 0) axis array (``IndexError``): do not send one.
-* **DataWithAxes**: PyMoDAQ pads ``labels`` with ``CH00, CH01...`` when it builds the object, so
-  what it writes always has one label per array; we write the labels as given (PyMoDAQ pads them
-  again on reception). ``errors=None`` in PyMoDAQ is written ``[]``, our default. We check field
-  types and the enum names (``source`` raw/calculated, ``dim`` Data0D/1D/2D/ND, ``distribution``
-  uniform/spread) but not the semantic consistency PyMoDAQ's constructor checks (same shape for
-  every array, dim matching the data, axes matching the shape): that is the receiver's job.
-  Extra attribute names must be unique strings (they become a dict, in order).
-* **DataToExport** subclasses (``DataScan``, ``DataToActuators``) are read into
-  :class:`DataToExport` with ``type_name`` set (an addition to the agreed API, default
-  ``'DataToExport'``). On reception PyMoDAQ's ``DataToExport`` gives its own name as ``origin`` to
-  every child whose origin is empty; we keep what was sent.
-* PyMoDAQ's decoder cannot rebuild a ``DataFromRoi`` (``TypeError``: ``source`` passed twice); we
-  read it. It also cannot write back the ``numpy.uint64`` it returns for a ``'<u8'`` int.
-* **dict**: the keys must arrive as a typed ``list`` of unique, hashable values.
-* **Strings** must be valid UTF-8 (PyMoDAQ raises ``UnicodeDecodeError``).
-* **Truncated input** and **trailing bytes** are errors; PyMoDAQ silently reads short slices and
-  ignores leftovers.
-"""
+"""Dialect 1, "pymodaq5": the typed encoder and decoder of pymodaq_utils.serialize (byte for byte) and the
+outer ``[u32 N][payload]`` frame (:func:`frame`, :func:`read_frame`). Every count is bounded before
+it is read or allocated (package docstring, docs/protocol.rst)."""
 from __future__ import annotations
 
-import math
 import struct
-import time
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
-__all__ = [
-    "ProtocolError", "DEFAULT_MAX_FRAME", "MAX_DEPTH", "MAX_NDIM",
-    "DWA_TYPE_NAMES", "DTE_TYPE_NAMES", "TYPE_NAMES",
-    "Axis", "DataWithAxes", "DataToExport", "values_equal",
-    "encode", "decode", "frame", "encode_frames", "read_frame", "FrameDecoder",
-    "classic_string", "classic_scalar", "classic_array", "classic_list",
-    "read_classic_string", "read_classic_scalar", "read_classic_array", "read_classic_list",
-    "detect_dialect", "DIALECT_PYMODAQ5", "DIALECT_CLASSIC",
-]
-
-
-class ProtocolError(ValueError):
-    """The one error raised for anything malformed, on the wire or given to an encoder."""
-
-
-DEFAULT_MAX_FRAME = 64 * 1024 * 1024
-MAX_DEPTH = 64          # nesting of containers (list, tuple, dict, Axis, DataWithAxes...)
-MAX_NDIM = 32           # array dimensions
-MIN_OBJECT_SIZE = 11    # the smallest typed object: [u32 3]['str'][u32 0]
-#: decoding limits per frame (see "Safety limits")
-MAX_OBJECTS = 100_000
-OBJECT_COST = 64        # bytes charged per decoded object (a small Python object)
-NDARRAY_COST = 512      # an ndarray view (array object + memoryview of the payload): ~420 bytes
-ALLOC_FACTOR = 2
-ALLOC_SLACK = 1 << 20
-_MAX_DESCR_LEN = 16     # longest accepted dtype string is 4 chars; refuse silly lengths early
-_MAX_CLASSIC_TAG = 16
-
-DIALECT_PYMODAQ5 = "pymodaq5"
-DIALECT_CLASSIC = "classic"
-
-DWA_TYPE_NAMES = ("DataWithAxes", "DataRaw", "DataFromPlugins", "DataCalculated", "DataFromRoi",
-                  "DataActuator")
-DTE_TYPE_NAMES = ("DataToExport", "DataScan", "DataToActuators")
-
-_U32 = struct.Struct(">I")
-_U32_MAX = 0xFFFFFFFF
-_I64 = struct.Struct("<q")
-_U64 = struct.Struct("<Q")
-_F64 = struct.Struct("<d")
-_C128 = struct.Struct("<dd")
-
-_SOURCES = ("raw", "calculated")
-_DIMS = ("Data0D", "Data1D", "Data2D", "DataND")
-_DISTRIBUTIONS = ("uniform", "spread")
-
-# accepted dtype strings -> dtype
-_DTYPES: dict = {}
-for _code in ("b1", "i1", "u1"):
-    for _order in "<>|":
-        _DTYPES[_order + _code] = np.dtype(_order + _code)
-for _code in ("i2", "i4", "i8", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16"):
-    for _order in "<>":
-        _DTYPES[_order + _code] = np.dtype(_order + _code)
-del _code, _order
-#: the same by the descriptor's bytes (decoding looks them up without decoding them first)
-_DTYPES_B: dict = {k.encode("ascii"): (k, v) for k, v in _DTYPES.items()}
-#: scalars of these dtypes are read with struct (the value numpy's ``.item()`` gives, without an array)
-_STRUCT_CODES = {("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q", ("u", 1): "B", ("u", 2): "H",
-                 ("u", 4): "I", ("u", 8): "Q", ("f", 2): "e", ("f", 4): "f", ("f", 8): "d"}
-_SCALAR_STRUCTS: dict = {k: struct.Struct(k[0].replace("|", "<") + _STRUCT_CODES[v.kind, v.itemsize])
-                         for k, v in _DTYPES.items() if (v.kind, v.itemsize) in _STRUCT_CODES}
-
-
-# ---------------------------------------------------------------------------------------------
-# Data model
-# ---------------------------------------------------------------------------------------------
-
-def values_equal(a, b) -> bool:
-    """Deep equality as the codec understands it.
-
-    Types must match exactly (``1 != 1.0 != True``, ``list != tuple``); arrays must have the same
-    dtype, shape and values (NaN equals NaN); floats and complex compare by value with NaN equal to
-    NaN; dicts compare in order; our dataclasses compare field by field.
-    """
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, np.ndarray):
-        if a.dtype != b.dtype or a.shape != b.shape:
-            return False
-        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
-    if isinstance(a, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, complex):
-        return values_equal(a.real, b.real) and values_equal(a.imag, b.imag)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return len(a) == len(b) and all(values_equal(ka, kb) and values_equal(va, vb)
-                                        for (ka, va), (kb, vb) in zip(a.items(), b.items()))
-    if is_dataclass(a) and isinstance(a, (Axis, DataWithAxes, DataToExport)):
-        return all(values_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
-    return a == b
-
-
-def _dc_eq(self, other):
-    if type(self) is not type(other):
-        return NotImplemented
-    return values_equal(self, other)
-
-
-@dataclass(eq=False)
-class Axis:
-    """Mirror of ``pymodaq_data.data.Axis`` (the data written in full, never offset/scaling)."""
-    label: str = ''
-    units: str = ''
-    data: Optional[np.ndarray] = None
-    index: int = 0
-    spread_order: int = 0
-
-    __eq__ = _dc_eq
-
-
-@dataclass(eq=False)
-class DataWithAxes:
-    """Mirror of ``pymodaq_data.data.DataWithAxes`` and its subclasses (named by ``type_name``)."""
-    name: str
-    data: list
-    dim: str = 'Data1D'
-    units: str = ''
-    labels: list = field(default_factory=list)
-    axes: list = field(default_factory=list)
-    source: str = 'raw'
-    distribution: str = 'uniform'
-    origin: str = ''
-    nav_indexes: list = field(default_factory=list)
-    errors: list = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
-    timestamp: float = field(default_factory=time.time)
-    type_name: str = 'DataRaw'
-
-    __eq__ = _dc_eq
-
-
-@dataclass(eq=False)
-class DataToExport:
-    """Mirror of ``pymodaq_data.data.DataToExport`` (``type_name``: DataToExport, DataScan...)."""
-    name: str
-    data: list = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
-    timestamp: float = field(default_factory=time.time)
-    type_name: str = 'DataToExport'
-
-    __eq__ = _dc_eq
+from .data_model import (ALLOC_FACTOR, ALLOC_SLACK, Axis, DEFAULT_MAX_FRAME, DTE_TYPE_NAMES, DWA_TYPE_NAMES,
+                         DataToExport, DataWithAxes, MAX_DEPTH, MAX_NDIM, MAX_OBJECTS, MIN_OBJECT_SIZE,
+                         NDARRAY_COST, OBJECT_COST, ProtocolError, _C128, _DIMS, _DISTRIBUTIONS, _DTYPES,
+                         _DTYPES_B, _F64, _I64, _MAX_DESCR_LEN, _SCALAR_STRUCTS, _SOURCES, _U32, _U32_MAX, _U64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -546,9 +300,7 @@ def _enc_dwa(d: DataWithAxes, parts: list, depth: int):
         if not isinstance(ax, Axis):
             raise ProtocolError(f"{what}.axes items must be Axis, not {type(ax).__name__}")
     errors = [] if d.errors is None else _check_arrays(d.errors, f"{what}.errors")
-    if not isinstance(d.extra, dict):
-        raise ProtocolError(f"{what}.extra must be a dict, not {type(d.extra).__name__}")
-    names = _check_extra_names(list(d.extra.keys()), what)
+    names = _extra_names(d, what)
 
     parts.append(_header(tn))
     _enc_float(ts, parts)
@@ -564,9 +316,7 @@ def _enc_dwa(d: DataWithAxes, parts: list, depth: int):
     _enc(nav, parts, depth + 1)
     _enc(axes, parts, depth + 1)
     _enc(errors, parts, depth + 1)
-    _enc(names, parts, depth + 1)
-    for n in names:
-        _enc(d.extra[n], parts, depth + 1)
+    _enc_extra(d, names, parts, depth)
 
 
 def _enc_dte(d: DataToExport, parts: list, depth: int):
@@ -576,13 +326,23 @@ def _enc_dte(d: DataToExport, parts: list, depth: int):
     for item in items:
         if not isinstance(item, DataWithAxes):
             raise ProtocolError(f"{tn}.data items must be DataWithAxes, not {type(item).__name__}")
-    if not isinstance(d.extra, dict):
-        raise ProtocolError(f"{tn}.extra must be a dict, not {type(d.extra).__name__}")
-    names = _check_extra_names(list(d.extra.keys()), tn)
+    names = _extra_names(d, tn)
     parts.append(_header(tn))
     _enc_float(ts, parts)
     _enc_str(d.name, parts, f"{tn}.name")
     _enc(items, parts, depth + 1)
+    _enc_extra(d, names, parts, depth)
+
+
+def _extra_names(d, what: str) -> list:
+    """The checked names of the extra attributes of a DataWithAxes or DataToExport."""
+    if not isinstance(d.extra, dict):
+        raise ProtocolError(f"{what}.extra must be a dict, not {type(d.extra).__name__}")
+    return _check_extra_names(list(d.extra.keys()), what)
+
+
+def _enc_extra(d, names: list, parts: list, depth: int):
+    """The extra attributes as the wire has them: the list of names, then one value per name."""
     _enc(names, parts, depth + 1)
     for n in names:
         _enc(d.extra[n], parts, depth + 1)
@@ -1005,261 +765,3 @@ def read_frame(read: Callable[[int], bytes], max_size: int = DEFAULT_MAX_FRAME, 
     if c.left:
         raise ProtocolError(f"{c.left} trailing bytes after the object")
     return obj
-
-
-def _check_payload_start(buf, start: int, avail: int):
-    """Refuse, as early as possible, a payload whose type header cannot be valid."""
-    if avail < 4:
-        return
-    (n,) = _U32.unpack_from(buf, start)
-    if n > _MAX_TYPE_NAME or not any(len(t) == n for t in _TYPE_NAMES_B):
-        raise ProtocolError(f"unknown type name (a name of {n} bytes)")
-    prefix = bytes(buf[start + 4:start + 4 + min(n, avail - 4)])
-    if not any(len(t) == n and t.startswith(prefix) for t in _TYPE_NAMES_B):
-        if len(prefix) == n:
-            raise ProtocolError(f"unknown type name {prefix!r}")
-        raise ProtocolError(f"unknown type name starting with {prefix!r}")
-
-
-class FrameDecoder:
-    """Incremental dialect-1 decoder: feed it bytes, get back the completed objects.
-
-    Raises :class:`ProtocolError` as soon as the data cannot be valid (the frame length as soon as
-    its 4 bytes are known, the type name as soon as its bytes arrive). After an error the decoder is
-    broken: every later :meth:`feed` raises again.
-    """
-
-    def __init__(self, max_size: int = DEFAULT_MAX_FRAME):
-        self.max_size = max_size
-        self._buf = bytearray()
-        self._error: Optional[ProtocolError] = None
-
-    @property
-    def pending(self) -> int:
-        """Bytes buffered (an incomplete frame)."""
-        return len(self._buf)
-
-    def feed(self, data: bytes) -> list:
-        if self._error is not None:
-            raise ProtocolError(f"decoder already failed: {self._error}")
-        try:
-            return self._feed(data)
-        except ProtocolError as e:
-            self._error = e
-            raise
-
-    def _feed(self, data: bytes) -> list:
-        buf = self._buf
-        buf += data
-        out = []
-        while len(buf) >= 4:
-            (n,) = _U32.unpack_from(buf, 0)
-            _check_frame_length(n, self.max_size)
-            avail = len(buf) - 4
-            if avail < n:
-                _check_payload_start(buf, 4, avail)
-                break
-            payload = bytes(buf[4:4 + n])
-            del buf[:4 + n]
-            out.append(decode(payload, self.max_size))
-        return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Dialect 2: classic
-# ---------------------------------------------------------------------------------------------
-
-def classic_string(s) -> bytes:
-    """``[u32 len][bytes]``; a str is written as UTF-8."""
-    if isinstance(s, str):
-        s = _str_bytes(s)
-    elif isinstance(s, (bytes, bytearray, memoryview)):
-        s = bytes(s)
-    else:
-        raise ProtocolError(f"classic string must be str or bytes, not {type(s).__name__}")
-    return _lp(s)
-
-
-def _classic_scalar_array(x) -> np.ndarray:
-    if isinstance(x, np.generic):
-        if isinstance(x, (np.bool_, np.number)):
-            arr = np.asarray(x).reshape(1)
-            _check_dtype(arr.dtype)
-            return arr
-        raise ProtocolError(f"cannot send a scalar of dtype {np.asarray(x).dtype.str!r}")
-    if isinstance(x, bool):
-        return np.array([x], dtype="|b1")
-    if isinstance(x, int):
-        if -(1 << 63) <= x < (1 << 63):
-            return np.array([x], dtype="<i8")
-        if (1 << 63) <= x < (1 << 64):
-            return np.array([x], dtype="<u8")
-        raise ProtocolError(f"int {x} does not fit in 64 bits")
-    if isinstance(x, float):
-        return np.array([x], dtype="<f8")
-    if isinstance(x, complex):
-        return np.array([x], dtype="<c16")
-    raise ProtocolError(f"classic scalar must be a number, not {type(x).__name__}")
-
-
-def classic_scalar(x) -> bytes:
-    """``string(dtype descr) + [u32 nbytes] + raw``; numpy scalars keep their dtype."""
-    arr = _classic_scalar_array(x)
-    descr = _check_dtype(arr.dtype)
-    return b"".join((_lp(descr.encode("ascii")), _U32.pack(arr.nbytes), arr.tobytes()))
-
-
-def classic_array(a: np.ndarray) -> bytes:
-    """``string(descr) + [u32 nbytes] + [u32 ndim] + [u32 shape_i...] + raw (C order)``."""
-    if not isinstance(a, np.ndarray):
-        raise ProtocolError(f"classic array must be an ndarray, not {type(a).__name__}")
-    parts: list = []
-    _array_parts(a, parts)
-    return b"".join(parts)
-
-
-def classic_list(items) -> bytes:
-    """``[u32 count]``, then per item a tag string (array/string/scalar) and the value."""
-    items = list(items)
-    parts = [_u32(len(items), "list count")]
-    for item in items:
-        if isinstance(item, np.ndarray):
-            parts.append(classic_string("array"))
-            _array_parts(item, parts)
-        elif isinstance(item, (str, bytes, bytearray)):
-            parts.append(classic_string("string"))
-            parts.append(classic_string(item))
-        elif isinstance(item, (bool, int, float, complex, np.bool_, np.number)):
-            parts.append(classic_string("scalar"))
-            parts.append(classic_scalar(item))
-        else:
-            raise ProtocolError(f"classic list items must be arrays, strings or scalars, "
-                                f"not {type(item).__name__}")
-    return b"".join(parts)
-
-
-class _Budget:
-    """A ``read(n)`` with a byte budget for one classic message."""
-    __slots__ = ("read", "left", "max_size")
-
-    def __init__(self, read, max_size):
-        self.read = read
-        self.left = max_size
-        self.max_size = max_size
-
-    def reserve(self, n: int, what: str):
-        if n > self.left:
-            raise ProtocolError(f"{what} of {n} bytes exceeds the maximum of {self.max_size} "
-                                f"bytes per message ({self.left} left)")
-
-    def take(self, n: int) -> bytes:
-        self.reserve(n, "message part")
-        data = _read_exact(self.read, n)
-        self.left -= n
-        return data
-
-    def u32(self) -> int:
-        return _U32.unpack(self.take(4))[0]
-
-
-def _budget(read, max_size) -> _Budget:
-    return read if isinstance(read, _Budget) else _Budget(read, max_size)
-
-
-def _classic_str_bytes(b: _Budget, limit: Optional[int] = None, what="string") -> bytes:
-    n = b.u32()
-    if limit is not None and n > limit:
-        raise ProtocolError(f"{what} of {n} bytes is too long (at most {limit})")
-    b.reserve(n, what)
-    return b.take(n)
-
-
-def read_classic_string(read, max_size: int = DEFAULT_MAX_FRAME) -> str:
-    raw = _classic_str_bytes(_budget(read, max_size))
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ProtocolError(f"string is not valid UTF-8: {e}") from None
-
-
-def _classic_descr(b: _Budget):
-    return _dtype_from(_classic_str_bytes(b, _MAX_DESCR_LEN, "dtype descriptor"))
-
-
-def read_classic_scalar(read, max_size: int = DEFAULT_MAX_FRAME):
-    """-> Python ``int`` / ``float`` / ``complex`` / ``bool``."""
-    b = _budget(read, max_size)
-    descr, dt = _classic_descr(b)
-    nbytes = b.u32()
-    if nbytes != dt.itemsize:
-        raise ProtocolError(f"scalar of {nbytes} bytes for dtype {descr!r} "
-                            f"(expected {dt.itemsize})")
-    return _scalar_value(descr, dt, b.take(nbytes))
-
-
-def read_classic_array(read, max_size: int = DEFAULT_MAX_FRAME) -> np.ndarray:
-    b = _budget(read, max_size)
-    descr, dt = _classic_descr(b)
-    nbytes = b.u32()
-    b.reserve(nbytes, "array")
-    ndim = b.u32()
-    if ndim > MAX_NDIM:
-        raise ProtocolError(f"array of {ndim} dimensions exceeds the maximum of {MAX_NDIM}")
-    shape = struct.unpack(f">{ndim}I", b.take(4 * ndim))
-    return _array_from(descr, dt, nbytes, tuple(shape), b.take)
-
-
-_CLASSIC_MIN_ITEM = 14  # tag 'string' (4 + 6) + an empty string (4)
-
-
-def read_classic_list(read, max_size: int = DEFAULT_MAX_FRAME) -> list:
-    """-> list of ndarray / str / Python scalars."""
-    b = _budget(read, max_size)
-    n = b.u32()
-    if n * _CLASSIC_MIN_ITEM > b.left:
-        raise ProtocolError(f"list announces {n} items, more than fit in {max_size} bytes")
-    out = []
-    for _ in range(n):
-        raw = _classic_str_bytes(b, _MAX_CLASSIC_TAG, "list item tag")
-        if raw == b"array":
-            out.append(read_classic_array(b))
-        elif raw == b"string":
-            out.append(read_classic_string(b))
-        elif raw == b"scalar":
-            out.append(read_classic_scalar(b))
-        else:
-            raise ProtocolError(f"unknown list item tag {raw!r} (array, string or scalar)")
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Dialect detection
-# ---------------------------------------------------------------------------------------------
-
-_P5_START = _U32.pack(3) + b"str"
-_CLASSIC_IDS = {7: b"GRABBER", 8: b"ACTUATOR"}
-
-
-def detect_dialect(first_bytes: bytes) -> Optional[str]:
-    """Tell the dialect from the first bytes a client sends.
-
-    ``'pymodaq5'``: ``[u32 N >= 11][00 00 00 03 'str']``; ``'classic'``: ``[u32 7]['GRABBER']`` or
-    ``[u32 8]['ACTUATOR']``; ``None`` if more bytes are needed; :class:`ProtocolError` if the bytes
-    can be neither.
-    """
-    data = bytes(first_bytes)
-    if len(data) < 4:
-        return None
-    (n,) = _U32.unpack_from(data, 0)
-    rest = data[4:]
-    if n in _CLASSIC_IDS:
-        ident = _CLASSIC_IDS[n]
-        if not ident.startswith(rest[:len(ident)]):
-            raise ProtocolError(f"classic client must identify as GRABBER or ACTUATOR, "
-                                f"got {rest[:len(ident)]!r}")
-        return DIALECT_CLASSIC if len(rest) >= len(ident) else None
-    if n >= MIN_OBJECT_SIZE:
-        if not _P5_START.startswith(rest[:len(_P5_START)]):
-            raise ProtocolError(f"first frame must hold a str, got {rest[:len(_P5_START)]!r}")
-        return DIALECT_PYMODAQ5 if len(rest) >= len(_P5_START) else None
-    raise ProtocolError(f"first message length {n} fits neither dialect")

@@ -21,7 +21,7 @@ secret is checked before anything else is read (:mod:`.auth`); a client must ide
 deadlines, not per ``recv``); at most ``max_clients`` connections and ``max_per_host`` per address, a
 newcomer evicting an unidentified or idle peer rather than being refused; frames above ``max_frame``
 bytes are refused before any allocation, a frame whose type name is not the one expected is refused from
-its head, decoding is bounded in objects and memory (:mod:`.codec`), and all frames in flight share one
+its head, decoding is bounded in objects and memory (:mod:`.pymodaq5`), and all frames in flight share one
 memory budget; Infos are capped in count and size, settings XML in size; sends have deadlines (a peer
 that does not read is dropped); repeated log lines are rate-limited. Transient ``accept`` errors
 (EMFILE...) back off and go on. A misbehaving client is dropped with a log line saying why; the others
@@ -40,12 +40,14 @@ from typing import Callable
 
 import numpy as np
 
-from . import auth, codec
-from .codec import ProtocolError
+from . import auth
+from . import data_model
+from .data_model import ProtocolError
 from .net import (MemoryBudget, RateLimitedLog, SocketReader, apply_options, close_quietly,
                   listener_options, platform_name, tune)
 from .paramxml import Param, from_xml_string
-from .wire import CLASSIC, CLIENT_TYPES, SEND_DATA, Wire, detect
+from .dialects import CLASSIC
+from .wire import CLIENT_TYPES, SEND_DATA, Wire, detect
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +196,7 @@ class BridgeServer:
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                 allowed: list[str] | None = None, max_frame: int = codec.DEFAULT_MAX_FRAME,
+                 allowed: list[str] | None = None, max_frame: int = data_model.DEFAULT_MAX_FRAME,
                  max_clients: int = 32, max_per_host: int = 16, handshake_timeout: float = 5.0,
                  message_timeout: float = 30.0, max_infos: int = MAX_INFOS,
                  max_info_bytes: int = MAX_INFO_BYTES, max_infos_total: int = MAX_INFOS_TOTAL_BYTES,
@@ -636,7 +638,7 @@ class BridgeServer:
         return any(ip in net for net in self.allowed)
 
 
-def check_reply_dim(dte: codec.DataToExport, dim: str) -> None:
+def check_reply_dim(dte: data_model.DataToExport, dim: str) -> None:
     """A reply to 'Send Data <dim>' must lead with data of that dim (a 1D reply may carry 0D
     companions after it, never the other way round); raise ReplyMismatch otherwise."""
     if dim == "ND" or not dte.data:
@@ -671,7 +673,7 @@ def parse_allowed(allowed) -> list:
     return nets
 
 
-def classic_to_dte(arrays: list[np.ndarray], dim: str, info: ClientInfo) -> codec.DataToExport:
+def classic_to_dte(arrays: list[np.ndarray], dim: str, info: ClientInfo) -> data_model.DataToExport:
     """Classic 'Done' payload (one array per channel) + the latest axes -> a DataToExport."""
     if not arrays:
         raise ProtocolError("'Done' carried no array")
@@ -683,7 +685,7 @@ def classic_to_dte(arrays: list[np.ndarray], dim: str, info: ClientInfo) -> code
                                 f"{[int(np.size(a)) for a in arrays]}: refused (a reply must match its "
                                 f"request)")
         data = [np.atleast_1d(a).ravel()[:1] for a in arrays]
-        dwa = codec.DataWithAxes(name=name, data=data, dim="Data0D", labels=labels)
+        dwa = data_model.DataWithAxes(name=name, data=data, dim="Data0D", labels=labels)
     elif dim == "1D":
         if any(np.squeeze(a).ndim > 1 for a in arrays):
             raise ReplyMismatch(f"'{SEND_DATA[dim]}' was answered with arrays of shapes "
@@ -694,8 +696,8 @@ def classic_to_dte(arrays: list[np.ndarray], dim: str, info: ClientInfo) -> code
         axes = []
         if info.x_axis is not None and info.x_axis[0].size == data[0].size:
             x, label, units = info.x_axis
-            axes = [codec.Axis(label=label, units=units, data=np.asarray(x, dtype=float), index=0)]
-        dwa = codec.DataWithAxes(name=name, data=data, dim="Data1D", labels=labels, axes=axes)
+            axes = [data_model.Axis(label=label, units=units, data=np.asarray(x, dtype=float), index=0)]
+        dwa = data_model.DataWithAxes(name=name, data=data, dim="Data1D", labels=labels, axes=axes)
     else:
         data = [np.atleast_2d(a) for a in arrays]
         if len({a.shape for a in data}) != 1:
@@ -704,9 +706,9 @@ def classic_to_dte(arrays: list[np.ndarray], dim: str, info: ClientInfo) -> code
         ny, nx = data[0].shape
         if info.y_axis is not None and info.y_axis[0].size == ny:
             y, label, units = info.y_axis
-            axes.append(codec.Axis(label=label, units=units, data=np.asarray(y, dtype=float), index=0))
+            axes.append(data_model.Axis(label=label, units=units, data=np.asarray(y, dtype=float), index=0))
         if info.x_axis is not None and info.x_axis[0].size == nx:
             x, label, units = info.x_axis
-            axes.append(codec.Axis(label=label, units=units, data=np.asarray(x, dtype=float), index=1))
-        dwa = codec.DataWithAxes(name=name, data=data, dim="Data2D", labels=labels, axes=axes)
-    return codec.DataToExport(name=name, data=[dwa])
+            axes.append(data_model.Axis(label=label, units=units, data=np.asarray(x, dtype=float), index=1))
+        dwa = data_model.DataWithAxes(name=name, data=data, dim="Data2D", labels=labels, axes=axes)
+    return data_model.DataToExport(name=name, data=[dwa])

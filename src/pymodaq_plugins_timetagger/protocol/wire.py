@@ -22,14 +22,11 @@ import abc
 
 import numpy as np
 
-from . import codec
-from .codec import ProtocolError
+from . import classic as classic_dialect, data_model, dialects, pymodaq5
+from .data_model import ProtocolError
+from .dialects import CLASSIC, DIALECTS, PYMODAQ4, PYMODAQ5
 from .net import SocketReader
 
-PYMODAQ5 = "pymodaq5"
-CLASSIC = "classic"
-PYMODAQ4 = "pymodaq4"  # PyMoDAQ 4.1-4.4: dialect4.py
-DIALECTS = (PYMODAQ5, CLASSIC, PYMODAQ4)
 
 SEND_DATA = {"0D": "Send Data 0D", "1D": "Send Data 1D", "2D": "Send Data 2D", "ND": "Send Data ND"}
 CLIENT_TYPES = ("GRABBER", "ACTUATOR")
@@ -40,12 +37,12 @@ class Wire(abc.ABC):
 
     name = ""
 
-    def __init__(self, reader: SocketReader, max_frame: int = codec.DEFAULT_MAX_FRAME):
+    def __init__(self, reader: SocketReader, max_frame: int = data_model.DEFAULT_MAX_FRAME):
         self.reader = reader
         self.max_frame = max_frame
 
     @staticmethod
-    def for_dialect(name: str, reader: SocketReader, max_frame: int = codec.DEFAULT_MAX_FRAME) -> "Wire":
+    def for_dialect(name: str, reader: SocketReader, max_frame: int = data_model.DEFAULT_MAX_FRAME) -> "Wire":
         if name == PYMODAQ5:
             return Pymodaq5Wire(reader, max_frame)
         if name in (CLASSIC, PYMODAQ4):
@@ -70,7 +67,7 @@ class Wire(abc.ABC):
 
     @abc.abstractmethod
     def read_done(self):
-        """The argument of 'Done': a codec.DataToExport (PyMoDAQ 5) or a list of arrays (classic)."""
+        """The argument of 'Done': a data_model.DataToExport (PyMoDAQ 5) or a list of arrays (classic)."""
 
     # writing ------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -86,7 +83,7 @@ class Pymodaq5Wire(Wire):
 
     def _read(self, expect=None, limit: int | None = None):
         max_size = self.max_frame if limit is None else min(self.max_frame, limit + self._STR_OVERHEAD)
-        return codec.read_frame(self.reader.read, max_size, expect)
+        return pymodaq5.read_frame(self.reader.read, max_size, expect)
 
     def read_command(self) -> str:
         cmd = self._read(("str",))
@@ -112,35 +109,35 @@ class Pymodaq5Wire(Wire):
         return list(value)
 
     def read_done(self):
-        value = self._read(codec.DTE_TYPE_NAMES)
-        if not isinstance(value, codec.DataToExport):
+        value = self._read(data_model.DTE_TYPE_NAMES)
+        if not isinstance(value, data_model.DataToExport):
             raise ProtocolError(f"expected a DataToExport after 'Done', got {type(value).__name__}")
         return value
 
     def message(self, command: str, *args) -> bytes:
         if not args:  # 'Send Data xD', 'Quit'...: the same bytes every time, encoded once
             return _command_bytes(PYMODAQ5, command)
-        return codec.encode_frames(command, *args)
+        return pymodaq5.encode_frames(command, *args)
 
 
 class ClassicWire(Wire):
     name = CLASSIC
 
     def read_command(self) -> str:
-        return codec.read_classic_string(self.reader.read, self.max_frame)
+        return classic_dialect.read_classic_string(self.reader.read, self.max_frame)
 
     def read_string(self, limit: int | None = None) -> str:
         max_size = self.max_frame if limit is None else min(self.max_frame, limit + 4)
-        return codec.read_classic_string(self.reader.read, max_size)
+        return classic_dialect.read_classic_string(self.reader.read, max_size)
 
     def read_path(self) -> list[str]:
-        items = codec.read_classic_list(self.reader.read, self.max_frame)
+        items = classic_dialect.read_classic_list(self.reader.read, self.max_frame)
         if not all(isinstance(v, str) for v in items):
             raise ProtocolError("expected a list of strings (a parameter path)")
         return list(items)
 
     def read_done(self) -> list[np.ndarray]:
-        items = codec.read_classic_list(self.reader.read, self.max_frame)
+        items = classic_dialect.read_classic_list(self.reader.read, self.max_frame)
         arrays = []
         for v in items:
             if isinstance(v, np.ndarray):
@@ -152,24 +149,24 @@ class ClassicWire(Wire):
         return arrays
 
     def read_axis(self) -> tuple[np.ndarray, str, str]:
-        data = codec.read_classic_array(self.reader.read, self.max_frame)
-        label = codec.read_classic_string(self.reader.read, self.max_frame)
-        units = codec.read_classic_string(self.reader.read, self.max_frame)
+        data = classic_dialect.read_classic_array(self.reader.read, self.max_frame)
+        label = classic_dialect.read_classic_string(self.reader.read, self.max_frame)
+        units = classic_dialect.read_classic_string(self.reader.read, self.max_frame)
         return data, label, units
 
     def message(self, command: str, *args) -> bytes:
         if not args:
             return _command_bytes(CLASSIC, command)
-        parts = [codec.classic_string(command)]
+        parts = [classic_dialect.classic_string(command)]
         for a in args:
             if isinstance(a, (str, bytes)):
-                parts.append(codec.classic_string(a))
+                parts.append(classic_dialect.classic_string(a))
             elif isinstance(a, np.ndarray):
-                parts.append(codec.classic_array(a))
+                parts.append(classic_dialect.classic_array(a))
             elif isinstance(a, (list, tuple)):
-                parts.append(codec.classic_list(list(a)))
+                parts.append(classic_dialect.classic_list(list(a)))
             else:
-                parts.append(codec.classic_scalar(a))
+                parts.append(classic_dialect.classic_scalar(a))
         return b"".join(parts)
 
 
@@ -183,7 +180,7 @@ def _command_bytes(dialect: str, command: str) -> bytes:
     key = (dialect, command)
     out = _COMMAND_BYTES.get(key)
     if out is None:
-        out = codec.encode_frames(command) if dialect == PYMODAQ5 else codec.classic_string(command)
+        out = pymodaq5.encode_frames(command) if dialect == PYMODAQ5 else classic_dialect.classic_string(command)
         if command in _CACHED_COMMANDS:
             _COMMAND_BYTES[key] = out
     return out
@@ -197,7 +194,7 @@ def detect(reader: SocketReader, timeout: float) -> str:
     """
     import socket
     import time
-    from .net import DIALECT_PROBE_BYTES
+    from .dialects import DIALECT_PROBE_BYTES
     got = b""
     deadline = time.monotonic() + timeout
     while True:
@@ -211,7 +208,7 @@ def detect(reader: SocketReader, timeout: float) -> str:
         if not chunk:
             raise EOFError("the client closed the connection before identifying itself")
         got += chunk
-        dialect = codec.detect_dialect(got)
+        dialect = dialects.detect_dialect(got)
         if dialect is not None:
             reader.unread(got)
             return dialect

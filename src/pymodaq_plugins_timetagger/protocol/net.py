@@ -11,8 +11,6 @@ import time
 
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
-#: bytes needed to tell the two dialects apart (u32 length + u32 length + 'str', or u32 7 + 'GRABBER')
-DIALECT_PROBE_BYTES = 11
 
 #: reads of at least this many bytes not yet buffered go straight into their final buffer (a bytearray)
 DIRECT_READ_BYTES = 1 << 16
@@ -110,19 +108,25 @@ class SocketReader:
         parts = [bytes(self._buf)]
         self._buf.clear()
         while have < n:
-            self._quickack()
-            self.sock.settimeout(self._left(have, n))
-            try:
-                chunk = self.sock.recv(min(n - have, 1 << 20))
-            except socket.timeout:
-                raise TimeoutError(f"the peer did not finish its message in time ({have} of {n} bytes "
-                                   f"received; at most {self.message_timeout} s per message)") from None
-            if not chunk:
-                raise EOFError(f"the peer closed the connection in the middle of a message "
-                               f"({have} of {n} bytes)")
+            chunk = self._receive(have, n, self.sock.recv, min(n - have, 1 << 20))
             parts.append(chunk)
             have += len(chunk)
         return b"".join(parts)
+
+    def _receive(self, have: int, n: int, recv, arg):
+        """One ``recv(arg)`` of a message of ``n`` bytes (``have`` so far) within its deadline: what it returns
+        (bytes or a count); TimeoutError past the deadline, EOFError if the peer closed the connection."""
+        self._quickack()
+        self.sock.settimeout(self._left(have, n))
+        try:
+            got = recv(arg)
+        except socket.timeout:
+            raise TimeoutError(f"the peer did not finish its message in time ({have} of {n} bytes "
+                               f"received; at most {self.message_timeout} s per message)") from None
+        if not got:
+            raise EOFError(f"the peer closed the connection in the middle of a message "
+                           f"({have} of {n} bytes)")
+        return got
 
     def _read_into(self, n: int, have: int) -> bytearray:
         """The rest of a large read received straight into its final buffer: one copy of the payload
@@ -132,17 +136,7 @@ class SocketReader:
             view[:have] = self._buf
             self._buf.clear()
             while have < n:
-                self._quickack()
-                self.sock.settimeout(self._left(have, n))
-                try:
-                    k = self.sock.recv_into(view[have:])
-                except socket.timeout:
-                    raise TimeoutError(f"the peer did not finish its message in time ({have} of {n} "
-                                       f"bytes received; at most {self.message_timeout} s per message)") from None
-                if not k:
-                    raise EOFError(f"the peer closed the connection in the middle of a message "
-                                   f"({have} of {n} bytes)")
-                have += k
+                have += self._receive(have, n, self.sock.recv_into, view[have:])
         return out
 
     def release(self) -> None:

@@ -38,9 +38,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import codec
-from .codec import ProtocolError
-from .wire import CLASSIC, PYMODAQ4, ClassicWire
+from . import classic, data_model, pymodaq5
+from .data_model import ProtocolError
+from .dialects import CLASSIC, PYMODAQ4
+from .wire import ClassicWire
 
 #: DataWithAxes class names PyMoDAQ 4.4's decoder accepts (``DwaType`` in pymodaq 4.4.11)
 DWA_TYPE_NAMES_4 = ("DataWithAxes", "DataRaw", "DataActuator", "DataFromPlugins", "DataCalculated")
@@ -50,83 +51,83 @@ AXIS_TYPE_NAME_4 = "Axis"
 # the smallest tagged list item: tag 'list' (4 + 4) + an empty list (4)
 _MIN_ITEM = 12
 _MAX_TAG = 16
-_DTE_START = codec.classic_string(DTE_TYPE_NAME_4)
+_DTE_START = classic.classic_string(DTE_TYPE_NAME_4)
 
 
 # ------------------------------------------------------------------------------------- encoding
 def _scalar(x) -> bytes:
     if isinstance(x, (float, np.floating)):  # a timestamp may come as a numpy float
         x = float(x)
-    return codec.classic_scalar(x)
+    return classic.classic_scalar(x)
 
 
 def _tagged(obj, depth: int) -> bytes:
-    if depth > codec.MAX_DEPTH:
-        raise ProtocolError(f"nesting deeper than {codec.MAX_DEPTH} levels")
-    if isinstance(obj, codec.DataWithAxes):
-        return codec.classic_string("dwa") + encode_dwa(obj, depth + 1)
-    if isinstance(obj, codec.Axis):
-        return codec.classic_string("axis") + encode_axis(obj)
+    if depth > data_model.MAX_DEPTH:
+        raise ProtocolError(f"nesting deeper than {data_model.MAX_DEPTH} levels")
+    if isinstance(obj, data_model.DataWithAxes):
+        return classic.classic_string("dwa") + encode_dwa(obj, depth + 1)
+    if isinstance(obj, data_model.Axis):
+        return classic.classic_string("axis") + encode_axis(obj)
     if isinstance(obj, np.ndarray):
-        return codec.classic_string("array") + codec.classic_array(obj)
+        return classic.classic_string("array") + classic.classic_array(obj)
     if isinstance(obj, (bytes, bytearray)):
-        return codec.classic_string("bytes") + codec.classic_string(bytes(obj))
+        return classic.classic_string("bytes") + classic.classic_string(bytes(obj))
     if isinstance(obj, str):
-        return codec.classic_string("string") + codec.classic_string(obj)
+        return classic.classic_string("string") + classic.classic_string(obj)
     if isinstance(obj, (bool, np.bool_)):
-        return codec.classic_string("bool") + codec.classic_scalar(bool(obj))
+        return classic.classic_string("bool") + classic.classic_scalar(bool(obj))
     if isinstance(obj, (int, float, complex, np.number)):
-        return codec.classic_string("scalar") + _scalar(obj)
+        return classic.classic_string("scalar") + _scalar(obj)
     if isinstance(obj, (list, tuple)):
-        return codec.classic_string("list") + encode_list(obj, depth + 1)
-    if isinstance(obj, codec.DataToExport):
-        return codec.classic_string("dte") + encode_dte(obj, depth + 1)
+        return classic.classic_string("list") + encode_list(obj, depth + 1)
+    if isinstance(obj, data_model.DataToExport):
+        return classic.classic_string("dte") + encode_dte(obj, depth + 1)
     raise ProtocolError(f"cannot encode {type(obj).__name__!r} objects for PyMoDAQ 4")
 
 
 def encode_list(items, depth: int = 0) -> bytes:
     """``[u32 count]`` then each item tagged (4.4's ``list_serialization``)."""
     items = list(items)
-    return b"".join([codec._u32(len(items), "list count"), *(_tagged(i, depth) for i in items)])
+    return b"".join([pymodaq5._u32(len(items), "list count"), *(_tagged(i, depth) for i in items)])
 
 
-def encode_axis(ax: codec.Axis) -> bytes:
+def encode_axis(ax: data_model.Axis) -> bytes:
     data = ax.data
     if data is None or not isinstance(data, np.ndarray) or data.ndim != 1 or data.size == 0:
         raise ProtocolError("an Axis for PyMoDAQ 4 needs its data as a non-empty 1-D array")
-    return b"".join((codec.classic_string(AXIS_TYPE_NAME_4), codec.classic_string(codec._check_str(ax.label, "Axis.label")),
-                     codec.classic_string(codec._check_str(ax.units, "Axis.units")), codec.classic_array(data),
-                     codec.classic_scalar(codec._check_int(ax.index, "Axis.index", 0)),
-                     codec.classic_scalar(codec._check_int(ax.spread_order, "Axis.spread_order"))))
+    return b"".join((classic.classic_string(AXIS_TYPE_NAME_4), classic.classic_string(pymodaq5._check_str(ax.label, "Axis.label")),
+                     classic.classic_string(pymodaq5._check_str(ax.units, "Axis.units")), classic.classic_array(data),
+                     classic.classic_scalar(pymodaq5._check_int(ax.index, "Axis.index", 0)),
+                     classic.classic_scalar(pymodaq5._check_int(ax.spread_order, "Axis.spread_order"))))
 
 
-def encode_dwa(d: codec.DataWithAxes, depth: int = 0) -> bytes:
-    tn = codec._check_choice(d.type_name, DWA_TYPE_NAMES_4, "DataWithAxes.type_name (PyMoDAQ 4)")
-    s = codec.classic_string
-    names = codec._check_extra_names(list(d.extra.keys()), tn)
+def encode_dwa(d: data_model.DataWithAxes, depth: int = 0) -> bytes:
+    tn = pymodaq5._check_choice(d.type_name, DWA_TYPE_NAMES_4, "DataWithAxes.type_name (PyMoDAQ 4)")
+    s = classic.classic_string
+    names = pymodaq5._check_extra_names(list(d.extra.keys()), tn)
     return b"".join([
-        s(tn), _scalar(codec._check_timestamp(d.timestamp, tn)),
-        s(codec._check_str(d.name, f"{tn}.name")), s(codec._check_str(d.units, f"{tn}.units")),
-        s(codec._check_choice(d.source, codec._SOURCES, f"{tn}.source")),
-        s(codec._check_choice(d.dim, codec._DIMS, f"{tn}.dim")),
-        s(codec._check_choice(d.distribution, codec._DISTRIBUTIONS, f"{tn}.distribution")),
-        encode_list(codec._check_arrays(d.data, f"{tn}.data"), depth),
-        encode_list([codec._check_str(x, f"{tn}.labels item") for x in d.labels], depth),
-        s(codec._check_str(d.origin, f"{tn}.origin")),
-        encode_list([codec._check_int(i, f"{tn}.nav_indexes item", 0) for i in d.nav_indexes], depth),
+        s(tn), _scalar(pymodaq5._check_timestamp(d.timestamp, tn)),
+        s(pymodaq5._check_str(d.name, f"{tn}.name")), s(pymodaq5._check_str(d.units, f"{tn}.units")),
+        s(pymodaq5._check_choice(d.source, data_model._SOURCES, f"{tn}.source")),
+        s(pymodaq5._check_choice(d.dim, data_model._DIMS, f"{tn}.dim")),
+        s(pymodaq5._check_choice(d.distribution, data_model._DISTRIBUTIONS, f"{tn}.distribution")),
+        encode_list(pymodaq5._check_arrays(d.data, f"{tn}.data"), depth),
+        encode_list([pymodaq5._check_str(x, f"{tn}.labels item") for x in d.labels], depth),
+        s(pymodaq5._check_str(d.origin, f"{tn}.origin")),
+        encode_list([pymodaq5._check_int(i, f"{tn}.nav_indexes item", 0) for i in d.nav_indexes], depth),
         encode_list([_axis_item(a, tn) for a in d.axes], depth),
-        encode_list([] if d.errors is None else codec._check_arrays(d.errors, f"{tn}.errors"), depth),
+        encode_list([] if d.errors is None else pymodaq5._check_arrays(d.errors, f"{tn}.errors"), depth),
         encode_list(names, depth),
         *(_tagged(d.extra[n], depth) for n in names)])
 
 
 def _axis_item(a, what):
-    if not isinstance(a, codec.Axis):
+    if not isinstance(a, data_model.Axis):
         raise ProtocolError(f"{what}.axes items must be Axis, not {type(a).__name__}")
     return a
 
 
-def encode_dte(d: codec.DataToExport, depth: int = 0) -> bytes:
+def encode_dte(d: data_model.DataToExport, depth: int = 0) -> bytes:
     """4.4's ``dte_serialization`` (the bytes sent after ``'Done'``)."""
     if d.type_name != DTE_TYPE_NAME_4:
         raise ProtocolError(f"PyMoDAQ 4 reads only DataToExport, not {d.type_name!r}")
@@ -134,49 +135,49 @@ def encode_dte(d: codec.DataToExport, depth: int = 0) -> bytes:
         raise ProtocolError("PyMoDAQ 4's DataToExport has no extra attributes "
                             f"(got {', '.join(map(str, d.extra))})")
     for item in d.data:
-        if not isinstance(item, codec.DataWithAxes):
+        if not isinstance(item, data_model.DataWithAxes):
             raise ProtocolError(f"DataToExport.data items must be DataWithAxes, not {type(item).__name__}")
-    return b"".join((_DTE_START, _scalar(codec._check_timestamp(d.timestamp, DTE_TYPE_NAME_4)),
-                     codec.classic_string(codec._check_str(d.name, "DataToExport.name")),
+    return b"".join((_DTE_START, _scalar(pymodaq5._check_timestamp(d.timestamp, DTE_TYPE_NAME_4)),
+                     classic.classic_string(pymodaq5._check_str(d.name, "DataToExport.name")),
                      encode_list(d.data, depth)))
 
 
 def encode_arg(obj) -> bytes:
     """One top-level message argument as 4.4's ``Serializer(obj).to_bytes()`` writes it."""
     if isinstance(obj, (str, bytes, bytearray)):
-        return codec.classic_string(obj)
-    if isinstance(obj, codec.DataToExport):
+        return classic.classic_string(obj)
+    if isinstance(obj, data_model.DataToExport):
         return encode_dte(obj)
-    if isinstance(obj, codec.DataWithAxes):
+    if isinstance(obj, data_model.DataWithAxes):
         return encode_dwa(obj)
-    if isinstance(obj, codec.Axis):
+    if isinstance(obj, data_model.Axis):
         return encode_axis(obj)
     if isinstance(obj, np.ndarray):
-        return codec.classic_array(obj)
+        return classic.classic_array(obj)
     if isinstance(obj, (list, tuple)):
         return encode_list(obj)
     return _scalar(obj)
 
 
 def message(command: str, *args) -> bytes:
-    return b"".join([codec.classic_string(command), *(encode_arg(a) for a in args)])
+    return b"".join([classic.classic_string(command), *(encode_arg(a) for a in args)])
 
 
 # ------------------------------------------------------------------------------------- decoding
 class Reader:
     """Decode 4.4 values from a ``read(n)`` callable, within a byte budget for one message."""
 
-    def __init__(self, read, max_size: int = codec.DEFAULT_MAX_FRAME):
-        self.b = codec._budget(read, max_size)
+    def __init__(self, read, max_size: int = data_model.DEFAULT_MAX_FRAME):
+        self.b = classic._budget(read, max_size)
 
     def string(self) -> str:
-        return codec.read_classic_string(self.b)
+        return classic.read_classic_string(self.b)
 
     def scalar(self):
-        return codec.read_classic_scalar(self.b)
+        return classic.read_classic_scalar(self.b)
 
     def array(self) -> np.ndarray:
-        return codec.read_classic_array(self.b)
+        return classic.read_classic_array(self.b)
 
     def _expect(self, kind, what: str, value):
         if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
@@ -184,11 +185,11 @@ class Reader:
         return value
 
     def _int(self, what: str, minimum=None) -> int:
-        return codec._check_int(self._expect(int, what, self.scalar()), what, minimum)
+        return pymodaq5._check_int(self._expect(int, what, self.scalar()), what, minimum)
 
     def list(self, depth: int = 0, what: str = "list", item_type=None) -> list:
-        if depth > codec.MAX_DEPTH:
-            raise ProtocolError(f"nesting deeper than {codec.MAX_DEPTH} levels")
+        if depth > data_model.MAX_DEPTH:
+            raise ProtocolError(f"nesting deeper than {data_model.MAX_DEPTH} levels")
         n = self.b.u32()
         if n * _MIN_ITEM > self.b.left:
             raise ProtocolError(f"{what} announces {n} items, more than fit in the {self.b.left} bytes "
@@ -202,7 +203,7 @@ class Reader:
         return out
 
     def item(self, depth: int):
-        tag = codec._classic_str_bytes(self.b, _MAX_TAG, "list item tag")
+        tag = classic._classic_str_bytes(self.b, _MAX_TAG, "list item tag")
         if tag == b"string":
             return self.string()
         if tag == b"scalar":
@@ -215,7 +216,7 @@ class Reader:
                 raise ProtocolError(f"a bool item holds a {type(value).__name__}")
             return value
         if tag == b"bytes":
-            return codec._classic_str_bytes(self.b, None, "bytes item")
+            return classic._classic_str_bytes(self.b, None, "bytes item")
         if tag == b"list":
             return self.list(depth)
         if tag == b"axis":
@@ -234,46 +235,46 @@ class Reader:
             raise ProtocolError(f"expected {what}, got the class name {name[:40]!r}")
         return name
 
-    def axis(self) -> codec.Axis:
+    def axis(self) -> data_model.Axis:
         self._class_name((AXIS_TYPE_NAME_4,), "an Axis")
         label, units = self.string(), self.string()
-        data = codec._check_axis_data(self.array())
-        return codec.Axis(label=label, units=units, data=data, index=self._int("Axis.index", 0),
+        data = pymodaq5._check_axis_data(self.array())
+        return data_model.Axis(label=label, units=units, data=data, index=self._int("Axis.index", 0),
                           spread_order=self._int("Axis.spread_order"))
 
-    def dwa(self, depth: int = 0) -> codec.DataWithAxes:
-        tn = self._class_name(codec.DWA_TYPE_NAMES, "a DataWithAxes")
-        ts = codec._check_timestamp(self.scalar(), tn)
+    def dwa(self, depth: int = 0) -> data_model.DataWithAxes:
+        tn = self._class_name(data_model.DWA_TYPE_NAMES, "a DataWithAxes")
+        ts = pymodaq5._check_timestamp(self.scalar(), tn)
         name, units = self.string(), self.string()
-        source = codec._check_choice(self.string(), codec._SOURCES, f"{tn}.source")
-        dim = codec._check_choice(self.string(), codec._DIMS, f"{tn}.dim")
-        distribution = codec._check_choice(self.string(), codec._DISTRIBUTIONS, f"{tn}.distribution")
+        source = pymodaq5._check_choice(self.string(), data_model._SOURCES, f"{tn}.source")
+        dim = pymodaq5._check_choice(self.string(), data_model._DIMS, f"{tn}.dim")
+        distribution = pymodaq5._check_choice(self.string(), data_model._DISTRIBUTIONS, f"{tn}.distribution")
         data = self.list(depth + 1, f"{tn}.data", np.ndarray)
         labels = self.list(depth + 1, f"{tn}.labels", str)
         origin = self.string()
-        nav = [codec._check_int(i, f"{tn}.nav_indexes item", 0)
+        nav = [pymodaq5._check_int(i, f"{tn}.nav_indexes item", 0)
                for i in self.list(depth + 1, f"{tn}.nav_indexes", int)]
-        axes = self.list(depth + 1, f"{tn}.axes", codec.Axis)
+        axes = self.list(depth + 1, f"{tn}.axes", data_model.Axis)
         errors = self.list(depth + 1, f"{tn}.errors", np.ndarray)
-        names = codec._check_extra_names(self.list(depth + 1, f"{tn}.extra attribute names", str), tn)
+        names = pymodaq5._check_extra_names(self.list(depth + 1, f"{tn}.extra attribute names", str), tn)
         extra = {n: self.item(depth + 1) for n in names}
-        return codec.DataWithAxes(name=name, data=data, dim=dim, units=units, labels=labels, axes=axes,
+        return data_model.DataWithAxes(name=name, data=data, dim=dim, units=units, labels=labels, axes=axes,
                                   source=source, distribution=distribution, origin=origin, nav_indexes=nav,
                                   errors=errors, extra=extra, timestamp=ts, type_name=tn)
 
-    def dte(self, depth: int = 0) -> codec.DataToExport:
+    def dte(self, depth: int = 0) -> data_model.DataToExport:
         self._class_name((DTE_TYPE_NAME_4,), "a DataToExport")
-        ts = codec._check_timestamp(self.scalar(), DTE_TYPE_NAME_4)
+        ts = pymodaq5._check_timestamp(self.scalar(), DTE_TYPE_NAME_4)
         name = self.string()
-        data = self.list(depth + 1, "DataToExport.data", codec.DataWithAxes)
-        return codec.DataToExport(name=name, data=data, timestamp=ts)
+        data = self.list(depth + 1, "DataToExport.data", data_model.DataWithAxes)
+        return data_model.DataToExport(name=name, data=data, timestamp=ts)
 
 
-def read_dte(read, max_size: int = codec.DEFAULT_MAX_FRAME) -> codec.DataToExport:
+def read_dte(read, max_size: int = data_model.DEFAULT_MAX_FRAME) -> data_model.DataToExport:
     return Reader(read, max_size).dte()
 
 
-def decode_dte(payload: bytes, max_size: int = codec.DEFAULT_MAX_FRAME) -> codec.DataToExport:
+def decode_dte(payload: bytes, max_size: int = data_model.DEFAULT_MAX_FRAME) -> data_model.DataToExport:
     """One whole 4.4 DataToExport (as written after 'Done'); trailing bytes are an error."""
     if len(payload) > max_size:
         raise ProtocolError(f"payload of {len(payload)} bytes exceeds the maximum of {max_size}")
@@ -299,7 +300,7 @@ class Pymodaq4Wire(ClassicWire):
 
     name = PYMODAQ4
 
-    def read_done(self) -> codec.DataToExport:
+    def read_done(self) -> data_model.DataToExport:
         return read_dte(self.reader.read, self.max_frame)
 
     def message(self, command: str, *args) -> bytes:
