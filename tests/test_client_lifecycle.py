@@ -19,7 +19,8 @@ from pymodaq_plugins_timetagger.settings import default
 
 from pymodaq_plugins_timetagger.protocol.net import SocketReader
 from pymodaq_plugins_timetagger.protocol.paramxml import Param, from_xml_string, to_xml_string
-from pymodaq_plugins_timetagger.protocol.wire import PYMODAQ5, Wire
+from pymodaq_plugins_timetagger.protocol.dialects import PYMODAQ5
+from pymodaq_plugins_timetagger.protocol.wire import Wire
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -17,7 +17,8 @@ from pymodaq_plugins_timetagger.protocol import classic, data_model
 from pymodaq_plugins_timetagger.protocol import dialect4 as D
 from pymodaq_plugins_timetagger.protocol.data_model import ProtocolError
 from pymodaq_plugins_timetagger.protocol.net import SocketReader
-from pymodaq_plugins_timetagger.protocol.wire import CLASSIC, PYMODAQ4, Wire
+from pymodaq_plugins_timetagger.protocol.dialects import CLASSIC, PYMODAQ4
+from pymodaq_plugins_timetagger.protocol.wire import Wire
 
 SCRIPT = Path(__file__).parent / "interop" / "pmq44_frames.py"
 TS = 1700000000.25
