@@ -157,31 +157,11 @@ def amplification(n_peers=4, n_arrays=2_200_000, kind="command") -> dict:
 
 
 def slowloris(n=200) -> dict:
-    
     from pymodaq_plugins_timetagger.protocol.server import BridgeServer
-    hello = pymodaq5.encode_frames("G" * 4000)
+    from tests.support.attacks import slowloris as dripping_peers
     with BridgeServer("127.0.0.1", 0) as server:  # defaults: 32 clients, 5 s handshake
-        attackers, stop = [], threading.Event()
-
-        def drip():  # each peer sends its next byte every 0.5 s: a valid start that never ends
-            sent = {}
-            while not stop.wait(0.5):
-                for a in list(attackers):
-                    i = sent.get(a, 1)
-                    try:
-                        a.send(hello[i:i + 1])
-                    except OSError:
-                        pass
-                    sent[a] = i + 1
-
-        threading.Thread(target=drip, daemon=True).start()
-        for _ in range(n):
-            try:
-                a = socket.create_connection(("127.0.0.1", server.port), timeout=2)
-                a.send(hello[:1])
-                attackers.append(a)
-            except OSError:
-                pass
+        stop = threading.Event()
+        attackers = dripping_peers(server.port, n, stop)  # each a byte per 0.5 s of a start never ended
         t0 = time.monotonic()
         c, t = _client(server.port)
         admitted = _wait(lambda: any(x.infos for x in server.clients()), 60)
@@ -234,7 +214,7 @@ def main(argv=None) -> int:
     p.add_argument("--src", default=str(ROOT / "src"), help="source tree to measure (default: this checkout)")
     p.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="scenarios to run (default: all)")
     args = p.parse_args(argv)
-    sys.path.insert(0, args.src)
+    sys.path[:0] = [args.src, str(ROOT)]  # the source measured; tests.support (shared hostile peers)
     import logging
     logging.basicConfig(level=logging.CRITICAL)
     out = {"src": args.src}

@@ -18,6 +18,7 @@ from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
 from pymodaq_plugins_timetagger.protocol.server import (BridgeError, BridgeServer, ClientReportedError,
                                                       RequestTimeout, parse_allowed)
 from pymodaq_plugins_timetagger.runs import DEFAULT_TIMEOUT_MARGIN_S, make_settings
+from tests.support.attacks import slowloris
 from tests.support.bridge import start_client, stop_client
 from tests.support.processes import wait_for
 
@@ -309,37 +310,6 @@ def test_a_message_dripped_slower_than_its_deadline_is_dropped(server):
         pass
     assert "did not finish its message in time" in dropped(events)  # before: never (0.15 s < 1 s per recv)
     s.close()
-
-
-#: a valid start of a first message (a 4000-character command) that a slowloris peer never finishes
-SLOW_HELLO = pymodaq5.encode_frames("G" * 4000)
-
-
-def slowloris(port, n, stop):
-    """n peers on loopback, each dripping a valid start of its first message, a byte per 0.5 s (a new
-    byte every time: no per-recv timeout ever fires). Returns the sockets."""
-    attackers = []
-
-    def drip():
-        sent = {}
-        while not stop.wait(0.5):
-            for a in list(attackers):
-                i = sent.get(a, 1)
-                try:
-                    a.send(SLOW_HELLO[i:i + 1])
-                except OSError:
-                    pass
-                sent[a] = i + 1
-
-    threading.Thread(target=drip, daemon=True).start()
-    for _ in range(n):
-        try:
-            a = socket.create_connection(("127.0.0.1", port), timeout=2)
-            a.send(SLOW_HELLO[:1])
-            attackers.append(a)
-        except OSError:
-            pass
-    return attackers
 
 
 def test_a_good_client_gets_in_during_a_slowloris_of_200_peers():
