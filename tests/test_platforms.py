@@ -137,3 +137,25 @@ def test_a_log_line_never_lands_at_the_end_of_the_in_place_status_line():
         assert lines[3].startswith("\r") and lines[3].endswith("requests served: 3")
     finally:
         log.removeHandler(handler)
+
+
+def test_wall_clock_windows_end_on_time_with_a_coarse_timer(monkeypatch, make_tagger):
+    """Windows before Python 3.13: timed waits tick at ~15.6 ms. The simulator's wall-clock engine then yields
+    instead of sleeping near a window's end (COARSE_TIMER_S); forced here, the windows still end, exact."""
+    import time
+
+    from pymodaq_plugins_timetagger.hardware import simulator as TT
+    from pymodaq_plugins_timetagger.hardware.simulator import tagger as engine
+
+    monkeypatch.setattr(engine, "COARSE_TIMER_S", 0.016)
+    t = make_tagger(clock="wall")
+    t.setTestSignal([1], True)
+    rate = TT.Countrate(t, [1])
+    late = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        rate.startFor(int(0.03e12))
+        assert rate.waitUntilFinished(5000)
+        late.append(time.perf_counter() - t0 - 0.03)
+        assert rate.getCaptureDuration() == int(0.03e12)
+    print(f"\nwall-clock windows of 30 ms ended {1e3 * min(late):.1f}-{1e3 * max(late):.1f} ms late")

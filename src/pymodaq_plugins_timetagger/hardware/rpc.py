@@ -406,14 +406,14 @@ class RpcMeasurement(RpcObject):
             logger.warning("Cannot wait on a measurement that's set to run indefinitely. Skipping")
             return WAIT_ON_INDEFINITE_RETURNS
         timeout_ms = float(timeout)
-        deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000.0
+        deadline = None if timeout_ms < 0 else time.perf_counter() + timeout_ms / 1000.0
         while True:
             if not self._call("isRunning"):
                 return True
             if deadline is None:
                 time.sleep(WAIT_POLL_S)
                 continue
-            left = deadline - time.monotonic()
+            left = deadline - time.perf_counter()  # fine-grained on Windows too
             if left <= 0:
                 return False
             time.sleep(min(WAIT_POLL_S, left))

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import threading
 import time
 import weakref
@@ -45,6 +47,10 @@ MAX_CHUNK_PS = 50_000_000_000      # 50 ms
 WALL_TICK_S = 0.01
 #: and at least (it releases the tagger's lock in between), s
 MIN_WALL_WAIT_S = 0.0002
+#: timed waits on Windows before Python 3.13 tick with the system timer (~15.6 ms): closer than this to the
+#: end of a window the wall-clock engine yields instead of sleeping, so that windows end on time there too
+#: (elsewhere timed waits are fine-grained and this is 0: nothing changes)
+COARSE_TIMER_S = 0.016 if (os.name == "nt" and sys.version_info < (3, 13)) else 0.0
 #: jitter is drawn from a Gaussian truncated at this many sigma (the guard interval covers it)
 JITTER_TRUNCATION_SIGMA = 7.0
 #: the built-in test signal's fixed per-channel skew lies within ± this many ps
@@ -95,7 +101,7 @@ class SimTimeTagger:
         self._overflows = 0
         self._measurements: weakref.WeakSet = weakref.WeakSet()
         kernels.backend()  # choose (and compile) the kernels now, not in the engine's first chunk
-        self._wall_origin = time.monotonic()
+        self._wall_origin = time.perf_counter()  # fine-grained on every OS
         self._thread = None
         if clock == "wall":
             self._thread = threading.Thread(target=self._run_wall_clock, daemon=True,
@@ -379,7 +385,7 @@ class SimTimeTagger:
 
     # ------------------------------------------------------------------ engine
     def _wall_now_ps(self) -> int:
-        return int((time.monotonic() - self._wall_origin) * PS_PER_S)
+        return int((time.perf_counter() - self._wall_origin) * PS_PER_S)
 
     def _run_wall_clock(self) -> None:
         with self._cond:
@@ -394,8 +400,11 @@ class SimTimeTagger:
                                      if m._running and m._stop_at is not None), default=None)
                     if next_stop is not None:
                         wait = min(wait, (next_stop - self._wall_now_ps()) / PS_PER_S)
-                # always give the lock away for a moment: API calls wait on it
-                self._cond.wait(max(wait, MIN_WALL_WAIT_S))
+                if COARSE_TIMER_S and wait < COARSE_TIMER_S:
+                    self._cond.wait(0)  # a coarse timed wait would overshoot the window's end: yield only
+                else:
+                    # always give the lock away for a moment: API calls wait on it
+                    self._cond.wait(max(wait - COARSE_TIMER_S, MIN_WALL_WAIT_S))
 
     def _guard_ps(self) -> int:
         """How far generated pulses can move earlier (jitter, negative delay): release lags this much."""
