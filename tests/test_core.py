@@ -287,3 +287,21 @@ def test_the_link_serves_any_responder_and_pushes_local_edits():
     finally:
         assert link.stop(10)
         server.stop()
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "", 2, 0.5, None])
+def test_a_boolean_setting_refuses_what_is_not_yes_or_no(raw):
+    """normalize='maybe' was applied as False (no error): a value that says neither yes nor no is refused."""
+    from pymodaq_plugins_timetagger.bridge.service import apply_setting
+    from pymodaq_plugins_timetagger.hardware.errors import SettingsError
+    from pymodaq_plugins_timetagger.runs import make_settings
+    with pytest.raises(SettingsError, match="normalize must be true or false"):
+        apply_setting(make_settings("correlation"), "normalize", raw)
+
+
+@pytest.mark.parametrize("raw,value", [("true", True), ("False", False), (" yes ", True), ("0", False),
+                                       (True, True), (0, False), (1, True)])
+def test_a_boolean_setting_takes_the_usual_spellings(raw, value):
+    from pymodaq_plugins_timetagger.bridge.service import apply_setting
+    from pymodaq_plugins_timetagger.runs import make_settings
+    assert apply_setting(make_settings("correlation"), "normalize", raw).normalize is value

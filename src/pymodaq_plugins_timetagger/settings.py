@@ -124,6 +124,11 @@ def default(kind: str, name: str):
     return BY_NAME[name].defaults[kind]
 
 
+#: the spellings of a boolean accepted from text (the CLI, set_info of the TCP and LECO routes)
+BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+              "off": False}
+
+
 def _plain(name: str) -> str:
     return name
 
@@ -136,10 +141,13 @@ def check(name: str, value, spell: Callable[[str], str] = _plain):
     """
     s = BY_NAME[name]
     who = spell(name)
-    if s.type == BOOL:
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
+    if s.type == BOOL:  # only what clearly says yes or no: 'maybe' is an error, not False
+        text = value.strip().lower() if isinstance(value, str) else value
+        if text in BOOL_WORDS:
+            return BOOL_WORDS[text]
+        if isinstance(value, (bool, int, float)) and not isinstance(value, str) and value in (0, 1):
+            return bool(value)
+        raise SettingsError(f"{who} must be true or false, got {value!r}")
     if s.type == CHANNELS:
         if isinstance(value, str):
             try:
