@@ -60,6 +60,23 @@ def discovery() -> dict:
     return out
 
 
+def open_viewer(title: str, daq_type: str, detector: str, **settings):
+    """A DAQ_Viewer of this release with ``detector``, its detector settings set, initialized as *Ini. Det*
+    does; returns (viewer, its detector settings, what init_signal gave within 30 s: [True] when it worked)."""
+    from pymodaq.control_modules.daq_viewer import DAQ_Viewer
+    viewer = DAQ_Viewer(None, title=title, daq_type=daq_type)
+    KEEP.append(viewer)
+    viewer.detector = detector
+    det = viewer.settings.child("detector_settings")
+    for name, value in settings.items():
+        det.child(name).setValue(value)
+    inited = []
+    viewer.init_signal.connect(inited.append)
+    viewer.init_hardware(True)
+    spin(lambda: inited, time.monotonic() + 30)
+    return viewer, det, inited
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--detector", default="TimeTaggerCountrate")
@@ -73,17 +90,9 @@ def main(argv=None) -> int:
     emit(event="versions", pymodaq=m.version("pymodaq"), qt=__import__("qtpy").API_NAME)
     emit(event="discovery", plugins=discovery())
 
-    from pymodaq.control_modules.daq_viewer import DAQ_Viewer
-    viewer = DAQ_Viewer(None, title="viewer_check", daq_type=args.daq_type)
-    KEEP.append(viewer)
-    viewer.detector = args.detector
-    det = viewer.settings.child("detector_settings")
-    det.child("address").setValue("sim")
-    det.child("integration_s").setValue(0.05)
-    inited = []
-    viewer.init_signal.connect(inited.append)
-    viewer.init_hardware(True)
-    if not spin(lambda: inited, time.monotonic() + 30) or not inited[0]:
+    viewer, det, inited = open_viewer("viewer_check", args.daq_type, args.detector,
+                                      address="sim", integration_s=0.05)
+    if not inited or not inited[0]:
         emit(event="error", msg=f"{args.detector} did not initialize: {inited}")
         return 1
     emit(event="init", device=det["device"])
@@ -138,17 +147,9 @@ def main(argv=None) -> int:
 def tcpserver_check() -> None:
     import subprocess
     import sys
-    from pymodaq.control_modules.daq_viewer import DAQ_Viewer
-    viewer = DAQ_Viewer(None, title="tcpserver_check", daq_type="DAQ0D")
-    KEEP.append(viewer)
-    viewer.detector = "TimeTaggerTCPServer"
-    det = viewer.settings.child("detector_settings")
-    det.child("socket_ip").setValue("127.0.0.1")
-    det.child("port_id").setValue(0)
-    inited = []
-    viewer.init_signal.connect(inited.append)
-    viewer.init_hardware(True)
-    if not spin(lambda: inited, time.monotonic() + 30) or not inited[0]:
+    viewer, det, inited = open_viewer("tcpserver_check", "DAQ0D", "TimeTaggerTCPServer",
+                                      socket_ip="127.0.0.1", port_id=0)
+    if not inited or not inited[0]:
         raise RuntimeError(f"TimeTaggerTCPServer did not initialize: {inited}")
     server = viewer._hardware_thread.hardware.detector.controller
     client = subprocess.Popen([sys.executable, "-m", "pymodaq_plugins_timetagger.bridge", "--host", "127.0.0.1",
