@@ -138,19 +138,12 @@ def _load() -> float | None:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
-def _tcpserver_plugin() -> str:
-    """Our 0D TCP server plugin's name as PyMoDAQ lists it (from its module's file name)."""
-    import pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D as plugins
-    (module,) = [p.stem for p in Path(plugins.__file__).parent.glob("daq_0Dviewer_*TCPServer.py")]
-    return module[len("daq_0Dviewer_"):]
-
-
 class _Route:
     """Set-up of one route in the Dashboard's process: plugin name, settings, what runs beside it."""
 
     def __init__(self, name: str, integration_s: float, children: list):
         self.name, self.integration_s, self.children = name, integration_s, children
-        self.plugin = {"local": "TimeTaggerCountrate", "tcp": _tcpserver_plugin(), "remote": _tcpserver_plugin(),
+        self.plugin = {"local": "TimeTaggerCountrate", "tcp": "TimeTaggerTCPServer", "remote": "TimeTaggerTCPServer",
                        "leco": "LECODirector"}[name]
         self.deadline = time.monotonic() + 120
 

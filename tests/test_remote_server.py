@@ -23,14 +23,6 @@ pytestmark = pytest.mark.timeout(240)
 REMOTE_VIEWER = Path(__file__).parent / "support" / "remote_viewer.py"
 
 
-def tcpserver_plugin(dim: str = "1D") -> str:
-    """This package's TCP server plugin's name as PyMoDAQ lists it (from its module's file name)."""
-    import importlib
-    plugins = importlib.import_module(f"pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_{dim}")
-    (module,) = [p.stem for p in Path(plugins.__file__).parent.glob(f"daq_{dim}viewer_*TCPServer.py")]
-    return module[len(f"daq_{dim}viewer_"):]
-
-
 class RemoteViewer:
     """tests/support/remote_viewer.py as a child; its JSON lines read from a file."""
 
@@ -77,7 +69,7 @@ def make_server(port, title="main"):
     from pymodaq.utils.gui_utils.loader_utils import create_load_daq_viewer
     shared_ui, viewer = create_load_daq_viewer(title=title)
     shared_ui.show()
-    viewer.detector = SelectedModule(DAQTypesEnum["DAQ1D"], tcpserver_plugin("1D"))
+    viewer.detector = SelectedModule(DAQTypesEnum["DAQ1D"], "TimeTaggerTCPServer")
     for name, value in (("socket_ip", "127.0.0.1"), ("port_id", port), ("grab_timeout_s", 20.0)):
         viewer.settings.child("detector_settings", name).setValue(value)
     viewer.statuses = []
@@ -246,7 +238,7 @@ def test_daq_scan_on_the_main_pc_over_the_remote_viewer(tmp_path, monkeypatch, c
     win_ext = scan = None
     try:
         experiment = write_experiment(tmp_path / f"{experiment_name}.xml", "Stage", "TT", "DAQ0D",
-                                      tcpserver_plugin("0D"))
+                                      "TimeTaggerTCPServer")
         stage, det = load_experiment(dashboard, experiment, "Stage", "TT")
         s = det.settings.child("detector_settings")
         s.child("socket_ip").setValue("127.0.0.1")

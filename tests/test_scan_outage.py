@@ -8,7 +8,6 @@ each integrated exactly ``integration_s``, the steps after the outage measured b
 On the code before the fix the scan stopped after the 3 steps.
 """
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,13 +29,6 @@ KILL_AFTER = 3
 OUTAGE_S = 3.0  # longer than a scan step: the next grab is asked for while no client is there
 
 
-def tcpserver_plugin_0d() -> str:
-    """This package's 0D TCP server plugin's name as PyMoDAQ lists it (from its module's file name)."""
-    from pymodaq_plugins_timetagger.daq_viewer_plugins import plugins_0D
-    (module,) = [p.stem for p in Path(plugins_0D.__file__).parent.glob("daq_0Dviewer_*TCPServer.py")]
-    return module[len("daq_0Dviewer_"):]
-
-
 def test_a_scan_survives_a_client_restart(tmp_path, monkeypatch):
     from pymodaq_gui.qt_utils import mkQApp
     from qtpy import QtCore
@@ -55,7 +47,7 @@ def test_a_scan_survives_a_client_restart(tmp_path, monkeypatch):
     win_ext = scan = client = None
     try:
         experiment = write_experiment(tmp_path / f"{EXPERIMENT}.xml", "Stage", "TT", "DAQ0D",
-                                      tcpserver_plugin_0d())
+                                      "TimeTaggerTCPServer")
         stage, det = load_experiment(dashboard, experiment, "Stage", "TT")
         s = det.settings.child("detector_settings")
         s.child("socket_ip").setValue("127.0.0.1")
