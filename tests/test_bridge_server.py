@@ -119,6 +119,26 @@ def test_a_late_reply_is_never_taken_for_the_next_one(server):
     c2.close()
 
 
+def test_messages_that_come_with_a_reply_are_handled_at_once(server):
+    """A request reads its own reply; an Info sent right behind it in the same segment is taken from the socket
+    with it and must still be handled then (the connection's thread, waiting on the socket, does not see bytes
+    already read from it: the Info used to wait for the client's next message)."""
+    events = []
+    server.add_listener(lambda kind, client, data: events.append((kind, data)))
+
+    def reply_and_info(w, cmd):
+        dwa = data_model.DataWithAxes(name="x", data=[np.array([1.0])], dim="Data0D")
+        return (w.message("Done", data_model.DataToExport(name="x", data=[dwa]))
+                + w.message("Info", "after", "the reply"))
+
+    c = RawClient(server.port, "pymodaq5", reply_and_info)
+    wait_for(lambda: server.clients())
+    for i in range(20):
+        assert server.request("0D", timeout=5).data[0].data[0][0] == 1.0
+        wait_for(lambda: sum(k == "info" for k, _ in events) == i + 1, timeout=2, what=f"the Info after reply {i}")
+    c.close()
+
+
 def test_an_error_info_fails_the_request_at_once(server):
     def refuse(w, cmd):
         return w.message("Info", "error", "Time Tagger: disconnected")

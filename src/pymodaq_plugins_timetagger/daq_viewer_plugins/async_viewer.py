@@ -16,9 +16,11 @@ own messages are out: the clearest message is the last one shown.
 """
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
+import traceback
 from typing import Callable
 
 from qtpy.QtCore import QCoreApplication, Qt, QThread, QTimer, Signal, Slot
@@ -92,6 +94,22 @@ class _JobThread:
 
 
 
+def without_tracebacks(error: BaseException) -> BaseException:
+    """``error`` with the tracebacks of its whole chain dropped (their text is in the log).
+
+    A traceback holds the frames it went through, and those hold the plugin (``self``): an exception kept as a
+    job's outcome would make a reference cycle through the plugin, left to Python's cycle collector, which runs in
+    whichever thread allocates, and a Qt object deleted outside its own thread leaves its timers behind.
+    """
+    seen = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        e.__traceback__ = None
+        e = e.__cause__ or e.__context__
+    return error
+
+
 class _Call:
     """One call of :meth:`AsyncViewerBase.call_in_thread` (or a posted one: ``waited`` False)."""
 
@@ -153,17 +171,23 @@ class AsyncViewerBase(DAQ_Viewer_base):
         self._pending_grab = True
         self._failure = None
 
+        job = _Job(None)
+        done = job.done  # the closure holds the event, not the job: no cycle job -> run -> job
+
         def run(worker: _JobThread):
             try:
                 outcome = work()
             except Exception as e:  # every failure goes back to the plugin's thread as a status
-                outcome = e
-            job.done.set()
+                if logger.isEnabledFor(logging.DEBUG):  # as text: a record keeping the traceback keeps its frames
+                    logger.debug("%s: the grab job failed: %s", type(self).__name__,
+                                 "".join(traceback.format_exception(e)))
+                outcome = without_tracebacks(e)
+            done.set()
             with self._job_pool_lock:  # idle again before the outcome is shown: the next grab reuses it
                 self._idle_job_threads.append(worker)
             self._job_done.emit((token, outcome))
 
-        job = _Job(run)
+        job.run = run
         self._job_thread = job
         with self._job_pool_lock:
             worker = self._idle_job_threads.pop() if self._idle_job_threads else None
@@ -171,6 +195,28 @@ class AsyncViewerBase(DAQ_Viewer_base):
             worker = _JobThread(self._idle_job_threads, self._job_pool_lock, f"{type(self).__name__}-job")
             worker.give(job)
             worker.thread.start()
+
+    def start_reported(self) -> Callable[[object], None]:
+        """Begin a grab whose outcome another thread reports, without a job thread: returns ``finish``, to be called
+        once, from any thread, with the result (or the exception); it goes to :meth:`on_job_result` as a job's
+        would (a stop or a newer grab in between: not shown)."""
+        self._token += 1
+        token = self._token
+        self._job_abort = None
+        self._job_owner = None
+        self._pending_grab = True
+        self._failure = None
+        job = _Job(None)
+        self._job_thread = job
+        done = job.done
+        signal = self._job_done
+
+        def finish(outcome) -> None:
+            if isinstance(outcome, BaseException):
+                outcome = without_tracebacks(outcome)
+            done.set()
+            signal.emit((token, outcome))
+        return finish
 
     def job_running(self) -> bool:
         return self._pending_grab and self._job_thread is not None and not self._job_thread.done.is_set()
@@ -198,6 +244,10 @@ class AsyncViewerBase(DAQ_Viewer_base):
         if token != self._token:
             return  # aborted by stop or by a settings change: not shown
         self._pending_grab = False
+        # the finished job refers to this plugin (its closure): keeping it would make a reference cycle, left to
+        # Python's cycle collector, which may run in any thread, and a Qt object deleted outside its own thread
+        # leaves its timers behind (a crash in a later event loop)
+        self._job_thread = None
         owner, self._job_owner = self._job_owner, None
         try:
             if owner is not None:
@@ -207,7 +257,14 @@ class AsyncViewerBase(DAQ_Viewer_base):
         finally:
             self.after_job()
 
+    def retry_grab(self, outcome) -> bool:
+        """A grab's outcome before it is shown: True if the subclass started the grab again instead (called in the
+        plugin's thread)."""
+        return False
+
     def _show_outcome(self, outcome) -> None:
+        if self.retry_grab(outcome):
+            return
         if isinstance(outcome, AcquisitionAborted):
             return
         if isinstance(outcome, Exception):
@@ -254,7 +311,7 @@ class AsyncViewerBase(DAQ_Viewer_base):
             try:
                 call.value = call.fn()
             except Exception as e:  # back to the caller; never into the Qt event loop
-                call.error = e
+                call.error = without_tracebacks(e)
                 if not call.waited:
                     logger.warning("%s: %s", type(self).__name__, e)
             finally:

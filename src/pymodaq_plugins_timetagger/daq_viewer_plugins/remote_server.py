@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 from ..bridge.client import TaggerClient
 from ..bridge.service import ClientStatus, edit_path
@@ -220,10 +221,15 @@ def checked_value(param, value):
 
 
 class RemoteLink:
-    """The plugin's link to the server: made from the group's values, started and stopped by the plugin."""
+    """The plugin's link to the server: made from the group's values, started and stopped by the plugin.
+
+    It holds the plugin weakly: the plugin holds its link, and a cycle between them would leave a closed plugin to
+    Python's cycle collector, which runs in whichever thread happens to allocate, possibly a non-Qt one (the link's
+    own), and a Qt object deleted outside its thread leaves its timers behind (a crash in the next event loop).
+    """
 
     def __init__(self, plugin):
-        self.plugin = plugin
+        self.plugin = weakref.proxy(plugin)
         self.closing = threading.Event()
         self.client: TaggerClient | None = None
         self._thread: threading.Thread | None = None

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import threading
 import time
 
-from qtpy.QtCore import Signal, Slot
+from qtpy.QtCore import QTimer, Signal, Slot
 
 from pymodaq.control_modules.viewer_utility_classes import comon_parameters
 from pymodaq_utils.logger import get_module_name, set_logger
@@ -45,6 +46,8 @@ FIRST_CONNECTED = "first connected"
 NO_CLIENT = "no client"
 #: title prefix of a mirrored parameter the current client did not send (hidden, kept for PyMoDAQ's UI copy)
 GONE = "(not sent by the current client) "
+#: the request of a grab must be on its way within this long, s (longer: the client does not read, it is dropped)
+SEND_TIMEOUT_S = 1.0
 #: a client that never sends its settings (a custom client) is asked for data this long after connecting
 SETTINGS_GRACE_S = 1.0
 
@@ -96,6 +99,10 @@ class TCPServerViewerBase(AsyncViewerBase):
         self._last_axes: dict = {}
         self._client_arrived = threading.Event()
         self._server_event.connect(self._on_server_event)
+        self._expiry: QTimer | None = None   # gives up requests past their time (see _send_request)
+        self._inflight: list = []            # (request, timeout_s, deadline) sent and maybe not answered yet
+        self._grab_deadline = 0.0
+        self._fast_grab = False
 
     # ------------------------------------------------------------------ PyMoDAQ API
     def ini_detector(self, controller=None):
@@ -143,12 +150,71 @@ class TCPServerViewerBase(AsyncViewerBase):
         if server is None:
             self.report_failure("the TCP server is not initialized: initialize the detector first")
             return
-        client = self._selected_id()
         timeout = float(self.settings["grab_timeout_s"])
-        dim = self.dim
+        self._grab_deadline = time.monotonic() + timeout
+        if _client_ready(server):
+            self._send_request(server, timeout)
+        else:
+            self._wait_and_request(server, timeout)
+
+    def _send_request(self, server: BridgeServer, timeout: float) -> None:
+        """The request goes out from this thread and its reply is read and decoded by the connection's thread,
+        which hands it to this one (one hop); this thread's timer gives it up after ``timeout`` s."""
+        self._fast_grab = True
+        finish = self.start_reported()
+        try:
+            pending = server.submit(self.dim, self._selected_id(), timeout=min(timeout, SEND_TIMEOUT_S),
+                                    on_done=lambda p: finish(p.result if p.error is None else p.error))
+        except BridgeError as e:  # no client (any more), or it does not read: see retry_grab
+            finish(e)
+            return
+        self._inflight = [x for x in self._inflight if not x[0].event.is_set()]
+        self._inflight.append((pending, timeout, time.monotonic() + timeout))
+        self._arm_expiry()
+
+    def _wait_and_request(self, server: BridgeServer, timeout: float) -> None:
+        """No client ready: a job thread waits for one (up to ``timeout`` s) and then asks it."""
+        self._fast_grab = False
+        client, dim = self._selected_id(), self.dim
         arrived, aborted = self._client_arrived, threading.Event()
         self.start_job(lambda: request_waiting(server, dim, client, timeout, arrived, aborted),
                        abort=aborted.set)
+
+    def retry_grab(self, outcome) -> bool:
+        """The client left (or was gone) when the request went out: wait for one within the rest of the grab timeout,
+        as a grab that found no client does (a chosen client is not waited for: its id dies with it)."""
+        if not (self._fast_grab and isinstance(outcome, (NoClient, ClientLeft))) or self.controller is None \
+                or self._selected_id() is not None:
+            return False
+        remaining = self._grab_deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        self._wait_and_request(self.controller, remaining)
+        return True
+
+    def _arm_expiry(self) -> None:
+        if self._expiry is None:  # made in this thread (a Qt timer belongs to the thread that made it)
+            self._expiry = QTimer()
+            self._expiry.setSingleShot(True)
+            self._expiry.timeout.connect(self._expire_requests)
+        if self._inflight:
+            first = min(deadline for _, _, deadline in self._inflight)
+            self._expiry.start(max(0, int(math.ceil((first - time.monotonic()) * 1000))))
+
+    def _expire_requests(self) -> None:
+        """Requests past their time are given up: the server drops their connection (no late reply can then answer
+        a later request) and their grab reports the timeout. A stopped grab's request is given up too."""
+        server, now = self.controller, time.monotonic()
+        keep = []
+        for pending, timeout, deadline in self._inflight:
+            if pending.event.is_set():
+                continue
+            if deadline > now:
+                keep.append((pending, timeout, deadline))
+            elif server is not None:
+                server.expire(pending, timeout)
+        self._inflight = keep
+        self._arm_expiry()
 
     def stop(self):
         self.abort_job()
@@ -160,6 +226,9 @@ class TCPServerViewerBase(AsyncViewerBase):
         self.release()
 
     def release(self) -> None:
+        if self._expiry is not None:
+            self._expiry.stop()
+        self._inflight = []
         server, self.controller = self.controller, None
         if server is None:
             return

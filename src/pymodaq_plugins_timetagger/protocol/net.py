@@ -47,6 +47,10 @@ class SocketReader:
         self._deadline: float | None = None
         self._reserved = 0
 
+    def buffered(self) -> int:
+        """Bytes received and not read yet."""
+        return len(self._buf)
+
     def unread(self, data: bytes) -> None:
         self._buf[:0] = data
 

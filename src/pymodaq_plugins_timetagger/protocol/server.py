@@ -32,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import logging
+import select
 import socket
 import threading
 import time
@@ -89,6 +90,10 @@ class RequestTimeout(BridgeError):
 
 class ClientReportedError(BridgeError):
     pass
+
+
+class _ClientQuit(Exception):
+    """The client said Quit (ends its connection's loop)."""
 
 
 class ReplyMismatch(BridgeError):
@@ -149,11 +154,26 @@ class _OneShot:
 
 
 class _Pending:
-    def __init__(self, dim: str):
+    """One request: settled exactly once (result or error) by whoever takes it out of its connection's
+    ``pending`` list under the server's lock."""
+    __slots__ = ("dim", "conn", "event", "result", "error", "on_done")
+
+    def __init__(self, dim: str, conn: "_Connection", on_done: Callable | None = None):
         self.dim = dim
+        self.conn = conn
         self.event = _OneShot()
         self.result = None
         self.error: BridgeError | None = None
+        self.on_done = on_done
+
+    def settle(self) -> None:
+        self.event.set()
+        callback, self.on_done = self.on_done, None
+        if callback is not None:
+            try:
+                callback(self)
+            except Exception:  # a caller's bug must not break the thread that settled the request
+                logger.exception("bridge: a request's callback failed")
 
 
 class _Connection:
@@ -170,8 +190,24 @@ class _Connection:
         # order of requests is their order in ``pending`` (replies come back in that order)
         self.send_lock = threading.Lock()
         self.pending: list[_Pending] = []   # in request order
+        # held by whoever reads the socket: the connection's thread, or a request reading its own reply
+        self.read_lock = threading.Lock()
+        self._poll = None
+        if hasattr(select, "poll"):
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN | select.POLLPRI)
         self.closed = threading.Event()
         self.last_active = time.monotonic()
+
+    def readable(self, timeout: float | None) -> bool:
+        """Bytes are there to read (or the peer closed) within ``timeout`` s (None: wait for ever); the
+        reader's buffer counts. Nothing is read."""
+        if self.reader.buffered():
+            return True
+        if self._poll is not None:
+            return bool(self._poll.poll(None if timeout is None else max(timeout, 0.0) * 1000.0))
+        ready, _, failed = select.select([self.sock], [], [self.sock], timeout)
+        return bool(ready or failed)
 
     def send(self, data: bytes, timeout: float) -> None:
         """Send one whole message within ``timeout`` s (socket.timeout otherwise); hold send_lock."""
@@ -318,12 +354,50 @@ class BridgeServer:
         ClientLeft, RequestTimeout, ReplyMismatch or ClientReportedError with a message naming the
         client. A request that times out drops the connection (the client reconnects): replies carry
         no request id, so a late reply could otherwise be taken for the answer to a later request.
+
+        The calling thread reads the reply itself when the connection's thread is not reading (no hand-over
+        between threads on the way back); what it reads is handled exactly as that thread would.
+        """
+        deadline = time.monotonic() + timeout
+        pending = self.submit(dim, client_id, timeout=timeout)
+        conn = pending.conn
+        while not pending.event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or not conn.read_lock.acquire(timeout=left):
+                break
+            try:
+                if not (pending.event.is_set() or conn.closed.is_set()) \
+                        and not self._read_one(conn, deadline - time.monotonic()):
+                    break  # nothing came in time
+                # what came with the reply is handled here: the connection's thread, waiting on the socket,
+                # does not see bytes already taken from it
+                while conn.reader.buffered() and not conn.closed.is_set():
+                    self._read_one(conn, None)
+            except Exception as e:
+                self._drop(conn, self._failure(conn, e))
+            finally:
+                conn.read_lock.release()
+        if not pending.event.is_set() and self.expire(pending, timeout):
+            raise pending.error
+        pending.event.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    def submit(self, dim: str = "1D", client_id: int | None = None, on_done: Callable | None = None,
+               timeout: float = 10.0) -> _Pending:
+        """Send ``Send Data <dim>`` to a GRABBER (see :meth:`request`) and return the request at once.
+
+        The reply settles it in the connection's thread: ``on_done(request)`` is then called there (or in the
+        thread that drops the connection), once, with ``request.result`` or ``request.error`` set. A request
+        must be settled or given up: call :meth:`expire` when its time is over. ``timeout`` bounds the send.
+        Raises NoClient, ClientLeft or RequestTimeout (the send was stuck) at once.
         """
         if dim not in SEND_DATA:
             raise ValueError(f"dim must be one of {list(SEND_DATA)}, got {dim!r}")
         deadline = time.monotonic() + timeout
         conn = self._pick(client_id)
-        pending = _Pending(dim)
+        pending = _Pending(dim, conn, on_done)
         command = SEND_DATA[dim]
         if not conn.send_lock.acquire(timeout=max(timeout, 0.0)):
             raise RequestTimeout(f"client {conn.info.label}: could not send '{command}' within "
@@ -339,21 +413,26 @@ class BridgeServer:
                 self._drop(conn, f"sending '{command}' failed: {e or 'timed out'}")
         finally:
             conn.send_lock.release()
-        if not pending.event.wait(max(deadline - time.monotonic(), 0.0)):
-            with self._lock:
-                timed_out = pending in conn.pending
-                if timed_out:
-                    conn.pending.remove(pending)
+        return pending
+
+    def expire(self, pending: _Pending, timeout: float) -> bool:
+        """Give up ``pending`` (its time, ``timeout`` s, is over): if no reply settled it yet, it is settled
+        with RequestTimeout and its connection dropped (so that no late reply can answer a later request; the
+        client reconnects). True if it was still waiting."""
+        conn = pending.conn
+        with self._lock:
+            timed_out = pending in conn.pending
             if timed_out:
-                self._drop(conn, f"no answer to '{command}' within {timeout:g} s (dropped so that no "
-                                 f"late reply can answer a later request; the client reconnects)")
-                raise RequestTimeout(f"client {conn.info.label} did not answer '{command}' within "
-                                     f"{timeout:g} s (connection dropped: it reconnects)")
-            pending.event.wait()
-        if pending.error is not None:
-            raise pending.error
-        conn.info.requests_served += 1
-        return pending.result
+                conn.pending.remove(pending)
+        if not timed_out:
+            return False
+        command = SEND_DATA[pending.dim]
+        self._drop(conn, f"no answer to '{command}' within {timeout:g} s (dropped so that no late reply can "
+                         f"answer a later request; the client reconnects)")
+        pending.error = RequestTimeout(f"client {conn.info.label} did not answer '{command}' within {timeout:g} s "
+                                       f"(connection dropped: it reconnects)")
+        pending.settle()
+        return True
 
     def send_quit(self, client_id: int | None = None) -> None:
         """Ask a client (None: every client) to end itself (``Quit``)."""
@@ -477,52 +556,83 @@ class BridgeServer:
     def _serve(self, conn: _Connection) -> None:
         reason = "closed by the client"
         try:
-            conn.reader.set_deadline(self.handshake_timeout)  # the whole handshake, not each recv
-            started = time.monotonic()
-            if self.secret is not None:
-                auth.challenge_peer(conn.sock, self.secret, self.handshake_timeout)
-                left = max(self.handshake_timeout - (time.monotonic() - started), 1e-3)
-            else:
-                left = self.handshake_timeout
-            dialect = detect(conn.reader, left)
-            conn.info.dialect = dialect
-            conn.wire = Wire.for_dialect(dialect, conn.reader, self.max_frame)
-            identity = conn.wire.read_command()
-            if identity not in CLIENT_TYPES:
-                raise ProtocolError(f"first message {identity!r:.60} is not a client type "
-                                    f"{CLIENT_TYPES}")
-            conn.info.client_type = identity
-            logger.info("bridge: %s connected as %s", conn.info.label, identity)
+            with conn.read_lock:  # a request picks this client once it has identified itself: not before
+                self._handshake(conn)
             self.on_event("connected", conn.info, None)
-            while not self._stopping.is_set():
-                conn.reader.wait_message(None)
-                cmd = conn.wire.read_command()
-                self._handle(conn, cmd)
-                conn.reader.release()
-                conn.last_active = time.monotonic()
-                if cmd == "Quit":
-                    reason = "the client said Quit"
-                    break
-        except auth.AuthError as e:
-            reason = f"refused: {e}"
-            self._log.log(logging.WARNING, ("auth", conn.info.address), "bridge: refused %s: %s",
-                          conn.info.label, e)
-        except ProtocolError as e:
-            reason = f"protocol error: {e}"
-            logger.warning("bridge: dropped %s: %s", conn.info.label, reason)
-        except (TimeoutError, socket.timeout) as e:
-            reason = f"timeout: {e}"
-            logger.warning("bridge: dropped %s: %s", conn.info.label, reason)
-        except EOFError as e:
-            reason = str(e)
-        except OSError as e:
-            reason = f"connection error: {e}"
-        except Exception as e:  # a bug must not take the server down: drop this client, log it
-            reason = f"unexpected error: {e!r}"
-            logger.exception("bridge: dropped %s", conn.info.label)
+            while not self._stopping.is_set() and not conn.closed.is_set():
+                # wait for bytes without reading them: a request may be reading its own reply meanwhile
+                conn.readable(None)
+                with conn.read_lock:
+                    if conn.closed.is_set() or not conn.readable(0):
+                        continue  # what woke us was read by a request (or the connection was dropped)
+                    self._read_one(conn, None)
+        except _ClientQuit:
+            reason = "the client said Quit"
+        except Exception as e:
+            reason = self._failure(conn, e)
         finally:
             conn.reader.release()
             self._drop(conn, reason)
+
+    def _handshake(self, conn: _Connection) -> None:
+        conn.reader.set_deadline(self.handshake_timeout)  # the whole handshake, not each recv
+        started = time.monotonic()
+        if self.secret is not None:
+            auth.challenge_peer(conn.sock, self.secret, self.handshake_timeout)
+            left = max(self.handshake_timeout - (time.monotonic() - started), 1e-3)
+        else:
+            left = self.handshake_timeout
+        dialect = detect(conn.reader, left)
+        conn.info.dialect = dialect
+        conn.wire = Wire.for_dialect(dialect, conn.reader, self.max_frame)
+        identity = conn.wire.read_command()
+        if identity not in CLIENT_TYPES:
+            raise ProtocolError(f"first message {identity!r:.60} is not a client type "
+                                f"{CLIENT_TYPES}")
+        conn.info.client_type = identity
+        logger.info("bridge: %s connected as %s", conn.info.label, identity)
+
+    def _read_one(self, conn: _Connection, idle_timeout: float | None) -> bool:
+        """Read and handle one message (hold ``conn.read_lock``); False if none began within ``idle_timeout``
+        s (None: wait for it). Raises _ClientQuit after a Quit; any other exception means the connection is
+        unusable (see :meth:`_failure`)."""
+        try:
+            conn.reader.wait_message(idle_timeout)
+        except socket.timeout:
+            if idle_timeout is None:
+                raise
+            return False
+        try:
+            cmd = conn.wire.read_command()
+            self._handle(conn, cmd)
+        finally:
+            conn.reader.release()
+        conn.last_active = time.monotonic()
+        if cmd == "Quit":
+            raise _ClientQuit()
+        return True
+
+    def _failure(self, conn: _Connection, e: BaseException) -> str:
+        """Why ``e`` (raised while reading ``conn``) ends the connection; logged as it deserves."""
+        if isinstance(e, _ClientQuit):
+            return "the client said Quit"
+        if isinstance(e, auth.AuthError):
+            self._log.log(logging.WARNING, ("auth", conn.info.address), "bridge: refused %s: %s",
+                          conn.info.label, e)
+            return f"refused: {e}"
+        if isinstance(e, ProtocolError):
+            reason = f"protocol error: {e}"
+        elif isinstance(e, (TimeoutError, socket.timeout)):
+            reason = f"timeout: {e}"
+        elif isinstance(e, EOFError):
+            return str(e)
+        elif isinstance(e, OSError):
+            return f"connection error: {e}"
+        else:  # a bug must not take the server down: drop this client, log it
+            logger.error("bridge: dropped %s", conn.info.label, exc_info=e)
+            return f"unexpected error: {e!r}"
+        logger.warning("bridge: dropped %s: %s", conn.info.label, reason)
+        return reason
 
     def _handle(self, conn: _Connection, cmd: str) -> None:
         w = conn.wire
@@ -585,12 +695,13 @@ class BridgeServer:
             else:
                 check_reply_dim(payload, pending.dim)
                 pending.result = payload
+            conn.info.requests_served += 1
         except ReplyMismatch as e:
             pending.error = ReplyMismatch(f"client {conn.info.label}: {e}")
             logger.error("bridge: %s", pending.error)
         except ProtocolError as e:
             pending.error = ClientReportedError(f"client {conn.info.label} sent unusable data: {e}")
-        pending.event.set()
+        pending.settle()
 
     def _fail_first(self, conn: _Connection, error: BridgeError) -> None:
         """The client reported an error instead of data: fail its oldest pending request now."""
@@ -602,7 +713,7 @@ class BridgeServer:
                 return
             pending = conn.pending.pop(0)  # no 'Done' will come for it: nothing is owed
         pending.error = error
-        pending.event.set()
+        pending.settle()
 
     def _drop(self, conn: _Connection, reason: str) -> None:
         with self._lock:
@@ -615,7 +726,7 @@ class BridgeServer:
         close_quietly(conn.send_sock)
         for p in pending:
             p.error = ClientLeft(f"client {conn.info.label} left before answering: {reason}")
-            p.event.set()
+            p.settle()
         if conn.info.client_type:
             logger.info("bridge: %s disconnected: %s", conn.info.label, reason)
             self.on_event("disconnected", conn.info, reason)

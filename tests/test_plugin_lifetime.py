@@ -1,0 +1,106 @@
+"""A closed plugin is freed by reference counting, in the thread that drops it: never left to Python's cycle collector.
+
+The collector runs in whichever thread happens to allocate when it triggers, often a non-Qt one (a grab job, the
+remote-server link, a bridge connection). A plugin is a QObject: deleted there, outside its own thread, it leaves
+its Qt timers registered with a dispatcher that later fires them on freed memory. That was a segfault seen in
+test_remote_server after test_remote_responder (1 run in 2 or 3): five Correlation plugins of the earlier tests,
+kept alive by the cycles plugin -> RemoteLink -> plugin and plugin -> finished job -> its closure -> plugin, were
+collected in the link's thread. These tests keep the collector off and check that nothing of ours holds a closed
+plugin: each cycle removed, the plugin is gone as soon as the test drops it.
+"""
+import gc
+import threading
+import weakref
+
+import pytest
+from pymodaq.utils.plugin_testing import grab_and_wait, make_detector
+
+from tests.support.bridge import start_client, stop_client
+from tests.support.processes import pump, pump_until
+from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerCountrate import \
+    DAQ_0DViewer_TimeTaggerCountrate
+from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerCorrelation import \
+    DAQ_1DViewer_TimeTaggerCorrelation
+from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerTCPServer import \
+    DAQ_0DViewer_TimeTaggerTCPServer
+from pymodaq_plugins_timetagger.protocol.server import BridgeServer
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def no_collector():
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    yield
+    if was:
+        gc.enable()
+
+
+def held_by(ref) -> str:
+    """What still refers to the object of ``ref`` (for the failure message)."""
+    obj = ref()
+    if obj is None:
+        return ""
+    return ", ".join(sorted({type(r).__name__ for r in gc.get_referrers(obj)}))
+
+
+def test_a_plugin_that_grabbed_is_freed_when_dropped(no_collector):
+    det = make_detector(DAQ_1DViewer_TimeTaggerCorrelation, address="sim", integration_s=0.05)
+    assert grab_and_wait(det, timeout_ms=10_000) is not None
+    det.close()
+    ref = weakref.ref(det)
+    del det
+    pump(0.1)
+    assert ref() is None, f"a closed plugin is still held by: {held_by(ref)}"
+
+
+def test_a_plugin_stopped_in_a_grab_is_freed_when_dropped(no_collector):
+    det = make_detector(DAQ_0DViewer_TimeTaggerCountrate, address="sim", integration_s=0.5)
+    det.grab_data()
+    pump(0.05)
+    det.stop()
+    det.close()
+    ref = weakref.ref(det)
+    del det
+    pump(0.1)
+    assert ref() is None, f"a closed plugin is still held by: {held_by(ref)}"
+
+
+def test_a_plugin_that_served_a_remote_server_is_freed_when_dropped(no_collector):
+    server = BridgeServer("127.0.0.1", 0).start()
+    try:
+        det = make_detector(DAQ_1DViewer_TimeTaggerCorrelation, address="sim", integration_s=0.05)
+        group = det.settings.child("remote")
+        group.child("host").setValue("127.0.0.1")
+        group.child("port").setValue(server.port)
+        group.child("connect").setValue(True)
+        det.commit_settings(group.child("connect"))
+        pump_until(lambda: server.clients() and server.clients()[0].settings is not None, 10, "the link")
+        box = {}
+        t = threading.Thread(target=lambda: box.update(value=server.request("1D", timeout=10)), daemon=True)
+        t.start()
+        pump_until(lambda: not t.is_alive(), 10, "the server's request")
+        assert "value" in box
+        det.close()
+        ref = weakref.ref(det)
+        del det
+        pump(0.2)
+        assert ref() is None, f"a closed plugin is still held by: {held_by(ref)}"
+    finally:
+        server.stop()
+
+
+def test_a_tcpserver_plugin_that_grabbed_is_freed_when_dropped(no_collector):
+    det = make_detector(DAQ_0DViewer_TimeTaggerTCPServer, socket_ip="127.0.0.1", port_id=0, grab_timeout_s=10.0)
+    client, t = start_client(det.controller.port)
+    try:
+        assert grab_and_wait(det, timeout_ms=10_000) is not None
+        det.close()
+    finally:
+        stop_client(client, t)
+    ref = weakref.ref(det)
+    del det
+    pump(0.1)
+    assert ref() is None, f"a closed plugin is still held by: {held_by(ref)}"
