@@ -386,10 +386,13 @@ def encode_frames(*objs) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 class _Cursor:
-    __slots__ = ("buf", "pos", "end", "objects_left", "alloc_left")
+    __slots__ = ("buf", "data", "pos", "end", "objects_left", "alloc_left")
 
-    def __init__(self, buf: memoryview):
+    def __init__(self, buf: memoryview, data=b""):
         self.buf = buf
+        #: the same bytes as a bytes/bytearray (what the fast paths compare headers with), or b"" (no fast path
+        #: matches: every object then takes the general path)
+        self.data = data
         self.pos = 0
         self.end = len(buf)
         self.objects_left = MAX_OBJECTS
@@ -681,6 +684,208 @@ _TYPE_NAMES_B = tuple(n.encode("ascii") for n in TYPE_NAMES)
 _DECODERS_B = {k.encode("ascii"): v for k, v in _DECODERS.items()}
 
 
+# ---------------------------------------------------------------------------------------------
+# Dialect 1: decoding fast paths
+# ---------------------------------------------------------------------------------------------
+# Where a decoder expects one type (a str for a name, a float for a timestamp, a list of arrays...), the
+# bytes are compared with that type's exact header and the value is read inline. A fast path changes the
+# cursor only once everything it read has passed the checks the general path makes (bounds, depth, the
+# object and allocation charges, UTF-8, dtype, shape); on any mismatch it leaves the cursor as it was and
+# the general path decodes the same bytes, so a malformed frame gets exactly the general path's error.
+# The general decoders stay reachable as _DECODERS / _DECODERS_B (tests compare the two).
+
+_H_STR = _header("str")
+_H_FLOAT_F8 = _header("float") + _F8_PREFIX
+_H_INT_I8 = _header("int") + _I8_PREFIX
+_H_LIST = _header("list")
+_H_EMPTY_LIST = _H_LIST + _U32.pack(0)
+_H_NDARRAY = _header("ndarray")
+_H_AXIS = _header("Axis")
+_U32x2 = struct.Struct(">II")
+
+
+def _fast_str(c: _Cursor, depth: int):
+    """A str object decoded at ``depth`` (as ``_dec(c, depth)`` would), or None (cursor untouched)."""
+    pos = c.pos
+    if depth > MAX_DEPTH or not c.data.startswith(_H_STR, pos) or c.end - pos < 11:
+        return None
+    (n,) = _U32.unpack_from(c.data, pos + 7)
+    p = pos + 11
+    if n > c.end - p or c.objects_left < 2 or c.alloc_left < OBJECT_COST + n:
+        return None
+    try:
+        s = str(c.buf[p:p + n], "utf-8")
+    except UnicodeDecodeError:
+        return None
+    c.pos = p + n
+    c.objects_left -= 2
+    c.alloc_left -= OBJECT_COST + n
+    return s
+
+
+def _x_str(c: _Cursor, depth: int, what: str) -> str:
+    s = _fast_str(c, depth + 1)
+    return _expect_str(c, depth, what) if s is None else s
+
+
+def _x_timestamp(c: _Cursor, depth: int, what: str) -> float:
+    pos = c.pos
+    if (depth < MAX_DEPTH and c.data.startswith(_H_FLOAT_F8, pos) and c.end - pos >= 28
+            and c.objects_left >= 1 and c.alloc_left >= OBJECT_COST):
+        c.pos = pos + 28
+        c.objects_left -= 1
+        c.alloc_left -= OBJECT_COST
+        return _F64.unpack_from(c.data, pos + 20)[0]
+    return _expect_timestamp(c, depth, what)
+
+
+def _x_int(c: _Cursor, depth: int, what: str, minimum=None) -> int:
+    pos = c.pos
+    if (depth < MAX_DEPTH and c.data.startswith(_H_INT_I8, pos) and c.end - pos >= 26
+            and c.objects_left >= 1 and c.alloc_left >= OBJECT_COST):
+        (v,) = _I64.unpack_from(c.data, pos + 18)
+        if minimum is None or v >= minimum:
+            c.pos = pos + 26
+            c.objects_left -= 1
+            c.alloc_left -= OBJECT_COST
+            return v
+    return _expect_int(c, depth, what, minimum)
+
+
+def _fast_ndarray(c: _Cursor, depth: int):
+    """A 1-D non-bool ndarray decoded at ``depth`` (as ``_dec(c, depth)`` would), or None (cursor untouched)."""
+    data = c.data
+    pos = c.pos
+    end = c.end
+    if depth > MAX_DEPTH or not data.startswith(_H_NDARRAY, pos) or end - pos < 15:
+        return None
+    (k,) = _U32.unpack_from(data, pos + 11)
+    p = pos + 15
+    if k > _MAX_DESCR_LEN or end - p < k + 12:
+        return None
+    hit = _DTYPES_B.get(c.buf[p:p + k].tobytes())
+    if hit is None:
+        return None
+    dt = hit[1]
+    nbytes, ndim = _U32x2.unpack_from(data, p + k)
+    (count,) = _U32.unpack_from(data, p + k + 8)
+    p += k + 12
+    if (ndim != 1 or dt.kind == "b" or count * dt.itemsize != nbytes or nbytes > end - p
+            or c.objects_left < 2 or c.alloc_left < OBJECT_COST + NDARRAY_COST):
+        return None
+    c.pos = p + nbytes
+    c.objects_left -= 2
+    c.alloc_left -= OBJECT_COST + NDARRAY_COST
+    return np.frombuffer(c.buf[p:p + nbytes], dtype=dt)
+
+
+def _fast_axis(c: _Cursor, depth: int):
+    """An Axis decoded at ``depth`` (as ``_dec(c, depth)`` would), or None if its header is not there."""
+    pos = c.pos
+    if (depth > MAX_DEPTH or not c.data.startswith(_H_AXIS, pos)
+            or c.objects_left < 1 or c.alloc_left < OBJECT_COST):
+        return None
+    c.pos = pos + 8
+    c.objects_left -= 1
+    c.alloc_left -= OBJECT_COST
+    return _dec_axis_fast(c, depth)
+
+
+def _x_list(c: _Cursor, depth: int, what: str, item_fast, item_check) -> list:
+    """``_expect_list(c, depth, what, item_check)``, each item read by ``item_fast`` where it can."""
+    data = c.data
+    pos = c.pos
+    if (depth < MAX_DEPTH and data.startswith(_H_LIST, pos) and c.end - pos >= 12
+            and c.objects_left >= 1 and c.alloc_left >= OBJECT_COST):
+        (n,) = _U32.unpack_from(data, pos + 8)
+        if n * MIN_OBJECT_SIZE <= c.end - pos - 12:
+            c.pos = pos + 12
+            c.objects_left -= 1
+            c.alloc_left -= OBJECT_COST
+            d = depth + 2
+            items = []
+            for _ in range(n):
+                v = item_fast(c, d)
+                items.append(_dec(c, d) if v is None else v)
+            for item in items:
+                item_check(item, what)
+            return items
+    return _expect_list(c, depth, what, item_check)
+
+
+def _x_empty_list(c: _Cursor, depth: int):
+    """[] if an empty list is next (read as ``_dec(c, depth + 1)`` would), else None (cursor untouched)."""
+    pos = c.pos
+    if (depth < MAX_DEPTH and c.data.startswith(_H_EMPTY_LIST, pos)
+            and c.objects_left >= 1 and c.alloc_left >= OBJECT_COST):
+        c.pos = pos + 12
+        c.objects_left -= 1
+        c.alloc_left -= OBJECT_COST
+        return []
+    return None
+
+
+def _x_extra(c: _Cursor, depth: int, what: str) -> dict:
+    if _x_empty_list(c, depth) is not None:
+        return {}
+    return _dec_extra(c, depth, what)
+
+
+def _x_nav(c: _Cursor, depth: int, what: str) -> list:
+    nav = _x_empty_list(c, depth)
+    return _expect_list(c, depth, what, _item_index) if nav is None else nav
+
+
+def _dec_axis_fast(c: _Cursor, depth: int) -> Axis:
+    label = _x_str(c, depth, "Axis.label")
+    units = _x_str(c, depth, "Axis.units")
+    data = _fast_ndarray(c, depth + 1)
+    if data is None:
+        data = _check_axis_data(_dec(c, depth + 1))
+    index = _x_int(c, depth, "Axis.index", 0)
+    spread_order = _x_int(c, depth, "Axis.spread_order")
+    return Axis(label=label, units=units, data=data, index=index, spread_order=spread_order)
+
+
+def _dec_dwa_fast(c: _Cursor, depth: int, tn: str) -> DataWithAxes:
+    ts = _x_timestamp(c, depth, tn)
+    name = _x_str(c, depth, f"{tn}.name")
+    source = _check_choice(_x_str(c, depth, f"{tn}.source"), _SOURCES, f"{tn}.source")
+    dim = _check_choice(_x_str(c, depth, f"{tn}.dim"), _DIMS, f"{tn}.dim")
+    distribution = _check_choice(_x_str(c, depth, f"{tn}.distribution"), _DISTRIBUTIONS,
+                                 f"{tn}.distribution")
+    data = _x_list(c, depth, f"{tn}.data", _fast_ndarray, _item_array)
+    units = _x_str(c, depth, f"{tn}.units")
+    labels = _x_list(c, depth, f"{tn}.labels", _fast_str, _item_str)
+    origin = _x_str(c, depth, f"{tn}.origin")
+    nav = _x_nav(c, depth, f"{tn}.nav_indexes")
+    axes = _x_list(c, depth, f"{tn}.axes", _fast_axis, _item_axis)
+    errors = _x_list(c, depth, f"{tn}.errors", _fast_ndarray, _item_array)
+    extra = _x_extra(c, depth, tn)
+    return DataWithAxes(name=name, data=data, dim=dim, units=units, labels=labels, axes=axes,
+                        source=source, distribution=distribution, origin=origin, nav_indexes=nav,
+                        errors=errors, extra=extra, timestamp=ts, type_name=tn)
+
+
+def _dec_dte_fast(c: _Cursor, depth: int, tn: str) -> DataToExport:
+    ts = _x_timestamp(c, depth, tn)
+    name = _x_str(c, depth, f"{tn}.name")
+    data = _expect_list(c, depth, f"{tn}.data", _item_dwa)
+    extra = _x_extra(c, depth, tn)
+    return DataToExport(name=name, data=data, extra=extra, timestamp=ts, type_name=tn)
+
+
+#: the handlers _dec and read_frame use: the general decoders, with the fast ones for Axis, DataWithAxes and
+#: DataToExport (and every type name of theirs)
+_HANDLERS: dict = dict(_DECODERS, Axis=_dec_axis_fast)
+for _tn in DWA_TYPE_NAMES:
+    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_dwa_fast(c, d, tn))(_tn)
+for _tn in DTE_TYPE_NAMES:
+    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_dte_fast(c, d, tn))(_tn)
+del _tn
+_HANDLERS_B = {k.encode("ascii"): v for k, v in _HANDLERS.items()}
+
+
 def _dec(c: _Cursor, depth: int):
     # the hot path of every decoded object: the cursor's u32/take inlined (same checks, same messages),
     # the handler found by the name's bytes without decoding them
@@ -698,7 +903,7 @@ def _dec(c: _Cursor, depth: int):
         raise ProtocolError(f"truncated: needed {n} bytes, {c.end - pos} left")
     raw = c.buf[pos:pos + n].tobytes()
     c.pos = pos + n
-    handler = _DECODERS_B.get(raw)
+    handler = _HANDLERS_B.get(raw)
     if handler is None:
         shown = raw.decode("ascii") if raw.isascii() else raw
         raise ProtocolError(f"unknown type name {shown!r}")
@@ -713,7 +918,7 @@ def decode(payload, max_size: int = DEFAULT_MAX_FRAME):
     mv = memoryview(payload)
     if mv.ndim != 1 or mv.itemsize != 1:
         mv = mv.cast("B")
-    c = _Cursor(mv)
+    c = _Cursor(mv, payload if type(payload) in (bytes, bytearray) else b"")
     obj = _dec(c, 0)
     if c.left:
         raise ProtocolError(f"{c.left} trailing bytes after the object")
@@ -759,9 +964,10 @@ def read_frame(read: Callable[[int], bytes], max_size: int = DEFAULT_MAX_FRAME, 
         shown = name if raw.isascii() else raw
         unknown = "unknown type name " if name not in _DECODERS else ""
         raise ProtocolError(f"expected {' or '.join(expect)}, got {unknown}{shown!r}")
-    c = _Cursor(memoryview(_read_exact(read, n - 4 - k)))
+    payload = _read_exact(read, n - 4 - k)
+    c = _Cursor(memoryview(payload), payload if type(payload) in (bytes, bytearray) else b"")
     c.charge(OBJECT_COST)
-    obj = _DECODERS[name](c, 0)
+    obj = _HANDLERS[name](c, 0)
     if c.left:
         raise ProtocolError(f"{c.left} trailing bytes after the object")
     return obj
