@@ -121,3 +121,131 @@ def test_one_shot_wait():
     assert ev.wait(0) and ev.wait()  # a later wait passes too
     ev.set()  # a second set is harmless
     assert ev.wait(0)
+
+
+# --- decoding fast paths (Axis, DataWithAxes, DataToExport) against the general decoders --------------------
+
+def _ref_objects():
+    ax = data_model.Axis(label="delay", units="s", data=np.arange(4) * 1e-12, index=0)
+    dwa = data_model.DataWithAxes(name="g2", data=[np.linspace(0.0, 1.0, 4)], dim="Data1D", units="counts",
+                                  labels=["ch é"], axes=[ax], timestamp=12.5)
+    yield data_model.DataToExport(name="bench", data=[dwa], timestamp=3.25)
+    two = data_model.DataWithAxes(name="two", data=[np.arange(3, dtype=np.int32), np.ones(3, dtype=">f4")],
+                                  labels=["a", "b"], errors=[np.zeros(3), np.zeros(3)], origin="o",
+                                  type_name="DataFromPlugins", source="calculated", distribution="spread",
+                                  axes=[ax, data_model.Axis("x", "m", np.arange(3.0), index=1, spread_order=-1)])
+    yield data_model.DataToExport(name="two", data=[dwa, two], type_name="DataScan")
+    # the general path's forms: extras, nav indexes, 2-D and bool arrays, an axis without data, int timestamp
+    odd = data_model.DataWithAxes(name="odd", data=[np.ones((2, 2)), np.array([True, False])], dim="Data2D",
+                                  nav_indexes=[0], extra={"k": [1, "v"]},
+                                  axes=[data_model.Axis("n", "", None)], timestamp=7)
+    yield data_model.DataToExport(name="odd", data=[odd], extra={"e": 1.5})
+    yield dwa
+    yield ax
+    yield [dwa, {"a": ax}]
+
+
+def _outcome(fn, *args):
+    try:
+        return "ok", fn(*args)
+    except (data_model.ProtocolError, EOFError) as e:
+        return "error", f"{type(e).__name__}: {e}"
+
+
+def _general(monkeypatch):
+    """Make the general decoders the only path (as before the fast paths)."""
+    monkeypatch.setattr(pymodaq5, "_HANDLERS", pymodaq5._DECODERS)
+    monkeypatch.setattr(pymodaq5, "_HANDLERS_B", pymodaq5._DECODERS_B)
+
+
+def _same(fast, general, what):
+    assert fast[0] == general[0], (what, fast, general)
+    if fast[0] == "ok":
+        assert data_model.values_equal(fast[1], general[1]), what
+    else:
+        assert fast[1] == general[1], what
+
+
+def _variants(payload):
+    yield "intact", payload
+    for k in range(len(payload)):
+        yield f"truncated at {k}", payload[:k]
+    for i in range(len(payload)):
+        for flip in (0x01, 0x80, 0xFF):
+            yield f"byte {i} ^ {flip:#x}", payload[:i] + bytes([payload[i] ^ flip]) + payload[i + 1:]
+
+
+@pytest.mark.parametrize("obj", list(_ref_objects()), ids=lambda o: type(o).__name__)
+def test_fast_decoding_equals_the_general_one_on_every_corruption(obj, monkeypatch):
+    payload = pymodaq5.encode(obj)
+    cases = [(what, p, bytearray(p)) for what, p in _variants(payload)]
+    fast = [(_outcome(pymodaq5.decode, p), _outcome(pymodaq5.decode, ba)) for _, p, ba in cases]
+    assert fast[0][0][0] == "ok"
+    _general(monkeypatch)
+    for (what, p, _), (f, fba) in zip(cases, fast):
+        g = _outcome(pymodaq5.decode, p)
+        _same(f, g, what)
+        _same(fba, g, what + " (bytearray)")
+
+
+class _BytesReader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def read(self, n):
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        if len(out) < n:
+            raise EOFError("end")
+        return out
+
+
+@pytest.mark.parametrize("obj", list(_ref_objects())[:3], ids=lambda o: o.name)
+def test_fast_read_frame_equals_the_general_one(obj, monkeypatch):
+    frame = pymodaq5.frame(pymodaq5.encode(obj))
+    cases = [v for v in _variants(frame) if not v[0].startswith("truncated")]  # (truncations: EOFError)
+
+    def read(f):
+        return pymodaq5.read_frame(_BytesReader(f).read, 1 << 20, data_model.DTE_TYPE_NAMES)
+    fast = [_outcome(read, f) for _, f in cases]
+    _general(monkeypatch)
+    for (what, f), got in zip(cases, fast):
+        _same(got, _outcome(read, f), what)
+
+
+def _decode_with_limits(payload, objects_left, alloc_left):
+    c = pymodaq5._Cursor(memoryview(payload), payload)
+    c.objects_left, c.alloc_left = objects_left, alloc_left
+    obj = pymodaq5._dec(c, 0)
+    return obj, c.pos, c.objects_left, c.alloc_left
+
+
+@pytest.mark.parametrize("obj", list(_ref_objects())[:2], ids=lambda o: o.name)
+def test_fast_decoding_charges_exactly_as_the_general_one(obj, monkeypatch):
+    """The object and allocation limits are hit at the same object, with the same message, and a decoded
+    frame leaves the same charges."""
+    payload = pymodaq5.encode(obj)
+    _, _, objs0, alloc0 = _decode_with_limits(payload, 10_000, 10 ** 9)
+    used_objects, used_alloc = 10_000 - objs0, 10 ** 9 - alloc0
+    limits = [(n, 10 ** 9) for n in range(used_objects + 2)] + \
+             [(10_000, a) for a in range(0, used_alloc + 2, 7)] + [(10_000, used_alloc), (10_000, used_alloc - 1)]
+
+    def run(lim):
+        return _outcome(lambda: _decode_with_limits(payload, *lim)[1:])
+    fast = [run(lim) for lim in limits]
+    _general(monkeypatch)
+    for lim, f in zip(limits, fast):
+        g = run(lim)
+        assert f == g, lim
+
+
+def test_fast_decoding_keeps_the_depth_limit(monkeypatch):
+    """A DataToExport nested just within (or beyond) MAX_DEPTH decodes (or fails) as the general path does."""
+    inner = pymodaq5.encode(next(_ref_objects()))
+    wrap = pymodaq5._HEADER_LIST + data_model._U32.pack(1)  # a list of one item, written by hand
+    cases = [wrap * levels + inner for levels in range(data_model.MAX_DEPTH - 8, data_model.MAX_DEPTH + 1)]
+    fast = [_outcome(pymodaq5.decode, p) for p in cases]
+    assert fast[0][0] == "ok" and fast[-1][0] == "error"
+    _general(monkeypatch)
+    for i, (p, f) in enumerate(zip(cases, fast)):
+        _same(f, _outcome(pymodaq5.decode, p), i)

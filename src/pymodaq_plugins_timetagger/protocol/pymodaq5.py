@@ -687,12 +687,14 @@ _DECODERS_B = {k.encode("ascii"): v for k, v in _DECODERS.items()}
 # ---------------------------------------------------------------------------------------------
 # Dialect 1: decoding fast paths
 # ---------------------------------------------------------------------------------------------
-# Where a decoder expects one type (a str for a name, a float for a timestamp, a list of arrays...), the
-# bytes are compared with that type's exact header and the value is read inline. A fast path changes the
-# cursor only once everything it read has passed the checks the general path makes (bounds, depth, the
-# object and allocation charges, UTF-8, dtype, shape); on any mismatch it leaves the cursor as it was and
-# the general path decodes the same bytes, so a malformed frame gets exactly the general path's error.
-# The general decoders stay reachable as _DECODERS / _DECODERS_B (tests compare the two).
+# An Axis, DataWithAxes or DataToExport is first read by a pure function (_ff_*) that accepts only the one
+# form our encoder and pymodaq_utils write (each field of its expected type, in standard dtypes, 1-D
+# non-bool arrays, no extra attributes...) and returns the object with the position after it and the
+# objects and bytes the general decoder would have charged for it, or None at the first deviation. The
+# cursor takes that result only if the charges fit the limits left (the charges only ever decrease them:
+# the general decoder would have hit no limit either); otherwise the general decoder reads the same bytes
+# from the same cursor and gives its own result or error. The general decoders stay as _DECODERS (tests
+# compare the two on corrupted and truncated frames).
 
 _H_STR = _header("str")
 _H_FLOAT_F8 = _header("float") + _F8_PREFIX
@@ -701,187 +703,244 @@ _H_LIST = _header("list")
 _H_EMPTY_LIST = _H_LIST + _U32.pack(0)
 _H_NDARRAY = _header("ndarray")
 _H_AXIS = _header("Axis")
-_U32x2 = struct.Struct(">II")
+_H_NDARRAY_F8 = _H_NDARRAY + _lp(b"<f8")
+_DTYPE_F8 = _DTYPES["<f8"]
+_U32x3 = struct.Struct(">III")
+_ARRAY_COST = OBJECT_COST + NDARRAY_COST
+#: a DataWithAxes' type header by its bytes (u32 length + name) -> its type name
+_DWA_HEADERS = {_header(tn): tn for tn in DWA_TYPE_NAMES}
+#: the deepest object of a fast-path Axis / DataWithAxes / DataToExport, below the object itself
+_AXIS_DEPTH, _DWA_DEPTH, _DTE_DEPTH = 1, 3, 5
+#: what the pure readers may raise on truncated input (they are then simply not taken)
+_FF_MISS = (struct.error, UnicodeDecodeError)
 
 
-def _fast_str(c: _Cursor, depth: int):
-    """A str object decoded at ``depth`` (as ``_dec(c, depth)`` would), or None (cursor untouched)."""
-    pos = c.pos
-    if depth > MAX_DEPTH or not c.data.startswith(_H_STR, pos) or c.end - pos < 11:
+def _ff_str(data, buf, pos: int):
+    """(str, position after it) of a str object at ``pos``, or None."""
+    if not data.startswith(_H_STR, pos):
         return None
-    (n,) = _U32.unpack_from(c.data, pos + 7)
+    (n,) = _U32.unpack_from(data, pos + 7)
     p = pos + 11
-    if n > c.end - p or c.objects_left < 2 or c.alloc_left < OBJECT_COST + n:
+    if n > len(data) - p:
         return None
-    try:
-        s = str(c.buf[p:p + n], "utf-8")
-    except UnicodeDecodeError:
+    return data[p:p + n].decode("utf-8"), p + n
+
+
+def _ff_array(data, buf, pos: int):
+    """(array, position after it) of a 1-D, non-bool ndarray object at ``pos``, or None."""
+    if data.startswith(_H_NDARRAY_F8, pos):  # the usual dtype, without a look-up
+        p = pos + 18
+        dt = _DTYPE_F8
+    else:
+        if not data.startswith(_H_NDARRAY, pos):
+            return None
+        (k,) = _U32.unpack_from(data, pos + 11)
+        p = pos + 15
+        if k > _MAX_DESCR_LEN or k > len(data) - p:
+            return None
+        hit = _DTYPES_B.get(buf[p:p + k].tobytes())
+        if hit is None:
+            return None
+        p += k
+        dt = hit[1]
+    nbytes, ndim, count = _U32x3.unpack_from(data, p)
+    p += 12
+    if ndim != 1 or dt.kind == "b" or count * dt.itemsize != nbytes or nbytes > len(data) - p:
         return None
-    c.pos = p + n
-    c.objects_left -= 2
-    c.alloc_left -= OBJECT_COST + n
-    return s
+    return np.frombuffer(data, dt, count, p), p + nbytes
 
 
-def _x_str(c: _Cursor, depth: int, what: str) -> str:
-    s = _fast_str(c, depth + 1)
-    return _expect_str(c, depth, what) if s is None else s
-
-
-def _x_timestamp(c: _Cursor, depth: int, what: str) -> float:
-    pos = c.pos
-    if (depth < MAX_DEPTH and c.data.startswith(_H_FLOAT_F8, pos) and c.end - pos >= 28
-            and c.objects_left >= 1 and c.alloc_left >= OBJECT_COST):
-        c.pos = pos + 28
-        c.objects_left -= 1
-        c.alloc_left -= OBJECT_COST
-        return _F64.unpack_from(c.data, pos + 20)[0]
-    return _expect_timestamp(c, depth, what)
-
-
-def _x_int(c: _Cursor, depth: int, what: str, minimum=None) -> int:
-    pos = c.pos
-    if (depth < MAX_DEPTH and c.data.startswith(_H_INT_I8, pos) and c.end - pos >= 26
-            and c.objects_left >= 1 and c.alloc_left >= OBJECT_COST):
-        (v,) = _I64.unpack_from(c.data, pos + 18)
-        if minimum is None or v >= minimum:
-            c.pos = pos + 26
-            c.objects_left -= 1
-            c.alloc_left -= OBJECT_COST
-            return v
-    return _expect_int(c, depth, what, minimum)
-
-
-def _fast_ndarray(c: _Cursor, depth: int):
-    """A 1-D non-bool ndarray decoded at ``depth`` (as ``_dec(c, depth)`` would), or None (cursor untouched)."""
-    data = c.data
-    pos = c.pos
-    end = c.end
-    if depth > MAX_DEPTH or not data.startswith(_H_NDARRAY, pos) or end - pos < 15:
+def _ff_list(data, pos: int):
+    """(item count, position of the first item) of a list object at ``pos`` (its count checked as _dec_seq
+    does), or None."""
+    if not data.startswith(_H_LIST, pos):
         return None
-    (k,) = _U32.unpack_from(data, pos + 11)
-    p = pos + 15
-    if k > _MAX_DESCR_LEN or end - p < k + 12:
+    (n,) = _U32.unpack_from(data, pos + 8)
+    pos += 12
+    if n * MIN_OBJECT_SIZE > len(data) - pos:
         return None
-    hit = _DTYPES_B.get(c.buf[p:p + k].tobytes())
-    if hit is None:
+    return n, pos
+
+
+def _ff_axis(data, buf, pos: int):
+    """(Axis, position after, objects, bytes charged) of an Axis body at ``pos``, or None."""
+    got = _ff_str(data, buf, pos)
+    if got is None:
         return None
-    dt = hit[1]
-    nbytes, ndim = _U32x2.unpack_from(data, p + k)
-    (count,) = _U32.unpack_from(data, p + k + 8)
-    p += k + 12
-    if (ndim != 1 or dt.kind == "b" or count * dt.itemsize != nbytes or nbytes > end - p
-            or c.objects_left < 2 or c.alloc_left < OBJECT_COST + NDARRAY_COST):
+    label, p = got
+    alloc = p - pos - 11
+    got = _ff_str(data, buf, p)
+    if got is None:
         return None
-    c.pos = p + nbytes
-    c.objects_left -= 2
-    c.alloc_left -= OBJECT_COST + NDARRAY_COST
-    return np.frombuffer(c.buf[p:p + nbytes], dtype=dt)
-
-
-def _fast_axis(c: _Cursor, depth: int):
-    """An Axis decoded at ``depth`` (as ``_dec(c, depth)`` would), or None if its header is not there."""
-    pos = c.pos
-    if (depth > MAX_DEPTH or not c.data.startswith(_H_AXIS, pos)
-            or c.objects_left < 1 or c.alloc_left < OBJECT_COST):
+    units, q = got
+    alloc += q - p - 11
+    got = _ff_array(data, buf, q)
+    if got is None or not data.startswith(_H_INT_I8, got[1]) or not data.startswith(_H_INT_I8, got[1] + 26):
         return None
-    c.pos = pos + 8
-    c.objects_left -= 1
-    c.alloc_left -= OBJECT_COST
-    return _dec_axis_fast(c, depth)
+    arr, p = got
+    (index,) = _I64.unpack_from(data, p + 18)
+    (spread_order,) = _I64.unpack_from(data, p + 44)
+    if index < 0:
+        return None
+    return (Axis(label=label, units=units, data=arr, index=index, spread_order=spread_order), p + 52,
+            8, alloc + 2 * OBJECT_COST + _ARRAY_COST + 2 * OBJECT_COST)
 
 
-def _x_list(c: _Cursor, depth: int, what: str, item_fast, item_check) -> list:
-    """``_expect_list(c, depth, what, item_check)``, each item read by ``item_fast`` where it can."""
-    data = c.data
-    pos = c.pos
-    if (depth < MAX_DEPTH and data.startswith(_H_LIST, pos) and c.end - pos >= 12
-            and c.objects_left >= 1 and c.alloc_left >= OBJECT_COST):
-        (n,) = _U32.unpack_from(data, pos + 8)
-        if n * MIN_OBJECT_SIZE <= c.end - pos - 12:
-            c.pos = pos + 12
-            c.objects_left -= 1
-            c.alloc_left -= OBJECT_COST
-            d = depth + 2
-            items = []
-            for _ in range(n):
-                v = item_fast(c, d)
-                items.append(_dec(c, d) if v is None else v)
-            for item in items:
-                item_check(item, what)
-            return items
-    return _expect_list(c, depth, what, item_check)
+def _ff_dwa(data, buf, pos: int, tn: str):
+    """(DataWithAxes, position after, objects, bytes charged) of a DataWithAxes body at ``pos``, or None."""
+    if not data.startswith(_H_FLOAT_F8, pos):
+        return None
+    (ts,) = _F64.unpack_from(data, pos + 20)
+    pos += 28
+    objects = 1
+    alloc = OBJECT_COST
+    strs = []
+    for _ in range(4):  # name, source, dim, distribution
+        got = _ff_str(data, buf, pos)
+        if got is None:
+            return None
+        strs.append(got[0])
+        alloc += got[1] - pos - 11 + OBJECT_COST
+        pos = got[1]
+    name, source, dim, distribution = strs
+    if source not in _SOURCES or dim not in _DIMS or distribution not in _DISTRIBUTIONS:
+        return None
+    objects += 8
+    arrays = []
+    got = _ff_list(data, pos)
+    if got is None:
+        return None
+    n, pos = got
+    objects += 1 + 2 * n
+    alloc += OBJECT_COST + n * _ARRAY_COST
+    for _ in range(n):
+        got = _ff_array(data, buf, pos)
+        if got is None:
+            return None
+        arrays.append(got[0])
+        pos = got[1]
+    got = _ff_str(data, buf, pos)
+    if got is None:
+        return None
+    units = got[0]
+    alloc += got[1] - pos - 11 + OBJECT_COST
+    pos = got[1]
+    got = _ff_list(data, pos)
+    if got is None:
+        return None
+    n, pos = got
+    objects += 3 + 2 * n  # units (2), the labels list and each label
+    alloc += OBJECT_COST + n * OBJECT_COST
+    labels = []
+    for _ in range(n):
+        got = _ff_str(data, buf, pos)
+        if got is None:
+            return None
+        labels.append(got[0])
+        alloc += got[1] - pos - 11
+        pos = got[1]
+    got = _ff_str(data, buf, pos)  # origin
+    if got is None or not data.startswith(_H_EMPTY_LIST, got[1]):  # then nav_indexes: []
+        return None
+    origin = got[0]
+    alloc += got[1] - pos - 11 + OBJECT_COST + OBJECT_COST
+    pos = got[1] + 12
+    got = _ff_list(data, pos)
+    if got is None:
+        return None
+    n, pos = got
+    objects += 4 + n  # origin (2), nav_indexes (1), the axes list and each Axis header
+    alloc += OBJECT_COST + n * OBJECT_COST
+    axes = []
+    for _ in range(n):
+        if not data.startswith(_H_AXIS, pos):
+            return None
+        got = _ff_axis(data, buf, pos + 8)
+        if got is None:
+            return None
+        axes.append(got[0])
+        pos = got[1]
+        objects += got[2]
+        alloc += got[3]
+    got = _ff_list(data, pos)
+    if got is None:
+        return None
+    n, pos = got
+    objects += 1 + 2 * n
+    alloc += OBJECT_COST + n * _ARRAY_COST
+    errors = []
+    for _ in range(n):
+        got = _ff_array(data, buf, pos)
+        if got is None:
+            return None
+        errors.append(got[0])
+        pos = got[1]
+    if not data.startswith(_H_EMPTY_LIST, pos):  # extra attribute names: none
+        return None
+    return (DataWithAxes(name=name, data=arrays, dim=dim, units=units, labels=labels, axes=axes, source=source,
+                         distribution=distribution, origin=origin, nav_indexes=[], errors=errors, extra={},
+                         timestamp=ts, type_name=tn),
+            pos + 12, objects + 1, alloc + OBJECT_COST)
 
 
-def _x_empty_list(c: _Cursor, depth: int):
-    """[] if an empty list is next (read as ``_dec(c, depth + 1)`` would), else None (cursor untouched)."""
-    pos = c.pos
-    if (depth < MAX_DEPTH and c.data.startswith(_H_EMPTY_LIST, pos)
-            and c.objects_left >= 1 and c.alloc_left >= OBJECT_COST):
-        c.pos = pos + 12
-        c.objects_left -= 1
-        c.alloc_left -= OBJECT_COST
-        return []
-    return None
+def _ff_dte(data, buf, pos: int, tn: str):
+    """(DataToExport, position after, objects, bytes charged) of a DataToExport body at ``pos``, or None."""
+    if not data.startswith(_H_FLOAT_F8, pos):
+        return None
+    (ts,) = _F64.unpack_from(data, pos + 20)
+    got = _ff_str(data, buf, pos + 28)
+    if got is None:
+        return None
+    name = got[0]
+    alloc = got[1] - pos - 39 + 3 * OBJECT_COST  # timestamp, name (2 objects, 1 header), data list
+    got = _ff_list(data, got[1])
+    if got is None:
+        return None
+    n, pos = got
+    objects = 4 + n
+    alloc += n * OBJECT_COST
+    items = []
+    for _ in range(n):
+        (k,) = _U32.unpack_from(data, pos)
+        dwa_tn = _DWA_HEADERS.get(buf[pos:pos + 4 + k].tobytes())
+        if dwa_tn is None:
+            return None
+        got = _ff_dwa(data, buf, pos + 4 + k, dwa_tn)
+        if got is None:
+            return None
+        items.append(got[0])
+        pos = got[1]
+        objects += got[2]
+        alloc += got[3]
+    if not data.startswith(_H_EMPTY_LIST, pos):  # extra attribute names: none
+        return None
+    return (DataToExport(name=name, data=items, extra={}, timestamp=ts, type_name=tn), pos + 12,
+            objects + 1, alloc + OBJECT_COST)
 
 
-def _x_extra(c: _Cursor, depth: int, what: str) -> dict:
-    if _x_empty_list(c, depth) is not None:
-        return {}
-    return _dec_extra(c, depth, what)
+def _dec_fast(c: _Cursor, depth: int, below: int, ff, general, *args):
+    """The object read by the pure reader ``ff`` if it reads it and its charges fit (and its deepest object,
+    ``below`` levels down, is within MAX_DEPTH), else ``general(c, depth, *args)`` from the same cursor."""
+    if depth + below <= MAX_DEPTH:
+        try:
+            got = ff(c.data, c.buf, c.pos, *args)
+        except _FF_MISS:
+            got = None
+        if got is not None and got[2] <= c.objects_left and got[3] <= c.alloc_left:
+            c.pos = got[1]
+            c.objects_left -= got[2]
+            c.alloc_left -= got[3]
+            return got[0]
+    return general(c, depth, *args)
 
 
-def _x_nav(c: _Cursor, depth: int, what: str) -> list:
-    nav = _x_empty_list(c, depth)
-    return _expect_list(c, depth, what, _item_index) if nav is None else nav
-
-
-def _dec_axis_fast(c: _Cursor, depth: int) -> Axis:
-    label = _x_str(c, depth, "Axis.label")
-    units = _x_str(c, depth, "Axis.units")
-    data = _fast_ndarray(c, depth + 1)
-    if data is None:
-        data = _check_axis_data(_dec(c, depth + 1))
-    index = _x_int(c, depth, "Axis.index", 0)
-    spread_order = _x_int(c, depth, "Axis.spread_order")
-    return Axis(label=label, units=units, data=data, index=index, spread_order=spread_order)
-
-
-def _dec_dwa_fast(c: _Cursor, depth: int, tn: str) -> DataWithAxes:
-    ts = _x_timestamp(c, depth, tn)
-    name = _x_str(c, depth, f"{tn}.name")
-    source = _check_choice(_x_str(c, depth, f"{tn}.source"), _SOURCES, f"{tn}.source")
-    dim = _check_choice(_x_str(c, depth, f"{tn}.dim"), _DIMS, f"{tn}.dim")
-    distribution = _check_choice(_x_str(c, depth, f"{tn}.distribution"), _DISTRIBUTIONS,
-                                 f"{tn}.distribution")
-    data = _x_list(c, depth, f"{tn}.data", _fast_ndarray, _item_array)
-    units = _x_str(c, depth, f"{tn}.units")
-    labels = _x_list(c, depth, f"{tn}.labels", _fast_str, _item_str)
-    origin = _x_str(c, depth, f"{tn}.origin")
-    nav = _x_nav(c, depth, f"{tn}.nav_indexes")
-    axes = _x_list(c, depth, f"{tn}.axes", _fast_axis, _item_axis)
-    errors = _x_list(c, depth, f"{tn}.errors", _fast_ndarray, _item_array)
-    extra = _x_extra(c, depth, tn)
-    return DataWithAxes(name=name, data=data, dim=dim, units=units, labels=labels, axes=axes,
-                        source=source, distribution=distribution, origin=origin, nav_indexes=nav,
-                        errors=errors, extra=extra, timestamp=ts, type_name=tn)
-
-
-def _dec_dte_fast(c: _Cursor, depth: int, tn: str) -> DataToExport:
-    ts = _x_timestamp(c, depth, tn)
-    name = _x_str(c, depth, f"{tn}.name")
-    data = _expect_list(c, depth, f"{tn}.data", _item_dwa)
-    extra = _x_extra(c, depth, tn)
-    return DataToExport(name=name, data=data, extra=extra, timestamp=ts, type_name=tn)
-
-
-#: the handlers _dec and read_frame use: the general decoders, with the fast ones for Axis, DataWithAxes and
-#: DataToExport (and every type name of theirs)
-_HANDLERS: dict = dict(_DECODERS, Axis=_dec_axis_fast)
+#: the handlers _dec and read_frame use: the general decoders, with the fast paths for Axis, DataWithAxes and
+#: DataToExport (every type name of theirs)
+_HANDLERS: dict = dict(_DECODERS, Axis=lambda c, d: _dec_fast(c, d, _AXIS_DEPTH, _ff_axis, _dec_axis))
 for _tn in DWA_TYPE_NAMES:
-    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_dwa_fast(c, d, tn))(_tn)
+    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_fast(c, d, _DWA_DEPTH, _ff_dwa, _dec_dwa, tn))(_tn)
 for _tn in DTE_TYPE_NAMES:
-    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_dte_fast(c, d, tn))(_tn)
+    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_fast(c, d, _DTE_DEPTH, _ff_dte, _dec_dte, tn))(_tn)
 del _tn
 _HANDLERS_B = {k.encode("ascii"): v for k, v in _HANDLERS.items()}
 
