@@ -249,3 +249,30 @@ def test_fast_decoding_keeps_the_depth_limit(monkeypatch):
     _general(monkeypatch)
     for i, (p, f) in enumerate(zip(cases, fast)):
         _same(f, _outcome(pymodaq5.decode, p), i)
+
+
+def test_repeated_dataexport_frames_decode_by_template():
+    """Frames of the same form (only timestamps and array values differ) are read by the template the first
+    one left: each gives its own values, in objects of its own; a frame that differs elsewhere is read anew."""
+    rng = np.random.default_rng(3)
+
+    def dte(name="repeat", label="ch", ts=1.0):
+        ax = data_model.Axis(label="delay", units="s", data=rng.normal(size=5), index=0)
+        dwa = data_model.DataWithAxes(name="g2", data=[rng.normal(size=5)], units="counts", labels=[label],
+                                      axes=[ax], errors=[rng.normal(size=5)], timestamp=ts + 1)
+        return data_model.DataToExport(name=name, data=[dwa], timestamp=ts)
+    pymodaq5._TEMPLATES.clear()
+    first = dte()
+    got = pymodaq5.decode(pymodaq5.encode(first))
+    assert data_model.values_equal(got, first) and len(pymodaq5._TEMPLATES) == 1
+    (template,) = pymodaq5._TEMPLATES.values()
+    got.data[0].labels.append("changed")
+    got.data[0].axes[0].units = "changed"
+    same = dte(ts=2.0)
+    assert data_model.values_equal(pymodaq5.decode(pymodaq5.encode(same)), same)
+    assert pymodaq5._TEMPLATES == {("DataToExport", template.size): template}  # read by the template
+    for obj in (dte(ts=5.0), dte(ts=float("nan")), dte(name="repeaT"), dte(label="cH"), dte(ts=7.0)):
+        back = pymodaq5.decode(pymodaq5.encode(obj))
+        assert data_model.values_equal(back, obj)
+        assert back.data[0].data[0] is not got.data[0].data[0] and back.data[0].labels == [obj.data[0].labels[0]]
+    assert pymodaq5._TEMPLATES[("DataToExport", template.size)] is not template  # the last form read

@@ -726,8 +726,9 @@ def _ff_str(data, buf, pos: int):
     return data[p:p + n].decode("utf-8"), p + n
 
 
-def _ff_array(data, buf, pos: int):
-    """(array, position after it) of a 1-D, non-bool ndarray object at ``pos``, or None."""
+def _ff_array(data, buf, pos: int, rec=None):
+    """(array, position after it) of a 1-D, non-bool ndarray object at ``pos``, or None. ``rec``: a list to
+    append (position, dtype, count) of its raw data to."""
     if data.startswith(_H_NDARRAY_F8, pos):  # the usual dtype, without a look-up
         p = pos + 18
         dt = _DTYPE_F8
@@ -747,6 +748,8 @@ def _ff_array(data, buf, pos: int):
     p += 12
     if ndim != 1 or dt.kind == "b" or count * dt.itemsize != nbytes or nbytes > len(data) - p:
         return None
+    if rec is not None:
+        rec.append((p, dt, count))
     return np.frombuffer(data, dt, count, p), p + nbytes
 
 
@@ -762,7 +765,7 @@ def _ff_list(data, pos: int):
     return n, pos
 
 
-def _ff_axis(data, buf, pos: int):
+def _ff_axis(data, buf, pos: int, rec=None):
     """(Axis, position after, objects, bytes charged) of an Axis body at ``pos``, or None."""
     got = _ff_str(data, buf, pos)
     if got is None:
@@ -774,7 +777,7 @@ def _ff_axis(data, buf, pos: int):
         return None
     units, q = got
     alloc += q - p - 11
-    got = _ff_array(data, buf, q)
+    got = _ff_array(data, buf, q, rec)
     if got is None or not data.startswith(_H_INT_I8, got[1]) or not data.startswith(_H_INT_I8, got[1] + 26):
         return None
     arr, p = got
@@ -786,11 +789,14 @@ def _ff_axis(data, buf, pos: int):
             8, alloc + 2 * OBJECT_COST + _ARRAY_COST + 2 * OBJECT_COST)
 
 
-def _ff_dwa(data, buf, pos: int, tn: str):
-    """(DataWithAxes, position after, objects, bytes charged) of a DataWithAxes body at ``pos``, or None."""
+def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
+    """(DataWithAxes, position after, objects, bytes charged) of a DataWithAxes body at ``pos``, or None
+    (``rec``: a list to append the places of its timestamp and array data to, see _ff_array)."""
     if not data.startswith(_H_FLOAT_F8, pos):
         return None
     (ts,) = _F64.unpack_from(data, pos + 20)
+    if rec is not None:
+        rec.append((pos + 20, None, 1))
     pos += 28
     objects = 1
     alloc = OBJECT_COST
@@ -814,7 +820,7 @@ def _ff_dwa(data, buf, pos: int, tn: str):
     objects += 1 + 2 * n
     alloc += OBJECT_COST + n * _ARRAY_COST
     for _ in range(n):
-        got = _ff_array(data, buf, pos)
+        got = _ff_array(data, buf, pos, rec)
         if got is None:
             return None
         arrays.append(got[0])
@@ -855,7 +861,7 @@ def _ff_dwa(data, buf, pos: int, tn: str):
     for _ in range(n):
         if not data.startswith(_H_AXIS, pos):
             return None
-        got = _ff_axis(data, buf, pos + 8)
+        got = _ff_axis(data, buf, pos + 8, rec)
         if got is None:
             return None
         axes.append(got[0])
@@ -870,7 +876,7 @@ def _ff_dwa(data, buf, pos: int, tn: str):
     alloc += OBJECT_COST + n * _ARRAY_COST
     errors = []
     for _ in range(n):
-        got = _ff_array(data, buf, pos)
+        got = _ff_array(data, buf, pos, rec)
         if got is None:
             return None
         errors.append(got[0])
@@ -883,11 +889,14 @@ def _ff_dwa(data, buf, pos: int, tn: str):
             pos + 12, objects + 1, alloc + OBJECT_COST)
 
 
-def _ff_dte(data, buf, pos: int, tn: str):
-    """(DataToExport, position after, objects, bytes charged) of a DataToExport body at ``pos``, or None."""
+def _ff_dte(data, buf, pos: int, tn: str, rec=None):
+    """(DataToExport, position after, objects, bytes charged) of a DataToExport body at ``pos``, or None
+    (``rec``: see _ff_dwa)."""
     if not data.startswith(_H_FLOAT_F8, pos):
         return None
     (ts,) = _F64.unpack_from(data, pos + 20)
+    if rec is not None:
+        rec.append((pos + 20, None, 1))
     got = _ff_str(data, buf, pos + 28)
     if got is None:
         return None
@@ -905,7 +914,7 @@ def _ff_dte(data, buf, pos: int, tn: str):
         dwa_tn = _DWA_HEADERS.get(buf[pos:pos + 4 + k].tobytes())
         if dwa_tn is None:
             return None
-        got = _ff_dwa(data, buf, pos + 4 + k, dwa_tn)
+        got = _ff_dwa(data, buf, pos + 4 + k, dwa_tn, rec)
         if got is None:
             return None
         items.append(got[0])
@@ -934,13 +943,94 @@ def _dec_fast(c: _Cursor, depth: int, below: int, ff, general, *args):
     return general(c, depth, *args)
 
 
+
+# A peer sends the same DataToExport again and again (the same names, units, labels, array sizes: only its
+# timestamps and the arrays' values change). The first one read by _ff_dte leaves a template: its bytes
+# outside those values, the places of the values, what it was charged and the fields to rebuild it from. A
+# later body of the same type and size whose bytes outside the values are the same is, for the general
+# decoder too, the same object with the values read from their places (any 8 bytes are a float64, any bytes
+# a non-bool array) and the same charges.
+
+class _Template:
+    __slots__ = ("fixed", "values", "size", "objects", "alloc", "fields")
+
+    def __init__(self, data, start: int, got, rec: list, tn: str):
+        dte, end, self.objects, self.alloc = got
+        self.size = end - start
+        self.fixed = []
+        self.values = []
+        prev = start
+        for p, dt, count in rec:  # in increasing positions
+            self.fixed.append((prev - start, bytes(data[prev:p])))
+            self.values.append((p - start, dt, count))
+            prev = p + (8 if dt is None else count * dt.itemsize)
+        self.fixed.append((prev - start, bytes(data[prev:end])))
+        self.fields = (dte.name, tn, tuple(
+            (d.type_name, d.name, d.source, d.dim, d.distribution, d.units, tuple(d.labels), d.origin,
+             len(d.data), tuple((a.label, a.units, a.index, a.spread_order) for a in d.axes), len(d.errors))
+            for d in dte.data))
+
+    def rebuild(self, data, pos: int) -> DataToExport:
+        vals = iter([_F64.unpack_from(data, pos + off)[0] if dt is None else np.frombuffer(data, dt, n, pos + off)
+                     for off, dt, n in self.values])
+        name, tn, dwas = self.fields
+        ts = next(vals)
+        items = []
+        for dtn, dname, source, dim, distribution, units, labels, origin, n_data, axes, n_errors in dwas:
+            dts = next(vals)
+            arrays = [next(vals) for _ in range(n_data)]
+            ax = [Axis(label=lab, units=u, data=next(vals), index=i, spread_order=so) for lab, u, i, so in axes]
+            errors = [next(vals) for _ in range(n_errors)]
+            items.append(DataWithAxes(name=dname, data=arrays, dim=dim, units=units, labels=list(labels), axes=ax,
+                                      source=source, distribution=distribution, origin=origin, nav_indexes=[],
+                                      errors=errors, extra={}, timestamp=dts, type_name=dtn))
+        return DataToExport(name=name, data=items, extra={}, timestamp=ts, type_name=tn)
+
+
+#: (type name, bytes from the body to the end of the buffer) -> _Template (a few: cleared when full)
+_TEMPLATES: dict = {}
+_MAX_TEMPLATES = 32
+
+
+def _dec_dte_fast(c: _Cursor, depth: int, tn: str) -> DataToExport:
+    """A DataToExport as _dec_dte reads it: by its template, else _ff_dte (leaving a template), else _dec_dte."""
+    if depth + _DTE_DEPTH <= MAX_DEPTH:
+        data = c.data
+        pos = c.pos
+        key = (tn, c.end - pos)
+        t = _TEMPLATES.get(key)
+        if t is not None and t.objects <= c.objects_left and t.alloc <= c.alloc_left:
+            for off, fixed in t.fixed:
+                if not data.startswith(fixed, pos + off):
+                    break
+            else:
+                c.pos = pos + t.size
+                c.objects_left -= t.objects
+                c.alloc_left -= t.alloc
+                return t.rebuild(data, pos)
+        try:
+            got = _ff_dte(data, c.buf, pos, tn)
+        except _FF_MISS:
+            got = None
+        if got is not None and got[2] <= c.objects_left and got[3] <= c.alloc_left:
+            rec: list = []
+            if len(_TEMPLATES) >= _MAX_TEMPLATES:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = _Template(data, pos, _ff_dte(data, c.buf, pos, tn, rec), rec, tn)
+            c.pos = got[1]
+            c.objects_left -= got[2]
+            c.alloc_left -= got[3]
+            return got[0]
+    return _dec_dte(c, depth, tn)
+
+
 #: the handlers _dec and read_frame use: the general decoders, with the fast paths for Axis, DataWithAxes and
 #: DataToExport (every type name of theirs)
 _HANDLERS: dict = dict(_DECODERS, Axis=lambda c, d: _dec_fast(c, d, _AXIS_DEPTH, _ff_axis, _dec_axis))
 for _tn in DWA_TYPE_NAMES:
     _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_fast(c, d, _DWA_DEPTH, _ff_dwa, _dec_dwa, tn))(_tn)
 for _tn in DTE_TYPE_NAMES:
-    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_fast(c, d, _DTE_DEPTH, _ff_dte, _dec_dte, tn))(_tn)
+    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_dte_fast(c, d, tn))(_tn)
 del _tn
 _HANDLERS_B = {k.encode("ascii"): v for k, v in _HANDLERS.items()}
 
