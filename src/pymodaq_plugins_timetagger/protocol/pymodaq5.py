@@ -255,8 +255,8 @@ _ENC_EXACT: dict = {
     str: _enc_exact_str, float: _enc_exact_float, int: _enc_exact_int, list: _enc_exact_list,
     np.ndarray: _enc_exact_ndarray,
     Axis: lambda obj, parts, depth: _enc_axis(obj, parts, depth),
-    DataWithAxes: lambda obj, parts, depth: _enc_dwa(obj, parts, depth),
-    DataToExport: lambda obj, parts, depth: _enc_dte(obj, parts, depth),
+    DataWithAxes: lambda obj, parts, depth: _enc_dwa_fast(obj, parts, depth),
+    DataToExport: lambda obj, parts, depth: _enc_dte_fast(obj, parts, depth),
 }
 
 
@@ -346,6 +346,147 @@ def _enc_extra(d, names: list, parts: list, depth: int):
     _enc(names, parts, depth + 1)
     for n in names:
         _enc(d.extra[n], parts, depth + 1)
+
+
+# Fast paths of the encoder for a DataToExport / DataWithAxes in the usual form (exact types, 1-D C-contiguous
+# arrays of the accepted dtypes, no extra attributes...): the same bytes as the general encoders above, in a
+# few parts (the small fixed fields joined, each array's data as a memoryview). They write nothing unless the
+# whole object is in that form (every check of the general path holds); otherwise the general encoder encodes
+# it (and raises its own error).
+
+_DWA_HEADER_BYTES = {tn: _header(tn) for tn in DWA_TYPE_NAMES}
+_DTE_HEADER_BYTES = {tn: _header(tn) for tn in DTE_TYPE_NAMES}
+_SOURCE_BYTES, _DIM_BYTES, _DISTRIBUTION_BYTES = (
+    {v: _HEADER_STR + _lp(v.encode("ascii")) for v in choices} for choices in (_SOURCES, _DIMS, _DISTRIBUTIONS))
+_NDARRAY_HEADS = {descr: _HEADER_NDARRAY + _lp(descr.encode("ascii")) for descr in _DTYPES}
+_HEADER_AXIS = _header("Axis")
+_LIST_HEAD = _HEADER_LIST
+_EMPTY_LIST_BYTES = _HEADER_LIST + _U32.pack(0)
+_INT_HEAD = _HEADER_INT + _I8_PREFIX
+_FLOAT_HEAD = _HEADER_FLOAT + _F8_PREFIX
+_ARRAY_COUNTS = struct.Struct(">III")  # nbytes, ndim (1), length
+_I64_MIN, _I64_END = -(1 << 63), 1 << 63
+
+
+def _fast_str(s, seg: list) -> bool:
+    """Append the str object of an exact str to seg; False (nothing appended) if it is not one or not UTF-8."""
+    if type(s) is not str:
+        return False
+    try:
+        b = s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    if len(b) > _U32_MAX:
+        return False
+    seg.append(_HEADER_STR)
+    seg.append(_U32.pack(len(b)))
+    seg.append(b)
+    return True
+
+
+def _fast_array(a, seg: list, out: list) -> bool:
+    """Append an ndarray object of a 1-D C-contiguous array: its head to seg, then seg joined and the raw data
+    to out (seg emptied); False (nothing changed) if the array is not of that form."""
+    if type(a) is not np.ndarray or a.ndim != 1 or not a.flags.c_contiguous:
+        return False
+    head = _NDARRAY_HEADS.get(a.dtype.str)
+    nbytes = a.nbytes
+    if head is None or nbytes > _U32_MAX:
+        return False
+    seg.append(head)
+    seg.append(_ARRAY_COUNTS.pack(nbytes, 1, a.shape[0]))
+    out.append(b"".join(seg))
+    seg.clear()
+    out.append(memoryview(a.view(np.uint8)))
+    return True
+
+
+def _fast_dwa_parts(d, depth: int, out: list, seg: list) -> bool:
+    """The DataWithAxes ``d`` encoded at ``depth`` appended to out/seg (see _fast_array), or False: then out and
+    seg may hold part of it (the caller drops them)."""
+    tn = d.type_name
+    head = _DWA_HEADER_BYTES.get(tn) if type(tn) is str else None
+    if head is None or type(d.timestamp) is not float or depth + 3 > MAX_DEPTH:
+        return False
+    seg += (head, _FLOAT_HEAD, _F64.pack(d.timestamp))
+    if not _fast_str(d.name, seg):
+        return False
+    choices = (_SOURCE_BYTES.get(d.source) if type(d.source) is str else None,
+               _DIM_BYTES.get(d.dim) if type(d.dim) is str else None,
+               _DISTRIBUTION_BYTES.get(d.distribution) if type(d.distribution) is str else None)
+    data, labels, nav, axes, errors = d.data, d.labels, d.nav_indexes, d.axes, d.errors
+    if errors is None:
+        errors = []
+    if (None in choices or type(data) is not list or type(labels) is not list or type(nav) is not list
+            or type(axes) is not list or type(errors) is not list or type(d.extra) is not dict or d.extra):
+        return False
+    seg += choices
+    seg += (_LIST_HEAD, _U32.pack(len(data)))
+    for a in data:
+        if not _fast_array(a, seg, out):
+            return False
+    if not _fast_str(d.units, seg):
+        return False
+    seg += (_LIST_HEAD, _U32.pack(len(labels)))
+    for lab in labels:
+        if not _fast_str(lab, seg):
+            return False
+    if not _fast_str(d.origin, seg):
+        return False
+    seg += (_LIST_HEAD, _U32.pack(len(nav)))
+    for i in nav:
+        if type(i) is not int or not 0 <= i < _I64_END:
+            return False
+        seg += (_INT_HEAD, _I64.pack(i))
+    seg += (_LIST_HEAD, _U32.pack(len(axes)))
+    for ax in axes:
+        if type(ax) is not Axis:
+            return False
+        seg.append(_HEADER_AXIS)
+        if not (_fast_str(ax.label, seg) and _fast_str(ax.units, seg) and _fast_array(ax.data, seg, out)):
+            return False
+        index, spread_order = ax.index, ax.spread_order
+        if (type(index) is not int or type(spread_order) is not int or not 0 <= index < _I64_END
+                or not _I64_MIN <= spread_order < _I64_END):
+            return False
+        seg += (_INT_HEAD, _I64.pack(index), _INT_HEAD, _I64.pack(spread_order))
+    seg += (_LIST_HEAD, _U32.pack(len(errors)))
+    for a in errors:
+        if not _fast_array(a, seg, out):
+            return False
+    seg.append(_EMPTY_LIST_BYTES)  # no extra attributes
+    return True
+
+
+def _enc_dwa_fast(d, parts: list, depth: int):
+    out: list = []
+    seg: list = []
+    if not _fast_dwa_parts(d, depth, out, seg):
+        _enc_dwa(d, parts, depth)
+        return
+    out.append(b"".join(seg))
+    parts += out
+
+
+def _enc_dte_fast(d, parts: list, depth: int):
+    tn = d.type_name
+    head = _DTE_HEADER_BYTES.get(tn) if type(tn) is str else None
+    items = d.data
+    if (head is not None and type(d.timestamp) is float and type(items) is list and type(d.extra) is dict
+            and not d.extra):
+        out: list = []
+        seg = [head, _FLOAT_HEAD, _F64.pack(d.timestamp)]
+        if _fast_str(d.name, seg):
+            seg += (_LIST_HEAD, _U32.pack(len(items)))
+            for item in items:
+                if type(item) is not DataWithAxes or not _fast_dwa_parts(item, depth + 2, out, seg):
+                    break
+            else:
+                seg.append(_EMPTY_LIST_BYTES)  # no extra attributes
+                out.append(b"".join(seg))
+                parts += out
+                return
+    _enc_dte(d, parts, depth)
 
 
 def _encode_parts(obj) -> list:
