@@ -170,6 +170,12 @@ def _variants(payload):
     yield "intact", payload
     for k in range(len(payload)):
         yield f"truncated at {k}", payload[:k]
+    head = pymodaq5._H_INT_I8  # every int set to values a single byte flip does not give
+    at = payload.find(head)
+    while at >= 0:
+        for v in (-1, 1, 2 ** 63 - 1):
+            yield f"int at {at} = {v}", payload[:at + 18] + data_model._I64.pack(v) + payload[at + 26:]
+        at = payload.find(head, at + 1)
     for i in range(len(payload)):
         for flip in (0x01, 0x80, 0xFF):
             yield f"byte {i} ^ {flip:#x}", payload[:i] + bytes([payload[i] ^ flip]) + payload[i + 1:]
@@ -276,3 +282,94 @@ def test_repeated_dataexport_frames_decode_by_template():
         assert data_model.values_equal(back, obj)
         assert back.data[0].data[0] is not got.data[0].data[0] and back.data[0].labels == [obj.data[0].labels[0]]
     assert pymodaq5._TEMPLATES[("DataToExport", template.size)] is not template  # the last form read
+
+
+# --- encoding fast paths (DataToExport, DataWithAxes, command strings) against the general encoders ---------
+
+def _enc_outcome(fn, *args):
+    try:
+        return "ok", fn(*args)
+    except data_model.ProtocolError as e:
+        return "error", str(e)
+
+
+_ODD_VALUES = {
+    "name": ["", "é\u20ac", "\ud800", 3, None, _Sub("s")],
+    "source": ["calculated", "Data1D", 1, ["raw"]],
+    "dim": ["Data0D", "DataND", "raw", None],
+    "distribution": ["spread", "x", None],
+    "data": [[], (np.zeros(2),), [np.zeros(2), np.ones(3, dtype=">i2")], [np.zeros((2, 2))], [np.arange(6.0)[::2]],
+             [np.array([True, False])], [np.zeros(2, dtype=object)], [np.zeros(2, dtype=[("a", "<f8")])],
+             [np.zeros(2, dtype=np.complex128)], [np.zeros(2, dtype=np.float16)], [[1.0]], np.zeros(2), None],
+    "units": ["", 1.5],
+    "labels": [[], ["a", "b"], ("a",), ["a", 2], [_Sub("a")], None],
+    "origin": ["o", b"o"],
+    "nav_indexes": [[0, 1], [np.int64(1)], [-1], [True], [2 ** 63], (0,), None],
+    "axes": [[], [data_model.Axis("x", "m", None)], [data_model.Axis("x", "m", np.zeros((2, 2)))],
+             [data_model.Axis("x", "m", np.arange(3.0), index=np.int32(1))],
+             [data_model.Axis("x", "m", np.arange(3.0), index=-1)],
+             [data_model.Axis("x", "m", np.arange(3.0), spread_order=-(2 ** 63))],
+             [data_model.Axis("x", "m", np.arange(3.0), spread_order=2 ** 63)],
+             [data_model.Axis("x", "m", np.arange(3.0), index=2 ** 63)],
+             [data_model.Axis(1, "m", np.arange(3.0))], [data_model.Axis("x", "m", [1.0])],
+             [data_model.Axis("x", "m", np.arange(6.0)[::2])], ["x"]],
+    "errors": [None, [np.zeros(2)], [np.zeros(2), 1], np.zeros(2)],
+    "extra": [{"a": 1}, {}, {1: 2}, []],
+    "timestamp": [1, np.float64(2.5), np.int32(3), True, "now", float("nan")],
+    "type_name": ["DataFromPlugins", "DataCalculated", "Nope", 3],
+}
+
+
+def _mutations():
+    for field_name, values in _ODD_VALUES.items():
+        for i, v in enumerate(values):
+            yield f"DataWithAxes.{field_name}[{i}]", field_name, v
+
+
+@pytest.mark.parametrize("what, field_name, value", list(_mutations()), ids=lambda x: x if isinstance(x, str) else "")
+def test_fast_encoding_equals_the_general_one(what, field_name, value, monkeypatch):
+    dte = next(_ref_objects())
+    setattr(dte.data[0], field_name, value)
+    objects = [dte, dte.data[0], [dte, dte.data[0]]]
+    if field_name in ("name", "timestamp", "type_name", "extra"):
+        other = next(_ref_objects())
+        setattr(other, field_name, value if field_name != "type_name" or value != "DataFromPlugins" else "DataScan")
+        objects.append(other)
+    fast = [_enc_outcome(pymodaq5.encode, o) for o in objects] + [_enc_outcome(pymodaq5.encode_frames, "Done", dte)]
+    monkeypatch.setattr(pymodaq5, "_ENC_EXACT", {})
+    general = [_enc_outcome(pymodaq5.encode, o) for o in objects]
+    general.append(_enc_outcome(lambda: pymodaq5.frame(pymodaq5.encode("Done")) + pymodaq5.frame(pymodaq5.encode(dte))))
+    assert fast == general
+
+
+def test_fast_encoding_keeps_the_depth_limit(monkeypatch):
+    dte = next(_ref_objects())
+    cases = []
+    for levels in range(data_model.MAX_DEPTH - 8, data_model.MAX_DEPTH + 1):
+        obj = dte
+        for _ in range(levels):
+            obj = [obj]
+        cases.append(obj)
+    fast = [_enc_outcome(pymodaq5.encode, o) for o in cases]
+    assert fast[0][0] == "ok" and fast[-1][0] == "error"
+    monkeypatch.setattr(pymodaq5, "_ENC_EXACT", {})
+    assert fast == [_enc_outcome(pymodaq5.encode, o) for o in cases]
+
+
+@pytest.mark.parametrize("dtype", sorted(data_model._DTYPES))
+def test_fast_encoding_of_every_dtype(dtype, monkeypatch):
+    dte = next(_ref_objects())
+    dte.data[0].data = [np.arange(5).astype(dtype)]
+    fast = pymodaq5.encode(dte)
+    monkeypatch.setattr(pymodaq5, "_ENC_EXACT", {})
+    assert pymodaq5.encode(dte) == fast
+
+
+def test_command_strings_frames_and_cache_bound():
+    for s in ("Done", "Done", "é", "", "x" * 1000, "\ud800"):
+        assert _enc_outcome(pymodaq5.encode_frames, s, s) == \
+            _enc_outcome(lambda: 2 * pymodaq5.frame(pymodaq5.encode(s)))
+    for i in range(3 * pymodaq5._MAX_STR_OBJECTS):
+        assert pymodaq5.encode_frames(f"s{i}") == pymodaq5.frame(pymodaq5.encode(f"s{i}"))
+    assert len(pymodaq5._STR_OBJECTS) <= pymodaq5._MAX_STR_OBJECTS
+    assert "x" * 1000 not in pymodaq5._STR_OBJECTS

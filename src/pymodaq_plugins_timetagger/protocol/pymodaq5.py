@@ -368,36 +368,52 @@ _ARRAY_COUNTS = struct.Struct(">III")  # nbytes, ndim (1), length
 _I64_MIN, _I64_END = -(1 << 63), 1 << 63
 
 
+#: str -> its str object, for the short strings a peer sends again and again (names, units, labels)
+_STR_OBJECTS: dict = {}
+_MAX_STR_OBJECTS = 256
+_MAX_CACHED_STR = 64
+
+
 def _fast_str(s, seg: list) -> bool:
     """Append the str object of an exact str to seg; False (nothing appended) if it is not one or not UTF-8."""
     if type(s) is not str:
         return False
-    try:
-        b = s.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    if len(b) > _U32_MAX:
-        return False
-    seg.append(_HEADER_STR)
-    seg.append(_U32.pack(len(b)))
-    seg.append(b)
+    obj = _STR_OBJECTS.get(s)
+    if obj is None:
+        try:
+            b = s.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        if len(b) > _U32_MAX:
+            return False
+        obj = _HEADER_STR + _U32.pack(len(b)) + b
+        if len(b) <= _MAX_CACHED_STR:
+            if len(_STR_OBJECTS) >= _MAX_STR_OBJECTS:
+                _STR_OBJECTS.clear()
+            _STR_OBJECTS[s] = obj
+    seg.append(obj)
     return True
 
 
 def _fast_array(a, seg: list, out: list) -> bool:
     """Append an ndarray object of a 1-D C-contiguous array: its head to seg, then seg joined and the raw data
     to out (seg emptied); False (nothing changed) if the array is not of that form."""
-    if type(a) is not np.ndarray or a.ndim != 1 or not a.flags.c_contiguous:
+    if type(a) is not np.ndarray or a.ndim != 1:
         return False
     head = _NDARRAY_HEADS.get(a.dtype.str)
-    nbytes = a.nbytes
-    if head is None or nbytes > _U32_MAX:
+    if head is None:
+        return False
+    try:
+        raw = memoryview(a).cast("B")  # its bytes (tests: every accepted dtype)
+    except TypeError:  # not C-contiguous
+        return False
+    if len(raw) > _U32_MAX:
         return False
     seg.append(head)
-    seg.append(_ARRAY_COUNTS.pack(nbytes, 1, a.shape[0]))
+    seg.append(_ARRAY_COUNTS.pack(len(raw), 1, a.shape[0]))
     out.append(b"".join(seg))
     seg.clear()
-    out.append(memoryview(a.view(np.uint8)))
+    out.append(raw)
     return True
 
 
@@ -516,6 +532,12 @@ def encode_frames(*objs) -> bytes:
     """``frame(encode(o))`` for each object, concatenated with a single copy (one ``sendall``)."""
     out: list = []
     for obj in objs:
+        if type(obj) is str:  # a command: its str object, cached if short
+            seg: list = []
+            if _fast_str(obj, seg):
+                out.append(_u32(len(seg[0]), "frame length"))
+                out.append(seg[0])
+                continue
         parts = _encode_parts(obj)
         out.append(_u32(sum(len(p) for p in parts), "frame length"))
         out.extend(parts)
