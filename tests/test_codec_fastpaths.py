@@ -373,3 +373,63 @@ def test_command_strings_frames_and_cache_bound():
         assert pymodaq5.encode_frames(f"s{i}") == pymodaq5.frame(pymodaq5.encode(f"s{i}"))
     assert len(pymodaq5._STR_OBJECTS) <= pymodaq5._MAX_STR_OBJECTS
     assert "x" * 1000 not in pymodaq5._STR_OBJECTS
+
+
+# --- read_command: cached command frames recognised without decoding ---------------------------------------
+
+def _read_commands(data: bytes, max_frame=data_model.DEFAULT_MAX_FRAME, buffered=None):
+    """Commands (or the error ending them) read by a Pymodaq5Wire from ``data`` sent on a real socket;
+    ``buffered``: how many bytes are already in the reader's buffer (the rest still in the socket)."""
+    a, b = socket.socketpair()
+    try:
+        reader = SocketReader(a, message_timeout=2)
+        wire = W.Pymodaq5Wire(reader, max_frame)
+        if buffered is not None:
+            reader.unread(data[:buffered])
+            data = data[buffered:]
+        b.sendall(data)
+        b.shutdown(socket.SHUT_WR)
+        out = []
+        while True:
+            try:
+                reader.wait_message(2)
+            except EOFError:
+                return out
+            try:
+                out.append(wire.read_command())
+            except (data_model.ProtocolError, EOFError) as e:
+                return out + [f"{type(e).__name__}: {e}"]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_cached_command_frames_read_as_the_general_path_reads_them(monkeypatch):
+    frames = [pymodaq5.encode_frames(c) for c in sorted(W._CACHED_COMMANDS)]
+    other = pymodaq5.encode_frames("Send Data 3D")
+    one = pymodaq5.encode_frames("Send Data 1D")
+    streams = [(b"".join(frames) + other + b"".join(frames), {}), (one * 3, {"max_frame": len(one) - 5}),
+               (one * 2, {"max_frame": len(one) - 4}), (one + other + one, {"buffered": 10}), (one, {"buffered": 3}),
+               (one[:-1], {}), (one + pymodaq5.encode_frames(3), {})]
+    for i in range(len(one)):
+        bad = one[:i] + bytes([one[i] ^ 0x04]) + one[i + 1:]
+        streams.append((one + bad + one, {}))
+    fast = [_read_commands(data, **kw) for data, kw in streams]
+    assert fast[0] == sorted(W._CACHED_COMMANDS) + ["Send Data 3D"] + sorted(W._CACHED_COMMANDS)
+    monkeypatch.setattr(W, "_COMMAND_FRAMES", {})
+    for (data, kw), got in zip(streams, fast):
+        assert got == _read_commands(data, **kw), (data, kw)
+
+
+def test_peek_consumes_nothing():
+    a, b = socket.socketpair()
+    try:
+        reader = SocketReader(a, message_timeout=2)
+        assert reader.peek(5) == b""
+        b.sendall(b"abcdef")
+        reader.wait_message(2)
+        assert reader.peek(4) == b"abcd" and reader.peek(100) == b"abcdef"
+        assert reader.read(6) == b"abcdef"
+    finally:
+        a.close()
+        b.close()
