@@ -170,7 +170,7 @@ def _variants(payload):
     yield "intact", payload
     for k in range(len(payload)):
         yield f"truncated at {k}", payload[:k]
-    head = pymodaq5._H_INT_I8  # every int set to values a single byte flip does not give
+    head = pymodaq5._INT_HEAD  # every int set to values a single byte flip does not give
     at = payload.find(head)
     while at >= 0:
         for v in (-1, 1, 2 ** 63 - 1):

@@ -360,7 +360,6 @@ _SOURCE_BYTES, _DIM_BYTES, _DISTRIBUTION_BYTES = (
     {v: _HEADER_STR + _lp(v.encode("ascii")) for v in choices} for choices in (_SOURCES, _DIMS, _DISTRIBUTIONS))
 _NDARRAY_HEADS = {descr: _HEADER_NDARRAY + _lp(descr.encode("ascii")) for descr in _DTYPES}
 _HEADER_AXIS = _header("Axis")
-_LIST_HEAD = _HEADER_LIST
 _EMPTY_LIST_BYTES = _HEADER_LIST + _U32.pack(0)
 _INT_HEAD = _HEADER_INT + _I8_PREFIX
 _FLOAT_HEAD = _HEADER_FLOAT + _F8_PREFIX
@@ -437,24 +436,24 @@ def _fast_dwa_parts(d, depth: int, out: list, seg: list) -> bool:
             or type(axes) is not list or type(errors) is not list or type(d.extra) is not dict or d.extra):
         return False
     seg += choices
-    seg += (_LIST_HEAD, _U32.pack(len(data)))
+    seg += (_HEADER_LIST, _U32.pack(len(data)))
     for a in data:
         if not _fast_array(a, seg, out):
             return False
     if not _fast_str(d.units, seg):
         return False
-    seg += (_LIST_HEAD, _U32.pack(len(labels)))
+    seg += (_HEADER_LIST, _U32.pack(len(labels)))
     for lab in labels:
         if not _fast_str(lab, seg):
             return False
     if not _fast_str(d.origin, seg):
         return False
-    seg += (_LIST_HEAD, _U32.pack(len(nav)))
+    seg += (_HEADER_LIST, _U32.pack(len(nav)))
     for i in nav:
         if type(i) is not int or not 0 <= i < _I64_END:
             return False
         seg += (_INT_HEAD, _I64.pack(i))
-    seg += (_LIST_HEAD, _U32.pack(len(axes)))
+    seg += (_HEADER_LIST, _U32.pack(len(axes)))
     for ax in axes:
         if type(ax) is not Axis:
             return False
@@ -466,7 +465,7 @@ def _fast_dwa_parts(d, depth: int, out: list, seg: list) -> bool:
                 or not _I64_MIN <= spread_order < _I64_END):
             return False
         seg += (_INT_HEAD, _I64.pack(index), _INT_HEAD, _I64.pack(spread_order))
-    seg += (_LIST_HEAD, _U32.pack(len(errors)))
+    seg += (_HEADER_LIST, _U32.pack(len(errors)))
     for a in errors:
         if not _fast_array(a, seg, out):
             return False
@@ -493,7 +492,7 @@ def _enc_dte_fast(d, parts: list, depth: int):
         out: list = []
         seg = [head, _FLOAT_HEAD, _F64.pack(d.timestamp)]
         if _fast_str(d.name, seg):
-            seg += (_LIST_HEAD, _U32.pack(len(items)))
+            seg += (_HEADER_LIST, _U32.pack(len(items)))
             for item in items:
                 if type(item) is not DataWithAxes or not _fast_dwa_parts(item, depth + 2, out, seg):
                     break
@@ -859,19 +858,11 @@ _DECODERS_B = {k.encode("ascii"): v for k, v in _DECODERS.items()}
 # from the same cursor and gives its own result or error. The general decoders stay as _DECODERS (tests
 # compare the two on corrupted and truncated frames).
 
-_H_STR = _header("str")
-_H_FLOAT_F8 = _header("float") + _F8_PREFIX
-_H_INT_I8 = _header("int") + _I8_PREFIX
-_H_LIST = _header("list")
-_H_EMPTY_LIST = _H_LIST + _U32.pack(0)
-_H_NDARRAY = _header("ndarray")
-_H_AXIS = _header("Axis")
-_H_NDARRAY_F8 = _H_NDARRAY + _lp(b"<f8")
+_NDARRAY_F8_HEAD = _NDARRAY_HEADS["<f8"]
 _DTYPE_F8 = _DTYPES["<f8"]
-_U32x3 = struct.Struct(">III")
 _ARRAY_COST = OBJECT_COST + NDARRAY_COST
 #: a DataWithAxes' type header by its bytes (u32 length + name) -> its type name
-_DWA_HEADERS = {_header(tn): tn for tn in DWA_TYPE_NAMES}
+_DWA_HEADERS = {h: tn for tn, h in _DWA_HEADER_BYTES.items()}
 #: the deepest object of a fast-path Axis / DataWithAxes / DataToExport, below the object itself
 _AXIS_DEPTH, _DWA_DEPTH, _DTE_DEPTH = 1, 3, 5
 #: what the pure readers may raise on truncated input (they are then simply not taken)
@@ -880,7 +871,7 @@ _FF_MISS = (struct.error, UnicodeDecodeError)
 
 def _ff_str(data, buf, pos: int):
     """(str, position after it) of a str object at ``pos``, or None."""
-    if not data.startswith(_H_STR, pos):
+    if not data.startswith(_HEADER_STR, pos):
         return None
     (n,) = _U32.unpack_from(data, pos + 7)
     p = pos + 11
@@ -892,11 +883,11 @@ def _ff_str(data, buf, pos: int):
 def _ff_array(data, buf, pos: int, rec=None):
     """(array, position after it) of a 1-D, non-bool ndarray object at ``pos``, or None. ``rec``: a list to
     append (position, dtype, count) of its raw data to."""
-    if data.startswith(_H_NDARRAY_F8, pos):  # the usual dtype, without a look-up
+    if data.startswith(_NDARRAY_F8_HEAD, pos):  # the usual dtype, without a look-up
         p = pos + 18
         dt = _DTYPE_F8
     else:
-        if not data.startswith(_H_NDARRAY, pos):
+        if not data.startswith(_HEADER_NDARRAY, pos):
             return None
         (k,) = _U32.unpack_from(data, pos + 11)
         p = pos + 15
@@ -907,7 +898,7 @@ def _ff_array(data, buf, pos: int, rec=None):
             return None
         p += k
         dt = hit[1]
-    nbytes, ndim, count = _U32x3.unpack_from(data, p)
+    nbytes, ndim, count = _ARRAY_COUNTS.unpack_from(data, p)
     p += 12
     if ndim != 1 or dt.kind == "b" or count * dt.itemsize != nbytes or nbytes > len(data) - p:
         return None
@@ -919,13 +910,29 @@ def _ff_array(data, buf, pos: int, rec=None):
 def _ff_list(data, pos: int):
     """(item count, position of the first item) of a list object at ``pos`` (its count checked as _dec_seq
     does), or None."""
-    if not data.startswith(_H_LIST, pos):
+    if not data.startswith(_HEADER_LIST, pos):
         return None
     (n,) = _U32.unpack_from(data, pos + 8)
     pos += 12
     if n * MIN_OBJECT_SIZE > len(data) - pos:
         return None
     return n, pos
+
+
+def _ff_arrays(data, buf, pos: int, rec):
+    """(arrays, position after) of a list of 1-D non-bool ndarray objects at ``pos`` (see _ff_array), or None."""
+    got = _ff_list(data, pos)
+    if got is None:
+        return None
+    n, pos = got
+    arrays = []
+    for _ in range(n):
+        got = _ff_array(data, buf, pos, rec)
+        if got is None:
+            return None
+        arrays.append(got[0])
+        pos = got[1]
+    return arrays, pos
 
 
 def _ff_axis(data, buf, pos: int, rec=None):
@@ -941,7 +948,7 @@ def _ff_axis(data, buf, pos: int, rec=None):
     units, q = got
     alloc += q - p - 11
     got = _ff_array(data, buf, q, rec)
-    if got is None or not data.startswith(_H_INT_I8, got[1]) or not data.startswith(_H_INT_I8, got[1] + 26):
+    if got is None or not data.startswith(_INT_HEAD, got[1]) or not data.startswith(_INT_HEAD, got[1] + 26):
         return None
     arr, p = got
     (index,) = _I64.unpack_from(data, p + 18)
@@ -955,7 +962,7 @@ def _ff_axis(data, buf, pos: int, rec=None):
 def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
     """(DataWithAxes, position after, objects, bytes charged) of a DataWithAxes body at ``pos``, or None
     (``rec``: a list to append the places of its timestamp and array data to, see _ff_array)."""
-    if not data.startswith(_H_FLOAT_F8, pos):
+    if not data.startswith(_FLOAT_HEAD, pos):
         return None
     (ts,) = _F64.unpack_from(data, pos + 20)
     if rec is not None:
@@ -974,20 +981,12 @@ def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
     name, source, dim, distribution = strs
     if source not in _SOURCES or dim not in _DIMS or distribution not in _DISTRIBUTIONS:
         return None
-    objects += 8
-    arrays = []
-    got = _ff_list(data, pos)
+    got = _ff_arrays(data, buf, pos, rec)
     if got is None:
         return None
-    n, pos = got
-    objects += 1 + 2 * n
-    alloc += OBJECT_COST + n * _ARRAY_COST
-    for _ in range(n):
-        got = _ff_array(data, buf, pos, rec)
-        if got is None:
-            return None
-        arrays.append(got[0])
-        pos = got[1]
+    arrays, pos = got
+    objects += 9 + 2 * len(arrays)
+    alloc += OBJECT_COST + len(arrays) * _ARRAY_COST
     got = _ff_str(data, buf, pos)
     if got is None:
         return None
@@ -1009,7 +1008,7 @@ def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
         alloc += got[1] - pos - 11
         pos = got[1]
     got = _ff_str(data, buf, pos)  # origin
-    if got is None or not data.startswith(_H_EMPTY_LIST, got[1]):  # then nav_indexes: []
+    if got is None or not data.startswith(_EMPTY_LIST_BYTES, got[1]):  # then nav_indexes: []
         return None
     origin = got[0]
     alloc += got[1] - pos - 11 + OBJECT_COST + OBJECT_COST
@@ -1022,7 +1021,7 @@ def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
     alloc += OBJECT_COST + n * OBJECT_COST
     axes = []
     for _ in range(n):
-        if not data.startswith(_H_AXIS, pos):
+        if not data.startswith(_HEADER_AXIS, pos):
             return None
         got = _ff_axis(data, buf, pos + 8, rec)
         if got is None:
@@ -1031,20 +1030,13 @@ def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
         pos = got[1]
         objects += got[2]
         alloc += got[3]
-    got = _ff_list(data, pos)
+    got = _ff_arrays(data, buf, pos, rec)
     if got is None:
         return None
-    n, pos = got
-    objects += 1 + 2 * n
-    alloc += OBJECT_COST + n * _ARRAY_COST
-    errors = []
-    for _ in range(n):
-        got = _ff_array(data, buf, pos, rec)
-        if got is None:
-            return None
-        errors.append(got[0])
-        pos = got[1]
-    if not data.startswith(_H_EMPTY_LIST, pos):  # extra attribute names: none
+    errors, pos = got
+    objects += 1 + 2 * len(errors)
+    alloc += OBJECT_COST + len(errors) * _ARRAY_COST
+    if not data.startswith(_EMPTY_LIST_BYTES, pos):  # extra attribute names: none
         return None
     return (DataWithAxes(name=name, data=arrays, dim=dim, units=units, labels=labels, axes=axes, source=source,
                          distribution=distribution, origin=origin, nav_indexes=[], errors=errors, extra={},
@@ -1055,7 +1047,7 @@ def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
 def _ff_dte(data, buf, pos: int, tn: str, rec=None):
     """(DataToExport, position after, objects, bytes charged) of a DataToExport body at ``pos``, or None
     (``rec``: see _ff_dwa)."""
-    if not data.startswith(_H_FLOAT_F8, pos):
+    if not data.startswith(_FLOAT_HEAD, pos):
         return None
     (ts,) = _F64.unpack_from(data, pos + 20)
     if rec is not None:
@@ -1084,7 +1076,7 @@ def _ff_dte(data, buf, pos: int, tn: str, rec=None):
         pos = got[1]
         objects += got[2]
         alloc += got[3]
-    if not data.startswith(_H_EMPTY_LIST, pos):  # extra attribute names: none
+    if not data.startswith(_EMPTY_LIST_BYTES, pos):  # extra attribute names: none
         return None
     return (DataToExport(name=name, data=items, extra={}, timestamp=ts, type_name=tn), pos + 12,
             objects + 1, alloc + OBJECT_COST)
