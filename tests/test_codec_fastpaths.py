@@ -433,3 +433,39 @@ def test_peek_consumes_nothing():
     finally:
         a.close()
         b.close()
+
+
+def _decode_peak(payload):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        err = _outcome(pymodaq5.decode, payload)
+        return err, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("where", ["data", "errors", "labels", "axes", "items"])
+def test_fast_decoding_of_a_refused_frame_allocates_what_the_general_one_does(where, monkeypatch):
+    """A frame refused for its object/alloc charges is refused by the fast readers before they build its objects
+    (not after building them all): the memory peak stays that of the general decoder."""
+    dte = next(_ref_objects())
+    n = 60_000
+    dwa = dte.data[0]
+    if where in ("data", "errors"):
+        setattr(dwa, where, [np.zeros(0)] * n)
+    elif where == "labels":
+        dwa.labels = [""] * n
+    elif where == "axes":
+        dwa.axes = [data_model.Axis("", "", np.zeros(0))] * (n // 4)
+    else:
+        dte.data = [data_model.DataWithAxes(name="", data=[np.zeros(0)] * 20)] * (n // 10)
+    payload = pymodaq5.encode(dte)
+    fast, fast_peak = _decode_peak(payload)
+    monkeypatch.setattr(pymodaq5, "_HANDLERS", pymodaq5._DECODERS)
+    monkeypatch.setattr(pymodaq5, "_HANDLERS_B", pymodaq5._DECODERS_B)
+    general, general_peak = _decode_peak(payload)
+    assert fast == general and general[0] == "error"  # an object or allocation limit
+    assert fast_peak < 1.5 * general_peak + (1 << 20), (fast_peak, general_peak)

@@ -861,6 +861,8 @@ _DECODERS_B = {k.encode("ascii"): v for k, v in _DECODERS.items()}
 _NDARRAY_F8_HEAD = _NDARRAY_HEADS["<f8"]
 _DTYPE_F8 = _DTYPES["<f8"]
 _ARRAY_COST = OBJECT_COST + NDARRAY_COST
+#: the objects and bytes (besides its strings' characters) an Axis body is charged: label, units, data, two ints
+_AXIS_OBJECTS, _AXIS_ALLOC = 8, 2 * OBJECT_COST + _ARRAY_COST + 2 * OBJECT_COST
 #: a DataWithAxes' type header by its bytes (u32 length + name) -> its type name
 _DWA_HEADERS = {h: tn for tn, h in _DWA_HEADER_BYTES.items()}
 #: the deepest object of a fast-path Axis / DataWithAxes / DataToExport, below the object itself
@@ -919,12 +921,15 @@ def _ff_list(data, pos: int):
     return n, pos
 
 
-def _ff_arrays(data, buf, pos: int, rec):
-    """(arrays, position after) of a list of 1-D non-bool ndarray objects at ``pos`` (see _ff_array), or None."""
+def _ff_arrays(data, buf, pos: int, objs_left: int, alloc_left: int, rec):
+    """(arrays, position after) of a list of 1-D non-bool ndarray objects at ``pos`` (see _ff_array), or None
+    (also if they would be charged more than ``objs_left`` objects or ``alloc_left`` bytes)."""
     got = _ff_list(data, pos)
     if got is None:
         return None
     n, pos = got
+    if 1 + 2 * n > objs_left or OBJECT_COST + n * _ARRAY_COST > alloc_left:
+        return None
     arrays = []
     for _ in range(n):
         got = _ff_array(data, buf, pos, rec)
@@ -935,8 +940,12 @@ def _ff_arrays(data, buf, pos: int, rec):
     return arrays, pos
 
 
-def _ff_axis(data, buf, pos: int, rec=None):
-    """(Axis, position after, objects, bytes charged) of an Axis body at ``pos``, or None."""
+def _ff_axis(data, buf, pos: int, objs_left: int, alloc_left: int, rec=None):
+    """(Axis, position after, objects, bytes charged) of an Axis body at ``pos``, or None (also if it would be
+    charged more than ``objs_left`` objects or about ``alloc_left`` bytes: the limits are checked exactly by the
+    caller, these bounds only keep what a refused frame allocates here near what the general decoder would)."""
+    if objs_left < _AXIS_OBJECTS or alloc_left < _AXIS_ALLOC:
+        return None
     got = _ff_str(data, buf, pos)
     if got is None:
         return None
@@ -956,12 +965,13 @@ def _ff_axis(data, buf, pos: int, rec=None):
     if index < 0:
         return None
     return (Axis(label=label, units=units, data=arr, index=index, spread_order=spread_order), p + 52,
-            8, alloc + 2 * OBJECT_COST + _ARRAY_COST + 2 * OBJECT_COST)
+            _AXIS_OBJECTS, alloc + _AXIS_ALLOC)
 
 
-def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
+def _ff_dwa(data, buf, pos: int, objs_left: int, alloc_left: int, tn: str, rec=None):
     """(DataWithAxes, position after, objects, bytes charged) of a DataWithAxes body at ``pos``, or None
-    (``rec``: a list to append the places of its timestamp and array data to, see _ff_array)."""
+    (``rec``: a list to append the places of its timestamp and array data to, see _ff_array; the limits: see
+    _ff_axis, checked before each list's items are read)."""
     if not data.startswith(_FLOAT_HEAD, pos):
         return None
     (ts,) = _F64.unpack_from(data, pos + 20)
@@ -981,7 +991,7 @@ def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
     name, source, dim, distribution = strs
     if source not in _SOURCES or dim not in _DIMS or distribution not in _DISTRIBUTIONS:
         return None
-    got = _ff_arrays(data, buf, pos, rec)
+    got = _ff_arrays(data, buf, pos, objs_left - 9, alloc_left - alloc, rec)
     if got is None:
         return None
     arrays, pos = got
@@ -999,6 +1009,8 @@ def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
     n, pos = got
     objects += 3 + 2 * n  # units (2), the labels list and each label
     alloc += OBJECT_COST + n * OBJECT_COST
+    if objects > objs_left or alloc > alloc_left:
+        return None
     labels = []
     for _ in range(n):
         got = _ff_str(data, buf, pos)
@@ -1023,14 +1035,14 @@ def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
     for _ in range(n):
         if not data.startswith(_HEADER_AXIS, pos):
             return None
-        got = _ff_axis(data, buf, pos + 8, rec)
+        got = _ff_axis(data, buf, pos + 8, objs_left - objects, alloc_left - alloc, rec)
         if got is None:
             return None
         axes.append(got[0])
         pos = got[1]
         objects += got[2]
         alloc += got[3]
-    got = _ff_arrays(data, buf, pos, rec)
+    got = _ff_arrays(data, buf, pos, objs_left - objects, alloc_left - alloc, rec)
     if got is None:
         return None
     errors, pos = got
@@ -1044,9 +1056,9 @@ def _ff_dwa(data, buf, pos: int, tn: str, rec=None):
             pos + 12, objects + 1, alloc + OBJECT_COST)
 
 
-def _ff_dte(data, buf, pos: int, tn: str, rec=None):
+def _ff_dte(data, buf, pos: int, objs_left: int, alloc_left: int, tn: str, rec=None):
     """(DataToExport, position after, objects, bytes charged) of a DataToExport body at ``pos``, or None
-    (``rec``: see _ff_dwa)."""
+    (``rec`` and the limits: see _ff_dwa)."""
     if not data.startswith(_FLOAT_HEAD, pos):
         return None
     (ts,) = _F64.unpack_from(data, pos + 20)
@@ -1069,7 +1081,7 @@ def _ff_dte(data, buf, pos: int, tn: str, rec=None):
         dwa_tn = _DWA_HEADERS.get(buf[pos:pos + 4 + k].tobytes())
         if dwa_tn is None:
             return None
-        got = _ff_dwa(data, buf, pos + 4 + k, dwa_tn, rec)
+        got = _ff_dwa(data, buf, pos + 4 + k, objs_left - objects, alloc_left - alloc, dwa_tn, rec)
         if got is None:
             return None
         items.append(got[0])
@@ -1087,7 +1099,7 @@ def _dec_fast(c: _Cursor, depth: int, below: int, ff, general, *args):
     ``below`` levels down, is within MAX_DEPTH), else ``general(c, depth, *args)`` from the same cursor."""
     if depth + below <= MAX_DEPTH:
         try:
-            got = ff(c.data, c.buf, c.pos, *args)
+            got = ff(c.data, c.buf, c.pos, c.objects_left, c.alloc_left, *args)
         except _FF_MISS:
             got = None
         if got is not None and got[2] <= c.objects_left and got[3] <= c.alloc_left:
@@ -1164,14 +1176,14 @@ def _dec_dte_fast(c: _Cursor, depth: int, tn: str) -> DataToExport:
                 c.alloc_left -= t.alloc
                 return t.rebuild(data, pos)
         try:
-            got = _ff_dte(data, c.buf, pos, tn)
+            got = _ff_dte(data, c.buf, pos, c.objects_left, c.alloc_left, tn)
         except _FF_MISS:
             got = None
         if got is not None and got[2] <= c.objects_left and got[3] <= c.alloc_left:
             rec: list = []
             if len(_TEMPLATES) >= _MAX_TEMPLATES:
                 _TEMPLATES.clear()
-            _TEMPLATES[key] = _Template(data, pos, _ff_dte(data, c.buf, pos, tn, rec), rec, tn)
+            _TEMPLATES[key] = _Template(data, pos, _ff_dte(data, c.buf, pos, c.objects_left, c.alloc_left, tn, rec), rec, tn)
             c.pos = got[1]
             c.objects_left -= got[2]
             c.alloc_left -= got[3]
