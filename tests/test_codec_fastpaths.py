@@ -469,3 +469,17 @@ def test_fast_decoding_of_a_refused_frame_allocates_what_the_general_one_does(wh
     general, general_peak = _decode_peak(payload)
     assert fast == general and general[0] == "error"  # an object or allocation limit
     assert fast_peak < 1.5 * general_peak + (1 << 20), (fast_peak, general_peak)
+
+
+def test_templates_are_bounded():
+    """Only small forms leave a template (a long name or many objects do not), and there are at most a few."""
+    pymodaq5._TEMPLATES.clear()
+    big_name = data_model.DataToExport(name="n" * (pymodaq5._MAX_TEMPLATE_BYTES + 1))
+    many = data_model.DataToExport(name="m", data=[data_model.DataWithAxes(name="", data=[np.zeros(1)] * 200)])
+    for obj in (big_name, many):
+        assert data_model.values_equal(pymodaq5.decode(pymodaq5.encode(obj)), obj)
+    assert not pymodaq5._TEMPLATES
+    for i in range(3 * pymodaq5._MAX_TEMPLATES):
+        obj = data_model.DataToExport(name="x" * i)
+        assert data_model.values_equal(pymodaq5.decode(pymodaq5.encode(obj)), obj)
+        assert 0 < len(pymodaq5._TEMPLATES) <= pymodaq5._MAX_TEMPLATES

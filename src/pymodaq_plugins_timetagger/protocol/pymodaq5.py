@@ -1154,9 +1154,12 @@ class _Template:
         return DataToExport(name=name, data=items, extra={}, timestamp=ts, type_name=tn)
 
 
-#: (type name, bytes from the body to the end of the buffer) -> _Template (a few: cleared when full)
+#: (type name, bytes from the body to the end of the buffer) -> _Template (a few: cleared when full); only
+#: for small forms: at most _MAX_TEMPLATE_OBJECTS objects and _MAX_TEMPLATE_BYTES bytes outside their values
 _TEMPLATES: dict = {}
 _MAX_TEMPLATES = 32
+_MAX_TEMPLATE_OBJECTS = 256
+_MAX_TEMPLATE_BYTES = 4096
 
 
 def _dec_dte_fast(c: _Cursor, depth: int, tn: str) -> DataToExport:
@@ -1180,10 +1183,13 @@ def _dec_dte_fast(c: _Cursor, depth: int, tn: str) -> DataToExport:
         except _FF_MISS:
             got = None
         if got is not None and got[2] <= c.objects_left and got[3] <= c.alloc_left:
-            rec: list = []
-            if len(_TEMPLATES) >= _MAX_TEMPLATES:
-                _TEMPLATES.clear()
-            _TEMPLATES[key] = _Template(data, pos, _ff_dte(data, c.buf, pos, c.objects_left, c.alloc_left, tn, rec), rec, tn)
+            if got[2] <= _MAX_TEMPLATE_OBJECTS:
+                rec: list = []
+                t = _Template(data, pos, _ff_dte(data, c.buf, pos, c.objects_left, c.alloc_left, tn, rec), rec, tn)
+                if sum(len(fixed) for _, fixed in t.fixed) <= _MAX_TEMPLATE_BYTES:
+                    if len(_TEMPLATES) >= _MAX_TEMPLATES:
+                        _TEMPLATES.clear()
+                    _TEMPLATES[key] = t
             c.pos = got[1]
             c.objects_left -= got[2]
             c.alloc_left -= got[3]
