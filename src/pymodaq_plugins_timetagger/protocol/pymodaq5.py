@@ -1110,7 +1110,6 @@ def _dec_fast(c: _Cursor, depth: int, below: int, ff, general, *args):
     return general(c, depth, *args)
 
 
-
 # A peer sends the same DataToExport again and again (the same names, units, labels, array sizes: only its
 # timestamps and the arrays' values change). The first one read by _ff_dte leaves a template: its bytes
 # outside those values, the places of the values, what it was charged and the fields to rebuild it from. A
