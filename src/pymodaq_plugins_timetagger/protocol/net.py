@@ -54,6 +54,11 @@ class SocketReader:
     def unread(self, data: bytes) -> None:
         self._buf[:0] = data
 
+    def peek(self, n: int) -> bytes:
+        """Up to ``n`` bytes already received and not yet read (read-only: nothing is consumed, the socket is
+        not read)."""
+        return bytes(self._buf[:n])
+
     def set_deadline(self, seconds: float | None) -> None:
         """Everything read until the next :meth:`wait_message` must arrive within ``seconds``."""
         self._deadline = None if seconds is None else time.monotonic() + seconds

@@ -255,8 +255,8 @@ _ENC_EXACT: dict = {
     str: _enc_exact_str, float: _enc_exact_float, int: _enc_exact_int, list: _enc_exact_list,
     np.ndarray: _enc_exact_ndarray,
     Axis: lambda obj, parts, depth: _enc_axis(obj, parts, depth),
-    DataWithAxes: lambda obj, parts, depth: _enc_dwa(obj, parts, depth),
-    DataToExport: lambda obj, parts, depth: _enc_dte(obj, parts, depth),
+    DataWithAxes: lambda obj, parts, depth: _enc_dwa_fast(obj, parts, depth),
+    DataToExport: lambda obj, parts, depth: _enc_dte_fast(obj, parts, depth),
 }
 
 
@@ -348,6 +348,162 @@ def _enc_extra(d, names: list, parts: list, depth: int):
         _enc(d.extra[n], parts, depth + 1)
 
 
+# Fast paths of the encoder for a DataToExport / DataWithAxes in the usual form (exact types, 1-D C-contiguous
+# arrays of the accepted dtypes, no extra attributes...): the same bytes as the general encoders above, in a
+# few parts (the small fixed fields joined, each array's data as a memoryview). They write nothing unless the
+# whole object is in that form (every check of the general path holds); otherwise the general encoder encodes
+# it (and raises its own error).
+
+_DWA_HEADER_BYTES = {tn: _header(tn) for tn in DWA_TYPE_NAMES}
+_DTE_HEADER_BYTES = {tn: _header(tn) for tn in DTE_TYPE_NAMES}
+_SOURCE_BYTES, _DIM_BYTES, _DISTRIBUTION_BYTES = (
+    {v: _HEADER_STR + _lp(v.encode("ascii")) for v in choices} for choices in (_SOURCES, _DIMS, _DISTRIBUTIONS))
+_NDARRAY_HEADS = {descr: _HEADER_NDARRAY + _lp(descr.encode("ascii")) for descr in _DTYPES}
+_HEADER_AXIS = _header("Axis")
+_EMPTY_LIST_BYTES = _HEADER_LIST + _U32.pack(0)
+_INT_HEAD = _HEADER_INT + _I8_PREFIX
+_FLOAT_HEAD = _HEADER_FLOAT + _F8_PREFIX
+_ARRAY_COUNTS = struct.Struct(">III")  # nbytes, ndim (1), length
+_I64_MIN, _I64_END = -(1 << 63), 1 << 63
+
+
+#: str -> its str object, for the short strings a peer sends again and again (names, units, labels)
+_STR_OBJECTS: dict = {}
+_MAX_STR_OBJECTS = 256
+_MAX_CACHED_STR = 64
+
+
+def _fast_str(s, seg: list) -> bool:
+    """Append the str object of an exact str to seg; False (nothing appended) if it is not one or not UTF-8."""
+    if type(s) is not str:
+        return False
+    obj = _STR_OBJECTS.get(s)
+    if obj is None:
+        try:
+            b = s.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        if len(b) > _U32_MAX:
+            return False
+        obj = _HEADER_STR + _U32.pack(len(b)) + b
+        if len(b) <= _MAX_CACHED_STR:
+            if len(_STR_OBJECTS) >= _MAX_STR_OBJECTS:
+                _STR_OBJECTS.clear()
+            _STR_OBJECTS[s] = obj
+    seg.append(obj)
+    return True
+
+
+def _fast_array(a, seg: list, out: list) -> bool:
+    """Append an ndarray object of a 1-D C-contiguous array: its head to seg, then seg joined and the raw data
+    to out (seg emptied); False (nothing changed) if the array is not of that form."""
+    if type(a) is not np.ndarray or a.ndim != 1:
+        return False
+    head = _NDARRAY_HEADS.get(a.dtype.str)
+    if head is None:
+        return False
+    try:
+        raw = memoryview(a).cast("B")  # its bytes (tests: every accepted dtype)
+    except TypeError:  # not C-contiguous
+        return False
+    if len(raw) > _U32_MAX:
+        return False
+    seg.append(head)
+    seg.append(_ARRAY_COUNTS.pack(len(raw), 1, a.shape[0]))
+    out.append(b"".join(seg))
+    seg.clear()
+    out.append(raw)
+    return True
+
+
+def _fast_dwa_parts(d, depth: int, out: list, seg: list) -> bool:
+    """The DataWithAxes ``d`` encoded at ``depth`` appended to out/seg (see _fast_array), or False: then out and
+    seg may hold part of it (the caller drops them)."""
+    tn = d.type_name
+    head = _DWA_HEADER_BYTES.get(tn) if type(tn) is str else None
+    if head is None or type(d.timestamp) is not float or depth + 3 > MAX_DEPTH:
+        return False
+    seg += (head, _FLOAT_HEAD, _F64.pack(d.timestamp))
+    if not _fast_str(d.name, seg):
+        return False
+    choices = (_SOURCE_BYTES.get(d.source) if type(d.source) is str else None,
+               _DIM_BYTES.get(d.dim) if type(d.dim) is str else None,
+               _DISTRIBUTION_BYTES.get(d.distribution) if type(d.distribution) is str else None)
+    data, labels, nav, axes, errors = d.data, d.labels, d.nav_indexes, d.axes, d.errors
+    if errors is None:
+        errors = []
+    if (None in choices or type(data) is not list or type(labels) is not list or type(nav) is not list
+            or type(axes) is not list or type(errors) is not list or type(d.extra) is not dict or d.extra):
+        return False
+    seg += choices
+    seg += (_HEADER_LIST, _U32.pack(len(data)))
+    for a in data:
+        if not _fast_array(a, seg, out):
+            return False
+    if not _fast_str(d.units, seg):
+        return False
+    seg += (_HEADER_LIST, _U32.pack(len(labels)))
+    for lab in labels:
+        if not _fast_str(lab, seg):
+            return False
+    if not _fast_str(d.origin, seg):
+        return False
+    seg += (_HEADER_LIST, _U32.pack(len(nav)))
+    for i in nav:
+        if type(i) is not int or not 0 <= i < _I64_END:
+            return False
+        seg += (_INT_HEAD, _I64.pack(i))
+    seg += (_HEADER_LIST, _U32.pack(len(axes)))
+    for ax in axes:
+        if type(ax) is not Axis:
+            return False
+        seg.append(_HEADER_AXIS)
+        if not (_fast_str(ax.label, seg) and _fast_str(ax.units, seg) and _fast_array(ax.data, seg, out)):
+            return False
+        index, spread_order = ax.index, ax.spread_order
+        if (type(index) is not int or type(spread_order) is not int or not 0 <= index < _I64_END
+                or not _I64_MIN <= spread_order < _I64_END):
+            return False
+        seg += (_INT_HEAD, _I64.pack(index), _INT_HEAD, _I64.pack(spread_order))
+    seg += (_HEADER_LIST, _U32.pack(len(errors)))
+    for a in errors:
+        if not _fast_array(a, seg, out):
+            return False
+    seg.append(_EMPTY_LIST_BYTES)  # no extra attributes
+    return True
+
+
+def _enc_dwa_fast(d, parts: list, depth: int):
+    out: list = []
+    seg: list = []
+    if not _fast_dwa_parts(d, depth, out, seg):
+        _enc_dwa(d, parts, depth)
+        return
+    out.append(b"".join(seg))
+    parts += out
+
+
+def _enc_dte_fast(d, parts: list, depth: int):
+    tn = d.type_name
+    head = _DTE_HEADER_BYTES.get(tn) if type(tn) is str else None
+    items = d.data
+    if (head is not None and type(d.timestamp) is float and type(items) is list and type(d.extra) is dict
+            and not d.extra):
+        out: list = []
+        seg = [head, _FLOAT_HEAD, _F64.pack(d.timestamp)]
+        if _fast_str(d.name, seg):
+            seg += (_HEADER_LIST, _U32.pack(len(items)))
+            for item in items:
+                if type(item) is not DataWithAxes or not _fast_dwa_parts(item, depth + 2, out, seg):
+                    break
+            else:
+                seg.append(_EMPTY_LIST_BYTES)  # no extra attributes
+                out.append(b"".join(seg))
+                parts += out
+                return
+    _enc_dte(d, parts, depth)
+
+
 def _encode_parts(obj) -> list:
     parts: list = []
     try:
@@ -375,6 +531,12 @@ def encode_frames(*objs) -> bytes:
     """``frame(encode(o))`` for each object, concatenated with a single copy (one ``sendall``)."""
     out: list = []
     for obj in objs:
+        if type(obj) is str:  # a command: its str object, cached if short
+            seg: list = []
+            if _fast_str(obj, seg):
+                out.append(_u32(len(seg[0]), "frame length"))
+                out.append(seg[0])
+                continue
         parts = _encode_parts(obj)
         out.append(_u32(sum(len(p) for p in parts), "frame length"))
         out.extend(parts)
@@ -386,10 +548,13 @@ def encode_frames(*objs) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 class _Cursor:
-    __slots__ = ("buf", "pos", "end", "objects_left", "alloc_left")
+    __slots__ = ("buf", "data", "pos", "end", "objects_left", "alloc_left")
 
-    def __init__(self, buf: memoryview):
+    def __init__(self, buf: memoryview, data=b""):
         self.buf = buf
+        #: the same bytes as a bytes/bytearray (what the fast paths compare headers with), or b"" (no fast path
+        #: matches: every object then takes the general path)
+        self.data = data
         self.pos = 0
         self.end = len(buf)
         self.objects_left = MAX_OBJECTS
@@ -681,6 +846,367 @@ _TYPE_NAMES_B = tuple(n.encode("ascii") for n in TYPE_NAMES)
 _DECODERS_B = {k.encode("ascii"): v for k, v in _DECODERS.items()}
 
 
+# ---------------------------------------------------------------------------------------------
+# Dialect 1: decoding fast paths
+# ---------------------------------------------------------------------------------------------
+# An Axis, DataWithAxes or DataToExport is first read by a pure function (_ff_*) that accepts only the one
+# form our encoder and pymodaq_utils write (each field of its expected type, in standard dtypes, 1-D
+# non-bool arrays, no extra attributes...) and returns the object with the position after it and the
+# objects and bytes the general decoder would have charged for it, or None at the first deviation. The
+# cursor takes that result only if the charges fit the limits left (the charges only ever decrease them:
+# the general decoder would have hit no limit either); otherwise the general decoder reads the same bytes
+# from the same cursor and gives its own result or error. The general decoders stay as _DECODERS (tests
+# compare the two on corrupted and truncated frames).
+
+_NDARRAY_F8_HEAD = _NDARRAY_HEADS["<f8"]
+_DTYPE_F8 = _DTYPES["<f8"]
+_ARRAY_COST = OBJECT_COST + NDARRAY_COST
+#: the objects and bytes (besides its strings' characters) an Axis body is charged: label, units, data, two ints
+_AXIS_OBJECTS, _AXIS_ALLOC = 8, 2 * OBJECT_COST + _ARRAY_COST + 2 * OBJECT_COST
+#: a DataWithAxes' type header by its bytes (u32 length + name) -> its type name
+_DWA_HEADERS = {h: tn for tn, h in _DWA_HEADER_BYTES.items()}
+#: the deepest object of a fast-path Axis / DataWithAxes / DataToExport, below the object itself
+_AXIS_DEPTH, _DWA_DEPTH, _DTE_DEPTH = 1, 3, 5
+#: what the pure readers may raise on truncated input (they are then simply not taken)
+_FF_MISS = (struct.error, UnicodeDecodeError)
+
+
+def _ff_str(data, buf, pos: int):
+    """(str, position after it) of a str object at ``pos``, or None."""
+    if not data.startswith(_HEADER_STR, pos):
+        return None
+    (n,) = _U32.unpack_from(data, pos + 7)
+    p = pos + 11
+    if n > len(data) - p:
+        return None
+    return data[p:p + n].decode("utf-8"), p + n
+
+
+def _ff_array(data, buf, pos: int, rec=None):
+    """(array, position after it) of a 1-D, non-bool ndarray object at ``pos``, or None. ``rec``: a list to
+    append (position, dtype, count) of its raw data to."""
+    if data.startswith(_NDARRAY_F8_HEAD, pos):  # the usual dtype, without a look-up
+        p = pos + 18
+        dt = _DTYPE_F8
+    else:
+        if not data.startswith(_HEADER_NDARRAY, pos):
+            return None
+        (k,) = _U32.unpack_from(data, pos + 11)
+        p = pos + 15
+        if k > _MAX_DESCR_LEN or k > len(data) - p:
+            return None
+        hit = _DTYPES_B.get(buf[p:p + k].tobytes())
+        if hit is None:
+            return None
+        p += k
+        dt = hit[1]
+    nbytes, ndim, count = _ARRAY_COUNTS.unpack_from(data, p)
+    p += 12
+    if ndim != 1 or dt.kind == "b" or count * dt.itemsize != nbytes or nbytes > len(data) - p:
+        return None
+    if rec is not None:
+        rec.append((p, dt, count))
+    return np.frombuffer(data, dt, count, p), p + nbytes
+
+
+def _ff_list(data, pos: int):
+    """(item count, position of the first item) of a list object at ``pos`` (its count checked as _dec_seq
+    does), or None."""
+    if not data.startswith(_HEADER_LIST, pos):
+        return None
+    (n,) = _U32.unpack_from(data, pos + 8)
+    pos += 12
+    if n * MIN_OBJECT_SIZE > len(data) - pos:
+        return None
+    return n, pos
+
+
+def _ff_arrays(data, buf, pos: int, objs_left: int, alloc_left: int, rec):
+    """(arrays, position after) of a list of 1-D non-bool ndarray objects at ``pos`` (see _ff_array), or None
+    (also if they would be charged more than ``objs_left`` objects or ``alloc_left`` bytes)."""
+    got = _ff_list(data, pos)
+    if got is None:
+        return None
+    n, pos = got
+    if 1 + 2 * n > objs_left or OBJECT_COST + n * _ARRAY_COST > alloc_left:
+        return None
+    arrays = []
+    for _ in range(n):
+        got = _ff_array(data, buf, pos, rec)
+        if got is None:
+            return None
+        arrays.append(got[0])
+        pos = got[1]
+    return arrays, pos
+
+
+def _ff_axis(data, buf, pos: int, objs_left: int, alloc_left: int, rec=None):
+    """(Axis, position after, objects, bytes charged) of an Axis body at ``pos``, or None (also if it would be
+    charged more than ``objs_left`` objects or about ``alloc_left`` bytes: the limits are checked exactly by the
+    caller, these bounds only keep what a refused frame allocates here near what the general decoder would)."""
+    if objs_left < _AXIS_OBJECTS or alloc_left < _AXIS_ALLOC:
+        return None
+    got = _ff_str(data, buf, pos)
+    if got is None:
+        return None
+    label, p = got
+    alloc = p - pos - 11
+    got = _ff_str(data, buf, p)
+    if got is None:
+        return None
+    units, q = got
+    alloc += q - p - 11
+    got = _ff_array(data, buf, q, rec)
+    if got is None or not data.startswith(_INT_HEAD, got[1]) or not data.startswith(_INT_HEAD, got[1] + 26):
+        return None
+    arr, p = got
+    (index,) = _I64.unpack_from(data, p + 18)
+    (spread_order,) = _I64.unpack_from(data, p + 44)
+    if index < 0:
+        return None
+    return (Axis(label=label, units=units, data=arr, index=index, spread_order=spread_order), p + 52,
+            _AXIS_OBJECTS, alloc + _AXIS_ALLOC)
+
+
+def _ff_dwa(data, buf, pos: int, objs_left: int, alloc_left: int, tn: str, rec=None):
+    """(DataWithAxes, position after, objects, bytes charged) of a DataWithAxes body at ``pos``, or None
+    (``rec``: a list to append the places of its timestamp and array data to, see _ff_array; the limits: see
+    _ff_axis, checked before each list's items are read)."""
+    if not data.startswith(_FLOAT_HEAD, pos):
+        return None
+    (ts,) = _F64.unpack_from(data, pos + 20)
+    if rec is not None:
+        rec.append((pos + 20, None, 1))
+    pos += 28
+    objects = 1
+    alloc = OBJECT_COST
+    strs = []
+    for _ in range(4):  # name, source, dim, distribution
+        got = _ff_str(data, buf, pos)
+        if got is None:
+            return None
+        strs.append(got[0])
+        alloc += got[1] - pos - 11 + OBJECT_COST
+        pos = got[1]
+    name, source, dim, distribution = strs
+    if source not in _SOURCES or dim not in _DIMS or distribution not in _DISTRIBUTIONS:
+        return None
+    got = _ff_arrays(data, buf, pos, objs_left - 9, alloc_left - alloc, rec)
+    if got is None:
+        return None
+    arrays, pos = got
+    objects += 9 + 2 * len(arrays)
+    alloc += OBJECT_COST + len(arrays) * _ARRAY_COST
+    got = _ff_str(data, buf, pos)
+    if got is None:
+        return None
+    units = got[0]
+    alloc += got[1] - pos - 11 + OBJECT_COST
+    pos = got[1]
+    got = _ff_list(data, pos)
+    if got is None:
+        return None
+    n, pos = got
+    objects += 3 + 2 * n  # units (2), the labels list and each label
+    alloc += OBJECT_COST + n * OBJECT_COST
+    if objects > objs_left or alloc > alloc_left:
+        return None
+    labels = []
+    for _ in range(n):
+        got = _ff_str(data, buf, pos)
+        if got is None:
+            return None
+        labels.append(got[0])
+        alloc += got[1] - pos - 11
+        pos = got[1]
+    got = _ff_str(data, buf, pos)  # origin
+    if got is None or not data.startswith(_EMPTY_LIST_BYTES, got[1]):  # then nav_indexes: []
+        return None
+    origin = got[0]
+    alloc += got[1] - pos - 11 + OBJECT_COST + OBJECT_COST
+    pos = got[1] + 12
+    got = _ff_list(data, pos)
+    if got is None:
+        return None
+    n, pos = got
+    objects += 4 + n  # origin (2), nav_indexes (1), the axes list and each Axis header
+    alloc += OBJECT_COST + n * OBJECT_COST
+    axes = []
+    for _ in range(n):
+        if not data.startswith(_HEADER_AXIS, pos):
+            return None
+        got = _ff_axis(data, buf, pos + 8, objs_left - objects, alloc_left - alloc, rec)
+        if got is None:
+            return None
+        axes.append(got[0])
+        pos = got[1]
+        objects += got[2]
+        alloc += got[3]
+    got = _ff_arrays(data, buf, pos, objs_left - objects, alloc_left - alloc, rec)
+    if got is None:
+        return None
+    errors, pos = got
+    objects += 1 + 2 * len(errors)
+    alloc += OBJECT_COST + len(errors) * _ARRAY_COST
+    if not data.startswith(_EMPTY_LIST_BYTES, pos):  # extra attribute names: none
+        return None
+    return (DataWithAxes(name=name, data=arrays, dim=dim, units=units, labels=labels, axes=axes, source=source,
+                         distribution=distribution, origin=origin, nav_indexes=[], errors=errors, extra={},
+                         timestamp=ts, type_name=tn),
+            pos + 12, objects + 1, alloc + OBJECT_COST)
+
+
+def _ff_dte(data, buf, pos: int, objs_left: int, alloc_left: int, tn: str, rec=None):
+    """(DataToExport, position after, objects, bytes charged) of a DataToExport body at ``pos``, or None
+    (``rec`` and the limits: see _ff_dwa)."""
+    if not data.startswith(_FLOAT_HEAD, pos):
+        return None
+    (ts,) = _F64.unpack_from(data, pos + 20)
+    if rec is not None:
+        rec.append((pos + 20, None, 1))
+    got = _ff_str(data, buf, pos + 28)
+    if got is None:
+        return None
+    name = got[0]
+    alloc = got[1] - pos - 39 + 3 * OBJECT_COST  # timestamp, name (2 objects, 1 header), data list
+    got = _ff_list(data, got[1])
+    if got is None:
+        return None
+    n, pos = got
+    objects = 4 + n
+    alloc += n * OBJECT_COST
+    items = []
+    for _ in range(n):
+        (k,) = _U32.unpack_from(data, pos)
+        dwa_tn = _DWA_HEADERS.get(buf[pos:pos + 4 + k].tobytes())
+        if dwa_tn is None:
+            return None
+        got = _ff_dwa(data, buf, pos + 4 + k, objs_left - objects, alloc_left - alloc, dwa_tn, rec)
+        if got is None:
+            return None
+        items.append(got[0])
+        pos = got[1]
+        objects += got[2]
+        alloc += got[3]
+    if not data.startswith(_EMPTY_LIST_BYTES, pos):  # extra attribute names: none
+        return None
+    return (DataToExport(name=name, data=items, extra={}, timestamp=ts, type_name=tn), pos + 12,
+            objects + 1, alloc + OBJECT_COST)
+
+
+def _dec_fast(c: _Cursor, depth: int, below: int, ff, general, *args):
+    """The object read by the pure reader ``ff`` if it reads it and its charges fit (and its deepest object,
+    ``below`` levels down, is within MAX_DEPTH), else ``general(c, depth, *args)`` from the same cursor."""
+    if depth + below <= MAX_DEPTH:
+        try:
+            got = ff(c.data, c.buf, c.pos, c.objects_left, c.alloc_left, *args)
+        except _FF_MISS:
+            got = None
+        if got is not None and got[2] <= c.objects_left and got[3] <= c.alloc_left:
+            c.pos = got[1]
+            c.objects_left -= got[2]
+            c.alloc_left -= got[3]
+            return got[0]
+    return general(c, depth, *args)
+
+
+# A peer sends the same DataToExport again and again (the same names, units, labels, array sizes: only its
+# timestamps and the arrays' values change). The first one read by _ff_dte leaves a template: its bytes
+# outside those values, the places of the values, what it was charged and the fields to rebuild it from. A
+# later body of the same type and size whose bytes outside the values are the same is, for the general
+# decoder too, the same object with the values read from their places (any 8 bytes are a float64, any bytes
+# a non-bool array) and the same charges.
+
+class _Template:
+    __slots__ = ("fixed", "values", "size", "objects", "alloc", "fields")
+
+    def __init__(self, data, start: int, got, rec: list, tn: str):
+        dte, end, self.objects, self.alloc = got
+        self.size = end - start
+        self.fixed = []
+        self.values = []
+        prev = start
+        for p, dt, count in rec:  # in increasing positions
+            self.fixed.append((prev - start, bytes(data[prev:p])))
+            self.values.append((p - start, dt, count))
+            prev = p + (8 if dt is None else count * dt.itemsize)
+        self.fixed.append((prev - start, bytes(data[prev:end])))
+        self.fields = (dte.name, tn, tuple(
+            (d.type_name, d.name, d.source, d.dim, d.distribution, d.units, tuple(d.labels), d.origin,
+             len(d.data), tuple((a.label, a.units, a.index, a.spread_order) for a in d.axes), len(d.errors))
+            for d in dte.data))
+
+    def rebuild(self, data, pos: int) -> DataToExport:
+        vals = iter([_F64.unpack_from(data, pos + off)[0] if dt is None else np.frombuffer(data, dt, n, pos + off)
+                     for off, dt, n in self.values])
+        name, tn, dwas = self.fields
+        ts = next(vals)
+        items = []
+        for dtn, dname, source, dim, distribution, units, labels, origin, n_data, axes, n_errors in dwas:
+            dts = next(vals)
+            arrays = [next(vals) for _ in range(n_data)]
+            ax = [Axis(label=lab, units=u, data=next(vals), index=i, spread_order=so) for lab, u, i, so in axes]
+            errors = [next(vals) for _ in range(n_errors)]
+            items.append(DataWithAxes(name=dname, data=arrays, dim=dim, units=units, labels=list(labels), axes=ax,
+                                      source=source, distribution=distribution, origin=origin, nav_indexes=[],
+                                      errors=errors, extra={}, timestamp=dts, type_name=dtn))
+        return DataToExport(name=name, data=items, extra={}, timestamp=ts, type_name=tn)
+
+
+#: (type name, bytes from the body to the end of the buffer) -> _Template (a few: cleared when full); only
+#: for small forms: at most _MAX_TEMPLATE_OBJECTS objects and _MAX_TEMPLATE_BYTES bytes outside their values
+_TEMPLATES: dict = {}
+_MAX_TEMPLATES = 32
+_MAX_TEMPLATE_OBJECTS = 256
+_MAX_TEMPLATE_BYTES = 4096
+
+
+def _dec_dte_fast(c: _Cursor, depth: int, tn: str) -> DataToExport:
+    """A DataToExport as _dec_dte reads it: by its template, else _ff_dte (leaving a template), else _dec_dte."""
+    if depth + _DTE_DEPTH <= MAX_DEPTH:
+        data = c.data
+        pos = c.pos
+        key = (tn, c.end - pos)
+        t = _TEMPLATES.get(key)
+        if t is not None and t.objects <= c.objects_left and t.alloc <= c.alloc_left:
+            for off, fixed in t.fixed:
+                if not data.startswith(fixed, pos + off):
+                    break
+            else:
+                c.pos = pos + t.size
+                c.objects_left -= t.objects
+                c.alloc_left -= t.alloc
+                return t.rebuild(data, pos)
+        try:
+            got = _ff_dte(data, c.buf, pos, c.objects_left, c.alloc_left, tn)
+        except _FF_MISS:
+            got = None
+        if got is not None and got[2] <= c.objects_left and got[3] <= c.alloc_left:
+            if got[2] <= _MAX_TEMPLATE_OBJECTS:
+                rec: list = []
+                t = _Template(data, pos, _ff_dte(data, c.buf, pos, c.objects_left, c.alloc_left, tn, rec), rec, tn)
+                if sum(len(fixed) for _, fixed in t.fixed) <= _MAX_TEMPLATE_BYTES:
+                    if len(_TEMPLATES) >= _MAX_TEMPLATES:
+                        _TEMPLATES.clear()
+                    _TEMPLATES[key] = t
+            c.pos = got[1]
+            c.objects_left -= got[2]
+            c.alloc_left -= got[3]
+            return got[0]
+    return _dec_dte(c, depth, tn)
+
+
+#: the handlers _dec and read_frame use: the general decoders, with the fast paths for Axis, DataWithAxes and
+#: DataToExport (every type name of theirs)
+_HANDLERS: dict = dict(_DECODERS, Axis=lambda c, d: _dec_fast(c, d, _AXIS_DEPTH, _ff_axis, _dec_axis))
+for _tn in DWA_TYPE_NAMES:
+    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_fast(c, d, _DWA_DEPTH, _ff_dwa, _dec_dwa, tn))(_tn)
+for _tn in DTE_TYPE_NAMES:
+    _HANDLERS[_tn] = (lambda tn: lambda c, d: _dec_dte_fast(c, d, tn))(_tn)
+del _tn
+_HANDLERS_B = {k.encode("ascii"): v for k, v in _HANDLERS.items()}
+
+
 def _dec(c: _Cursor, depth: int):
     # the hot path of every decoded object: the cursor's u32/take inlined (same checks, same messages),
     # the handler found by the name's bytes without decoding them
@@ -698,7 +1224,7 @@ def _dec(c: _Cursor, depth: int):
         raise ProtocolError(f"truncated: needed {n} bytes, {c.end - pos} left")
     raw = c.buf[pos:pos + n].tobytes()
     c.pos = pos + n
-    handler = _DECODERS_B.get(raw)
+    handler = _HANDLERS_B.get(raw)
     if handler is None:
         shown = raw.decode("ascii") if raw.isascii() else raw
         raise ProtocolError(f"unknown type name {shown!r}")
@@ -713,7 +1239,7 @@ def decode(payload, max_size: int = DEFAULT_MAX_FRAME):
     mv = memoryview(payload)
     if mv.ndim != 1 or mv.itemsize != 1:
         mv = mv.cast("B")
-    c = _Cursor(mv)
+    c = _Cursor(mv, payload if type(payload) in (bytes, bytearray) else b"")
     obj = _dec(c, 0)
     if c.left:
         raise ProtocolError(f"{c.left} trailing bytes after the object")
@@ -759,9 +1285,10 @@ def read_frame(read: Callable[[int], bytes], max_size: int = DEFAULT_MAX_FRAME, 
         shown = name if raw.isascii() else raw
         unknown = "unknown type name " if name not in _DECODERS else ""
         raise ProtocolError(f"expected {' or '.join(expect)}, got {unknown}{shown!r}")
-    c = _Cursor(memoryview(_read_exact(read, n - 4 - k)))
+    payload = _read_exact(read, n - 4 - k)
+    c = _Cursor(memoryview(payload), payload if type(payload) in (bytes, bytearray) else b"")
     c.charge(OBJECT_COST)
-    obj = _DECODERS[name](c, 0)
+    obj = _HANDLERS[name](c, 0)
     if c.left:
         raise ProtocolError(f"{c.left} trailing bytes after the object")
     return obj

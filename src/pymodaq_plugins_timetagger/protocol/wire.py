@@ -86,6 +86,15 @@ class Pymodaq5Wire(Wire):
         return pymodaq5.read_frame(self.reader.read, max_size, expect)
 
     def read_command(self) -> str:
+        # a cached command whose whole frame is already received: the command, without decoding (the frame is
+        # one the general path reads as that command); anything else: the general path
+        head = self.reader.peek(_LONGEST_COMMAND_FRAME)
+        if len(head) >= 4:
+            size = 4 + int.from_bytes(head[:4], "big")
+            cmd = _COMMAND_FRAMES.get(head[:size])
+            if cmd is not None and size - 4 <= self.max_frame:
+                self.reader.read(size)
+                return cmd
         cmd = self._read(("str",))
         if not isinstance(cmd, str):
             raise ProtocolError(f"expected a command string, got {type(cmd).__name__}")
@@ -173,6 +182,11 @@ class ClassicWire(Wire):
 _COMMAND_BYTES: dict = {}
 #: commands sent without arguments whose bytes are kept (a fixed set: the cache cannot grow)
 _CACHED_COMMANDS = frozenset(SEND_DATA.values()) | {"Quit", *CLIENT_TYPES}
+
+
+#: the whole PyMoDAQ 5 frame of each cached command -> the command (Pymodaq5Wire.read_command)
+_COMMAND_FRAMES = {pymodaq5.encode_frames(c): c for c in _CACHED_COMMANDS}
+_LONGEST_COMMAND_FRAME = max(map(len, _COMMAND_FRAMES))
 
 
 def _command_bytes(dialect: str, command: str) -> bytes:
