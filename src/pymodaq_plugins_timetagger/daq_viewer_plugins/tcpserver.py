@@ -152,10 +152,7 @@ class TCPServerViewerBase(AsyncViewerBase):
             return
         timeout = float(self.settings["grab_timeout_s"])
         self._grab_deadline = time.monotonic() + timeout
-        if _client_ready(server):
-            self._send_request(server, timeout)
-        else:
-            self._wait_and_request(server, timeout)
+        self._send_request(server, timeout)  # no client: retry_grab waits for one
 
     def _send_request(self, server: BridgeServer, timeout: float) -> None:
         """The request goes out from this thread and its reply is read and decoded by the connection's thread,
@@ -173,11 +170,12 @@ class TCPServerViewerBase(AsyncViewerBase):
         self._arm_expiry()
 
     def _wait_and_request(self, server: BridgeServer, timeout: float) -> None:
-        """No client ready: a job thread waits for one (up to ``timeout`` s) and then asks it."""
+        """No client ready: a job thread waits for one (up to ``timeout`` s, the rest of the grab's) and asks it."""
         self._fast_grab = False
         client, dim = self._selected_id(), self.dim
         arrived, aborted = self._client_arrived, threading.Event()
-        self.start_job(lambda: request_waiting(server, dim, client, timeout, arrived, aborted),
+        grab_timeout = float(self.settings["grab_timeout_s"])
+        self.start_job(lambda: request_waiting(server, dim, client, timeout, arrived, aborted, grab_timeout),
                        abort=aborted.set)
 
     def retry_grab(self, outcome) -> bool:
@@ -472,7 +470,7 @@ def _added(group, wanted: list[dict]) -> int:
 
 
 def request_waiting(server: BridgeServer, dim: str, client_id: int | None, timeout_s: float,
-                    arrived: threading.Event, aborted: threading.Event):
+                    arrived: threading.Event, aborted: threading.Event, grab_timeout_s: float | None = None):
     """``server.request``, waiting up to ``timeout_s`` in all for a client to (re)connect if none is there.
 
     ``arrived`` is set (by the plugin's event listener) when a client connects or sends its settings;
@@ -488,7 +486,8 @@ def request_waiting(server: BridgeServer, dim: str, client_id: int | None, timeo
                 raise
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise type(e)(f"{e} (waited {timeout_s:g} s for a client)") from None
+                waited = timeout_s if grab_timeout_s is None else grab_timeout_s
+                raise type(e)(f"{e} (waited {waited:g} s for a client)") from None
             arrived.clear()
             while not _client_ready(server) and remaining > 0:
                 if aborted.is_set():

@@ -192,6 +192,9 @@ class _Connection:
         self.pending: list[_Pending] = []   # in request order
         # held by whoever reads the socket: the connection's thread, or a request reading its own reply
         self.read_lock = threading.Lock()
+        # requests settled by the messages just read, settled (callbacks run) once the reader is done: a
+        # callback that wakes another thread comes last, when this one is about to wait again
+        self.answered: list[_Pending] = []
         self._poll = None
         if hasattr(select, "poll"):
             self._poll = select.poll()
@@ -376,7 +379,9 @@ class BridgeServer:
             except Exception as e:
                 self._drop(conn, self._failure(conn, e))
             finally:
+                answered, conn.answered = conn.answered, []
                 conn.read_lock.release()
+                _settle(answered)
         if not pending.event.is_set() and self.expire(pending, timeout):
             raise pending.error
         pending.event.wait()
@@ -562,10 +567,17 @@ class BridgeServer:
             while not self._stopping.is_set() and not conn.closed.is_set():
                 # wait for bytes without reading them: a request may be reading its own reply meanwhile
                 conn.readable(None)
-                with conn.read_lock:
-                    if conn.closed.is_set() or not conn.readable(0):
-                        continue  # what woke us was read by a request (or the connection was dropped)
-                    self._read_one(conn, None)
+                answered: list = []
+                try:
+                    with conn.read_lock:
+                        if conn.closed.is_set() or not conn.readable(0):
+                            continue  # what woke us was read by a request (or the connection was dropped)
+                        try:
+                            self._read_one(conn, None)
+                        finally:
+                            answered, conn.answered = conn.answered, []
+                finally:
+                    _settle(answered)
         except _ClientQuit:
             reason = "the client said Quit"
         except Exception as e:
@@ -701,7 +713,7 @@ class BridgeServer:
             logger.error("bridge: %s", pending.error)
         except ProtocolError as e:
             pending.error = ClientReportedError(f"client {conn.info.label} sent unusable data: {e}")
-        pending.settle()
+        conn.answered.append(pending)
 
     def _fail_first(self, conn: _Connection, error: BridgeError) -> None:
         """The client reported an error instead of data: fail its oldest pending request now."""
@@ -713,7 +725,7 @@ class BridgeServer:
                 return
             pending = conn.pending.pop(0)  # no 'Done' will come for it: nothing is owed
         pending.error = error
-        pending.settle()
+        conn.answered.append(pending)
 
     def _drop(self, conn: _Connection, reason: str) -> None:
         with self._lock:
@@ -747,6 +759,11 @@ class BridgeServer:
         if ip.version == 6 and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.allowed)
+
+
+def _settle(requests: list) -> None:
+    for r in requests:
+        r.settle()
 
 
 def check_reply_dim(dte: data_model.DataToExport, dim: str) -> None:
