@@ -1,8 +1,11 @@
 """Server core of the bridge (Qt-free): listen, accept clients, ask them for data, mirror their settings.
 
-One thread accepts connections; one thread per client reads its messages (blocking reads: nothing
-polls, nothing sleeps). Replies carry no request id in this protocol, so the server keeps them in order
-by construction:
+One thread accepts connections; one thread per client waits until its socket has bytes (a blocking
+``poll``/``select``: nothing sleeps in slices) and reads its messages. Whoever reads holds the connection's
+read lock: :meth:`BridgeServer.request` reads its own reply in the calling thread when the connection's thread
+is not reading (no hand-over between threads), with the same code; :meth:`BridgeServer.submit` leaves the
+reading to the connection's thread and calls back. Replies carry no request id in this protocol, so the server
+keeps them in order by construction:
 
 * a request is recorded and its ``Send Data xD`` written under one per-connection lock, so the wire
   order of requests is the order in which replies are matched to them (a 0D and a 1D viewer asking one
