@@ -9,9 +9,28 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # PYMODAQ_TIMETAGGER_KERNELS=numba runs the suite on numba's.
 os.environ.setdefault("PYMODAQ_TIMETAGGER_KERNELS", "numpy")
 
+import gc  # noqa: E402
+
 import pytest  # noqa: E402
 
 from pymodaq_plugins_timetagger.hardware import simulator as TT  # noqa: E402
+
+
+# Python's cycle collector runs in whichever thread allocates when it triggers: in this long process, often a
+# non-Qt one (a grab job, a bridge connection, a DAQ_Viewer's hardware thread). The DAQ_Viewers, DAQ_Scans and
+# Dashboards the tests close leave PyMoDAQ's Qt objects in reference cycles; deleted there, outside their own
+# thread, a Qt object leaves its timers registered, and a later event loop fires them on freed memory (a segfault
+# in QTimerInfoList::activateTimers, seen in 1 of 2 or 3 runs of test_remote_responder + test_remote_server).
+# So the collector runs here only, in the main thread, after each test (pyqtgraph's GarbageCollector does the
+# same for applications). Our own plugins keep no cycle once closed: tests/test_plugin_lifetime.py.
+def pytest_configure(config):
+    gc.disable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_in_the_main_thread():
+    yield
+    gc.collect()
 
 
 @pytest.fixture
