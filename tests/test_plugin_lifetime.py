@@ -9,14 +9,14 @@ collected in the link's thread. These tests keep the collector off and check tha
 plugin: each cycle removed, the plugin is gone as soon as the test drops it.
 """
 import gc
-import threading
 import weakref
 
 import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, make_detector
 
 from tests.support.bridge import start_client, stop_client
-from tests.support.processes import pump, pump_until
+from tests.support.processes import in_thread, pump, pump_until
+from tests.support.viewers import link_to_server
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerCountrate import \
     DAQ_0DViewer_TimeTaggerCountrate
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerCorrelation import \
@@ -38,12 +38,15 @@ def no_collector():
         gc.enable()
 
 
-def held_by(ref) -> str:
-    """What still refers to the object of ``ref`` (for the failure message)."""
+def assert_freed(ref, settle_s: float = 0.1) -> None:
+    """The object of ``ref`` (a closed plugin the test no longer refers to) is gone once Qt's events are handled;
+    else the failure names the types of what still refers to it."""
+    pump(settle_s)
     obj = ref()
-    if obj is None:
-        return ""
-    return ", ".join(sorted({type(r).__name__ for r in gc.get_referrers(obj)}))
+    if obj is not None:
+        held_by = ", ".join(sorted({type(r).__name__ for r in gc.get_referrers(obj)}))
+        del obj
+        raise AssertionError(f"a closed plugin is still held by: {held_by}")
 
 
 def test_a_plugin_that_grabbed_is_freed_when_dropped(no_collector):
@@ -52,8 +55,7 @@ def test_a_plugin_that_grabbed_is_freed_when_dropped(no_collector):
     det.close()
     ref = weakref.ref(det)
     del det
-    pump(0.1)
-    assert ref() is None, f"a closed plugin is still held by: {held_by(ref)}"
+    assert_freed(ref)
 
 
 def test_a_plugin_stopped_in_a_grab_is_freed_when_dropped(no_collector):
@@ -64,30 +66,22 @@ def test_a_plugin_stopped_in_a_grab_is_freed_when_dropped(no_collector):
     det.close()
     ref = weakref.ref(det)
     del det
-    pump(0.1)
-    assert ref() is None, f"a closed plugin is still held by: {held_by(ref)}"
+    assert_freed(ref)
 
 
 def test_a_plugin_that_served_a_remote_server_is_freed_when_dropped(no_collector):
     server = BridgeServer("127.0.0.1", 0).start()
     try:
         det = make_detector(DAQ_1DViewer_TimeTaggerCorrelation, address="sim", integration_s=0.05)
-        group = det.settings.child("remote")
-        group.child("host").setValue("127.0.0.1")
-        group.child("port").setValue(server.port)
-        group.child("connect").setValue(True)
-        det.commit_settings(group.child("connect"))
+        link_to_server(det, server.port)
         pump_until(lambda: server.clients() and server.clients()[0].settings is not None, 10, "the link")
-        box = {}
-        t = threading.Thread(target=lambda: box.update(value=server.request("1D", timeout=10)), daemon=True)
-        t.start()
-        pump_until(lambda: not t.is_alive(), 10, "the server's request")
-        assert "value" in box
+        box = in_thread(lambda: server.request("1D", timeout=10))
+        pump_until(lambda: "value" in box or "error" in box, 10, "the server's request")
+        assert "value" in box, box
         det.close()
         ref = weakref.ref(det)
         del det
-        pump(0.2)
-        assert ref() is None, f"a closed plugin is still held by: {held_by(ref)}"
+        assert_freed(ref, 0.2)
     finally:
         server.stop()
 
@@ -102,5 +96,4 @@ def test_a_tcpserver_plugin_that_grabbed_is_freed_when_dropped(no_collector):
         stop_client(client, t)
     ref = weakref.ref(det)
     del det
-    pump(0.1)
-    assert ref() is None, f"a closed plugin is still held by: {held_by(ref)}"
+    assert_freed(ref)

@@ -9,7 +9,8 @@ import time
 import pytest
 from pymodaq.utils.plugin_testing import make_detector
 
-from tests.support.processes import pump, pump_until
+from tests.support.processes import in_thread, pump, pump_until
+from tests.support.viewers import link_to_server
 from pymodaq_plugins_timetagger.protocol.paramxml import from_xml_string
 from pymodaq_plugins_timetagger.daq_viewer_plugins import remote_server
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TimeTaggerCorrelation import \
@@ -24,21 +25,6 @@ def plugin():
     det = make_detector(DAQ_1DViewer_TimeTaggerCorrelation, address="sim", integration_s=0.3)
     yield det
     det.close()
-
-
-def in_thread(fn):
-    """Run ``fn`` in another thread (as the link does); the box gets its value or exception."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn()
-        except Exception as e:
-            box["error"] = e
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    box["thread"] = t
-    return box
 
 
 def test_a_request_waits_for_the_local_grab_in_flight_which_keeps_its_data(plugin):
@@ -126,11 +112,7 @@ def test_the_remote_server_group_links_to_a_bridge_server(plugin):
     events = []
     server.add_listener(lambda kind, client, data: events.append((kind, data)))
     try:
-        group = plugin.settings.child("remote")
-        group.child("host").setValue("127.0.0.1")
-        group.child("port").setValue(server.port)
-        group.child("connect").setValue(True)
-        plugin.commit_settings(group.child("connect"))
+        group = link_to_server(plugin, server.port)
         pump_until(lambda: server.clients() and server.clients()[0].settings is not None, 10, "the link")
         pump_until(lambda: group["status"] == f"connected to 127.0.0.1:{server.port}", 5, "the status")
         info = server.clients()[0]
@@ -161,11 +143,7 @@ def test_a_server_with_a_shared_secret(plugin, tmp_path):
     secret = tmp_path / "bridge.secret"
     secret.write_bytes(b"correct horse battery staple\n")
     from tests.support.processes import free_port
-    group = plugin.settings.child("remote")
-    group.child("host").setValue("127.0.0.1")
-    group.child("port").setValue(free_port())  # nobody listens there yet
-    group.child("connect").setValue(True)
-    plugin.commit_settings(group.child("connect"))
+    group = link_to_server(plugin, free_port())  # nobody listens there yet
     pump_until(lambda: group["status"].startswith("waiting for") and "refused" in group["status"], 10,
                "waiting, and why")
     server = BridgeServer("127.0.0.1", 0, secret=b"correct horse battery staple").start()
@@ -191,10 +169,7 @@ def test_the_classic_dialect(plugin):
     from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     server = BridgeServer("127.0.0.1", 0).start()
     try:
-        group = plugin.settings.child("remote")
-        for name, value in (("host", "127.0.0.1"), ("port", server.port), ("dialect", "classic"), ("connect", True)):
-            group.child(name).setValue(value)
-        plugin.commit_settings(group.child("connect"))
+        link_to_server(plugin, server.port, dialect="classic")
         pump_until(lambda: server.clients() and server.clients()[0].settings is not None, 10, "the classic link")
         assert server.clients()[0].dialect == "classic"
         box = in_thread(lambda: server.request("1D", timeout=10))

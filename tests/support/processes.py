@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from pymodaq_plugins_timetagger.protocol import pymodaq5
@@ -131,3 +132,19 @@ class Peer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def in_thread(fn):
+    """Run ``fn`` in another thread (as a link or a server thread would); the returned box gets its ``value`` or its
+    ``error``, and ``thread``."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except Exception as e:
+            box["error"] = e
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    box["thread"] = t
+    return box
