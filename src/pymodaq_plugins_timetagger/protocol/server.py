@@ -195,9 +195,6 @@ class _Connection:
         self.pending: list[_Pending] = []   # in request order
         # held by whoever reads the socket: the connection's thread, or a request reading its own reply
         self.read_lock = threading.Lock()
-        # requests settled by the messages just read, settled (callbacks run) once the reader is done: a
-        # callback that wakes another thread comes last, when this one is about to wait again
-        self.answered: list[_Pending] = []
         self._poll = None
         if hasattr(select, "poll"):
             self._poll = select.poll()
@@ -382,9 +379,7 @@ class BridgeServer:
             except Exception as e:
                 self._drop(conn, self._failure(conn, e))
             finally:
-                answered, conn.answered = conn.answered, []
                 conn.read_lock.release()
-                _settle(answered)
         if not pending.event.is_set() and self.expire(pending, timeout):
             raise pending.error
         pending.event.wait()
@@ -570,17 +565,10 @@ class BridgeServer:
             while not self._stopping.is_set() and not conn.closed.is_set():
                 # wait for bytes without reading them: a request may be reading its own reply meanwhile
                 conn.readable(None)
-                answered: list = []
-                try:
-                    with conn.read_lock:
-                        if conn.closed.is_set() or not conn.readable(0):
-                            continue  # what woke us was read by a request (or the connection was dropped)
-                        try:
-                            self._read_one(conn, None)
-                        finally:
-                            answered, conn.answered = conn.answered, []
-                finally:
-                    _settle(answered)
+                with conn.read_lock:
+                    if conn.closed.is_set() or not conn.readable(0):
+                        continue  # what woke us was read by a request (or the connection was dropped)
+                    self._read_one(conn, None)
         except _ClientQuit:
             reason = "the client said Quit"
         except Exception as e:
@@ -716,7 +704,7 @@ class BridgeServer:
             logger.error("bridge: %s", pending.error)
         except ProtocolError as e:
             pending.error = ClientReportedError(f"client {conn.info.label} sent unusable data: {e}")
-        conn.answered.append(pending)
+        pending.settle()
 
     def _fail_first(self, conn: _Connection, error: BridgeError) -> None:
         """The client reported an error instead of data: fail its oldest pending request now."""
@@ -728,7 +716,7 @@ class BridgeServer:
                 return
             pending = conn.pending.pop(0)  # no 'Done' will come for it: nothing is owed
         pending.error = error
-        conn.answered.append(pending)
+        pending.settle()
 
     def _drop(self, conn: _Connection, reason: str) -> None:
         with self._lock:
@@ -762,11 +750,6 @@ class BridgeServer:
         if ip.version == 6 and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.allowed)
-
-
-def _settle(requests: list) -> None:
-    for r in requests:
-        r.settle()
 
 
 def check_reply_dim(dte: data_model.DataToExport, dim: str) -> None:
