@@ -164,15 +164,7 @@ class AsyncViewerBase(DAQ_Viewer_base):
     def start_job(self, work: Callable[[], object], abort: Callable | None = None, owner=None) -> None:
         """Run ``work()`` in a helper thread; its return value goes to :meth:`on_job_result` (a local grab) or,
         with an ``owner``, to :meth:`on_owned_outcome`."""
-        self._token += 1
-        token = self._token
-        self._job_abort = abort
-        self._job_owner = owner
-        self._pending_grab = True
-        self._failure = None
-
-        job = _Job(None)
-        done = job.done  # the closure holds the event, not the job: no cycle job -> run -> job
+        job, finish = self._begin(abort, owner)
 
         def run(worker: _JobThread):
             try:
@@ -181,14 +173,12 @@ class AsyncViewerBase(DAQ_Viewer_base):
                 if logger.isEnabledFor(logging.DEBUG):  # as text: a record keeping the traceback keeps its frames
                     logger.debug("%s: the grab job failed: %s", type(self).__name__,
                                  "".join(traceback.format_exception(e)))
-                outcome = without_tracebacks(e)
-            done.set()
+                outcome = e
             with self._job_pool_lock:  # idle again before the outcome is shown: the next grab reuses it
                 self._idle_job_threads.append(worker)
-            self._job_done.emit((token, outcome))
+            finish(outcome)
 
         job.run = run
-        self._job_thread = job
         with self._job_pool_lock:
             worker = self._idle_job_threads.pop() if self._idle_job_threads else None
         if worker is None or not worker.give(job):
@@ -200,23 +190,27 @@ class AsyncViewerBase(DAQ_Viewer_base):
         """Begin a grab whose outcome another thread reports, without a job thread: returns ``finish``, to be called
         once, from any thread, with the result (or the exception); it goes to :meth:`on_job_result` as a job's
         would (a stop or a newer grab in between: not shown)."""
+        return self._begin()[1]
+
+    def _begin(self, abort: Callable | None = None, owner=None) -> tuple[_Job, Callable[[object], None]]:
+        """A new grab (a newer token: an earlier grab's outcome is no longer shown): its job and ``finish(outcome)``,
+        which marks the job done and hands the outcome to the plugin's thread (from any thread)."""
         self._token += 1
         token = self._token
-        self._job_abort = None
-        self._job_owner = None
+        self._job_abort = abort
+        self._job_owner = owner
         self._pending_grab = True
         self._failure = None
         job = _Job(None)
         self._job_thread = job
-        done = job.done
-        signal = self._job_done
+        done, signal = job.done, self._job_done  # held by finish, not the job: no cycle job -> finish -> job
 
         def finish(outcome) -> None:
             if isinstance(outcome, BaseException):
                 outcome = without_tracebacks(outcome)
             done.set()
             signal.emit((token, outcome))
-        return finish
+        return job, finish
 
     def job_running(self) -> bool:
         return self._pending_grab and self._job_thread is not None and not self._job_thread.done.is_set()
