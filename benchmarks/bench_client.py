@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 def bridge(port: int, n: int) -> None:
     from pymodaq_plugins_timetagger.protocol import data_model
-    from pymodaq_plugins_timetagger.protocol.net import SocketReader, tune
+    from pymodaq_plugins_timetagger.protocol.net import SocketReader, send_all, tune
     from pymodaq_plugins_timetagger.protocol.wire import Pymodaq5Wire
 
     data = np.linspace(0.0, 1.0, n)
@@ -31,7 +31,7 @@ def bridge(port: int, n: int) -> None:
     tune(sock)
     reader = SocketReader(sock)
     wire = Pymodaq5Wire(reader)
-    sock.sendall(wire.message("GRABBER"))
+    send_all(sock, wire.message("GRABBER"), 30.0)
     while True:
         try:
             reader.wait_message(None)
@@ -41,7 +41,7 @@ def bridge(port: int, n: int) -> None:
         if cmd.startswith("Send Data"):
             dwa = data_model.DataWithAxes(name="bench", data=[data], dim="Data1D", units="counts", labels=["ch"],
                                      axes=[data_model.Axis(label="delay", units="s", data=axis, index=0)])
-            sock.sendall(wire.message("Done", data_model.DataToExport(name="bench", data=[dwa])))
+            send_all(sock, wire.message("Done", data_model.DataToExport(name="bench", data=[dwa])), 30.0)  # as the client
 
 
 def raw(port: int, n: int) -> None:

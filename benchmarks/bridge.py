@@ -107,19 +107,20 @@ def grab(det, timeout_s: float = 60.0):
     """One grab of a plugin, waited for in a Qt event loop as DAQ_Viewer's thread does (PyMoDAQ's test
     harness polls every 5 ms instead, which would be measured too)."""
     from qtpy.QtCore import QEventLoop, QTimer
-    loop = QEventLoop()
-    got = []
+    got, loops = [], []
 
     def done(dte):
         got.append(dte)
-        loop.quit()
+        for loop in loops:
+            loop.quit()
 
     det.dte_signal.connect(done)
-    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
     try:
         det.grab_data(1, live=False)
-        if not got:
-            loop.exec()
+        if not got:  # data emitted by grab_data itself need no loop (nor a timer)
+            loops.append(QEventLoop())
+            QTimer.singleShot(int(timeout_s * 1000), loops[0].quit)
+            loops[0].exec()
     finally:
         det.dte_signal.disconnect(done)
     if not got:

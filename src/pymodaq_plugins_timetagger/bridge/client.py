@@ -64,7 +64,7 @@ from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..protocol import auth
 from ..protocol import data_model
 from ..protocol.data_model import ProtocolError
-from ..protocol.net import SocketReader, close_quietly, tune
+from ..protocol.net import SocketReader, close_quietly, send_all, tune
 from .service import ClientStatus, MeasurementService, edit_path
 from ..protocol.dialects import CLASSIC, DIALECTS, PYMODAQ5
 from ..protocol.wire import SEND_DATA, Wire
@@ -311,7 +311,7 @@ class TaggerClient:
         reader = SocketReader(sock, message_timeout=IO_TIMEOUT_S)
         wire = Wire.for_dialect(self.protocol, reader, self.max_frame)
         self._interrupt.clear()
-        sock.sendall(self._hello(wire))
+        send_all(sock, self._hello(wire), IO_TIMEOUT_S)
         self._connected.set()
         commands: queue.Queue = queue.Queue(COMMAND_QUEUE)
         done = threading.Event()
@@ -326,7 +326,7 @@ class TaggerClient:
                     self._show_connected()
                     pushed = self._pushed(wire)
                     if pushed:
-                        sock.sendall(pushed)
+                        send_all(sock, pushed, IO_TIMEOUT_S)
                     continue
                 if cmd is _LOST:
                     if not self._stop.is_set():
@@ -344,7 +344,7 @@ class TaggerClient:
                     continue
                 reply = self._pushed(wire) + reply
                 if reply:
-                    sock.sendall(reply)
+                    send_all(sock, reply, IO_TIMEOUT_S)
         finally:
             self._connected.clear()
             done.set()

@@ -22,7 +22,7 @@ import math
 import threading
 import time
 
-from qtpy.QtCore import QTimer, Signal, Slot
+from qtpy.QtCore import Qt, QTimer, Signal, Slot
 
 from pymodaq.control_modules.viewer_utility_classes import comon_parameters
 from pymodaq_utils.logger import get_module_name, set_logger
@@ -48,6 +48,10 @@ NO_CLIENT = "no client"
 GONE = "(not sent by the current client) "
 #: the request of a grab must be on its way within this long, s (longer: the client does not read, it is dropped)
 SEND_TIMEOUT_S = 1.0
+#: a reply all here within this long after its request is read in the plugin's thread (BridgeServer.submit's
+#: read_within_s: never waiting for a message that has begun), saving the hand-over from the connection's thread;
+#: this thread (Stop, settings) is busy at most this long per grab
+READ_HERE_S = 0.005
 #: a client that never sends its settings (a custom client) is asked for data this long after connecting
 SETTINGS_GRACE_S = 1.0
 
@@ -98,7 +102,8 @@ class TCPServerViewerBase(AsyncViewerBase):
         self._info_keys: dict[str, str] = {}  # info name -> parameter name under infos
         self._last_axes: dict = {}
         self._client_arrived = threading.Event()
-        self._server_event.connect(self._on_server_event)
+        # queued even when emitted in this thread (a reply read here, see _send_request): handled after the grab
+        self._server_event.connect(self._on_server_event, Qt.ConnectionType.QueuedConnection)
         self._expiry: QTimer | None = None   # gives up requests past their time (see _send_request)
         self._inflight: list = []            # (request, timeout_s, deadline) sent and maybe not answered yet
         self._grab_deadline = 0.0
@@ -155,16 +160,20 @@ class TCPServerViewerBase(AsyncViewerBase):
         self._send_request(server, timeout)  # no client: retry_grab waits for one
 
     def _send_request(self, server: BridgeServer, timeout: float) -> None:
-        """The request goes out from this thread and its reply is read and decoded by the connection's thread,
-        which hands it to this one (one hop); this thread's timer gives it up after ``timeout`` s."""
+        """The request goes out from this thread. A reply all here within READ_HERE_S is read in this thread (and
+        shown before this returns); a later one is read and decoded by the connection's thread, which hands it to
+        this one (one hop). This thread's timer gives the request up after ``timeout`` s."""
         self._fast_grab = True
         finish = self.start_reported()
         try:
             pending = server.submit(self.dim, self._selected_id(), timeout=min(timeout, SEND_TIMEOUT_S),
-                                    on_done=lambda p: finish(p.result if p.error is None else p.error))
+                                    on_done=lambda p: finish(p.result if p.error is None else p.error),
+                                    read_within_s=min(timeout, READ_HERE_S))
         except BridgeError as e:  # no client (any more), or it does not read: see retry_grab
             finish(e)
             return
+        if pending.event.is_set():
+            return  # answered already
         self._inflight = [x for x in self._inflight if not x[0].event.is_set()]
         self._inflight.append((pending, timeout, time.monotonic() + timeout))
         self._arm_expiry()

@@ -3,11 +3,14 @@ socket options chosen per platform, a server-wide memory budget for frames in fl
 from __future__ import annotations
 
 import logging
+import math
 import os
+import select
 import socket
 import sys
 import threading
 import time
+from typing import Callable
 
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
@@ -18,11 +21,27 @@ DIRECT_READ_BYTES = 1 << 16
 #: an idle wait without timeout is made of waits of this length
 _IDLE_SLICE_S = 3600.0
 
+#: POSIX: a socket in timeout (or non-blocking) mode has O_NONBLOCK set on its file, so reads and writes go
+#: straight to read(2)/readv(2)/write(2) after our own poll(2), with our own deadlines. CPython's timeout mode
+#: costs an ioctl (``settimeout``) and a poll of its own per call, each releasing and taking back the
+#: interpreter lock: ~3 system calls more per message, measured (benchmarks/) as part of issue 15's core
+#: round trip. Elsewhere (Windows: no read(2) on sockets) the socket's own timeout mode is used.
+FD_IO = os.name == "posix" and hasattr(os, "readv") and hasattr(select, "poll")
+
 #: TCP keep-alive: first probe after this many idle seconds, then every KEEPALIVE_INTERVAL_S,
 #: the peer is declared dead after KEEPALIVE_COUNT unanswered probes (about 25 s in all)
 KEEPALIVE_IDLE_S = 10
 KEEPALIVE_INTERVAL_S = 5
 KEEPALIVE_COUNT = 3
+
+
+#: a message read without waiting (:meth:`SocketReader.without_waiting`) is at most this long; a longer one is
+#: left to a reader that may wait (the memory budget's reservations are for those)
+NOWAIT_MAX_BYTES = 1 << 20
+
+
+class WouldWait(Exception):
+    """(:meth:`SocketReader.without_waiting`) the message is not all here yet; nothing of it was consumed."""
 
 
 class SocketReader:
@@ -43,9 +62,58 @@ class SocketReader:
         self.sock = sock
         self.message_timeout = message_timeout
         self.budget = budget
+        if sock.gettimeout() is None:
+            # never a blocking socket: a blocking read would ignore every deadline. The server sends through a
+            # dup() of this socket with its own timeout, and both share the file's O_NONBLOCK flag
+            sock.settimeout(_IDLE_SLICE_S)
         self._buf = bytearray()
         self._deadline: float | None = None
         self._reserved = 0
+        self._nowait: list | None = None   # while reading without waiting (see without_waiting)
+
+    def without_waiting(self, read_message: Callable[[], object]):
+        """``read_message()`` (which reads through this reader) run on the bytes already here or in the socket's
+        buffer, never waiting for more: its value, or WouldWait if the message is not complete yet, the reader
+        then being exactly as before (every byte taken is put back). Messages of ``NOWAIT_MAX_BYTES`` or more
+        are WouldWait too. What ``read_message`` does must be undone by nothing: it may only read."""
+        self._nowait = [bytes(self._buf), [], 0]  # the buffer at the start, chunks received since, bytes taken
+        try:
+            return read_message()
+        except WouldWait:
+            start, since, _ = self._nowait
+            self._buf = bytearray(start)
+            self._buf += b"".join(since)
+            raise
+        finally:
+            self._nowait = None
+
+    def _take_now(self, n: int) -> bytes:
+        """(without_waiting) n bytes from the buffer, filled from the socket as far as it goes without waiting."""
+        limit = NOWAIT_MAX_BYTES if self.budget is None else min(NOWAIT_MAX_BYTES, self.budget.min_bytes)
+        self._nowait[2] += n
+        if self._nowait[2] >= limit:  # this message is too long to be read so
+            raise WouldWait()
+        fd = self._fd()
+        while len(self._buf) < n:
+            try:
+                chunk = os.read(fd, 1 << 20) if fd >= 0 else self._recv_now()
+            except BlockingIOError:
+                raise WouldWait() from None
+            if not chunk:
+                raise EOFError(f"the peer closed the connection in the middle of a message "
+                               f"({len(self._buf)} of {n} bytes)")
+            self._nowait[1].append(chunk)
+            self._buf += chunk
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def _recv_now(self) -> bytes:
+        self.sock.settimeout(0.0)
+        try:
+            return self.sock.recv(1 << 20)
+        finally:
+            self.sock.settimeout(_IDLE_SLICE_S)
 
     def buffered(self) -> int:
         """Bytes received and not read yet."""
@@ -82,29 +150,73 @@ class SocketReader:
             except OSError:
                 pass
 
-    def wait_message(self, idle_timeout: float | None = None) -> None:
+    def wait_message(self, idle_timeout: float | None = None, spin_s: float = 0.0) -> None:
         """Block until at least one byte of a new message is available (socket.timeout on timeout);
-        the message's deadline starts then."""
+        the message's deadline starts then. ``spin_s``: first poll without sleeping for that long (see
+        :func:`wait_fd`)."""
         if not self._buf:
             self._quickack()
-            # never a blocking socket (timeout None): the server sends through a dup() of this socket
-            # with its own timeout, and both share the file's O_NONBLOCK flag
-            self.sock.settimeout(idle_timeout if idle_timeout is not None else _IDLE_SLICE_S)
             while True:
-                try:
-                    chunk = self.sock.recv(65536)
+                chunk = self._recv(65536, idle_timeout if idle_timeout is not None else _IDLE_SLICE_S, spin_s=spin_s)
+                if chunk is not None:
                     break
-                except socket.timeout:
-                    if idle_timeout is not None:
-                        raise
+                if idle_timeout is not None:
+                    raise socket.timeout("timed out")
             if not chunk:
                 raise EOFError("the peer closed the connection")
             self._buf += chunk
         self.set_deadline(self.message_timeout)
 
+    def wait_readable(self, timeout: float, spin_s: float = 0.0, more: bool = False) -> bool:
+        """True if bytes are buffered (``more``: not counted), or the socket has some (or failed) within
+        ``timeout`` s; nothing is read. ``spin_s``: see :func:`wait_fd`."""
+        if self._buf and not more:
+            return True
+        fd = self._fd()
+        if fd >= 0:
+            return wait_fd(fd, select.POLLIN | select.POLLPRI, timeout, spin_s)
+
+        def ready(wait: float) -> bool:
+            got, _, failed = select.select([self.sock], [], [self.sock], wait)
+            return bool(got or failed)
+        return spin_until(lambda: ready(0), min(spin_s, timeout)) or ready(max(timeout, 0.0))
+
+    def _fd(self) -> int:
+        """The socket's descriptor for read(2), or -1 to use the socket's own calls (see ``FD_IO``)."""
+        if not FD_IO or self.sock.gettimeout() is None:
+            return -1
+        fd = self.sock.fileno()
+        if fd < 0:
+            raise OSError(9, "the socket is closed")
+        return fd
+
+    def _recv(self, n: int, timeout: float, into=None, spin_s: float = 0.0):
+        """Up to ``n`` bytes (or ``recv_into(into)``'s count) within ``timeout`` s; None if nothing came."""
+        fd = self._fd()
+        if fd < 0:
+            if spin_s > 0:
+                spin_until(lambda: bool(select.select([self.sock], [], [self.sock], 0)[0]), min(spin_s, timeout))
+            self.sock.settimeout(max(timeout, 1e-6))
+            try:
+                return self.sock.recv(n) if into is None else self.sock.recv_into(into)
+            except socket.timeout:
+                return None
+        deadline = time.monotonic() + timeout
+        while True:
+            if not wait_fd(fd, select.POLLIN | select.POLLPRI, timeout, spin_s):
+                return None
+            try:
+                return os.read(fd, n) if into is None else os.readv(fd, [into])
+            except BlockingIOError:  # woken for nothing: wait again, same deadline
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    return None
+
     def read(self, n: int) -> bytes:
         if n < 0:
             raise ValueError(f"cannot read {n} bytes")
+        if self._nowait is not None:
+            return self._take_now(n)
         if len(self._buf) >= n:
             out = bytes(self._buf[:n])
             del self._buf[:n]
@@ -117,21 +229,20 @@ class SocketReader:
         parts = [bytes(self._buf)]
         self._buf.clear()
         while have < n:
-            chunk = self._receive(have, n, self.sock.recv, min(n - have, 1 << 20))
+            chunk = self._receive(have, n)
             parts.append(chunk)
             have += len(chunk)
         return b"".join(parts)
 
-    def _receive(self, have: int, n: int, recv, arg):
-        """One ``recv(arg)`` of a message of ``n`` bytes (``have`` so far) within its deadline: what it returns
-        (bytes or a count); TimeoutError past the deadline, EOFError if the peer closed the connection."""
+    def _receive(self, have: int, n: int, into=None):
+        """One read of a message of ``n`` bytes (``have`` so far) within its deadline: bytes (at most
+        ``min(n - have, 1 MiB)``), or the count read into ``into``; TimeoutError past the deadline, EOFError if
+        the peer closed the connection."""
         self._quickack()
-        self.sock.settimeout(self._left(have, n))
-        try:
-            got = recv(arg)
-        except socket.timeout:
+        got = self._recv(min(n - have, 1 << 20), self._left(have, n), into)
+        if got is None:
             raise TimeoutError(f"the peer did not finish its message in time ({have} of {n} bytes "
-                               f"received; at most {self.message_timeout} s per message)") from None
+                               f"received; at most {self.message_timeout} s per message)")
         if not got:
             raise EOFError(f"the peer closed the connection in the middle of a message "
                            f"({have} of {n} bytes)")
@@ -145,7 +256,7 @@ class SocketReader:
             view[:have] = self._buf
             self._buf.clear()
             while have < n:
-                have += self._receive(have, n, self.sock.recv_into, view[have:])
+                have += self._receive(have, n, view[have:])
         return out
 
     def release(self) -> None:
@@ -153,6 +264,58 @@ class SocketReader:
         if self._reserved and self.budget is not None:
             self.budget.release(self._reserved)
         self._reserved = 0
+
+
+def spin_until(ready: Callable[[], bool], spin_s: float) -> bool:
+    """Call ``ready()`` (a poll with no timeout) again and again for up to ``spin_s`` s: True as soon as it says
+    so. A thread that sleeps in the kernel is woken ~50 us later than one that polls on a virtual machine whose
+    idle CPUs halt (measured: benchmarks/, issue 15); a reply expected within microseconds is waited for so."""
+    if spin_s <= 0:
+        return False
+    end = time.perf_counter() + spin_s
+    while True:
+        if ready():
+            return True
+        if time.perf_counter() >= end:
+            return False
+
+
+def wait_fd(fd: int, events: int, timeout: float | None, spin_s: float = 0.0) -> bool:
+    """poll(2) one descriptor for ``events`` within ``timeout`` s (None: for ever); True if it is ready (or
+    failed: the next read or write says how). ``spin_s``: poll without sleeping for up to that long first
+    (:func:`spin_until`)."""
+    poller = select.poll()
+    poller.register(fd, events)
+    if spin_s > 0 and spin_until(lambda: bool(poller.poll(0)), spin_s if timeout is None else min(spin_s, timeout)):
+        return True
+    ms = None if timeout is None else max(0, math.ceil(timeout * 1000.0))
+    return bool(poller.poll(ms))
+
+
+def send_all(sock: socket.socket, data, timeout: float) -> None:
+    """Send all of ``data`` within ``timeout`` s (socket.timeout otherwise, OSError if the peer is gone). POSIX
+    sockets in timeout mode are written with write(2) and our own poll (see ``FD_IO``); others with
+    ``settimeout`` + ``sendall``."""
+    if not FD_IO or sock.gettimeout() is None:
+        sock.settimeout(max(timeout, 1e-3))
+        sock.sendall(data)
+        return
+    fd = sock.fileno()
+    if fd < 0:
+        raise OSError(9, "the socket is closed")
+    deadline = time.monotonic() + timeout
+    with memoryview(data) as view:
+        view = view.cast("B")
+        sent, total = 0, len(view)
+        while sent < total:
+            try:
+                sent += os.write(fd, view[sent:])
+                continue
+            except BlockingIOError:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0 or not wait_fd(fd, select.POLLOUT, left):
+                raise socket.timeout(f"timed out sending ({sent} of {total} bytes sent in {timeout:g} s)")
 
 
 class MemoryBudget:

@@ -47,8 +47,8 @@ import numpy as np
 from . import auth
 from . import data_model
 from .data_model import ProtocolError
-from .net import (MemoryBudget, RateLimitedLog, SocketReader, apply_options, close_quietly,
-                  listener_options, platform_name, tune)
+from .net import (MemoryBudget, RateLimitedLog, SocketReader, WouldWait, apply_options, close_quietly,
+                  listener_options, platform_name, send_all, tune)
 from .paramxml import Param, from_xml_string
 from .dialects import CLASSIC
 from .wire import CLIENT_TYPES, SEND_DATA, Wire, detect
@@ -71,6 +71,13 @@ MAX_SETTINGS_XML = 4 * 1024 * 1024
 #: memory for frames being read by all connections together (at least 3 max. frames)
 DEFAULT_INFLIGHT = 256 * 1024 * 1024
 LISTEN_BACKLOG = 64
+#: a request whose client answered the previous one within this time polls for its reply without sleeping for up
+#: to this time first (net.spin_until: a sleeping thread wakes ~50 us late on virtual machines whose idle CPUs
+#: halt; measured in benchmarks/, issue 15). Replies slower than this are waited for asleep at once.
+SPIN_MAX_S = 500e-6
+#: the connection's thread stays off the socket this long after the last request that read its own reply
+#: (see _Connection.park): unasked messages (Infos) wait at most this long while nobody asks
+PARK_LINGER_S = 0.05
 ACCEPT_BACKOFF_FIRST_S = 0.01
 ACCEPT_BACKOFF_MAX_S = 1.0
 
@@ -195,27 +202,110 @@ class _Connection:
         self.pending: list[_Pending] = []   # in request order
         # held by whoever reads the socket: the connection's thread, or a request reading its own reply
         self.read_lock = threading.Lock()
+        self.closed = threading.Event()
+        self.last_active = time.monotonic()
+        self.answer_s = float("inf")  # how long the last reply read by a request took (sent to settled)
+        # While requests read their own replies, the connection's thread is parked away from the socket: woken
+        # by the reply too, it would only contend for the read lock and the interpreter lock at the very moment
+        # the reply is read. See hold_thread / park.
+        self._park = threading.Condition(threading.Lock())
+        self._holders = 0          # requests reading their own replies now
+        self._holds = 0            # requests that have done so (a count: did one come during a linger?)
+        self._polling = False      # the thread is waiting on the socket (and on _wake_r)
+        self._urgent = False       # the thread must go back to the socket now (submit, drop)
+        try:
+            self._wake_r, self._wake_w = socket.socketpair()
+        except OSError:  # EMFILE...: the caller closes sock
+            close_quietly(self.send_sock)
+            raise
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._poll = None
         if hasattr(select, "poll"):
             self._poll = select.poll()
             self._poll.register(sock, select.POLLIN | select.POLLPRI)
-        self.closed = threading.Event()
-        self.last_active = time.monotonic()
+            self._poll.register(self._wake_r, select.POLLIN)
 
     def readable(self, timeout: float | None) -> bool:
         """Bytes are there to read (or the peer closed) within ``timeout`` s (None: wait for ever); the
-        reader's buffer counts. Nothing is read."""
+        reader's buffer counts. Nothing is read. False too when woken by :meth:`_wake` (the wake is taken)."""
         if self.reader.buffered():
             return True
         if self._poll is not None:
-            return bool(self._poll.poll(None if timeout is None else max(timeout, 0.0) * 1000.0))
-        ready, _, failed = select.select([self.sock], [], [self.sock], timeout)
-        return bool(ready or failed)
+            events = self._poll.poll(None if timeout is None else max(timeout, 0.0) * 1000.0)
+            ready = any(fd != self._wake_r.fileno() for fd, _ in events)
+            woken = len(events) > int(ready)
+        else:
+            ready, _, failed = select.select([self.sock, self._wake_r], [], [self.sock], timeout)
+            woken = self._wake_r in ready
+            ready = bool(failed) or any(r is not self._wake_r for r in ready)
+        if woken:
+            try:
+                while self._wake_r.recv(64):
+                    pass
+            except OSError:  # BlockingIOError: all taken (or the pair is closed: the connection is dropped)
+                pass
+        return ready
+
+    def spin_s(self) -> float:
+        """How long a request polls for its reply before sleeping (see SPIN_MAX_S)."""
+        return SPIN_MAX_S if self.answer_s < SPIN_MAX_S else 0.0
+
+    def hold_thread(self) -> None:
+        """A request is about to read its own reply: keep the connection's thread off the socket (woken now, in
+        the request's round trip, not by the reply). Pair with :meth:`release_thread`."""
+        with self._park:
+            self._holders += 1
+            self._holds += 1
+            if self._polling:
+                self._polling = False
+                self._wake()
+
+    def release_thread(self) -> None:
+        """The request is done reading. The thread stays parked for ``PARK_LINGER_S`` more (it is not woken):
+        requests in a row keep it parked; what comes meanwhile unasked is read after the linger, or by the next
+        request."""
+        with self._park:
+            self._holders -= 1
+
+    def call_thread(self) -> None:
+        """The connection's thread must read now (a reply nobody else reads, or the connection is dropped)."""
+        with self._park:
+            self._urgent = True
+            self._park.notify_all()
+            if self._polling:
+                self._polling = False
+                self._wake()
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # full (a wake is pending anyway) or closed (dropped)
+            pass
+
+    def park(self) -> None:
+        """(The connection's thread) wait while requests read their own replies, and ``PARK_LINGER_S`` after the
+        last one; then mark the thread as waiting on the socket (call :meth:`readable` next)."""
+        with self._park:
+            while not (self._urgent or self.closed.is_set()):
+                if not self._holders and not self._holds:
+                    break
+                seen = self._holds
+                self._park.wait(PARK_LINGER_S)
+                if not self._holders and self._holds == seen:
+                    break  # a whole linger without a request reading itself
+            self._holds = 0
+            self._urgent = False
+            self._polling = True
+
+    def close_wake(self) -> None:
+        self.call_thread()
+        close_quietly(self._wake_r)
+        close_quietly(self._wake_w)
 
     def send(self, data: bytes, timeout: float) -> None:
         """Send one whole message within ``timeout`` s (socket.timeout otherwise); hold send_lock."""
-        self.send_sock.settimeout(max(timeout, 1e-3))
-        self.send_sock.sendall(data)
+        send_all(self.send_sock, data, timeout)
 
 
 class BridgeServer:
@@ -361,25 +451,32 @@ class BridgeServer:
         The calling thread reads the reply itself when the connection's thread is not reading (no hand-over
         between threads on the way back); what it reads is handled exactly as that thread would.
         """
+        _check_dim(dim)
         deadline = time.monotonic() + timeout
-        pending = self.submit(dim, client_id, timeout=timeout)
-        conn = pending.conn
-        while not pending.event.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0 or not conn.read_lock.acquire(timeout=left):
-                break
-            try:
-                if not (pending.event.is_set() or conn.closed.is_set()) \
-                        and not self._read_one(conn, deadline - time.monotonic()):
-                    break  # nothing came in time
-                # what came with the reply is handled here: the connection's thread, waiting on the socket,
-                # does not see bytes already taken from it
-                while conn.reader.buffered() and not conn.closed.is_set():
-                    self._read_one(conn, None)
-            except Exception as e:
-                self._drop(conn, self._failure(conn, e))
-            finally:
-                conn.read_lock.release()
+        conn = self._pick(client_id)
+        conn.hold_thread()
+        try:
+            pending = self._submit_to(conn, dim, None, timeout)
+            sent, spin_s = time.monotonic(), conn.spin_s()
+            while not pending.event.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or not conn.read_lock.acquire(timeout=left):
+                    break
+                try:
+                    if not (pending.event.is_set() or conn.closed.is_set()) \
+                            and not self._read_one(conn, deadline - time.monotonic(), spin_s):
+                        break  # nothing came in time
+                    # what came with the reply is handled here: the connection's thread, waiting on the socket,
+                    # does not see bytes already taken from it
+                    while conn.reader.buffered() and not conn.closed.is_set():
+                        self._read_one(conn, None)
+                except Exception as e:
+                    self._drop(conn, self._failure(conn, e))
+                finally:
+                    conn.read_lock.release()
+            conn.answer_s = time.monotonic() - sent
+        finally:
+            conn.release_thread()
         if not pending.event.is_set() and self.expire(pending, timeout):
             raise pending.error
         pending.event.wait()
@@ -388,18 +485,64 @@ class BridgeServer:
         return pending.result
 
     def submit(self, dim: str = "1D", client_id: int | None = None, on_done: Callable | None = None,
-               timeout: float = 10.0) -> _Pending:
-        """Send ``Send Data <dim>`` to a GRABBER (see :meth:`request`) and return the request at once.
+               timeout: float = 10.0, read_within_s: float = 0.0) -> _Pending:
+        """Send ``Send Data <dim>`` to a GRABBER (see :meth:`request`) and return the request.
 
         The reply settles it in the connection's thread: ``on_done(request)`` is then called there (or in the
-        thread that drops the connection), once, with ``request.result`` or ``request.error`` set. A request
-        must be settled or given up: call :meth:`expire` when its time is over. ``timeout`` bounds the send.
-        Raises NoClient, ClientLeft or RequestTimeout (the send was stuck) at once.
+        thread that drops the connection, or a :meth:`request` reading its own reply behind it), once, with
+        ``request.result`` or ``request.error`` set. A request must be settled or given up: call :meth:`expire`
+        when its time is over. ``timeout`` bounds the send. Raises NoClient, ClientLeft or RequestTimeout (the
+        send was stuck) at once.
+
+        ``read_within_s``: a reply that is all here within that time is read in the calling thread, which then
+        calls ``on_done`` before this returns (no hand-over between threads). The calling thread never waits
+        longer, whatever the peer does: a message is read here only once all of it has come
+        (:meth:`SocketReader.without_waiting`); anything else is left to the connection's thread.
         """
-        if dim not in SEND_DATA:
-            raise ValueError(f"dim must be one of {list(SEND_DATA)}, got {dim!r}")
-        deadline = time.monotonic() + timeout
+        _check_dim(dim)
         conn = self._pick(client_id)
+        if read_within_s <= 0:
+            conn.call_thread()  # its reply is read by the connection's thread: not parked then
+            return self._submit_to(conn, dim, on_done, timeout)
+        conn.hold_thread()
+        try:
+            pending = self._submit_to(conn, dim, on_done, timeout)
+            sent = time.monotonic()
+            self._read_here(conn, pending, sent + read_within_s, conn.spin_s())
+            if pending.event.is_set():
+                conn.answer_s = time.monotonic() - sent
+        finally:
+            conn.release_thread()
+        if not pending.event.is_set():
+            conn.call_thread()
+        return pending
+
+    def _read_here(self, conn: _Connection, pending: _Pending, until: float, spin_s: float) -> None:
+        """Read whole messages, never waiting for the rest of one, until ``pending`` is settled or ``until``
+        (monotonic) has passed (the connection's thread may be reading: its lock is waited for as long)."""
+        if not conn.read_lock.acquire(timeout=max(until - time.monotonic(), 0.0)):
+            return
+        try:
+            while not (pending.event.is_set() or conn.closed.is_set()):
+                left = until - time.monotonic()
+                if left <= 0 or not conn.reader.wait_readable(left, spin_s):
+                    return
+                try:
+                    cmd = conn.reader.without_waiting(lambda: self._handle(conn, conn.wire.read_command()))
+                except WouldWait:  # the rest of the message is on its way
+                    if not conn.reader.wait_readable(max(until - time.monotonic(), 0.0), spin_s, more=True):
+                        return
+                    continue
+                conn.last_active = time.monotonic()
+                if cmd == "Quit":
+                    raise _ClientQuit()
+        except Exception as e:
+            self._drop(conn, self._failure(conn, e))
+        finally:
+            conn.read_lock.release()
+
+    def _submit_to(self, conn: _Connection, dim: str, on_done: Callable | None, timeout: float) -> _Pending:
+        deadline = time.monotonic() + timeout
         pending = _Pending(dim, conn, on_done)
         command = SEND_DATA[dim]
         if not conn.send_lock.acquire(timeout=max(timeout, 0.0)):
@@ -563,8 +706,10 @@ class BridgeServer:
                 self._handshake(conn)
             self.on_event("connected", conn.info, None)
             while not self._stopping.is_set() and not conn.closed.is_set():
+                conn.park()  # while requests read their own replies
                 # wait for bytes without reading them: a request may be reading its own reply meanwhile
-                conn.readable(None)
+                if not conn.readable(None):
+                    continue  # woken by a request that reads its own reply
                 with conn.read_lock:
                     if conn.closed.is_set() or not conn.readable(0):
                         continue  # what woke us was read by a request (or the connection was dropped)
@@ -595,12 +740,12 @@ class BridgeServer:
         conn.info.client_type = identity
         logger.info("bridge: %s connected as %s", conn.info.label, identity)
 
-    def _read_one(self, conn: _Connection, idle_timeout: float | None) -> bool:
+    def _read_one(self, conn: _Connection, idle_timeout: float | None, spin_s: float = 0.0) -> bool:
         """Read and handle one message (hold ``conn.read_lock``); False if none began within ``idle_timeout``
         s (None: wait for it). Raises _ClientQuit after a Quit; any other exception means the connection is
         unusable (see :meth:`_failure`)."""
         try:
-            conn.reader.wait_message(idle_timeout)
+            conn.reader.wait_message(idle_timeout, spin_s)
         except socket.timeout:
             if idle_timeout is None:
                 raise
@@ -637,7 +782,9 @@ class BridgeServer:
         logger.warning("bridge: dropped %s: %s", conn.info.label, reason)
         return reason
 
-    def _handle(self, conn: _Connection, cmd: str) -> None:
+    def _handle(self, conn: _Connection, cmd: str) -> str:
+        """Read the rest of the message ``cmd`` and act on it (every read before any action: see
+        :meth:`_read_here`); returns ``cmd``."""
         w = conn.wire
         info = conn.info
         if cmd == "Done":
@@ -684,6 +831,7 @@ class BridgeServer:
         else:
             self._log.log(logging.INFO, ("unknown", info.id, cmd[:60]),
                           "bridge: %s sent the unknown command %r (ignored)", info.label, cmd[:60])
+        return cmd
 
     def _deliver(self, conn: _Connection, payload) -> None:
         with self._lock:
@@ -727,6 +875,7 @@ class BridgeServer:
             pending, conn.pending = conn.pending, []
         close_quietly(conn.sock)
         close_quietly(conn.send_sock)
+        conn.close_wake()
         for p in pending:
             p.error = ClientLeft(f"client {conn.info.label} left before answering: {reason}")
             p.settle()
@@ -750,6 +899,11 @@ class BridgeServer:
         if ip.version == 6 and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.allowed)
+
+
+def _check_dim(dim: str) -> None:
+    if dim not in SEND_DATA:
+        raise ValueError(f"dim must be one of {list(SEND_DATA)}, got {dim!r}")
 
 
 def check_reply_dim(dte: data_model.DataToExport, dim: str) -> None:
