@@ -94,6 +94,29 @@ class _JobThread:
 
 
 
+class _Outlet:
+    """The plugin's signals emitted from other threads (a job's outcome, a server's event, a call) go out through here.
+    Once the plugin is closed (:meth:`shut`) nothing goes out any more: a signal emitted by a plugin deleted meanwhile
+    (a job ending after close, while the dashboard frees the plugin) crashes a later event loop. ``shut`` waits for an
+    emission under way; re-entrant, for a signal delivered directly in the emitting thread that emits again."""
+    __slots__ = ("_lock", "_open")
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._open = True
+
+    def emit(self, signal, value) -> bool:
+        """``signal.emit(value)`` unless shut; True if it went out."""
+        with self._lock:
+            if self._open:
+                signal.emit(value)
+            return self._open
+
+    def shut(self) -> None:
+        with self._lock:
+            self._open = False
+
+
 def without_tracebacks(error: BaseException) -> BaseException:
     """``error`` with the tracebacks of its whole chain dropped (their text is in the log).
 
@@ -158,6 +181,7 @@ class AsyncViewerBase(DAQ_Viewer_base):
         self._pending_grab = False
         self._failure: str | None = None  # the last grab's failure, restated after PyMoDAQ's own messages
         self._job_owner = None            # None: a local grab; else whom the job in flight measures for
+        self._outlet = _Outlet()          # emissions from other threads: none after close (close_outlet)
         self._job_done.connect(self._on_job_done)
         self._call.connect(self._on_call)
 
@@ -203,13 +227,14 @@ class AsyncViewerBase(DAQ_Viewer_base):
         self._failure = None
         job = _Job(None)
         self._job_thread = job
-        done, signal = job.done, self._job_done  # held by finish, not the job: no cycle job -> finish -> job
+        # held by finish, not the job: no cycle job -> finish -> job
+        done, signal, outlet = job.done, self._job_done, self._outlet
 
         def finish(outcome) -> None:
             if isinstance(outcome, BaseException):
                 outcome = without_tracebacks(outcome)
-            done.set()
-            signal.emit((token, outcome))
+            outlet.emit(signal, (token, outcome))
+            done.set()  # after the emission: a close waiting for the job does not overtake it
         return job, finish
 
     def job_running(self) -> bool:
@@ -278,7 +303,8 @@ class AsyncViewerBase(DAQ_Viewer_base):
         if QThread.currentThread() == self.thread():
             return fn()
         call = _Call(fn)
-        self._call.emit(call)
+        if not self._outlet.emit(self._call, call):
+            raise TimeoutError(f"{type(self).__name__} is closed")
         deadline = time.monotonic() + timeout_s
         while not call.done.wait(0.05):
             if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
@@ -295,7 +321,16 @@ class AsyncViewerBase(DAQ_Viewer_base):
 
     def post_in_thread(self, fn: Callable[[], object]) -> None:
         """``fn()`` run in the plugin's thread later; not waited for (its exceptions are logged)."""
-        self._call.emit(_Call(fn, waited=False))
+        self._outlet.emit(self._call, _Call(fn, waited=False))
+
+    def emit_from_thread(self, signal, value) -> None:
+        """``signal.emit(value)`` from another thread: not once the plugin is closed (see _Outlet)."""
+        self._outlet.emit(signal, value)
+
+    def close_outlet(self) -> None:
+        """Nothing is emitted from other threads any more (call at the end of close, when any job has been told to
+        stop: it may still end later)."""
+        self._outlet.shut()
 
     @Slot(object)
     def _on_call(self, call) -> None:

@@ -246,6 +246,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                 logger.warning("closing %s: %s", self.kind, e)
             self._run = None
         self.release()
+        self.close_outlet()
 
     def release(self) -> None:
         if self.controller is not None and self.is_master:

@@ -231,6 +231,7 @@ class TCPServerViewerBase(AsyncViewerBase):
     def close(self):
         self.abort_job()
         self.release()
+        self.close_outlet()
 
     def release(self) -> None:
         if self._expiry is not None:
@@ -255,7 +256,7 @@ class TCPServerViewerBase(AsyncViewerBase):
     def _forward_event(self, kind, client, data) -> None:
         if kind in ("connected", "settings"):
             self._client_arrived.set()  # a grab waiting for a client looks again
-        self._server_event.emit((kind, client, data))
+        self.emit_from_thread(self._server_event, (kind, client, data))
 
     @Slot(object)
     def _on_server_event(self, event) -> None:
