@@ -41,7 +41,7 @@ def bridge(port: int, n: int) -> None:
         if cmd.startswith("Send Data"):
             dwa = data_model.DataWithAxes(name="bench", data=[data], dim="Data1D", units="counts", labels=["ch"],
                                      axes=[data_model.Axis(label="delay", units="s", data=axis, index=0)])
-            send_all(sock, wire.message("Done", data_model.DataToExport(name="bench", data=[dwa])), 30.0)  # as the client
+            send_all(sock, wire.message_parts("Done", data_model.DataToExport(name="bench", data=[dwa])), 30.0)  # as the client
 
 
 def raw(port: int, n: int) -> None:

@@ -233,3 +233,32 @@ def test_a_slow_reply_is_left_to_the_connection_thread(server):
     assert time.monotonic() - t0 < 0.25 and not p.event.is_set()
     assert done.wait(5) and p.error is None and p.result.data[0].data[0].size == 16
     c.close()
+
+
+def test_a_message_in_parts_arrives_whole_and_equal_to_the_joined_bytes(pair):
+    """A large reply is written from its parts (the arrays themselves, no copy), however little each write takes:
+    the peer reads exactly the bytes of the joined message."""
+    a, b = pair
+    a.settimeout(5)
+    n = 200_000
+    dwa = data_model.DataWithAxes(name="big", data=[np.random.default_rng(1).random(n)], dim="Data1D",
+                                  labels=["ch"], axes=[data_model.Axis(label="t", units="s", data=np.arange(n) * 1e-9,
+                                                                       index=0)])
+    dte = data_model.DataToExport(name="tt", data=[dwa])
+    wire = Pymodaq5Wire(None)
+    parts = wire.message_parts("Done", dte)
+    joined = wire.message("Done", dte)
+    assert len(parts) > 2 and sum(map(len, parts)) == len(joined) > net.GATHER_BYTES
+    got = bytearray()
+
+    def slow_reader():  # small reads with pauses: the sender's buffer fills, its writes are partial
+        b.settimeout(5)
+        while len(got) < len(joined):
+            got.extend(b.recv(4096 if len(got) < 200_000 else 1 << 20))
+            if len(got) < 200_000:
+                time.sleep(0.001)
+    t = threading.Thread(target=slow_reader)
+    t.start()
+    send_all(a, parts, 20)
+    t.join(20)
+    assert bytes(got) == joined

@@ -338,12 +338,12 @@ class TaggerClient:
                 if cmd in SEND_DATA.values():
                     reply = self._answer(wire, cmd[-2:])
                 elif cmd == "set_info":
-                    reply = self._set_info(wire, *args)
+                    reply = [self._set_info(wire, *args)]
                 else:
                     logger.info("ignored the unknown command %r from the server", cmd[:60])
                     continue
-                reply = self._pushed(wire) + reply
-                if reply:
+                reply = [self._pushed(wire), *reply]
+                if any(map(len, reply)):
                     send_all(sock, reply, IO_TIMEOUT_S)
         finally:
             self._connected.clear()
@@ -411,14 +411,14 @@ class TaggerClient:
             parts.append(wire.message("Info", name, value))
         return b"".join(parts)
 
-    def _answer(self, wire: Wire, dim: str) -> bytes:
-        """One answer and return the reply bytes ('Done' + data, or an 'Info' error; nothing when the window
-        was interrupted: Quit, a lost link or a shutdown, nobody to answer)."""
+    def _answer(self, wire: Wire, dim: str) -> list:
+        """One answer and return the reply's bytes, in parts (Wire.message_parts: 'Done' + data, or an 'Info'
+        error; nothing when the window was interrupted: Quit, a lost link or a shutdown, nobody to answer)."""
         try:
             dte = self.responder.answer(dim, self._interrupt)
         except AcquisitionAborted as e:
             logger.info("%s", e)
-            return b""
+            return []
         except Exception as e:  # a TaggerError (failed measurement, refused settings) is answered as Info 'error';
             text = str(e)       # anything else is a bug in the responder: answered too (the link goes on), logged
             if not isinstance(e, TaggerError):
@@ -426,7 +426,7 @@ class TaggerClient:
                 text = f"internal error {type(e).__name__}: {e}"
             if self.service is None:  # the service reports its own errors
                 self._error(text)
-            return wire.message("Info", INFO_ERROR, text)
+            return [wire.message("Info", INFO_ERROR, text)]
         self.status.requests_served += 1
         if self.status.last_error:
             self.status.last_error = ""
@@ -438,8 +438,8 @@ class TaggerClient:
                 a = d.axes[0]
                 parts.append(wire.message("x_axis", np.asarray(a.data, dtype=float), a.label, a.units))
             parts.append(wire.message("Done", [np.asarray(x, dtype=float) for x in d.data]))
-            return b"".join(parts)
-        return wire.message("Done", dte)
+            return parts
+        return wire.message_parts("Done", dte)
 
     @staticmethod
     def edit_path(path: list[str]) -> list[str]:

@@ -292,11 +292,22 @@ def wait_fd(fd: int, events: int, timeout: float | None, spin_s: float = 0.0) ->
     return bool(poller.poll(ms))
 
 
+#: a message given as parts (Wire.message_parts) smaller than this is joined and written at once; a larger one is
+#: written from its parts (writev(2)): its arrays are not copied once more on their way to the kernel
+GATHER_BYTES = 1 << 16
+
+
 def send_all(sock: socket.socket, data, timeout: float) -> None:
-    """Send all of ``data`` within ``timeout`` s (socket.timeout otherwise, OSError if the peer is gone). POSIX
-    sockets in timeout mode are written with write(2) and our own poll (see ``FD_IO``); others with
-    ``settimeout`` + ``sendall``."""
-    if not FD_IO or sock.gettimeout() is None:
+    """Send all of ``data`` (a bytes-like object, or a list of them: one message in parts) within ``timeout`` s
+    (socket.timeout otherwise, OSError if the peer is gone). POSIX sockets in timeout mode are written with
+    write(2)/writev(2) and our own poll (see ``FD_IO``); others with ``settimeout`` + ``sendall``."""
+    fd_io = FD_IO and sock.gettimeout() is not None
+    if isinstance(data, list):
+        if not fd_io or sum(map(len, data)) < GATHER_BYTES:
+            data = b"".join(data)
+        else:
+            return _write_parts(sock, data, timeout)
+    if not fd_io:
         sock.settimeout(max(timeout, 1e-3))
         sock.sendall(data)
         return
@@ -313,9 +324,39 @@ def send_all(sock: socket.socket, data, timeout: float) -> None:
                 continue
             except BlockingIOError:
                 pass
-            left = deadline - time.monotonic()
-            if left <= 0 or not wait_fd(fd, select.POLLOUT, left):
-                raise socket.timeout(f"timed out sending ({sent} of {total} bytes sent in {timeout:g} s)")
+            _wait_writable(fd, deadline, sent, total, timeout)
+
+
+def _wait_writable(fd: int, deadline: float, sent: int, total: int, timeout: float) -> None:
+    left = deadline - time.monotonic()
+    if left <= 0 or not wait_fd(fd, select.POLLOUT, left):
+        raise socket.timeout(f"timed out sending ({sent} of {total} bytes sent in {timeout:g} s)")
+
+
+def _write_parts(sock: socket.socket, parts: list, timeout: float) -> None:
+    """(send_all) a message in parts with writev(2), however much each call takes."""
+    fd = sock.fileno()
+    if fd < 0:
+        raise OSError(9, "the socket is closed")
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    total = sum(len(v) for v in views)
+    deadline = time.monotonic() + timeout
+    sent = 0
+    while views:
+        try:
+            k = os.writev(fd, views[:_IOV_MAX])
+        except BlockingIOError:
+            _wait_writable(fd, deadline, sent, total, timeout)
+            continue
+        sent += k
+        while views and k >= len(views[0]):
+            k -= len(views.pop(0))
+        if k:
+            views[0] = views[0][k:]
+
+
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") and "SC_IOV_MAX" in getattr(os, "sysconf_names", {}) \
+    else 16
 
 
 class MemoryBudget:

@@ -529,6 +529,12 @@ def frame(payload: bytes) -> bytes:
 
 def encode_frames(*objs) -> bytes:
     """``frame(encode(o))`` for each object, concatenated with a single copy (one ``sendall``)."""
+    return b"".join(encode_frame_parts(*objs))
+
+
+def encode_frame_parts(*objs) -> list:
+    """The bytes of :func:`encode_frames`, not joined: arrays' data are views of the arrays themselves (for a
+    gathering write, net.send_all: a large reply is not copied once more before the kernel copies it)."""
     out: list = []
     for obj in objs:
         if type(obj) is str:  # a command: its str object, cached if short
@@ -540,7 +546,7 @@ def encode_frames(*objs) -> bytes:
         parts = _encode_parts(obj)
         out.append(_u32(sum(len(p) for p in parts), "frame length"))
         out.extend(parts)
-    return b"".join(out)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

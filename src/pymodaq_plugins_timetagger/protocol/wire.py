@@ -74,6 +74,10 @@ class Wire(abc.ABC):
     def message(self, command: str, *args) -> bytes:
         """The bytes of one whole message (send them with one sendall)."""
 
+    def message_parts(self, command: str, *args) -> list:
+        """The bytes of :meth:`message` as a list of buffers, arrays not copied (send them with net.send_all)."""
+        return [self.message(command, *args)]
+
 
 class Pymodaq5Wire(Wire):
     name = PYMODAQ5
@@ -127,6 +131,11 @@ class Pymodaq5Wire(Wire):
         if not args:  # 'Send Data xD', 'Quit'...: the same bytes every time, encoded once
             return _command_bytes(PYMODAQ5, command)
         return pymodaq5.encode_frames(command, *args)
+
+    def message_parts(self, command: str, *args) -> list:
+        if not args:
+            return [_command_bytes(PYMODAQ5, command)]
+        return pymodaq5.encode_frame_parts(command, *args)
 
 
 class ClassicWire(Wire):
