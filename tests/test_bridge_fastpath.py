@@ -262,3 +262,17 @@ def test_a_message_in_parts_arrives_whole_and_equal_to_the_joined_bytes(pair):
     send_all(a, parts, 20)
     t.join(20)
     assert bytes(got) == joined
+
+
+def test_a_long_reply_is_left_to_the_connection_thread_at_once(server):
+    """A reply too long to be read without waiting (1 MiB here) does not keep the calling thread for its window:
+    retrying it as its bytes come would cost the whole window (a 65536-bin TCPServer grab took 5 ms more)."""
+    c = RawClient(server.port, answer=_answering(_reply(65536)))
+    wait_for(lambda: server.clients())
+    server.request("1D", timeout=5)
+    done = threading.Event()
+    t0 = time.monotonic()
+    p = server.submit("1D", timeout=5, read_within_s=2.0, on_done=lambda _: done.set())
+    assert time.monotonic() - t0 < 1.0
+    assert done.wait(5) and p.error is None and p.result.data[0].data[0].size == 65536
+    c.close()

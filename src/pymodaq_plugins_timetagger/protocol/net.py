@@ -36,12 +36,18 @@ KEEPALIVE_COUNT = 3
 
 
 #: a message read without waiting (:meth:`SocketReader.without_waiting`) is at most this long; a longer one is
-#: left to a reader that may wait (the memory budget's reservations are for those)
-NOWAIT_MAX_BYTES = 1 << 20
+#: left to a reader that may wait (the memory budget's reservations are for those), at once: an incomplete message
+#: is decoded again from its start when more bytes come, cheap only for short ones (a 4096-bin reply is 64 KiB)
+NOWAIT_MAX_BYTES = 1 << 18
 
 
 class WouldWait(Exception):
-    """(:meth:`SocketReader.without_waiting`) the message is not all here yet; nothing of it was consumed."""
+    """(:meth:`SocketReader.without_waiting`) the message is not all here yet, or ``too_long`` to be read so;
+    nothing of it was consumed."""
+
+    def __init__(self, too_long: bool = False):
+        super().__init__("too long to be read without waiting" if too_long else "not all here yet")
+        self.too_long = too_long
 
 
 class SocketReader:
@@ -92,7 +98,7 @@ class SocketReader:
         limit = NOWAIT_MAX_BYTES if self.budget is None else min(NOWAIT_MAX_BYTES, self.budget.min_bytes)
         self._nowait[2] += n
         if self._nowait[2] >= limit:  # this message is too long to be read so
-            raise WouldWait()
+            raise WouldWait(too_long=True)
         fd = self._fd()
         while len(self._buf) < n:
             try:

@@ -529,8 +529,9 @@ class BridgeServer:
                     return
                 try:
                     cmd = conn.reader.without_waiting(lambda: self._handle(conn, conn.wire.read_command()))
-                except WouldWait:  # the rest of the message is on its way
-                    if not conn.reader.wait_readable(max(until - time.monotonic(), 0.0), spin_s, more=True):
+                except WouldWait as e:  # the rest of the message is on its way (or it is long: not read here)
+                    if e.too_long or not conn.reader.wait_readable(max(until - time.monotonic(), 0.0), spin_s,
+                                                                    more=True):
                         return
                     continue
                 conn.last_active = time.monotonic()
