@@ -75,63 +75,73 @@ class SocketReader:
         self._buf = bytearray()
         self._deadline: float | None = None
         self._reserved = 0
-        self._nowait: list | None = None   # while reading without waiting (see without_waiting)
+        self._nowait: int | None = None    # while reading without waiting: where the next read starts in _buf
 
     def without_waiting(self, read_message: Callable[[], object]):
         """``read_message()`` (which reads through this reader) run on the bytes already here or in the socket's
         buffer, never waiting for more: its value, or WouldWait if the message is not complete yet, the reader
-        then being exactly as before (every byte taken is put back). Messages of ``NOWAIT_MAX_BYTES`` or more
-        are WouldWait too. What ``read_message`` does must be undone by nothing: it may only read."""
-        self._nowait = [bytes(self._buf), [], 0]  # the buffer at the start, chunks received since, bytes taken
+        then being exactly as before (nothing is taken from the buffer until the message has been read whole).
+        Messages of ``NOWAIT_MAX_BYTES`` or more are WouldWait too. What ``read_message`` does must be undone by
+        nothing: it may only read."""
+        self._nowait = 0
         try:
-            return read_message()
-        except WouldWait:
-            start, since, _ = self._nowait
-            self._buf = bytearray(start)
-            self._buf += b"".join(since)
-            raise
+            self._fill_now(1)  # all that is here: a command already whole is recognised at once (read_command)
+            value = read_message()
+            del self._buf[:self._nowait]
+            return value
         finally:
             self._nowait = None
 
-    def _take_now(self, n: int) -> bytes:
-        """(without_waiting) n bytes from the buffer, filled from the socket as far as it goes without waiting."""
-        limit = NOWAIT_MAX_BYTES if self.budget is None else min(NOWAIT_MAX_BYTES, self.budget.min_bytes)
-        self._nowait[2] += n
-        if self._nowait[2] >= limit:  # this message is too long to be read so
-            raise WouldWait(too_long=True)
+    def _fill_now(self, n: int) -> None:
+        """(without_waiting) at least ``n`` bytes after the read position, from the socket as far as it goes
+        without waiting; WouldWait if they are not there."""
         fd = self._fd()
-        while len(self._buf) < n:
+        while len(self._buf) - self._nowait < n:
             try:
-                chunk = os.read(fd, 1 << 20) if fd >= 0 else self._recv_now()
+                # what is missing, at least 64 KiB (os.read allocates all it may read first: 1 MiB costs ~40 us)
+                want = max(n - len(self._buf) + self._nowait, 1 << 16)
+                chunk = os.read(fd, want) if fd >= 0 else self._recv_now(want)
             except BlockingIOError:
                 raise WouldWait() from None
             if not chunk:
                 raise EOFError(f"the peer closed the connection in the middle of a message "
-                               f"({len(self._buf)} of {n} bytes)")
-            self._nowait[1].append(chunk)
+                               f"({len(self._buf) - self._nowait} of {n} bytes)")
             self._buf += chunk
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        return out
 
-    def _recv_now(self) -> bytes:
+    def _take_now(self, n: int):
+        """(without_waiting) the next n bytes."""
+        limit = NOWAIT_MAX_BYTES if self.budget is None else min(NOWAIT_MAX_BYTES, self.budget.min_bytes)
+        start = self._nowait
+        if start + n >= limit:  # this message is too long to be read so
+            raise WouldWait(too_long=True)
+        self._fill_now(n)
+        self._nowait = start + n
+        out = self._buf[start:start + n]  # one copy (a bytearray, as large direct reads are)
+        return out if n >= DIRECT_READ_BYTES else bytes(out)
+
+    def _recv_now(self, n: int) -> bytes:
         self.sock.settimeout(0.0)
         try:
-            return self.sock.recv(1 << 20)
+            return self.sock.recv(n)
         finally:
             self.sock.settimeout(_IDLE_SLICE_S)
 
     def buffered(self) -> int:
         """Bytes received and not read yet."""
-        return len(self._buf)
+        return len(self._buf) - (self._nowait or 0)
 
     def unread(self, data: bytes) -> None:
+        """Put back bytes just read (they are read again next)."""
+        if self._nowait is not None:  # still in the buffer: step back
+            self._nowait -= len(data)
+            return
         self._buf[:0] = data
 
     def peek(self, n: int) -> bytes:
         """Up to ``n`` bytes already received and not yet read (read-only: nothing is consumed, the socket is
         not read)."""
-        return bytes(self._buf[:n])
+        start = self._nowait or 0
+        return bytes(self._buf[start:start + n])
 
     def set_deadline(self, seconds: float | None) -> None:
         """Everything read until the next :meth:`wait_message` must arrive within ``seconds``."""
@@ -224,9 +234,9 @@ class SocketReader:
         if self._nowait is not None:
             return self._take_now(n)
         if len(self._buf) >= n:
-            out = bytes(self._buf[:n])
+            out = self._buf[:n]  # one copy (a bytearray, as large direct reads are)
             del self._buf[:n]
-            return out
+            return out if n >= DIRECT_READ_BYTES else bytes(out)
         if self.budget is not None and n >= self.budget.min_bytes:
             self._reserved += self.budget.acquire(n, self._left(0, n))
         have = len(self._buf)

@@ -194,7 +194,8 @@ _CACHED_COMMANDS = frozenset(SEND_DATA.values()) | {"Quit", *CLIENT_TYPES}
 
 
 #: the whole PyMoDAQ 5 frame of each cached command -> the command (Pymodaq5Wire.read_command)
-_COMMAND_FRAMES = {pymodaq5.encode_frames(c): c for c in _CACHED_COMMANDS}
+_COMMAND_FRAMES = {pymodaq5.encode_frames(c): c for c in _CACHED_COMMANDS | {
+    "Done", "Info", "Infos", "Info_xml", "set_info", "Server Closed"}}  # the server reads 'Done' most
 _LONGEST_COMMAND_FRAME = max(map(len, _COMMAND_FRAMES))
 
 
