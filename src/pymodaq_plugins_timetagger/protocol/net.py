@@ -319,7 +319,7 @@ def send_all(sock: socket.socket, data, timeout: float) -> None:
     write(2)/writev(2) and our own poll (see ``FD_IO``); others with ``settimeout`` + ``sendall``."""
     fd_io = FD_IO and sock.gettimeout() is not None
     if isinstance(data, list):
-        if not fd_io or sum(map(len, data)) < GATHER_BYTES:
+        if not fd_io or sum(memoryview(p).nbytes for p in data) < GATHER_BYTES:
             data = b"".join(data)
         else:
             return _write_parts(sock, data, timeout)
