@@ -314,7 +314,7 @@ def rpc_times(repeat: int, integration_s: float = 0.001, warmup: int = 5) -> lis
 
     from pymodaq_plugins_timetagger.hardware.access import open_tagger
     from pymodaq_plugins_timetagger.runs import make_run
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "rpc_server.py"), "--port", "0",
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "support" / "rpc_server.py"), "--port", "0",
                              "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:

@@ -1,6 +1,6 @@
 """Serve this package's simulator through the REAL TimeTaggerRPC server (for tests/test_rpc_backend.py).
 
-    python tests/rpc_server.py --port P [--host 127.0.0.1] [--exit-on-stdin-eof] [--lifetime-s 600]
+    python tests/support/rpc_server.py --port P [--host 127.0.0.1] [--exit-on-stdin-eof] [--lifetime-s 600]
 
 Prints one JSON line ``{"event": "listening", "port": P}`` on stdout once the server accepts connections
 (``--port 0`` lets the OS pick a free port and reports it), then serves until killed. Everything else
