@@ -103,29 +103,40 @@ def _wait_client(det, timeout=30.0) -> None:
         time.sleep(0.005)
 
 
-def grab(det, timeout_s: float = 60.0):
-    """One grab of a plugin, waited for in a Qt event loop as DAQ_Viewer's thread does (PyMoDAQ's test
-    harness polls every 5 ms instead, which would be measured too)."""
-    from qtpy.QtCore import QEventLoop, QTimer
-    got, loops = [], []
+class Grabber:
+    """Grabs of one plugin, each waited for in a Qt event loop as DAQ_Viewer's thread does (PyMoDAQ's test
+    harness polls every 5 ms instead, which would be measured too). The data signal is connected once, as
+    DAQ_Viewer connects it once; the loop and its timeout timer are made only when ``grab_data`` did not
+    deliver the data itself."""
 
-    def done(dte):
-        got.append(dte)
-        for loop in loops:
-            loop.quit()
+    def __init__(self, det):
+        self.det = det
+        self.got: list = []
+        self.loop = None
+        det.dte_signal.connect(self._done)
 
-    det.dte_signal.connect(done)
-    try:
-        det.grab_data(1, live=False)
-        if not got:  # data emitted by grab_data itself need no loop (nor a timer)
-            loops.append(QEventLoop())
-            QTimer.singleShot(int(timeout_s * 1000), loops[0].quit)
-            loops[0].exec()
-    finally:
-        det.dte_signal.disconnect(done)
-    if not got:
-        raise TimeoutError(f"no data within {timeout_s} s")
-    return got[0]
+    def _done(self, dte):
+        self.got.append(dte)
+        if self.loop is not None:
+            self.loop.quit()
+
+    def __call__(self, timeout_s: float = 60.0):
+        from qtpy.QtCore import QEventLoop, QTimer
+        self.got.clear()
+        self.det.grab_data(1, live=False)
+        if not self.got:
+            self.loop = QEventLoop()
+            QTimer.singleShot(int(timeout_s * 1000), self.loop.quit)
+            try:
+                self.loop.exec()
+            finally:
+                self.loop = None
+        if not self.got:
+            raise TimeoutError(f"no data within {timeout_s} s")
+        return self.got[0]
+
+    def close(self) -> None:
+        self.det.dte_signal.disconnect(self._done)
 
 
 def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
@@ -139,7 +150,7 @@ def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
         def check(dte):
             assert dte.data[0].size == n
 
-        return _timed(lambda: grab(det), repeat, warmup, check)
+        return _timed(Grabber(det), repeat, warmup, check)
     finally:
         det.close()
         _stop(proc)
@@ -205,7 +216,7 @@ def end_to_end_times(repeat: int, integration_s: float = 0.001, warmup: int = 5)
         def check(dte):
             assert abs(dte.data[0].capture_duration_s - integration_s) < 1e-12
 
-        return _timed(lambda: grab(det), repeat, warmup, check)
+        return _timed(Grabber(det), repeat, warmup, check)
     finally:
         det.close()
         _stop(proc)
@@ -298,7 +309,7 @@ def leco_actor_times(repeat: int, integration_s: float = 0.001, warmup: int = 5)
             def check(dte):
                 assert abs(dte.get_data_from_name("Countrate").capture_duration_s - integration_s) < 1e-12
 
-            return _timed(lambda: grab(det), repeat, warmup, check)
+            return _timed(Grabber(det), repeat, warmup, check)
         finally:
             if det is not None:
                 det.close()

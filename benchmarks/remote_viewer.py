@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/remote_viewer.py [--repeat 200] [--integration-s 0.001] [--rounds 2]
 
 The main PC's side is the same for both: this package's TCPServer 0D plugin under PyMoDAQ's plugin harness,
-each grab waited for in a Qt event loop (``bridge.grab``). The remote side is either
+each grab waited for in a Qt event loop (``bridge.Grabber``). The remote side is either
 
 * ``client``: ``pymodaq-timetagger-client`` (countrate, channels 1,2) on the simulator, or
 * ``viewer``: a real DAQ_Viewer (offscreen) with ``TimeTaggerCountrate`` (channels 1,2, its default) on the
@@ -47,7 +47,7 @@ def grab_times(route: str, repeat: int, integration_s: float, warmup: int = 10) 
         def check(dte):
             assert abs(dte.data[0].capture_duration_s - integration_s) < 1e-12, dte.data[0].capture_duration_s
 
-        return bridge._timed(lambda: bridge.grab(det), repeat, warmup, check)
+        return bridge._timed(bridge.Grabber(det), repeat, warmup, check)
     finally:
         det.close()
         bridge._stop(proc)
