@@ -11,7 +11,7 @@ import pytest
 
 from pymodaq_plugins_timetagger.protocol import data_model, net
 from pymodaq_plugins_timetagger.protocol.net import SocketReader, WouldWait, send_all
-from pymodaq_plugins_timetagger.protocol.server import _Connection
+from pymodaq_plugins_timetagger.protocol.server import SPIN_MAX_S, _Connection
 from pymodaq_plugins_timetagger.protocol.wire import Pymodaq5Wire
 from tests.support.processes import wait_for
 from tests.test_bridge_server import RawClient
@@ -232,6 +232,32 @@ def test_a_slow_reply_is_left_to_the_connection_thread(server):
     p = server.submit("1D", timeout=5, read_within_s=0.05, on_done=lambda _: done.set())
     assert time.monotonic() - t0 < 0.25 and not p.event.is_set()
     assert done.wait(5) and p.error is None and p.result.data[0].data[0].size == 16
+    c.close()
+
+
+def test_only_a_client_that_answers_fast_is_polled_for(server):
+    """A request polls before sleeping (SPIN_MAX_S) only when the client answered the previous one that fast: a
+    slow answer, read here or left to the connection's thread, turns polling off for the next request. (How fast
+    a fast answer comes depends on this machine's load: the last one is set by hand where a fast one is meant.)"""
+    delay = [0.2]
+
+    def answer(w, cmd):
+        time.sleep(delay[0])
+        return _reply(16)
+    c = RawClient(server.port, answer=answer)
+    wait_for(lambda: server.clients())
+    conn = server.submit("1D", timeout=5, read_within_s=1.0).conn  # read here, slowly
+    assert conn.answer_s >= 0.2 and conn.spin_s() == 0.0
+    conn.answer_s = 0.0001
+    assert conn.spin_s() == SPIN_MAX_S
+    done = threading.Event()
+    server.submit("1D", timeout=5, read_within_s=0.05, on_done=lambda _: done.set())  # left to the thread
+    assert conn.spin_s() == 0.0
+    assert done.wait(5)
+    conn.answer_s = 0.0001
+    delay[0] = 0.01
+    server.request("1D", timeout=5)
+    assert conn.spin_s() == 0.0
     c.close()
 
 

@@ -509,8 +509,8 @@ class BridgeServer:
             pending = self._submit_to(conn, dim, on_done, timeout)
             sent = time.monotonic()
             self._read_here(conn, pending, sent + read_within_s, conn.spin_s())
-            if pending.event.is_set():
-                conn.answer_s = time.monotonic() - sent
+            # not answered within the window: the next request sleeps at once (no polling for a slow client)
+            conn.answer_s = time.monotonic() - sent if pending.event.is_set() else float("inf")
         finally:
             conn.release_thread()
         if not pending.event.is_set():
