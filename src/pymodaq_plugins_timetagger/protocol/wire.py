@@ -193,9 +193,10 @@ _COMMAND_BYTES: dict = {}
 _CACHED_COMMANDS = frozenset(SEND_DATA.values()) | {"Quit", *CLIENT_TYPES}
 
 
-#: the whole PyMoDAQ 5 frame of each cached command -> the command (Pymodaq5Wire.read_command)
+#: the whole PyMoDAQ 5 frame of each command a client or a server reads often -> the command, recognised whole
+#: by Pymodaq5Wire.read_command (the cached commands, and 'Done' and the others a server reads)
 _COMMAND_FRAMES = {pymodaq5.encode_frames(c): c for c in _CACHED_COMMANDS | {
-    "Done", "Info", "Infos", "Info_xml", "set_info", "Server Closed"}}  # the server reads 'Done' most
+    "Done", "Info", "Infos", "Info_xml", "set_info", "Server Closed"}}
 _LONGEST_COMMAND_FRAME = max(map(len, _COMMAND_FRAMES))
 
 
