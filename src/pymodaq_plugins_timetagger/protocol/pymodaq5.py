@@ -1037,17 +1037,13 @@ def _ff_dwa(data, buf, pos: int, objs_left: int, alloc_left: int, tn: str, rec=N
     n, pos = got
     objects += 4 + n  # origin (2), nav_indexes (1), the axes list and each Axis header
     alloc += OBJECT_COST + n * OBJECT_COST
-    axes = []
-    for _ in range(n):
-        if not data.startswith(_HEADER_AXIS, pos):
-            return None
-        got = _ff_axis(data, buf, pos + 8, objs_left - objects, alloc_left - alloc, rec)
-        if got is None:
-            return None
-        axes.append(got[0])
-        pos = got[1]
-        objects += got[2]
-        alloc += got[3]
+
+    def axis_at(p: int, objs: int, mem: int):
+        return _ff_axis(data, buf, p + 8, objs, mem, rec) if data.startswith(_HEADER_AXIS, p) else None
+    got = _ff_each(n, pos, objects, alloc, objs_left, alloc_left, axis_at)
+    if got is None:
+        return None
+    axes, pos, objects, alloc = got
     got = _ff_arrays(data, buf, pos, objs_left - objects, alloc_left - alloc, rec)
     if got is None:
         return None
@@ -1060,6 +1056,22 @@ def _ff_dwa(data, buf, pos: int, objs_left: int, alloc_left: int, tn: str, rec=N
                          distribution=distribution, origin=origin, nav_indexes=[], errors=errors, extra={},
                          timestamp=ts, type_name=tn),
             pos + 12, objects + 1, alloc + OBJECT_COST)
+
+
+def _ff_each(n: int, pos: int, objects: int, alloc: int, objs_left: int, alloc_left: int, read_at):
+    """``n`` objects one after the other from ``pos``, each by ``read_at(pos, objects left, bytes left)`` ->
+    (object, position after, objects, bytes charged) or None: (the objects, position after, objects and bytes
+    charged in all, counting from ``objects`` and ``alloc``), or None if one could not be read so."""
+    out = []
+    for _ in range(n):
+        got = read_at(pos, objs_left - objects, alloc_left - alloc)
+        if got is None:
+            return None
+        out.append(got[0])
+        pos = got[1]
+        objects += got[2]
+        alloc += got[3]
+    return out, pos, objects, alloc
 
 
 def _ff_dte(data, buf, pos: int, objs_left: int, alloc_left: int, tn: str, rec=None):
@@ -1081,19 +1093,15 @@ def _ff_dte(data, buf, pos: int, objs_left: int, alloc_left: int, tn: str, rec=N
     n, pos = got
     objects = 4 + n
     alloc += n * OBJECT_COST
-    items = []
-    for _ in range(n):
-        (k,) = _U32.unpack_from(data, pos)
-        dwa_tn = _DWA_HEADERS.get(buf[pos:pos + 4 + k].tobytes())
-        if dwa_tn is None:
-            return None
-        got = _ff_dwa(data, buf, pos + 4 + k, objs_left - objects, alloc_left - alloc, dwa_tn, rec)
-        if got is None:
-            return None
-        items.append(got[0])
-        pos = got[1]
-        objects += got[2]
-        alloc += got[3]
+
+    def dwa_at(p: int, objs: int, mem: int):
+        (k,) = _U32.unpack_from(data, p)
+        dwa_tn = _DWA_HEADERS.get(buf[p:p + 4 + k].tobytes())
+        return None if dwa_tn is None else _ff_dwa(data, buf, p + 4 + k, objs, mem, dwa_tn, rec)
+    got = _ff_each(n, pos, objects, alloc, objs_left, alloc_left, dwa_at)
+    if got is None:
+        return None
+    items, pos, objects, alloc = got
     if not data.startswith(_EMPTY_LIST_BYTES, pos):  # extra attribute names: none
         return None
     return (DataToExport(name=name, data=items, extra={}, timestamp=ts, type_name=tn), pos + 12,
