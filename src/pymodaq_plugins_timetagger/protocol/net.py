@@ -192,10 +192,12 @@ class SocketReader:
         if fd >= 0:
             return wait_fd(fd, select.POLLIN | select.POLLPRI, timeout, spin_s)
 
-        def ready(wait: float) -> bool:
-            got, _, failed = select.select([self.sock], [], [self.sock], wait)
-            return bool(got or failed)
-        return spin_until(lambda: ready(0), min(spin_s, timeout)) or ready(max(timeout, 0.0))
+        return spin_until(self._selected, min(spin_s, timeout)) or self._selected(max(timeout, 0.0))
+
+    def _selected(self, wait: float = 0.0) -> bool:
+        """(no read(2) on this socket) select(2) says it has bytes (or failed) within ``wait`` s."""
+        got, _, failed = select.select([self.sock], [], [self.sock], wait)
+        return bool(got or failed)
 
     def _fd(self) -> int:
         """The socket's descriptor for read(2), or -1 to use the socket's own calls (see ``FD_IO``)."""
@@ -211,7 +213,7 @@ class SocketReader:
         fd = self._fd()
         if fd < 0:
             if spin_s > 0:
-                spin_until(lambda: bool(select.select([self.sock], [], [self.sock], 0)[0]), min(spin_s, timeout))
+                spin_until(self._selected, min(spin_s, timeout))
             self.sock.settimeout(max(timeout, 1e-6))
             try:
                 return self.sock.recv(n) if into is None else self.sock.recv_into(into)
@@ -321,36 +323,15 @@ def send_all(sock: socket.socket, data, timeout: float) -> None:
     if isinstance(data, list):
         if not fd_io or sum(memoryview(p).nbytes for p in data) < GATHER_BYTES:
             data = b"".join(data)
-        else:
-            return _write_parts(sock, data, timeout)
     if not fd_io:
         sock.settimeout(max(timeout, 1e-3))
         sock.sendall(data)
         return
-    fd = sock.fileno()
-    if fd < 0:
-        raise OSError(9, "the socket is closed")
-    deadline = time.monotonic() + timeout
-    with memoryview(data) as view:
-        view = view.cast("B")
-        sent, total = 0, len(view)
-        while sent < total:
-            try:
-                sent += os.write(fd, view[sent:])
-                continue
-            except BlockingIOError:
-                pass
-            _wait_writable(fd, deadline, sent, total, timeout)
-
-
-def _wait_writable(fd: int, deadline: float, sent: int, total: int, timeout: float) -> None:
-    left = deadline - time.monotonic()
-    if left <= 0 or not wait_fd(fd, select.POLLOUT, left):
-        raise socket.timeout(f"timed out sending ({sent} of {total} bytes sent in {timeout:g} s)")
+    _write_parts(sock, data if isinstance(data, list) else [data], timeout)
 
 
 def _write_parts(sock: socket.socket, parts: list, timeout: float) -> None:
-    """(send_all) a message in parts with writev(2), however much each call takes."""
+    """(send_all) a message (one part or several) with writev(2), however much each call takes."""
     fd = sock.fileno()
     if fd < 0:
         raise OSError(9, "the socket is closed")
@@ -362,7 +343,9 @@ def _write_parts(sock: socket.socket, parts: list, timeout: float) -> None:
         try:
             k = os.writev(fd, views[:_IOV_MAX])
         except BlockingIOError:
-            _wait_writable(fd, deadline, sent, total, timeout)
+            left = deadline - time.monotonic()
+            if left <= 0 or not wait_fd(fd, select.POLLOUT, left):
+                raise socket.timeout(f"timed out sending ({sent} of {total} bytes sent in {timeout:g} s)") from None
             continue
         sent += k
         while views and k >= len(views[0]):
