@@ -302,3 +302,89 @@ def test_a_long_reply_is_left_to_the_connection_thread_at_once(server):
     assert time.monotonic() - t0 < 1.0
     assert done.wait(5) and p.error is None and p.result.data[0].data[0].size == 65536
     c.close()
+
+
+def test_a_socket_closed_while_its_reader_waits_is_never_read_through_its_reused_number(pair):
+    """A reader waiting on a socket that another thread closes (the server drops a connection; a test closes its
+    client) must not then read whatever socket has been given the same descriptor number meanwhile: those bytes
+    are another connection's (a lost reply, or worse, a message taken as this connection's). The socket's own
+    descriptor is looked up again after every wait, as CPython's socket calls do."""
+    a, b = pair
+    reader = SocketReader(b, message_timeout=5)
+    number = b.fileno()
+    box = {}
+
+    def wait():
+        try:
+            reader.wait_message(5)
+            box["read"] = reader.peek(100)
+        except (OSError, EOFError) as e:
+            box["error"] = e
+    t = threading.Thread(target=wait)
+    t.start()
+    time.sleep(0.2)  # the reader is waiting
+    b.close()
+    pairs = []
+    while len(pairs) < 8 and not any(number in (x.fileno(), y.fileno()) for x, y in pairs):
+        pairs.append(socket.socketpair())  # until one end is given the closed socket's number
+    try:
+        ends = [(x, y) if x.fileno() == number else (y, x) for x, y in pairs if number in (x.fileno(), y.fileno())]
+        if not ends:
+            pytest.skip("the closed descriptor's number was not given to a new socket")
+        other, its_peer = ends[0]
+        its_peer.sendall(b"another connection's bytes")
+        a.sendall(b"x")  # wakes the waiting reader (its poll still holds the old socket)
+        t.join(10)
+        assert "error" in box, box
+        other.settimeout(1)
+        assert other.recv(100) == b"another connection's bytes"
+    finally:
+        t.join(10)
+        for x, y in pairs:
+            x.close()
+            y.close()
+
+
+def test_a_socket_closed_while_its_writer_waits_is_never_written_through_its_reused_number(pair):
+    """The same for a send waiting for room (a peer that reads slowly): the rest of the message must not go into
+    the socket that has been given the closed one's number."""
+    a, b = pair
+    a.settimeout(5)
+    number = a.fileno()
+    box = {}
+
+    def send():
+        try:
+            send_all(a, b"y" * (32 << 20), 5)  # more than the kernel buffers hold: it waits for room
+            box["sent"] = True
+        except OSError as e:  # socket.timeout is an OSError too: it must not be that either
+            box["error"] = e
+    t = threading.Thread(target=send)
+    t.start()
+    time.sleep(0.3)  # the sender is waiting for room
+    a.close()
+    pairs = []
+    while len(pairs) < 8 and not any(number in (x.fileno(), y.fileno()) for x, y in pairs):
+        pairs.append(socket.socketpair())
+    try:
+        ends = [(x, y) if x.fileno() == number else (y, x) for x, y in pairs if number in (x.fileno(), y.fileno())]
+        if not ends:
+            pytest.skip("the closed descriptor's number was not given to a new socket")
+        other, its_peer = ends[0]
+        b.settimeout(5)
+        while "error" not in box and "sent" not in box:  # room again on the old socket: the sender wakes
+            try:
+                if not b.recv(1 << 20):
+                    break  # the old socket is gone for good
+            except OSError:
+                break
+        t.join(10)
+        assert isinstance(box.get("error"), OSError) and not isinstance(box["error"], socket.timeout), box
+        its_peer.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            its_peer.recv(100)  # nothing was written into the other socket
+    finally:
+        t.join(10)
+        for x, y in pairs:
+            x.close()
+            y.close()

@@ -95,8 +95,8 @@ class SocketReader:
     def _fill_now(self, n: int) -> None:
         """(without_waiting) at least ``n`` bytes after the read position, from the socket as far as it goes
         without waiting; WouldWait if they are not there."""
-        fd = self._fd()
         while len(self._buf) - self._nowait < n:
+            fd = self._fd()  # looked up before every read (see _recv)
             try:
                 # what is missing, at least 64 KiB (os.read allocates all it may read first: 1 MiB costs ~40 us)
                 want = max(n - len(self._buf) + self._nowait, 1 << 16)
@@ -200,7 +200,9 @@ class SocketReader:
         return bool(got or failed)
 
     def _fd(self) -> int:
-        """The socket's descriptor for read(2), or -1 to use the socket's own calls (see ``FD_IO``)."""
+        """The socket's descriptor for read(2), or -1 to use the socket's own calls (see ``FD_IO``). Looked up again
+        before every read: a socket closed by another thread during a wait has -1 (OSError here), and its old
+        number may already belong to another socket."""
         if not FD_IO or self.sock.gettimeout() is None:
             return -1
         fd = self.sock.fileno()
@@ -223,6 +225,8 @@ class SocketReader:
         while True:
             if not wait_fd(fd, select.POLLIN | select.POLLPRI, timeout, spin_s):
                 return None
+            # the socket may have been closed meanwhile and its number given to another: look it up again
+            fd = self._fd()
             try:
                 return os.read(fd, n) if into is None else os.readv(fd, [into])
             except BlockingIOError:  # woken for nothing: wait again, same deadline
@@ -332,14 +336,14 @@ def send_all(sock: socket.socket, data, timeout: float) -> None:
 
 def _write_parts(sock: socket.socket, parts: list, timeout: float) -> None:
     """(send_all) a message (one part or several) with writev(2), however much each call takes."""
-    fd = sock.fileno()
-    if fd < 0:
-        raise OSError(9, "the socket is closed")
     views = [memoryview(p).cast("B") for p in parts if len(p)]
     total = sum(len(v) for v in views)
     deadline = time.monotonic() + timeout
     sent = 0
     while views:
+        fd = sock.fileno()  # looked up before every write: after a wait it may have been closed (and reused)
+        if fd < 0:
+            raise OSError(9, "the socket is closed")
         try:
             k = os.writev(fd, views[:_IOV_MAX])
         except BlockingIOError:
