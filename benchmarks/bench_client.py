@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark peers (run as subprocesses by benchmarks/bridge.py): they answer requests with N float64.
 
-    bench_client.py bridge PORT N   # our protocol (PyMoDAQ 5 dialect, our codec and wire): GRABBER, then
-                                    # 'Done' + a DataToExport of N float64 per 'Send Data 1D', encoded
-                                    # per request exactly as the Time Tagger client does
+    bench_client.py bridge PORT N   # our Time Tagger client (bridge.client.TaggerClient, PyMoDAQ 5 dialect),
+                                    # serving a responder that answers 'Send Data 1D' with a DataToExport
+                                    # of N float64 and an N-point axis, built per answer as the measurement
+                                    # service builds its own
     bench_client.py raw PORT N      # the floor: a 4-byte request in, a u32 length + the same N-point data
                                     # and N-point axis as raw float64 bytes out
 
@@ -21,27 +22,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def bridge(port: int, n: int) -> None:
+    from pymodaq_plugins_timetagger.bridge.client import TaggerClient
+    from pymodaq_plugins_timetagger.hardware.errors import SettingsError
     from pymodaq_plugins_timetagger.protocol import data_model
-    from pymodaq_plugins_timetagger.protocol.net import SocketReader, send_all, tune
-    from pymodaq_plugins_timetagger.protocol.wire import Pymodaq5Wire
+    from pymodaq_plugins_timetagger.protocol.paramxml import Param, to_xml_string
 
     data = np.linspace(0.0, 1.0, n)
     axis = np.arange(n, dtype=float) * 1e-12
-    sock = socket.create_connection(("127.0.0.1", port))
-    tune(sock)
-    reader = SocketReader(sock)
-    wire = Pymodaq5Wire(reader)
-    send_all(sock, wire.message("GRABBER"), 30.0)
-    while True:
-        try:
-            reader.wait_message(None)
-            cmd = wire.read_command()
-        except (EOFError, OSError):
-            return
-        if cmd.startswith("Send Data"):
+
+    class Ramp:
+        """The client's Responder: the fixed frame, in new objects per answer."""
+
+        def answer(self, dim, stop):
             dwa = data_model.DataWithAxes(name="bench", data=[data], dim="Data1D", units="counts", labels=["ch"],
-                                     axes=[data_model.Axis(label="delay", units="s", data=axis, index=0)])
-            send_all(sock, wire.message_parts("Done", data_model.DataToExport(name="bench", data=[dwa])), 30.0)  # as the client
+                                          axes=[data_model.Axis(label="delay", units="s", data=axis, index=0)])
+            return data_model.DataToExport(name="bench", data=[dwa])
+
+        def apply_edit(self, path, xml):
+            raise SettingsError("the benchmark peer has no settings")
+
+        def applied_xml(self, path):
+            return None
+
+        def settings_xml(self):
+            return to_xml_string(Param(name="settings", type="group", title="Settings", children=[]))
+
+        def infos(self):
+            return {}
+
+    TaggerClient("127.0.0.1", port, responder=Ramp(), backoff_max_s=0.2).serve_forever()
 
 
 def raw(port: int, n: int) -> None:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pymodaq_plugins_timetagger.protocol import data_model, net
-from pymodaq_plugins_timetagger.protocol.net import SocketReader, WouldWait, send_all
-from pymodaq_plugins_timetagger.protocol.server import SPIN_MAX_S, _Connection
+from pymodaq_plugins_timetagger.protocol.net import SPIN_MAX_S, SocketReader, WouldWait, send_all
+from pymodaq_plugins_timetagger.protocol.server import _Connection
 from pymodaq_plugins_timetagger.protocol.wire import Pymodaq5Wire
 from tests.support.processes import wait_for
 from tests.test_bridge_server import RawClient

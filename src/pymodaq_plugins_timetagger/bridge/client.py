@@ -39,14 +39,18 @@ the server ends it. A failed answer is reported to the server as an ``Info`` nam
 instead of data; a refused ``set_info`` is reported as an ``Info`` named ``set_info_error`` (never ``error``:
 it answers no grab), followed by the value still applied as ``Info_xml``.
 
-Threads: a reader thread per connection parses the server's commands into a bounded queue, so ``Quit`` or a
-lost link is seen while a window is being measured, and aborts it (the ``stop`` event given to ``answer``).
+Threads: the link's thread reads the server's commands itself (no hand-over between threads on the way from a
+command to its answer), waiting for them between answers, polling first when they come within ``SPIN_MAX_S`` of the
+previous reply (net.spin_for, as the server does for replies). While an answer is measured, the ``stop`` event given
+to ``answer`` looks at the socket whenever it is asked (without waiting): a ``Quit`` or a lost link found there sets
+it, and aborts the window; the other commands found then wait their turn (at most COMMAND_QUEUE).
 :func:`run_until_interrupted` serves in a worker thread so that the main thread only waits for Ctrl-C,
 Ctrl-Break (SIGBREAK, Windows) or SIGTERM (POSIX): on Windows a blocking socket call cannot be interrupted
 by Ctrl-C. Never imports Qt or PyMoDAQ's GUI stack.
 """
 from __future__ import annotations
 
+import collections
 import errno
 import logging
 import os
@@ -64,7 +68,7 @@ from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..protocol import auth
 from ..protocol import data_model
 from ..protocol.data_model import ProtocolError
-from ..protocol.net import SocketReader, close_quietly, send_all, tune
+from ..protocol.net import SocketReader, WouldWait, close_quietly, send_all, spin_for, tune
 from .service import ClientStatus, MeasurementService, edit_path
 from ..protocol.dialects import CLASSIC, DIALECTS, PYMODAQ5
 from ..protocol.wire import SEND_DATA, Wire
@@ -77,8 +81,11 @@ BACKOFF_MAX_S = 5.0
 #: a connection is given up (and made again) when a message from the server, once begun, is not complete
 #: within this long, or a reply not sent (a 64 MiB reply needs > 2.2 MB/s), s; an idle server is fine
 IO_TIMEOUT_S = 30.0
-#: commands read from the server and not yet answered (more: the reader stops reading, TCP holds the rest)
+#: commands read from the server during an answer and not handled yet (more: they are left in the socket, TCP
+#: holds the rest)
 COMMAND_QUEUE = 16
+#: an answer's ``stop.wait(t)`` looks at the socket this often (a Quit or a lost link is seen within it), s
+LOOK_SLICE_S = 0.05
 #: largest XML of one set_info (one parameter's XML is a few hundred bytes)
 MAX_SET_INFO_BYTES = 1 << 20
 #: the main thread looks for Ctrl-C / Ctrl-Break / SIGTERM this often while the worker serves, s
@@ -313,21 +320,17 @@ class TaggerClient:
         self._interrupt.clear()
         send_all(sock, self._hello(wire), IO_TIMEOUT_S)
         self._connected.set()
-        commands: queue.Queue = queue.Queue(COMMAND_QUEUE)
-        done = threading.Event()
-        reading = threading.Thread(target=self._read_commands, args=(wire, commands, done), daemon=True,
-                                   name="timetagger-client-reader")
-        reading.start()
+        commands = _Commands(self, wire)
         try:
             while not self._stop.is_set():
-                try:
-                    cmd, args = commands.get(timeout=SIGNAL_POLL_S)
-                except queue.Empty:
+                item = commands.next(SIGNAL_POLL_S)
+                if item is None:  # an idle server is fine
                     self._show_connected()
                     pushed = self._pushed(wire)
                     if pushed:
                         send_all(sock, pushed, IO_TIMEOUT_S)
                     continue
+                cmd, args = item
                 if cmd is _LOST:
                     if not self._stop.is_set():
                         self._note(args)
@@ -336,54 +339,28 @@ class TaggerClient:
                 if cmd in ("Quit", "Server Closed"):
                     raise QuitRequested()
                 if cmd in SEND_DATA.values():
-                    reply = self._answer(wire, cmd[-2:])
+                    reply = self._answer(wire, cmd[-2:], commands)
                 elif cmd == "set_info":
                     reply = [self._set_info(wire, *args)]
                 else:
                     logger.info("ignored the unknown command %r from the server", cmd[:60])
                     continue
                 reply = [self._pushed(wire), *reply]
-                if any(map(len, reply)):
+                if any(map(len, reply)) and not commands.lost:  # lost: its reason comes next, not a failed send
                     send_all(sock, reply, IO_TIMEOUT_S)
+                commands.handled()
         finally:
             self._connected.clear()
-            done.set()
             close_quietly(sock)
-            reading.join(2 * SIGNAL_POLL_S)
 
-    def _read_commands(self, wire: Wire, commands: queue.Queue, done: threading.Event) -> None:
-        """Reader thread of one connection: the server's commands into ``commands``. Quit or a lost link
-        also interrupt the window under way (its reply could not be delivered)."""
-        reader = wire.reader
-        while not done.is_set():
-            try:
-                try:
-                    reader.wait_message(IO_TIMEOUT_S)
-                except TimeoutError:
-                    continue  # an idle server is fine
-                cmd = wire.read_command()
-                args = ()
-                if cmd == "set_info":
-                    path, xml = wire.read_path(), wire.read_string()
-                    args = (path, xml if len(xml) <= MAX_SET_INFO_BYTES else len(xml))  # not kept in the queue
-            except (EOFError, OSError) as e:
-                item = (_LOST, self._lost_reason(e))
-            except ProtocolError as e:
-                item = (_LOST, f"the server sent something unreadable ({e})" if self._served else
-                               f"not a PyMoDAQ server (it sent something unreadable: {e})")
-            else:
-                self._served = True
-                item = (cmd, args)
-            if item[0] is _LOST or item[0] in ("Quit", "Server Closed"):
-                self.interrupt()
-            while not done.is_set():
-                try:
-                    commands.put(item, timeout=SIGNAL_POLL_S)
-                    break
-                except queue.Full:
-                    continue
-            if item[0] is _LOST or item[0] in ("Quit", "Server Closed"):
-                return
+    def _read_command(self, wire: Wire) -> tuple:
+        """One command of the server and its arguments (the message has begun): (cmd, args)."""
+        cmd = wire.read_command()
+        args = ()
+        if cmd == "set_info":
+            path, xml = wire.read_path(), wire.read_string()
+            args = (path, xml if len(xml) <= MAX_SET_INFO_BYTES else len(xml))  # not kept in memory
+        return cmd, args
 
     def _show_connected(self) -> None:
         if not self.status.connected:
@@ -411,11 +388,12 @@ class TaggerClient:
             parts.append(wire.message("Info", name, value))
         return b"".join(parts)
 
-    def _answer(self, wire: Wire, dim: str) -> list:
+    def _answer(self, wire: Wire, dim: str, commands: "_Commands") -> list:
         """One answer and return the reply's bytes, in parts (Wire.message_parts: 'Done' + data, or an 'Info'
         error; nothing when the window was interrupted: Quit, a lost link or a shutdown, nobody to answer)."""
+        stop = _AnswerStop(self._interrupt, commands)
         try:
-            dte = self.responder.answer(dim, self._interrupt)
+            dte = self.responder.answer(dim, stop)
         except AcquisitionAborted as e:
             logger.info("%s", e)
             return []
@@ -427,6 +405,8 @@ class TaggerClient:
             if self.service is None:  # the service reports its own errors
                 self._error(text)
             return [wire.message("Info", INFO_ERROR, text)]
+        finally:
+            stop.end()
         self.status.requests_served += 1
         if self.status.last_error:
             self.status.last_error = ""
@@ -451,7 +431,7 @@ class TaggerClient:
         reply_error = b""
         applied = None
         try:
-            if isinstance(xml, int):  # its size, see _read_commands
+            if isinstance(xml, int):  # its size, see _read_command
                 raise SettingsError(f"a set_info of {xml} bytes (at most {MAX_SET_INFO_BYTES})")
             applied = self.responder.apply_edit(path, xml)
         except ValueError as e:  # SettingsError, ProtocolError and XML errors are ValueErrors
@@ -477,9 +457,115 @@ class TaggerClient:
 
 
 
-# ------------------------------------------------------------------------------- connecting
-#: queued by the reader thread when the connection ends (with the reason)
+# ------------------------------------------------------------------------------- the server's commands
+#: the command read when the connection ends (with the reason)
 _LOST = object()
+
+
+class _Commands:
+    """The server's commands on one connection, all read in the link's thread: waited for between answers (:meth:`next`),
+    looked for without waiting while an answer is measured (:meth:`look`, through :class:`_AnswerStop`)."""
+
+    def __init__(self, client: "TaggerClient", wire: Wire):
+        self.client = client
+        self.wire = wire
+        self.reader = wire.reader
+        self.early: collections.deque = collections.deque()  # read during an answer, not handled yet
+        self.lost = False  # the connection ended: its _LOST item is out, nothing more is read
+        self._handled: float | None = None  # time.perf_counter() when the last command was handled
+        self._gap_s = float("inf")  # from then to the next command (net.spin_for)
+
+    def next(self, timeout: float):
+        """The next command ``(cmd, args)`` (``(_LOST, reason)`` when the connection ended), or None if none began
+        within ``timeout`` s."""
+        if self.early:
+            return self.early.popleft()
+        try:
+            self.reader.wait_message(timeout, spin_for(self._gap_s))
+        except TimeoutError:  # socket.timeout: the next command comes that much later at least
+            self._gap_s = float("inf")
+            return None
+        except (EOFError, OSError) as e:
+            return self._ended(self.client._lost_reason(e))
+        if self._handled is not None:
+            self._gap_s, self._handled = time.perf_counter() - self._handled, None
+        return self._taken(lambda: self.client._read_command(self.wire))
+
+    def handled(self) -> None:
+        """The command last returned by :meth:`next` has been answered."""
+        self._handled = time.perf_counter()
+
+    def look(self) -> None:
+        """(During an answer) read the commands that are whole here, never waiting; a Quit or a lost link among them
+        interrupts the answer. A command not all here yet, or beyond COMMAND_QUEUE, is read after the answer."""
+        while not self.lost and len(self.early) < COMMAND_QUEUE:
+            try:
+                if not self.reader.wait_readable(0.0):
+                    return
+                item = self._taken(lambda: self.reader.without_waiting(lambda: self.client._read_command(self.wire)))
+            except WouldWait:
+                return
+            except OSError as e:  # the socket was closed (shutdown)
+                item = self._ended(self.client._lost_reason(e))
+            self.early.append(item)
+
+    def _taken(self, read) -> tuple:
+        """``read()``'s command; ``(_LOST, reason)`` if the connection ended or the server sent something unreadable.
+        Quit and a lost link interrupt the answer under way, if any. WouldWait goes through."""
+        try:
+            item = read()
+        except (EOFError, OSError) as e:
+            return self._ended(self.client._lost_reason(e))
+        except ProtocolError as e:
+            return self._ended(f"the server sent something unreadable ({e})" if self.client._served else
+                               f"not a PyMoDAQ server (it sent something unreadable: {e})")
+        self.client._served = True
+        if item[0] in ("Quit", "Server Closed"):
+            self.client.interrupt()
+        return item
+
+    def _ended(self, reason: str) -> tuple:
+        self.lost = True
+        self.client.interrupt()
+        return _LOST, reason
+
+
+class _AnswerStop:
+    """The ``stop`` event given to :meth:`Responder.answer`: set by :meth:`TaggerClient.interrupt` (a shutdown, any
+    thread), or by a Quit or a lost link, which asking finds: while the answer lasts, :meth:`is_set` reads the commands
+    already whole in the socket (:meth:`_Commands.look`, never waiting) in the thread that asks."""
+
+    def __init__(self, interrupted: threading.Event, commands: _Commands):
+        self._interrupted = interrupted
+        self._commands: _Commands | None = commands
+        self._lock = threading.Lock()  # one thread looks at a time; end() waits for it
+
+    def is_set(self) -> bool:
+        if not self._interrupted.is_set() and self._lock.acquire(blocking=False):
+            try:
+                if self._commands is not None:
+                    self._commands.look()
+            finally:
+                self._lock.release()
+        return self._interrupted.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """As threading.Event.wait: True once set; the socket is looked at every LOOK_SLICE_S."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = LOOK_SLICE_S if deadline is None else min(LOOK_SLICE_S, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            self._interrupted.wait(left)
+        return True
+
+    def end(self) -> None:
+        """The answer is over: the socket is the link thread's again (a look under way in another thread ends first)."""
+        with self._lock:
+            self._commands = None
+
+
+# ------------------------------------------------------------------------------- connecting
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, getattr(errno, "WSAEWOULDBLOCK", -1)}
 
 

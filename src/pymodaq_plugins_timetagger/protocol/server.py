@@ -48,7 +48,7 @@ from . import auth
 from . import data_model
 from .data_model import ProtocolError
 from .net import (MemoryBudget, RateLimitedLog, SocketReader, WouldWait, apply_options, close_quietly,
-                  listener_options, platform_name, send_all, tune)
+                  listener_options, platform_name, send_all, spin_for, tune)
 from .paramxml import Param, from_xml_string
 from .dialects import CLASSIC
 from .wire import CLIENT_TYPES, SEND_DATA, Wire, detect
@@ -71,10 +71,6 @@ MAX_SETTINGS_XML = 4 * 1024 * 1024
 #: memory for frames being read by all connections together (at least 3 max. frames)
 DEFAULT_INFLIGHT = 256 * 1024 * 1024
 LISTEN_BACKLOG = 64
-#: a request whose client answered the previous one within this time polls for its reply without sleeping for up
-#: to this time first (net.spin_until: a sleeping thread wakes ~50 us late on virtual machines whose idle CPUs
-#: halt; measured in benchmarks/, issue 15). Replies slower than this are waited for asleep at once.
-SPIN_MAX_S = 500e-6
 #: the connection's thread stays off the socket this long after the last request that read its own reply
 #: (see _Connection.park): unasked messages (Infos) wait at most this long while nobody asks
 PARK_LINGER_S = 0.05
@@ -248,8 +244,8 @@ class _Connection:
         return ready
 
     def spin_s(self) -> float:
-        """How long a request polls for its reply before sleeping (see SPIN_MAX_S)."""
-        return SPIN_MAX_S if self.answer_s < SPIN_MAX_S else 0.0
+        """How long a request polls for its reply before sleeping (net.SPIN_MAX_S, net.spin_for)."""
+        return spin_for(self.answer_s)
 
     def hold_thread(self) -> None:
         """A request is about to read its own reply: keep the connection's thread off the socket (woken now, in
