@@ -4,7 +4,8 @@ waiting. A Quit or a lost link found so aborts the answer; other commands wait t
 
 In process: a real :class:`TaggerClient` with a responder of the test's own, against a bare listener on 127.0.0.1
 speaking the PyMoDAQ 5 wire (tests/test_client_lifecycle.py's FakeServer), so each test controls what the server sends
-and when. Every wait is bounded.
+and when. Every wait is bounded. Every test runs on both I/O paths (POSIX read(2)/write(2), and the sockets' own
+timeouts as on Windows).
 """
 import threading
 import time
@@ -16,13 +17,23 @@ from pymodaq_plugins_timetagger.bridge import client as client_mod
 from pymodaq_plugins_timetagger.bridge.client import COMMAND_QUEUE, TaggerClient
 from pymodaq_plugins_timetagger.bridge.service import edit_path
 from pymodaq_plugins_timetagger.hardware.errors import AcquisitionAborted
-from pymodaq_plugins_timetagger.protocol import data_model
+from pymodaq_plugins_timetagger.protocol import data_model, net
 from pymodaq_plugins_timetagger.protocol.net import SPIN_MAX_S
 from pymodaq_plugins_timetagger.protocol.paramxml import Param, from_xml_string, to_xml_string
 from tests.support.processes import wait_for
 from tests.test_client_lifecycle import FakeServer
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(params=["fd", "portable"], autouse=True)
+def io_path(request, monkeypatch):
+    """Both I/O paths of net.py: read(2)/write(2) with our own poll (POSIX), the sockets' timeouts (elsewhere)."""
+    if request.param == "portable":
+        monkeypatch.setattr(net, "FD_IO", False)
+    elif not net.FD_IO:
+        pytest.skip("read(2) on sockets is POSIX only")
+    return request.param
 
 
 def _dte(value: float) -> data_model.DataToExport:
