@@ -18,37 +18,25 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # the package, and tests/support
 
 
 def bridge(port: int, n: int) -> None:
     from pymodaq_plugins_timetagger.bridge.client import TaggerClient
-    from pymodaq_plugins_timetagger.hardware.errors import SettingsError
     from pymodaq_plugins_timetagger.protocol import data_model
-    from pymodaq_plugins_timetagger.protocol.paramxml import Param, to_xml_string
+    from tests.support.responders import BareResponder
 
     data = np.linspace(0.0, 1.0, n)
     axis = np.arange(n, dtype=float) * 1e-12
 
-    class Ramp:
-        """The client's Responder: the fixed frame, in new objects per answer."""
+    class Ramp(BareResponder):
+        """The fixed frame, in new objects per answer."""
 
         def answer(self, dim, stop):
             dwa = data_model.DataWithAxes(name="bench", data=[data], dim="Data1D", units="counts", labels=["ch"],
                                           axes=[data_model.Axis(label="delay", units="s", data=axis, index=0)])
             return data_model.DataToExport(name="bench", data=[dwa])
-
-        def apply_edit(self, path, xml):
-            raise SettingsError("the benchmark peer has no settings")
-
-        def applied_xml(self, path):
-            return None
-
-        def settings_xml(self):
-            return to_xml_string(Param(name="settings", type="group", title="Settings", children=[]))
-
-        def infos(self):
-            return {}
 
     TaggerClient("127.0.0.1", port, responder=Ramp(), backoff_max_s=0.2).serve_forever()
 

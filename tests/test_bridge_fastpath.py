@@ -13,20 +13,13 @@ from pymodaq_plugins_timetagger.protocol import data_model, net
 from pymodaq_plugins_timetagger.protocol.net import SPIN_MAX_S, SocketReader, WouldWait, send_all
 from pymodaq_plugins_timetagger.protocol.server import _Connection
 from pymodaq_plugins_timetagger.protocol.wire import Pymodaq5Wire
+from tests.support.io_paths import io_path  # noqa: F401 (autouse: both I/O paths)
 from tests.support.processes import wait_for
 from tests.test_bridge_server import RawClient
 
 BRIDGE_MESSAGE_TIMEOUT_S = 5.0  # the conftest's ``server``
 
 
-@pytest.fixture(params=["fd", "portable"], autouse=True)
-def io_path(request, monkeypatch):
-    """Both I/O paths of net.py: read(2)/write(2) with our own poll (POSIX), the sockets' timeouts (elsewhere)."""
-    if request.param == "portable":
-        monkeypatch.setattr(net, "FD_IO", False)
-    elif not net.FD_IO:
-        pytest.skip("read(2) on sockets is POSIX only")
-    return request.param
 
 
 @pytest.fixture

@@ -17,23 +17,17 @@ from pymodaq_plugins_timetagger.bridge import client as client_mod
 from pymodaq_plugins_timetagger.bridge.client import COMMAND_QUEUE, TaggerClient
 from pymodaq_plugins_timetagger.bridge.service import edit_path
 from pymodaq_plugins_timetagger.hardware.errors import AcquisitionAborted
-from pymodaq_plugins_timetagger.protocol import data_model, net
+from pymodaq_plugins_timetagger.protocol import data_model
 from pymodaq_plugins_timetagger.protocol.net import SPIN_MAX_S
 from pymodaq_plugins_timetagger.protocol.paramxml import Param, from_xml_string, to_xml_string
+from tests.support.io_paths import io_path  # noqa: F401 (autouse: both I/O paths)
 from tests.support.processes import wait_for
+from tests.support.responders import BareResponder
 from tests.test_client_lifecycle import FakeServer
 
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(params=["fd", "portable"], autouse=True)
-def io_path(request, monkeypatch):
-    """Both I/O paths of net.py: read(2)/write(2) with our own poll (POSIX), the sockets' timeouts (elsewhere)."""
-    if request.param == "portable":
-        monkeypatch.setattr(net, "FD_IO", False)
-    elif not net.FD_IO:
-        pytest.skip("read(2) on sockets is POSIX only")
-    return request.param
 
 
 def _dte(value: float) -> data_model.DataToExport:
@@ -43,7 +37,7 @@ def _dte(value: float) -> data_model.DataToExport:
     return data_model.DataToExport(name="test", data=[dwa])
 
 
-class Responder:
+class Responder(BareResponder):
     """Answers ``Send Data`` with a frame of the answer's number; holds each answer ``hold_s`` s, asking ``stop``."""
 
     def __init__(self, hold_s: float = 0.0):
@@ -68,15 +62,6 @@ class Responder:
     def apply_edit(self, path, xml):
         self.edits.append((edit_path(path), from_xml_string(xml).value))
         return ["settings", *edit_path(path)], xml
-
-    def applied_xml(self, path):
-        return None
-
-    def settings_xml(self):
-        return to_xml_string(Param(name="settings", type="group", title="Settings", children=[]))
-
-    def infos(self):
-        return {}
 
 
 @pytest.fixture
@@ -118,11 +103,17 @@ def test_the_link_thread_answers_the_commands_it_reads_itself(link):
     assert set(responder.threads) == {"timetagger-link"}
 
 
-def test_quit_during_an_answer_is_found_by_asking_stop(link):
+def _answering(link):
+    """A client in the middle of a 30 s answer: (server, client, responder)."""
     responder = Responder(hold_s=30)
     server, client = link(responder)
     server.send("Send Data 1D")
     assert responder.began.wait(5)
+    return server, client, responder
+
+
+def test_quit_during_an_answer_is_found_by_asking_stop(link):
+    server, client, responder = _answering(link)
     t0 = time.monotonic()
     server.send("Quit")
     wait_for(lambda: not client._thread.is_alive(), 5, "the link ends")
@@ -131,10 +122,7 @@ def test_quit_during_an_answer_is_found_by_asking_stop(link):
 
 
 def test_a_server_gone_during_an_answer_aborts_it_and_the_client_reconnects(link):
-    responder = Responder(hold_s=30)
-    server, client = link(responder)
-    server.send("Send Data 1D")
-    assert responder.began.wait(5)
+    server, client, responder = _answering(link)
     t0 = time.monotonic()
     server.sock.close()
     server.sock = None

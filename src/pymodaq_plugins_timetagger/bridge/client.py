@@ -10,10 +10,12 @@ is applied by the responder and the value applied is sent back as ``Info_xml``.
 
 The Responder protocol (what the link calls, all from the link's own thread)::
 
-    answer(dim: str, stop: threading.Event) -> data_model.DataToExport
+    answer(dim: str, stop) -> data_model.DataToExport
         one measurement for 'Send Data <dim>' ('0D', '1D', '2D'); raise AcquisitionAborted when ``stop`` is
         set (Quit, lost link, stop(): nothing is sent), a TaggerError when it failed (its
-        text is sent as Info 'error' and shown in the status).
+        text is sent as Info 'error' and shown in the status). ``stop`` has threading.Event's ``is_set()``
+        and ``wait(timeout)``; asking it is what finds a Quit or a lost link (see Threads below): ask it
+        every few tens of ms during a long window.
     apply_edit(path: list[str], xml: str) -> tuple[list[str], str]
         apply one edited setting (``path`` as the server sent it, may start with 'settings_client'); return
         ([root, *path], XML of the value actually applied); raise SettingsError (a TaggerError) naming the
@@ -101,7 +103,7 @@ PUSH_QUEUE = 64
 class Responder(Protocol):
     """What the link serves (see the module documentation)."""
 
-    def answer(self, dim: str, stop: threading.Event) -> data_model.DataToExport: ...
+    def answer(self, dim: str, stop: "_AnswerStop") -> data_model.DataToExport: ...
 
     def apply_edit(self, path: list[str], xml: str) -> tuple[list[str], str]: ...
 
