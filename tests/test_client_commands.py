@@ -7,6 +7,7 @@ speaking the PyMoDAQ 5 wire (tests/test_client_lifecycle.py's FakeServer), so ea
 and when. Every wait is bounded. Every test runs on both I/O paths (POSIX read(2)/write(2), and the sockets' own
 timeouts as on Windows).
 """
+import socket
 import threading
 import time
 
@@ -18,7 +19,7 @@ from pymodaq_plugins_timetagger.bridge.client import COMMAND_QUEUE, TaggerClient
 from pymodaq_plugins_timetagger.bridge.service import edit_path
 from pymodaq_plugins_timetagger.hardware.errors import AcquisitionAborted
 from pymodaq_plugins_timetagger.protocol import data_model
-from pymodaq_plugins_timetagger.protocol.net import SPIN_MAX_S
+from pymodaq_plugins_timetagger.protocol.net import SPIN_MAX_S, SocketReader
 from pymodaq_plugins_timetagger.protocol.paramxml import Param, from_xml_string, to_xml_string
 from tests.support.io_paths import io_path  # noqa: F401 (autouse: both I/O paths)
 from tests.support.processes import wait_for
@@ -133,6 +134,66 @@ def test_a_server_gone_during_an_answer_aborts_it_and_the_client_reconnects(link
     server.send("Send Data 1D")
     assert _done_value(server) == 1
     assert "connection lost" in client.status.waiting_reason or client.status.connected
+
+
+def _big_set_info(server, kib: int) -> bytes:
+    """A set_info of about ``kib`` KiB (its parameter's title padded)."""
+    xml = to_xml_string(Param(name="n_bins", type="int", value=5, title="n" * (kib * 1024)))
+    return server.wire.message("set_info", ["settings_client", "n_bins"], xml)
+
+
+@pytest.mark.parametrize("kib", [100, 300, 1100])
+def test_a_quit_behind_a_long_command_during_an_answer_is_seen(link, kib):
+    """Found by attacking the client: a command of 256 KiB or more (the server side's limit for reading without
+    waiting) was left unread during the answer, and the Quit behind it with it, until the answer's end."""
+    server, client, responder = _answering(link)
+    t0 = time.monotonic()
+    server.sock.sendall(_big_set_info(server, kib) + server.wire.message("Quit"))
+    wait_for(lambda: not client._thread.is_alive(), 5, f"the link ends (Quit behind a {kib} KiB set_info)")
+    print(f"{kib} KiB set_info + Quit -> the link ended: {time.monotonic() - t0:.3f} s")
+    assert responder.aborted == 1 and responder.answered == 0
+
+
+def test_a_server_gone_behind_half_a_long_command_during_an_answer_is_seen(link):
+    server, client, responder = _answering(link)
+    message = _big_set_info(server, 300)
+    server.sock.sendall(message[:-100])
+    time.sleep(0.2)
+    server.sock.close()
+    server.sock = None
+    wait_for(lambda: responder.aborted == 1, 5, "the answer aborted")
+
+
+@pytest.mark.parametrize("then", ["Quit", "close"])
+def test_a_quit_or_a_lost_link_right_behind_a_full_queue_is_seen(link, then):
+    """COMMAND_QUEUE commands, then a Quit (or the end of the connection), during an answer: the answer is aborted
+    (found by attacking the client: nothing was read beyond the queue)."""
+    server, client, responder = _answering(link)
+    server.sock.sendall(server.wire.message("Send Data 1D") * COMMAND_QUEUE
+                        + (server.wire.message("Quit") if then == "Quit" else b""))
+    if then == "close":
+        time.sleep(0.2)
+        server.sock.close()
+        server.sock = None
+    wait_for(lambda: responder.aborted >= 1, 5, f"the answer aborted ({COMMAND_QUEUE} commands, then {then})")
+    assert responder.answered == 0
+
+
+def test_a_closed_socket_is_an_oserror_on_both_paths():
+    """Found by attacking the client: on the portable path, a socket closed by another thread (stop()) made
+    select(2) raise ValueError out of the link's thread (its traceback printed) instead of the OSError that ends a
+    connection."""
+    a, b = socket.socketpair()
+    try:
+        a.settimeout(1.0)
+        reader = SocketReader(a)
+        a.close()
+        with pytest.raises(OSError):
+            reader.wait_readable(0.0)
+        with pytest.raises(OSError):
+            reader.wait_message(0.05, spin_s=0.001)
+    finally:
+        b.close()
 
 
 def test_a_command_not_all_here_during_an_answer_does_not_hold_it(link):

@@ -45,7 +45,7 @@ Threads: the link's thread reads the server's commands itself (no hand-over betw
 command to its answer), waiting for them between answers, polling first when they come within ``SPIN_MAX_S`` of the
 previous reply (net.spin_for, as the server does for replies). While an answer is measured, the ``stop`` event given
 to ``answer`` looks at the socket whenever it is asked (without waiting): a ``Quit`` or a lost link found there sets
-it, and aborts the window; the other commands found then wait their turn (at most COMMAND_QUEUE).
+it, and aborts the window; the other commands found then wait their turn (at most COMMAND_QUEUE + 1).
 :func:`run_until_interrupted` serves in a worker thread so that the main thread only waits for Ctrl-C,
 Ctrl-Break (SIGBREAK, Windows) or SIGTERM (POSIX): on Windows a blocking socket call cannot be interrupted
 by Ctrl-C. Never imports Qt or PyMoDAQ's GUI stack.
@@ -83,8 +83,8 @@ BACKOFF_MAX_S = 5.0
 #: a connection is given up (and made again) when a message from the server, once begun, is not complete
 #: within this long, or a reply not sent (a 64 MiB reply needs > 2.2 MB/s), s; an idle server is fine
 IO_TIMEOUT_S = 30.0
-#: commands read from the server during an answer and not handled yet (more: they are left in the socket, TCP
-#: holds the rest)
+#: commands read from the server during an answer and not handled yet, plus one read beyond them (a Quit or a lost
+#: link right behind a full queue is still seen); more are left in the socket, TCP holds the rest
 COMMAND_QUEUE = 16
 #: an answer's ``stop.wait(t)`` looks at the socket this often (a Quit or a lost link is seen within it), s
 LOOK_SLICE_S = 0.05
@@ -317,7 +317,8 @@ class TaggerClient:
         return True
 
     def _serve(self, sock: socket.socket) -> None:
-        reader = SocketReader(sock, message_timeout=IO_TIMEOUT_S)
+        # a command of any size is read during an answer once it is all here: a Quit behind a long one must be seen
+        reader = SocketReader(sock, message_timeout=IO_TIMEOUT_S, nowait_limit=False)
         wire = Wire.for_dialect(self.protocol, reader, self.max_frame)
         self._interrupt.clear()
         send_all(sock, self._hello(wire), IO_TIMEOUT_S)
@@ -499,8 +500,8 @@ class _Commands:
 
     def look(self) -> None:
         """(During an answer) read the commands that are whole here, never waiting; a Quit or a lost link among them
-        interrupts the answer. A command not all here yet, or beyond COMMAND_QUEUE, is read after the answer."""
-        while not self.lost and len(self.early) < COMMAND_QUEUE:
+        interrupts the answer. A command not all here yet, or beyond COMMAND_QUEUE + 1, is read after the answer."""
+        while not self.lost and len(self.early) <= COMMAND_QUEUE:
             try:
                 if not self.reader.wait_readable(0.0):
                     return

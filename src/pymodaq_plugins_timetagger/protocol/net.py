@@ -2,6 +2,7 @@
 socket options chosen per platform, a server-wide memory budget for frames in flight."""
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -64,10 +65,13 @@ class SocketReader:
     """
 
     def __init__(self, sock: socket.socket, message_timeout: float | None = 30.0,
-                 budget: "MemoryBudget | None" = None):
+                 budget: "MemoryBudget | None" = None, nowait_limit: bool = True):
         self.sock = sock
         self.message_timeout = message_timeout
         self.budget = budget
+        # False: a message of any size is read without waiting once it is all here (a reader with nobody to leave a
+        # long one to: the client during an answer)
+        self.nowait_limit = nowait_limit
         if sock.gettimeout() is None:
             # never a blocking socket: a blocking read would ignore every deadline. The server sends through a
             # dup() of this socket with its own timeout, and both share the file's O_NONBLOCK flag
@@ -81,7 +85,7 @@ class SocketReader:
         """``read_message()`` (which reads through this reader) run on the bytes already here or in the socket's
         buffer, never waiting for more: its value, or WouldWait if the message is not complete yet, the reader
         then being exactly as before (nothing is taken from the buffer until the message has been read whole).
-        Messages of ``NOWAIT_MAX_BYTES`` or more are WouldWait too. What ``read_message`` does must be undone by
+        Messages of ``NOWAIT_MAX_BYTES`` or more are WouldWait too, unless made with ``nowait_limit=False``. What ``read_message`` does must be undone by
         nothing: it may only read."""
         self._nowait = 0
         try:
@@ -98,8 +102,9 @@ class SocketReader:
         while len(self._buf) - self._nowait < n:
             fd = self._fd()  # looked up before every read (see _recv)
             try:
-                # what is missing, at least 64 KiB (os.read allocates all it may read first: 1 MiB costs ~40 us)
-                want = max(n - len(self._buf) + self._nowait, 1 << 16)
+                # what is missing, at least 64 KiB, at most 1 MiB a read (os.read allocates all it may read first:
+                # 1 MiB costs ~40 us)
+                want = min(max(n - len(self._buf) + self._nowait, 1 << 16), 1 << 20)
                 chunk = os.read(fd, want) if fd >= 0 else self._recv_now(want)
             except BlockingIOError:
                 raise WouldWait() from None
@@ -110,9 +115,11 @@ class SocketReader:
 
     def _take_now(self, n: int):
         """(without_waiting) the next n bytes."""
-        limit = NOWAIT_MAX_BYTES if self.budget is None else min(NOWAIT_MAX_BYTES, self.budget.min_bytes)
+        limit = NOWAIT_MAX_BYTES if self.nowait_limit else None
+        if self.budget is not None:
+            limit = self.budget.min_bytes if limit is None else min(limit, self.budget.min_bytes)
         start = self._nowait
-        if start + n >= limit:  # this message is too long to be read so
+        if limit is not None and start + n >= limit:  # this message is too long to be read so
             raise WouldWait(too_long=True)
         self._fill_now(n)
         self._nowait = start + n
@@ -195,8 +202,12 @@ class SocketReader:
         return spin_until(self._selected, min(spin_s, timeout)) or self._selected(max(timeout, 0.0))
 
     def _selected(self, wait: float = 0.0) -> bool:
-        """(no read(2) on this socket) select(2) says it has bytes (or failed) within ``wait`` s."""
-        got, _, failed = select.select([self.sock], [], [self.sock], wait)
+        """(no read(2) on this socket) select(2) says it has bytes (or failed) within ``wait`` s. OSError if the socket
+        is closed (by another thread: select would raise ValueError)."""
+        try:
+            got, _, failed = select.select([self.sock], [], [self.sock], wait)
+        except ValueError:  # its descriptor is -1 now
+            raise OSError(errno.EBADF, "the socket is closed") from None
         return bool(got or failed)
 
     def _fd(self) -> int:

@@ -232,7 +232,10 @@ class _Connection:
             ready = any(fd != self._wake_r.fileno() for fd, _ in events)
             woken = len(events) > int(ready)
         else:
-            ready, _, failed = select.select([self.sock, self._wake_r], [], [self.sock], timeout)
+            try:
+                ready, _, failed = select.select([self.sock, self._wake_r], [], [self.sock], timeout)
+            except ValueError:  # closed by another thread (a drop): "ready", the read that follows says so
+                return True
             woken = self._wake_r in ready
             ready = bool(failed) or any(r is not self._wake_r for r in ready)
         if woken:
