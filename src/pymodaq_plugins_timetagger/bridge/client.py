@@ -466,8 +466,8 @@ _LOST = object()
 
 
 class _Commands:
-    """The server's commands on one connection, all read in the link's thread: waited for between answers (:meth:`next`),
-    looked for without waiting while an answer is measured (:meth:`look`, through :class:`_AnswerStop`)."""
+    """The server's commands on one connection, all read in the link's thread: waited for between answers
+    (:meth:`next`), looked for without waiting while an answer is measured (:meth:`look`, via :class:`_AnswerStop`)."""
 
     def __init__(self, client: "TaggerClient", wire: Wire):
         self.client = client

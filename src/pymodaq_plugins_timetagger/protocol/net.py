@@ -85,8 +85,8 @@ class SocketReader:
         """``read_message()`` (which reads through this reader) run on the bytes already here or in the socket's
         buffer, never waiting for more: its value, or WouldWait if the message is not complete yet, the reader
         then being exactly as before (nothing is taken from the buffer until the message has been read whole).
-        Messages of ``NOWAIT_MAX_BYTES`` or more are WouldWait too, unless made with ``nowait_limit=False``. What ``read_message`` does must be undone by
-        nothing: it may only read."""
+        Messages of ``NOWAIT_MAX_BYTES`` or more are WouldWait too, unless the reader was made with
+        ``nowait_limit=False``. What ``read_message`` does must be undone by nothing: it may only read."""
         self._nowait = 0
         try:
             self._fill_now(1)  # all that is here: a command already whole is recognised at once (read_command)
