@@ -247,8 +247,9 @@ def test_daq_scan_on_the_main_pc_over_the_remote_viewer(tmp_path, monkeypatch, c
         remote = RemoteViewer(tmp_path, port, "--set", f"integration_s={integration_s}",
                               plugin="TimeTaggerCountrate", daq_type="DAQ0D")
         cleanup.append(remote)
-        pump_until(lambda: s.child("settings_client").children() and
-                   s["settings_client", "integration_s"] == integration_s, 60,
+        # the mirror adds the remote settings one by one (a queued signal each): look until integration_s is there
+        pump_until(lambda: any(c.name() == "integration_s" and c.value() == integration_s
+                               for c in s.child("settings_client").children()), 60,
                    f"the remote Countrate viewer mirrored\n{remote.text()}")
         win_ext, scan = open_scan(dashboard, "Stage", "TT", positions[0], positions[-1], 1.0)
         steps, done = [], []
