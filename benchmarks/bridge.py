@@ -135,9 +135,6 @@ class Grabber:
             raise TimeoutError(f"no data within {timeout_s} s")
         return self.got[0]
 
-    def close(self) -> None:
-        self.det.dte_signal.disconnect(self._done)
-
 
 def bridge_grab_times(n: int, repeat: int, warmup: int = 5) -> list[float]:
     """A grab of the 1D TimeTaggerTCPServer plugin (grab_data -> dte_signal, in a Qt event loop) from a client

@@ -356,15 +356,6 @@ class TaggerClient:
             self._connected.clear()
             close_quietly(sock)
 
-    def _read_command(self, wire: Wire) -> tuple:
-        """One command of the server and its arguments (the message has begun): (cmd, args)."""
-        cmd = wire.read_command()
-        args = ()
-        if cmd == "set_info":
-            path, xml = wire.read_path(), wire.read_string()
-            args = (path, xml if len(xml) <= MAX_SET_INFO_BYTES else len(xml))  # not kept in memory
-        return cmd, args
-
     def _show_connected(self) -> None:
         if not self.status.connected:
             self.status.connected = True
@@ -434,7 +425,7 @@ class TaggerClient:
         reply_error = b""
         applied = None
         try:
-            if isinstance(xml, int):  # its size, see _read_command
+            if isinstance(xml, int):  # its size, see _Commands._read
                 raise SettingsError(f"a set_info of {xml} bytes (at most {MAX_SET_INFO_BYTES})")
             applied = self.responder.apply_edit(path, xml)
         except ValueError as e:  # SettingsError, ProtocolError and XML errors are ValueErrors
@@ -492,7 +483,7 @@ class _Commands:
             return self._ended(self.client._lost_reason(e))
         if self._handled is not None:
             self._gap_s, self._handled = time.perf_counter() - self._handled, None
-        return self._taken(lambda: self.client._read_command(self.wire))
+        return self._taken(self._read)
 
     def handled(self) -> None:
         """The command last returned by :meth:`next` has been answered."""
@@ -505,12 +496,21 @@ class _Commands:
             try:
                 if not self.reader.wait_readable(0.0):
                     return
-                item = self._taken(lambda: self.reader.without_waiting(lambda: self.client._read_command(self.wire)))
+                item = self._taken(lambda: self.reader.without_waiting(self._read))
             except WouldWait:
                 return
             except OSError as e:  # the socket was closed (shutdown)
                 item = self._ended(self.client._lost_reason(e))
             self.early.append(item)
+
+    def _read(self) -> tuple:
+        """One command of the server and its arguments (the message has begun): (cmd, args)."""
+        cmd = self.wire.read_command()
+        args = ()
+        if cmd == "set_info":
+            path, xml = self.wire.read_path(), self.wire.read_string()
+            args = (path, xml if len(xml) <= MAX_SET_INFO_BYTES else len(xml))  # not kept in memory
+        return cmd, args
 
     def _taken(self, read) -> tuple:
         """``read()``'s command; ``(_LOST, reason)`` if the connection ended or the server sent something unreadable.

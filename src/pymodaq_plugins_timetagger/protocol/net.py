@@ -198,7 +198,6 @@ class SocketReader:
         fd = self._fd()
         if fd >= 0:
             return wait_fd(fd, select.POLLIN | select.POLLPRI, timeout, spin_s)
-
         return spin_until(self._selected, min(spin_s, timeout)) or self._selected(max(timeout, 0.0))
 
     def _selected(self, wait: float = 0.0) -> bool:
@@ -207,7 +206,7 @@ class SocketReader:
         try:
             got, _, failed = select.select([self.sock], [], [self.sock], wait)
         except ValueError:  # its descriptor is -1 now
-            raise OSError(errno.EBADF, "the socket is closed") from None
+            raise _closed() from None
         return bool(got or failed)
 
     def _fd(self) -> int:
@@ -216,10 +215,7 @@ class SocketReader:
         number may already belong to another socket."""
         if not FD_IO or self.sock.gettimeout() is None:
             return -1
-        fd = self.sock.fileno()
-        if fd < 0:
-            raise OSError(9, "the socket is closed")
-        return fd
+        return _fileno(self.sock)
 
     def _recv(self, n: int, timeout: float, into=None, spin_s: float = 0.0):
         """Up to ``n`` bytes (or ``recv_into(into)``'s count) within ``timeout`` s; None if nothing came."""
@@ -314,8 +310,7 @@ def spin_for(last_s: float) -> float:
 
 def spin_until(ready: Callable[[], bool], spin_s: float) -> bool:
     """Call ``ready()`` (a poll with no timeout) again and again for up to ``spin_s`` s: True as soon as it says
-    so. A thread that sleeps in the kernel is woken ~50 us later than one that polls on a virtual machine whose
-    idle CPUs halt (measured: benchmarks/, issue 15); a reply expected within microseconds is waited for so."""
+    so (why: see SPIN_MAX_S)."""
     if spin_s <= 0:
         return False
     end = time.perf_counter() + spin_s
@@ -324,6 +319,18 @@ def spin_until(ready: Callable[[], bool], spin_s: float) -> bool:
             return True
         if time.perf_counter() >= end:
             return False
+
+
+def _closed() -> OSError:
+    return OSError(errno.EBADF, "the socket is closed")
+
+
+def _fileno(sock: socket.socket) -> int:
+    """``sock``'s descriptor; OSError once it is closed (by another thread, maybe during a wait)."""
+    fd = sock.fileno()
+    if fd < 0:
+        raise _closed()
+    return fd
 
 
 def wait_fd(fd: int, events: int, timeout: float | None, spin_s: float = 0.0) -> bool:
@@ -365,9 +372,7 @@ def _write_parts(sock: socket.socket, parts: list, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     sent = 0
     while views:
-        fd = sock.fileno()  # looked up before every write: after a wait it may have been closed (and reused)
-        if fd < 0:
-            raise OSError(9, "the socket is closed")
+        fd = _fileno(sock)  # looked up before every write: after a wait it may have been closed (and reused)
         try:
             k = os.writev(fd, views[:_IOV_MAX])
         except BlockingIOError:
