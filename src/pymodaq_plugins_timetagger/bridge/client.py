@@ -182,7 +182,7 @@ class TaggerClient:
 
     # ------------------------------------------------------------------ pushing (any thread)
     def push_info_xml(self, path: list[str], xml: str) -> None:
-        """A setting changed locally: send its path ([root, *path]) and XML (the server's mirror follows)."""
+        """A setting changed locally: send its path (``[root, *path]``) and XML (the server's mirror follows)."""
         self._push("Info_xml", list(path), xml)
 
     def push_info(self, name: str, value: str) -> None:

@@ -306,7 +306,7 @@ class MeasurementService:
         return applied
 
     def applied_xml(self, path: list[str]) -> tuple[list[str], str] | None:
-        """([root, *path], XML of the value applied) of the setting at ``path`` (as sent), None if there is
+        """(``[root, *path]``, XML of the value applied) of the setting at ``path`` (as sent), None if there is
         none there. Info_xml paths start with the root's name: PyMoDAQ's servers drop path[0]."""
         path = edit_path(path)
         tree = self.settings_tree()
