@@ -257,6 +257,7 @@ class TaggerClient:
     def shutdown(self) -> None:
         """Stop serving (thread-safe, may be called repeatedly): the window under way is aborted, the
         connection closed and serve_forever returns."""
+        self.status.stopping = True  # the connection's end is then not shown as "waiting for" the server
         self._stop.set()
         self.interrupt()
         close_quietly(self._sock)
