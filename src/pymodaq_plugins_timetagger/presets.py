@@ -215,7 +215,8 @@ def targets(name: str, folder: Path | None = None) -> tuple[Path, Path]:
 
 def install(name: str, *, force: bool = False, folder: Path | None = None) -> tuple[Path, Path]:
     """Write the example ``name`` into PyMoDAQ's configuration; FileExistsError if it exists and not ``force``."""
-    from pymodaq_gui.parameter import ioxml
+    # PyMoDAQ's writer of its parameter XML (what ExperimentManager.save_entries calls); nothing is read
+    from pymodaq_gui.parameter.ioxml import parameter_to_xml_file
 
     preset = load(available()[name])
     experiment = experiment_parameter(preset)
@@ -225,7 +226,7 @@ def install(name: str, *, force: bool = False, folder: Path | None = None) -> tu
         raise FileExistsError(f"{xml if xml.exists() else state} exists already (--force replaces it)")
     xml.parent.mkdir(parents=True, exist_ok=True)
     state.parent.mkdir(parents=True, exist_ok=True)
-    ioxml.parameter_to_xml_file(experiment, xml, overwrite=True)
+    parameter_to_xml_file(experiment, xml, overwrite=True)
     write_state(state, entries)
     return xml, state
 
