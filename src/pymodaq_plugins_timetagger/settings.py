@@ -260,17 +260,43 @@ def from_plugin(kind: str, get: Callable[[str], Any], integration_s: float) -> d
 # ----------------------------------------------------------------------------------- mirrored tree
 def tree_params(kind: str, values) -> list[dict]:
     """The settings of ``kind`` (a settings object) as parameter descriptions with titles and units:
-    (name, type, value, title) of the client's mirrored tree."""
+    (name, type, value, title[, limits]) of the client's mirrored tree, shown as the viewer plugin shows them
+    (the counter's bin width in ms, the correlation's output as its two labels); :func:`from_tree` reads an
+    edited value back."""
     out = []
     for s in of_kind(kind):
         v = getattr(values, s.name)
-        title = f"{s.title} ({s.unit})" if s.unit else s.title
+        shown = s.shown.get(kind, Shown())
+        unit = shown.unit or s.unit
+        title = f"{s.title} ({unit})" if unit else s.title
         if s.type == CHANNELS:
             out.append(dict(name=s.name, type="str", value=",".join(str(c) for c in v), title=title))
+        elif shown.choices:
+            out.append(dict(name=s.name, type="list", value=shown.choices[0 if v else 1], limits=list(shown.choices),
+                            title=title))
+        elif shown.scale != 1.0:
+            out.append(dict(name=shown.name or s.name, type="float", value=v * shown.scale, title=title))
         else:
             typ = {BOOL: "bool", FLOAT: "float"}.get(s.type, "int")
             out.append(dict(name=s.name, type=typ, value=v, title=title))
     return out
+
+
+def from_tree(kind: str, name: str, value) -> tuple[str, Any]:
+    """(setting name, value in the setting's unit) of a parameter ``name`` of :func:`tree_params`'s tree: a
+    scaled one (``binwidth_ms``) back to its unit, a label of two choices to its bool; the value is not checked
+    (:func:`check` does)."""
+    for s in of_kind(kind):
+        shown = s.shown.get(kind, Shown())
+        if shown.choices and name == s.name and isinstance(value, str) and value in shown.choices:
+            return s.name, value == shown.choices[0]
+        if shown.scale != 1.0 and name == (shown.name or s.name) and name != s.name:
+            try:
+                scaled = float(value) / shown.scale
+            except (TypeError, ValueError):
+                return s.name, value  # check() names the setting and what was wrong
+            return s.name, round(scaled) if s.type == INT and math.isfinite(scaled) else scaled
+    return name, value
 
 
 # ----------------------------------------------------------------------------------- command line

@@ -182,7 +182,7 @@ class TaggerClient:
 
     # ------------------------------------------------------------------ pushing (any thread)
     def push_info_xml(self, path: list[str], xml: str) -> None:
-        """A setting changed locally: send its path ([root, *path]) and XML (the server's mirror follows)."""
+        """A setting changed locally: send its path (``[root, *path]``) and XML (the server's mirror follows)."""
         self._push("Info_xml", list(path), xml)
 
     def push_info(self, name: str, value: str) -> None:
@@ -257,6 +257,7 @@ class TaggerClient:
     def shutdown(self) -> None:
         """Stop serving (thread-safe, may be called repeatedly): the window under way is aborted, the
         connection closed and serve_forever returns."""
+        self.status.stopping = True  # the connection's end is then not shown as "waiting for" the server
         self._stop.set()
         self.interrupt()
         close_quietly(self._sock)

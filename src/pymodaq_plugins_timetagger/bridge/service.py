@@ -54,10 +54,14 @@ class ClientStatus:
     last_error: str = ""
     #: why the client is not connected (host unknown, refused, ...); '' when connected or not known yet
     waiting_reason: str = ""
+    #: the user stopped the client: it is not waiting for the server any more
+    stopping: bool = False
 
     def state(self) -> str:
         """The status without the request count: what changes when something happens."""
-        if self.connected:
+        if self.stopping:
+            state = "stopping: freeing the Time Tagger"
+        elif self.connected:
             state = f"connected to {self.server}"
         else:
             state = f"waiting for {self.server}" + (f" ({self.waiting_reason})" if self.waiting_reason else "")
@@ -275,7 +279,8 @@ class MeasurementService:
     def kind_with(self, name: str) -> str:
         """The measurement that has setting ``name`` (the first one)."""
         for k in self.kinds:
-            if name in {f.name for f in dataclasses.fields(self.settings[k])}:
+            fields = {f.name for f in dataclasses.fields(self.settings[k])}
+            if name in fields or declared.from_tree(k, name, None)[0] in fields:  # or as the tree shows it
                 return k
         raise SettingsError(f"unknown setting {name!r}")
 
@@ -293,7 +298,8 @@ class MeasurementService:
         name = param.name or (path[-1] if path else "")
         path = path or [name]
         kind = path[0] if len(path) > 1 and path[0] in self.kinds else self.kind_with(name)
-        new = apply_setting(self.settings[kind], name, param.value)
+        name, value = declared.from_tree(kind, name, param.value)  # shown as the plugin shows it
+        new = apply_setting(self.settings[kind], name, value)
         check_reply_fits(new, self.max_frame)
         if kind in self.runs:
             self.runs[kind].update(new)
@@ -306,7 +312,7 @@ class MeasurementService:
         return applied
 
     def applied_xml(self, path: list[str]) -> tuple[list[str], str] | None:
-        """([root, *path], XML of the value applied) of the setting at ``path`` (as sent), None if there is
+        """(``[root, *path]``, XML of the value applied) of the setting at ``path`` (as sent), None if there is
         none there. Info_xml paths start with the root's name: PyMoDAQ's servers drop path[0]."""
         path = edit_path(path)
         tree = self.settings_tree()

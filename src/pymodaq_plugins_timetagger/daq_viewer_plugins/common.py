@@ -58,14 +58,15 @@ DURATION_DATA = "capture duration"
 #: only one array per dataset and label: a dataset is the way to have the duration of every step in the file)
 DURATION_CHANNEL_PARAM = {
     "title": "Capture duration data:", "name": "duration_channel", "type": "bool", "value": False,
-    "tip": f"add a 0D dataset '{DURATION_DATA}' (label 'duration (s)') to every grab: DAQ_Scan then saves "
+    "tip": f"add a 0D dataset '{DURATION_DATA}' (label 'duration_s') to every grab: DAQ_Scan then saves "
            f"the actual capture duration of every step"}
 
 
 def duration_data(seconds: float) -> DataFromPlugins:
-    """The optional 0D dataset of a grab's capture duration (units in the label too: the scan file drops units)."""
+    """The optional 0D dataset of a grab's capture duration. The unit is in the label's name too, as the scan file
+    drops units; the viewer's legend adds the units to the label ('duration_s (s)')."""
     return DataFromPlugins(DURATION_DATA, data=[np.array([float(seconds)])], dim="Data0D",
-                           labels=["duration (s)"], units="s")
+                           labels=["duration_s"], units="s")
 
 
 def input_group(channel: int) -> dict:

@@ -184,7 +184,7 @@ def mirrored_param(settings, path: list[str]):
 
 
 def mirrored_xml(settings, path: list[str]) -> tuple[list[str], str] | None:
-    """(['settings', *path], XML of the plugin's parameter at ``path``), or None if it is not mirrored."""
+    """(``['settings', *path]``, XML of the plugin's parameter at ``path``), or None if it is not mirrored."""
     if not path or path[0] not in MIRRORED:
         return None
     try:

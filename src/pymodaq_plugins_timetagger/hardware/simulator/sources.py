@@ -78,12 +78,14 @@ class Source(abc.ABC):
 
     Detector properties (apply to each detector channel of the source):
 
+    ==================  ==================================================================================
     ``dark_count_hz``   Poisson dark counts added on each detector channel.
     ``jitter_ps``       RMS timing jitter of the detector (added in quadrature to the input's jitter).
     ``dead_time_ps``    the detector's own dead time (a SPAD's is tens of ns), before the tagger's.
     ``pulse_height_v``  amplitude of the electrical pulses: the tagger sees them only while its trigger
                         level lies between 0 and this value.
     ``pulse_width_ps``  time from the rising to the falling edge (falling-edge channels −n).
+    ==================  ==================================================================================
     """
 
     channels: tuple[int, ...]
