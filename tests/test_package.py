@@ -45,3 +45,17 @@ def test_pymodaq_lists_the_plugins():
     ours = {m.name for m in find_plugin_modules("pymodaq_plugins_timetagger")}
     assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCorrelation", "TimeTaggerCounter",
                              "TimeTaggerHistogram", "TimeTaggerTCPServer"}
+
+
+def test_pymodaq_lists_the_plugins_when_our_code_is_imported_first():
+    """A script (or a test) that imports our plugins' common module before anything of PyMoDAQ: PyMoDAQ's one
+    listing of the plugins, made while its package is first imported, must still find all of ours."""
+    import subprocess
+    import sys
+    code = ("import pymodaq_plugins_timetagger.daq_viewer_plugins.common\n"
+            "from pymodaq.control_modules.instruments import DET_TYPES\n"
+            "print(sorted(d['name'] for kind in DET_TYPES.values() for d in kind "
+            "if d['parent_module'].__name__ == 'pymodaq_plugins_timetagger'))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "TimeTaggerCountrate" in res.stdout and "TimeTaggerCorrelation" in res.stdout, res.stdout
