@@ -71,7 +71,7 @@ from ..protocol import auth
 from ..protocol import data_model
 from ..protocol.data_model import ProtocolError
 from ..protocol.net import SocketReader, WouldWait, close_quietly, send_all, spin_for, tune
-from .service import ClientStatus, MeasurementService, edit_path
+from .service import ClientStatus, MeasurementService, edit_path, refusal
 from ..protocol.dialects import CLASSIC, DIALECTS, PYMODAQ5
 from ..protocol.wire import SEND_DATA, Wire
 
@@ -428,9 +428,9 @@ class TaggerClient:
             if isinstance(xml, int):  # its size, see _Commands._read
                 raise SettingsError(f"a set_info of {xml} bytes (at most {MAX_SET_INFO_BYTES})")
             applied = self.responder.apply_edit(path, xml)
-        except ValueError as e:  # SettingsError, ProtocolError and XML errors are ValueErrors
+        except SettingsError as e:  # the one error of a refused value (settings.py)
             reply_error = wire.message("Info", INFO_SET_INFO_ERROR,
-                                       self._error(f"set_info {'/'.join(edit_path(path))}: {e}"))
+                                       self._refused(f"set_info {'/'.join(edit_path(path))}: {e}"))
             applied = self.responder.applied_xml(path)
         if applied is None:
             return reply_error
@@ -443,6 +443,11 @@ class TaggerClient:
             return self.service.error(text)
         logger.error(text)
         self.status.last_error = text
+        self._report()
+        return text
+
+    def _refused(self, text: str) -> str:
+        text = refusal(self.status, text)
         self._report()
         return text
 
