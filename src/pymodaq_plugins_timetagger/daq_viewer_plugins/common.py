@@ -466,11 +466,13 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self._naverage, self._queued_local = self._queued_local, None
             self._start_acquisition()
 
-    def remote_edit(self, path: list[str], value) -> tuple[list[str], str]:
-        """A setting edited on the server: checked and applied here as a local edit (:meth:`_edit`); the XML of
-        the value applied. Refused: SettingsError (the link tells the server and logs it, rate-limited), shown
-        here in the status bar and the *Last error* line, nothing changed."""
+    def remote_edit(self, path: list[str], value, name: str | None = None) -> tuple[list[str], str]:
+        """A setting edited on the server (``name``: the one its XML names): checked and applied here as a local
+        edit (:meth:`_edit`); the XML of the value applied. Refused: SettingsError (the link tells the server and
+        logs it, rate-limited), shown here in the status bar and the *Last error* line, nothing changed."""
         try:
+            if name is not None and path[-1] != name:
+                raise SettingsError(f"the XML sets {name!r}, not the setting at that path")
             param = remote.mirrored_param(self.settings, path)
             changed = self._edit(param, value)
         except TaggerError as e:

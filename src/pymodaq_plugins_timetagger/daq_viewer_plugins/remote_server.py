@@ -34,7 +34,6 @@ from ..bridge.service import ClientStatus, edit_path, read_edit
 from ..protocol.auth import read_secret_file
 from ..protocol.dialects import CLASSIC, PYMODAQ5
 from ..protocol.paramxml import Param, to_xml_string
-from ..settings import printable
 from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..utils import config_value
@@ -147,10 +146,7 @@ class PluginResponder:
     def apply_edit(self, path, xml):
         param = read_edit(xml)  # the only reader of the peer's XML: typed values, nothing evaluated
         path = edit_path(path) or [param.name]
-        if path[-1] != param.name:
-            raise SettingsError(f"{printable('/'.join(path))}: the XML sets {printable(param.name)!r}, not the "
-                                f"setting at that path")
-        return self._call(lambda: self.plugin.remote_edit(path, param.value))
+        return self._call(lambda: self.plugin.remote_edit(path, param.value, param.name))
 
     def applied_xml(self, path):
         return self._call(lambda: mirrored_xml(self.plugin.settings, edit_path(path)))
