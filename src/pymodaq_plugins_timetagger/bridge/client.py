@@ -377,7 +377,9 @@ class TaggerClient:
 
     # ------------------------------------------------------------------ messages
     def _hello(self, wire: Wire) -> bytes:
-        parts = [wire.message("GRABBER"), wire.message("Infos", self.responder.settings_xml())]
+        # the XML's trailing newline (whitespace to an XML parser) ends a line for a text server (HTTP...): it
+        # answers at once, and that answer is found not to be PyMoDAQ's instead of the link waiting in silence
+        parts = [wire.message("GRABBER"), wire.message("Infos", self.responder.settings_xml() + "\n")]
         for name, value in self.responder.infos().items():
             parts.append(wire.message("Info", name, value))
         return b"".join(parts)
@@ -651,6 +653,9 @@ def run_until_interrupted(server) -> int:
         if not worker.is_alive():
             return outcome["code"]
         logger.info("stopping: aborting the window under way and freeing the Time Tagger")
+        status = getattr(server, "status", None) or getattr(getattr(server, "service", None), "status", None)
+        if status is not None:  # the status line says so, not "waiting for" the server it leaves
+            status.stopping = True
         deadline = time.perf_counter() + FREE_TIMEOUT_S
         while worker.is_alive() and time.perf_counter() < deadline:
             server.shutdown()

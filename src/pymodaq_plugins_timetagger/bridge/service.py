@@ -28,8 +28,8 @@ from ..settings import check_reply_fits, printable, reply_size  # noqa: F401 (AP
 from ..dataset import RAW_TYPE, result_to_data
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
-from ..hardware.inputs import configure_input
-from ..runs import Result, Run, dim_of, make_run, make_settings
+from ..hardware.inputs import check_channel, configure_input
+from ..runs import Result, Run, check_settings, dim_of, make_run, make_settings
 from ..protocol import data_model
 from ..protocol.net import RateLimitedLog
 from ..protocol.paramxml import Param, from_xml_string, to_xml_string
@@ -56,10 +56,14 @@ class ClientStatus:
     last_error: str = ""
     #: why the client is not connected (host unknown, refused, ...); '' when connected or not known yet
     waiting_reason: str = ""
+    #: the user asked to stop (Ctrl-C...): the link ends, it waits for nothing any more
+    stopping: bool = False
 
     def state(self) -> str:
         """The status without the request count: what changes when something happens."""
-        if self.connected:
+        if self.stopping:
+            state = "stopping: freeing the Time Tagger"
+        elif self.connected:
             state = f"connected to {self.server}"
         else:
             state = f"waiting for {self.server}" + (f" ({self.waiting_reason})" if self.waiting_reason else "")
@@ -191,12 +195,20 @@ class MeasurementService:
         self._suspect = False
 
     # ------------------------------------------------------------------ tagger
-    def open(self) -> None:
-        """Open the tagger and build the measurements (errors are raised, naming the address)."""
+    def open(self, spell=lambda name: name) -> None:
+        """Open the tagger and build the measurements (errors are raised, naming the address). The settings are
+        checked against the tagger first (its inputs): SettingsError names the setting as ``spell(name)``
+        (``--channels``, ``--test-signal`` on the command line)."""
         self.close()
         self.handle = open_tagger(self.address, **self.sim_options)
         try:
+            for k in self.kinds:
+                check_settings(self.settings[k], self.handle, spell)
             for c in self.test_signal:
+                try:
+                    check_channel(self.handle.tagger, c, f"{spell('test_signal')}: channel")
+                except TaggerError as e:
+                    raise SettingsError(str(e)) from None
                 configure_input(self.handle.tagger, c, test_signal=True)
             for k in self.kinds:
                 self.runs[k] = make_run(self.handle, k, self.settings[k])
