@@ -55,6 +55,7 @@ DEFAULT_N_INPUTS = 8
 
 #: the read-only setting showing why the last setting or grab was refused or failed ('' after a success)
 LAST_ERROR = "last_error"
+LAST_ERROR_TIP = "why the last setting or grab was refused or failed; cleared by the next success"
 
 #: name of the optional 0D dataset holding each grab's capture duration
 DURATION_DATA = "capture duration"
@@ -93,7 +94,7 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
          "tip": "auto | sim | sim:tt20 | sim:x | <serial> | net:host[:port] (read when initializing)"},
         {"title": "Device:", "name": "device", "type": "str", "value": "", "readonly": True},
         {"title": "Last error:", "name": LAST_ERROR, "type": "str", "value": "", "readonly": True,
-         "tip": "why the last setting or grab was refused or failed; cleared by the next success"},
+         "tip": LAST_ERROR_TIP},
         {"title": "Acquisition mode:", "name": "mode", "type": "list", "value": MODE_PER_GRAB,
          "limits": [MODE_PER_GRAB, MODE_ACCUMULATE]},
         {"title": "Integration (s):", "name": "integration_s", "type": "float", "value": integration_s, "min": 1e-6,
@@ -284,7 +285,9 @@ class TimeTaggerViewerBase(AsyncViewerBase):
     def _show_last_error(self, text: str) -> bool:
         try:
             if self.settings[LAST_ERROR] != text:
-                self.settings.child(LAST_ERROR).setValue(text)
+                line = self.settings.child(LAST_ERROR)
+                line.setValue(text)
+                line.setOpts(tip=text or LAST_ERROR_TIP)  # the whole text where the column cuts it
             return True
         except (KeyError, RuntimeError):  # closed meanwhile
             return False
