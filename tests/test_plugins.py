@@ -346,5 +346,5 @@ def test_the_optional_capture_duration_data(detectors):
     set_value(det, "duration_channel", True)
     dte = grab(det)
     duration = dte.get_data_from_name("capture duration")
-    assert duration.dim.name == "Data0D" and duration.units == "s" and duration.labels == ["duration (s)"]
+    assert duration.dim.name == "Data0D" and duration.units == "s" and duration.labels == ["duration_s"]
     assert duration.data[0][0] == 0.05 == dte.get_data_from_name("Correlation").capture_duration_s

@@ -59,18 +59,20 @@ LAST_ERROR_TIP = "why the last setting or grab was refused or failed; cleared by
 
 #: name of the optional 0D dataset holding each grab's capture duration
 DURATION_DATA = "capture duration"
+#: its label: the unit in the name, as the scan file drops units (PyMoDAQ's legend adds "(s)" from the units)
+DURATION_LABEL = "duration_s"
 #: the setting that adds it (PyMoDAQ 5.3's scan file keeps neither units nor extra attributes of the data,
 #: only one array per dataset and label: a dataset is the way to have the duration of every step in the file)
 DURATION_CHANNEL_PARAM = {
     "title": "Capture duration data:", "name": "duration_channel", "type": "bool", "value": False,
-    "tip": f"add a 0D dataset '{DURATION_DATA}' (label 'duration (s)') to every grab: DAQ_Scan then saves "
-           f"the actual capture duration of every step"}
+    "tip": f"add a 0D dataset '{DURATION_DATA}' (label '{DURATION_LABEL}', units s) to every grab: DAQ_Scan then "
+           f"saves the actual capture duration of every step"}
 
 
 def duration_data(seconds: float) -> DataFromPlugins:
     """The optional 0D dataset of a grab's capture duration (units in the label too: the scan file drops units)."""
     return DataFromPlugins(DURATION_DATA, data=[np.array([float(seconds)])], dim="Data0D",
-                           labels=["duration (s)"], units="s")
+                           labels=[DURATION_LABEL], units="s")
 
 
 def input_group(channel: int) -> dict:
