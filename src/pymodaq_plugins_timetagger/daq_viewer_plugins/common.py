@@ -134,9 +134,8 @@ class TimeTaggerViewerBase(AsyncViewerBase):
     # ------------------------------------------------------------------ to override
     def measurement_settings(self, edited: tuple | None = None):
         """The runs settings object built from this plugin's parameters (as declared in settings.py), each value
-        checked (SettingsError). ``edited``: (path, value) of an edit not applied yet; the other parameters
-        then count with the values applied (a parameter never holds a refused value for long, but it is not
-        read)."""
+        checked (SettingsError). ``edited``: (path, value) of an edit not applied yet, with the values applied
+        of every other parameter (not what the tree shows: another edit may be on its way in)."""
         m = self.settings.child("measurement")
 
         def value(path):
@@ -591,10 +590,6 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             # show what the device really has, whether it accepted the value or not
             self._show_input(read_input(self.controller.tagger, channel))
         self._restart()
-
-    def selected_channels(self) -> tuple[int, ...]:
-        group = self.settings.child("measurement", "channels")
-        return tuple(int(ch.name()[2:]) for ch in group.children() if ch.value())
 
     def extend_channel_selector(self) -> None:
         """Offer every input of the device in the measurement's channel selector."""
