@@ -47,3 +47,29 @@ def test_a_refused_value_says_why_on_screen_until_the_next_success(viewer):
     assert reason in det["last_error"]
     det.child("measurement", "channel_1").setValue(3)  # accepted: the line is cleared
     pump_until(lambda: det["last_error"] == "", 10, "the Last error line cleared by a success")
+
+
+def test_in_the_dashboard_too(tmp_path, monkeypatch):
+    pytest.importorskip("PySide6.QtStateMachine", reason="PyMoDAQ's Dashboard needs QtStateMachine")
+    pytest.importorskip("pymodaq_plugins_mock", reason="the experiment holds the Mock actuator")
+    from pymodaq.dashboard import create_load_dashboard
+    from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
+    from tests.support.scankit import close_all, init_detector, load_experiment, write_experiment
+
+    mkQApp("tests")
+    monkeypatch.chdir(tmp_path)
+    name = "pytest_timetagger_refusal"
+    shared_ui, dashboard = create_load_dashboard(show_dashboard=False)
+    try:
+        experiment = write_experiment(tmp_path / f"{name}.xml", "Stage", "g2", "DAQ1D", "TimeTaggerCorrelation")
+        _, det = load_experiment(dashboard, experiment, "Stage", "g2")
+        s = det.settings.child("detector_settings")
+        s.child("address").setValue("sim")
+        init_detector(det)
+        s.child("measurement", "n_bins").setValue(5_000_001)  # a reply over the bridge's 64 MiB frame
+        pump_until(lambda: "n_bins 5000001" in s["last_error"] and "frame limit" in s["last_error"], 10,
+                   "the reason in the dashboard's copy of the settings")
+        pump_until(lambda: s["measurement", "n_bins"] == 201, 10, "the value applied shown again")
+    finally:
+        close_all(shared_ui, dashboard, None, None)
+        ExperimentManager.remove_experiment_related_files(name)
