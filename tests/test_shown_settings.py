@@ -67,3 +67,9 @@ def test_the_counters_bin_width_has_one_unit_in_plugin_and_client():
     s = make_settings("counter")
     (tree,) = [d for d in declared.tree_params("counter", s) if d["name"] == "binwidth_ms"]
     assert tree["title"] == "Bin width (ms)" and tree["value"] == pytest.approx(s.binwidth_ps * 1e-9)
+
+
+def test_the_command_line_takes_the_counters_bin_width_in_ms_too():
+    from pymodaq_plugins_timetagger.bridge.__main__ import build_parser, settings_from_args
+    args = build_parser().parse_args(["--measurement", "counter", "--binwidth-ms", "5"])
+    assert settings_from_args(args, ["counter"])["counter"].binwidth_ps == 5_000_000_000

@@ -463,6 +463,19 @@ def add_cli_options(group) -> None:
         defaults = "; ".join(f"{k} {_show(v)}" for k, v in s.defaults.items())
         group.add_argument(s.option, dest=s.name, metavar=s.name.upper(),
                            help=f"{kinds}: {s.help}{unit} (default {defaults})")
+    for s, kind, shown in _scaled():
+        group.add_argument(_option_of(shown.name), dest=shown.name, metavar=shown.name.upper(),
+                           help=f"{kind}: {s.help}, {shown.unit}, as its viewer plugin shows it (instead of "
+                                f"{s.option}; default {_show(to_shown(kind, s.name, s.defaults[kind]))})")
+
+
+def _scaled():
+    """(setting, kind, Shown) of each setting a plugin shows in another unit: the command line takes it so too."""
+    return [(s, k, sh) for s in SETTINGS for k, sh in s.shown.items() if sh.name and sh.scale != 1.0]
+
+
+def _option_of(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _show(v) -> str:
@@ -484,4 +497,13 @@ def from_cli(args, kinds: list[str]) -> dict[str, dict]:
         value = check(s.name, raw, spell=lambda n: BY_NAME[n].option)
         for k in targets:
             per_kind[k][s.name] = value
+    for s, kind, shown in _scaled():  # the more specific option wins for its measurement
+        raw = getattr(args, shown.name, None)
+        if raw is None:
+            continue
+        option = _option_of(shown.name)
+        if kind not in kinds:
+            raise SettingsError(f"{option} does not apply to the {'/'.join(kinds)} measurement (it is a setting "
+                                f"of {kind})")
+        per_kind[kind][s.name] = from_shown(kind, shown.name, raw, spell=lambda n: option)[1]
     return per_kind
