@@ -36,11 +36,16 @@ def api_modules() -> list[str]:
     import pkgutil
 
     import pymodaq_plugins_timetagger as package
-    names = [package.__name__]
-    for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + "."):
-        if not info.name.startswith(PLUGINS):
-            names.append(info.name)
-    return sorted(names)
+
+    def walk(path, prefix):  # pkgutil.walk_packages would import the plugins' package to look inside it
+        for info in pkgutil.iter_modules(path, prefix):
+            if info.name.startswith(PLUGINS):
+                continue
+            yield info.name
+            if info.ispkg:
+                yield from walk([str(Path(path[0]) / info.name.rsplit(".", 1)[1])], info.name + ".")
+
+    return sorted([package.__name__, *walk(package.__path__, package.__name__ + ".")])
 
 
 def _append_api(app, docname, source):

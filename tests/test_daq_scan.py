@@ -45,9 +45,9 @@ def configure_detector(det):
 def select_test_signal(det):
     s = det.settings.child("detector_settings")
     s.child("inputs", "ch6", "test_signal").setValue(True)
+    s.child("measurement", "channels", "ch6").setValue(True)  # first: the last channel cannot be unticked
     for c in ("ch1", "ch2"):
         s.child("measurement", "channels", c).setValue(False)
-    s.child("measurement", "channels", "ch6").setValue(True)
 
 
 def tagger_free():

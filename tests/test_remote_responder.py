@@ -74,7 +74,7 @@ def test_set_info_is_applied_in_the_plugins_thread_and_refusals_name_the_setting
         (["address"], '<address type="str">net:evil</address>', "fixed on the remote PC"),
         (["remote", "host"], '<host type="str">x</host>', "not a setting"),
         (["measurement", "n_bins"], '<n_bins type="int">0</n_bins>', "n_bins"),
-        (["measurement", "n_bins"], '<n_bins type="str">lots</n_bins>', "not an integer"),
+        (["measurement", "n_bins"], '<n_bins type="str">lots</n_bins>', "must be an integer"),
         (["integration_s"], '<integration_s type="float">-1</integration_s>', "integration"),
     ]:
         box = in_thread(lambda: responder.apply_edit(path, xml))

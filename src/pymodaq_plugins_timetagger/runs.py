@@ -28,14 +28,12 @@ from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, co
 from .hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsError, TaggerError
 from .hardware.inputs import check_channel
 from .hardware.vendor import VENDOR_EXCEPTIONS, vendor_errors
-from .settings import (KINDS, check, check_kind,  # noqa: F401 (KINDS: API)
+from .settings import (DEFAULT_TIMEOUT_MARGIN_S, KINDS, check, check_kind,  # noqa: F401 (API)
                        default, of_kind)
 
 PS_PER_S = 1e12
 #: how often a blocking acquisition checks for an abort, s
 ABORT_POLL_S = 0.05
-#: default grace on top of the integration time before an acquisition is declared timed out, s
-DEFAULT_TIMEOUT_MARGIN_S = 5.0
 
 
 # ---------------------------------------------------------------------------------------- settings
@@ -128,18 +126,20 @@ def check_integration(value) -> float:
     return check("integration_s", value)
 
 
-def check_settings(s, handle):
-    """``s`` with every field checked (settings.py) and its channels checked against the device's inputs."""
+def check_settings(s, handle, spell=lambda name: name):
+    """``s`` with every field checked (settings.py) and its channels checked against the device's inputs; the
+    SettingsError names the field as ``spell(name)`` (the option, on the command line)."""
     values = {}
     for decl in of_kind(_kind_of(s)):
         v = getattr(s, decl.name)
-        if decl.type == "channels":  # the device's inputs first: its message names the model
-            v = (v,) if isinstance(v, (int, np.integer)) else tuple(v)
-            v = check(decl.name, tuple(_one_channel(c, handle, decl.name) for c in v))
+        who = spell(decl.name)
+        if decl.type == "channels":  # the types first, then the device's inputs: its message names the model
+            v = check(decl.name, v, lambda n: who)
+            v = tuple(_one_channel(c, handle, f"{who}: channel") for c in v)
         elif decl.type == "channel":
-            v = _one_channel(v, handle, decl.name)
+            v = _one_channel(check(decl.name, v, lambda n: who), handle, who)
         else:
-            v = check(decl.name, v)
+            v = check(decl.name, v, lambda n: who)
         values[decl.name] = v
     return replace(s, **values)
 
@@ -181,11 +181,16 @@ class Run(abc.ABC):
         new = self.validate(settings, self.handle)
         with self._lock:
             rebuild = self._structure(new) != self._structure(self._settings)
-            self._settings = new
+            old, self._settings = self._settings, new
             if rebuild:
                 self._destroy()
-                self._build()
                 self._accumulating = False
+                try:
+                    self._build()
+                except SettingsError:  # the device refused them: the measurement runs on as it was
+                    self._settings = old
+                    self._build()
+                    raise
 
     def acquire(self, integration_s: float | None = None, timeout_s: float | None = None,
                 stop: threading.Event | None = None) -> Result:

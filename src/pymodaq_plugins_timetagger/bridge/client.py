@@ -71,7 +71,7 @@ from ..protocol import auth
 from ..protocol import data_model
 from ..protocol.data_model import ProtocolError
 from ..protocol.net import SocketReader, WouldWait, close_quietly, send_all, spin_for, tune
-from .service import ClientStatus, MeasurementService, edit_path
+from .service import ClientStatus, MeasurementService, edit_path, refusal
 from ..protocol.dialects import CLASSIC, DIALECTS, PYMODAQ5
 from ..protocol.wire import SEND_DATA, Wire
 
@@ -378,7 +378,9 @@ class TaggerClient:
 
     # ------------------------------------------------------------------ messages
     def _hello(self, wire: Wire) -> bytes:
-        parts = [wire.message("GRABBER"), wire.message("Infos", self.responder.settings_xml())]
+        # the XML's trailing newline (whitespace to an XML parser) ends a line for a text server (HTTP...): it
+        # answers at once, and that answer is found not to be PyMoDAQ's instead of the link waiting in silence
+        parts = [wire.message("GRABBER"), wire.message("Infos", self.responder.settings_xml() + "\n")]
         for name, value in self.responder.infos().items():
             parts.append(wire.message("Info", name, value))
         return b"".join(parts)
@@ -429,9 +431,9 @@ class TaggerClient:
             if isinstance(xml, int):  # its size, see _Commands._read
                 raise SettingsError(f"a set_info of {xml} bytes (at most {MAX_SET_INFO_BYTES})")
             applied = self.responder.apply_edit(path, xml)
-        except ValueError as e:  # SettingsError, ProtocolError and XML errors are ValueErrors
+        except SettingsError as e:  # the one error of a refused value (settings.py)
             reply_error = wire.message("Info", INFO_SET_INFO_ERROR,
-                                       self._error(f"set_info {'/'.join(edit_path(path))}: {e}"))
+                                       self._refused(f"set_info {'/'.join(edit_path(path))}: {e}"))
             applied = self.responder.applied_xml(path)
         if applied is None:
             return reply_error
@@ -444,6 +446,11 @@ class TaggerClient:
             return self.service.error(text)
         logger.error(text)
         self.status.last_error = text
+        self._report()
+        return text
+
+    def _refused(self, text: str) -> str:
+        text = refusal(self.status, text)
         self._report()
         return text
 
@@ -647,6 +654,9 @@ def run_until_interrupted(server) -> int:
         if not worker.is_alive():
             return outcome["code"]
         logger.info("stopping: aborting the window under way and freeing the Time Tagger")
+        status = getattr(server, "status", None) or getattr(getattr(server, "service", None), "status", None)
+        if status is not None:  # the status line says so, not "waiting for" the server it leaves
+            status.stopping = True
         deadline = time.perf_counter() + FREE_TIMEOUT_S
         while worker.is_alive() and time.perf_counter() < deadline:
             server.shutdown()

@@ -28,16 +28,19 @@ import time
 import numpy as np
 
 from pymodaq.control_modules.viewer_utility_classes import comon_parameters
+from pymodaq_utils.utils import ThreadCommand
 from pymodaq.utils.data import DataFromPlugins, DataToExport
 from pymodaq_utils.logger import get_module_name, set_logger
 
 from ..hardware.access import TaggerHandle, open_tagger
+from ..compat import ThreadStatus
 from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input, input_channels, read_input, trigger_was_clamped
 from .. import __version__
 from .. import settings as declared
 from ..hardware.errors import AcquisitionAborted, SettingsError
-from ..runs import DEFAULT_TIMEOUT_MARGIN_S, Result, Run, make_run, make_settings
+from ..runs import Result, Run, check_settings, make_run, make_settings
+from ..settings import DEFAULT_TIMEOUT_MARGIN_S, MODE_ACCUMULATE, MODE_PER_GRAB, printable
 from ..dataset import result_to_data
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
@@ -46,27 +49,31 @@ from . import remote_server as remote
 
 logger = set_logger(get_module_name(__file__))
 
-MODE_PER_GRAB = "per grab"
-MODE_ACCUMULATE = "accumulate"
 #: input channels shown before the device is known (the Ultra/TT20 standard); more are added for 18
 DEFAULT_N_INPUTS = 8
 
 
+#: the read-only setting showing why the last setting or grab was refused or failed ('' after a success)
+LAST_ERROR = "last_error"
+LAST_ERROR_TIP = "why the last setting or grab was refused or failed; cleared by the next success"
+
 #: name of the optional 0D dataset holding each grab's capture duration
 DURATION_DATA = "capture duration"
+#: its label: the unit in the name, as the scan file drops units (PyMoDAQ's legend adds "(s)" from the units)
+DURATION_LABEL = "duration_s"
 #: the setting that adds it (PyMoDAQ 5.3's scan file keeps neither units nor extra attributes of the data,
 #: only one array per dataset and label: a dataset is the way to have the duration of every step in the file)
 DURATION_CHANNEL_PARAM = {
     "title": "Capture duration data:", "name": "duration_channel", "type": "bool", "value": False,
-    "tip": f"add a 0D dataset '{DURATION_DATA}' (label 'duration_s') to every grab: DAQ_Scan then saves "
-           f"the actual capture duration of every step"}
+    "tip": f"add a 0D dataset '{DURATION_DATA}' (label '{DURATION_LABEL}', units s) to every grab: DAQ_Scan then "
+           f"saves the actual capture duration of every step"}
 
 
 def duration_data(seconds: float) -> DataFromPlugins:
     """The optional 0D dataset of a grab's capture duration. The unit is in the label's name too, as the scan file
     drops units; the viewer's legend adds the units to the label ('duration_s (s)')."""
     return DataFromPlugins(DURATION_DATA, data=[np.array([float(seconds)])], dim="Data0D",
-                           labels=["duration_s"], units="s")
+                           labels=[DURATION_LABEL], units="s")
 
 
 def input_group(channel: int) -> dict:
@@ -89,12 +96,15 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
          "value": str(config_value("tagger", "address", default="auto")),
          "tip": "auto | sim | sim:tt20 | sim:x | <serial> | net:host[:port] (read when initializing)"},
         {"title": "Device:", "name": "device", "type": "str", "value": "", "readonly": True},
+        {"title": "Last error:", "name": LAST_ERROR, "type": "str", "value": "", "readonly": True,
+         "tip": LAST_ERROR_TIP},
         {"title": "Acquisition mode:", "name": "mode", "type": "list", "value": MODE_PER_GRAB,
          "limits": [MODE_PER_GRAB, MODE_ACCUMULATE]},
         {"title": "Integration (s):", "name": "integration_s", "type": "float", "value": integration_s, "min": 1e-6,
          "tip": "per grab: the exact capture window; accumulate: the display refresh period"},
         {"title": "Timeout margin (s):", "name": "timeout_margin_s", "type": "float",
-         "value": DEFAULT_TIMEOUT_MARGIN_S, "min": 0.1},
+         "value": DEFAULT_TIMEOUT_MARGIN_S, "min": declared.BY_NAME["timeout_margin_s"].lo,
+         "max": declared.BY_NAME["timeout_margin_s"].hi},
         DURATION_CHANNEL_PARAM,
         {"title": "Clear accumulated data", "name": "clear", "type": "bool_push", "value": False,
          "label": "Clear"},
@@ -123,13 +133,25 @@ class TimeTaggerViewerBase(AsyncViewerBase):
     params = common_params([])
 
     # ------------------------------------------------------------------ to override
-    def measurement_settings(self):
-        """The runs settings object built from this plugin's parameters (as declared in settings.py)."""
+    def measurement_settings(self, edited: tuple | None = None):
+        """The runs settings object built from this plugin's parameters (as declared in settings.py), each value
+        checked (SettingsError). ``edited``: (path, value) of an edit not applied yet, with the values applied
+        of every other parameter (not what the tree shows: another edit may be on its way in)."""
         m = self.settings.child("measurement")
 
+        def value(path):
+            if edited is not None and path == edited[0]:
+                return edited[1]
+            if edited is not None and path in self._applied:
+                return self._applied[path]
+            return self.settings.child(*path).value()
+
         def get(name):
-            return self.selected_channels() if name == "channels" else m[name]
-        return make_settings(self.kind, **declared.from_plugin(self.kind, get, self.settings["integration_s"]))
+            if name == "channels":
+                return tuple(int(ch.name()[2:]) for ch in m.child("channels").children()
+                             if value(("measurement", "channels", ch.name())))
+            return value(("measurement", name))
+        return make_settings(self.kind, **declared.from_plugin(self.kind, get, value(("integration_s",))))
 
     def on_device_opened(self) -> None:
         """Adapt the measurement parameters to the device (e.g. more channels)."""
@@ -140,7 +162,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         self.controller: TaggerHandle | None = None
         self._run: Run | None = None
         self._naverage = 1
-        self._applied: dict = {}  # id(parameter) -> the value the measurement runs with
+        self._applied: dict = {}  # path of a parameter in the tree -> the value the measurement runs with
         self._link = remote.RemoteLink(self)
         self._queued_remote: remote.RemoteRequest | None = None  # waits for the local grab in flight
         self._queued_local: int | None = None                    # a local grab's Naverage, waits for a remote one
@@ -176,18 +198,59 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if parent == remote.GROUP:
             self._commit_remote(param)
             return
+        own = self.own_param(param)
+        if own is None:
+            return
         try:
-            if self._apply_param(param):
-                own = self.own_param(param)
-                if own is not None and self._link.running:
+            if self._edit(own, own.value()):
+                self._succeeded()
+                if self._link.running:
                     self._link.push_info_xml(self.settings.childPath(own))
-        except TaggerError as e:
+        except TaggerError as e:  # SettingsError included: refused, nothing changed
             self.setting_refused(param, e)
-            self._show_applied(param)
+
+    def _edit(self, param, value) -> bool:
+        """Apply ``value`` to the plugin's own ``param``: the user's edit (already in the tree) or the server's.
+
+        A measurement or acquisition setting is checked by its declaration (settings.check_plugin), then the
+        measurement as a whole (at least one channel, the device's inputs, the reply's size); only then is it
+        shown and applied. The value already applied changes nothing (no restart). True if the measurement now
+        runs with a new value. Refused: SettingsError; the parameter shows the value applied again and nothing
+        else changed (not the run, not the device).
+        """
+        path = tuple(self.settings.childPath(param))
+        if path not in self._applied or self.controller is None:
+            return self._apply_param(param)
+        applied = self._applied[path]
+        try:
+            value = declared.check_plugin(self.kind, path, value)
+            if path in (("mode",), ("timeout_margin_s",)):
+                new = None
+                changed = value != applied
+            else:
+                new = check_settings(self.measurement_settings(edited=(path, value)), self.controller)
+                declared.check_reply_fits(new)
+                changed = new != self._run.settings
+            if changed and new is not None:
+                self._restart(new_settings=new)  # the device refusing them leaves the run as it was
+            elif changed and path == ("mode",):
+                self._restart()
+            self._put(param, value if changed else applied)
+        except SettingsError:
+            self._put(param, applied)
+            raise
+        if changed:
+            self._applied[path] = value
+        return changed
+
+    @staticmethod
+    def _put(param, value) -> None:
+        if param.value() != value:
+            param.setValue(value)
 
     def _apply_param(self, param) -> bool:
-        """Apply one setting the user (or the server) changed; True if the measurement now runs with it.
-        Raises TaggerError when refused."""
+        """Apply one setting that is not the measurement's (clear, inputs...); True if the measurement now runs
+        with it. Raises TaggerError when refused."""
         name = param.name()
         parent = param.parent().name() if param.parent() is not None else ""
         if name == "clear":
@@ -195,7 +258,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                 self._restart(clear_only=True)
                 self.settings.child("clear").setValue(False)
             return False
-        if name in ("device", "capture_s", "overflows", "address", "duration_channel"):
+        if name in ("device", "capture_s", "overflows", "address", "duration_channel", LAST_ERROR):
             if name == "address" and self.controller is not None:
                 self.show_status(f"the new address {param.value()!r} takes effect at the next "
                             f"initialization")
@@ -205,12 +268,39 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if parent.startswith("ch") and param.parent().parent() is not None \
                 and param.parent().parent().name() == "inputs":
             self._apply_input(int(parent[2:]))
-        elif name == "mode":
-            self._restart()
-        else:  # a measurement or acquisition parameter
-            self._restart(new_settings=self.measurement_settings())
-        self._remember_applied()
-        return True
+            return True
+        return False
+
+    def setting_refused(self, param, error: Exception, log: bool = True) -> None:
+        """Say why the setting ``param`` was refused: status bar (as PyMoDAQ shows a plugin's status), the
+        *Last error* line (until the next success) and, with ``log``, the log."""
+        title = (param.title() or param.name()).rstrip().rstrip(":")
+        self._last_error(f"{title}: {error}", log)
+
+    def _last_error(self, text: str, log: bool = True) -> None:
+        text = printable(text)
+        if self._show_last_error(text):
+            if log:
+                logger.warning(text)
+            self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
+
+    def _show_last_error(self, text: str) -> bool:
+        try:
+            if self.settings[LAST_ERROR] != text:
+                line = self.settings.child(LAST_ERROR)
+                line.setValue(text)
+                line.setOpts(tip=text or LAST_ERROR_TIP)  # the whole text where the column cuts it
+            return True
+        except (KeyError, RuntimeError):  # closed meanwhile
+            return False
+
+    def report_failure(self, text: str) -> None:
+        super().report_failure(text)
+        self._show_last_error(printable(text))
+
+    def _succeeded(self) -> None:
+        """A setting applied or a grab delivered: the *Last error* line is cleared."""
+        self._show_last_error("")
 
     def grab_data(self, Naverage=1, **kwargs):
         if self._run is None:
@@ -256,23 +346,13 @@ class TimeTaggerViewerBase(AsyncViewerBase):
 
     # ------------------------------------------------------------------ applied settings
     def _applied_params(self):
-        """The settings that make up the measurement (those a refusal must put back)."""
+        """The settings that make up the measurement (what a refusal puts back, what an edit is checked with)."""
         yield from (self.settings.child(n) for n in ("mode", "integration_s", "timeout_margin_s"))
         for p in self.settings.child("measurement").children():
             yield from (p.children() if p.hasChildren() else [p])
 
     def _remember_applied(self) -> None:
-        self._applied = {id(p): p.value() for p in self._applied_params()}
-
-    def _show_applied(self, param) -> None:
-        """A refused value is not shown as if it applied: the setting shows the applied value again.
-
-        Not for check boxes (the channel selector): unticking every channel on the way to another choice is
-        refused, and the ticks stay as the user left them; the next accepted change applies them all.
-        """
-        param = self.own_param(param)
-        if param is not None and param.type() != "bool" and id(param) in self._applied and param.value() != self._applied[id(param)]:
-            param.setValue(self._applied[id(param)])
+        self._applied = {tuple(self.settings.childPath(p)): p.value() for p in self._applied_params()}
 
     # ------------------------------------------------------------------ acquisition
     def _start_acquisition(self, owner: remote.RemoteRequest | None = None) -> None:
@@ -310,17 +390,20 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         was_pending = self.job_running()
         owner = self._job_owner
         self.abort_job()
-        if new_settings is not None:
-            self._run.update(new_settings)
-        if self._run.accumulating:
-            if clear_only:
-                self._run.clear()
-            else:  # new settings: the live view starts over with them at the next grab
-                self._run.stop()
-        if was_pending:
-            self._start_acquisition(owner)
+        try:
+            if new_settings is not None:
+                self._run.update(new_settings)  # refused (SettingsError): the run is as it was
+            if self._run.accumulating:
+                if clear_only:
+                    self._run.clear()
+                else:  # new settings: the live view starts over with them at the next grab
+                    self._run.stop()
+        finally:
+            if was_pending:
+                self._start_acquisition(owner)
 
     def on_job_result(self, result: Result) -> None:
+        self._succeeded()
         self.dte_signal.emit(self._shown(result, result_to_data(result)))
 
     def _shown(self, result: Result, data) -> DataToExport:
@@ -388,17 +471,21 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self._naverage, self._queued_local = self._queued_local, None
             self._start_acquisition()
 
-    def remote_edit(self, path: list[str], value) -> tuple[list[str], str]:
-        """A setting edited on the server: set and applied here as a local edit; the applied value's XML."""
-        param = remote.mirrored_param(self.settings, path)
-        value = remote.checked_value(param, value)
-        param.setValue(value)  # shown in the DAQ_Viewer too
+    def remote_edit(self, path: list[str], value, name: str | None = None) -> tuple[list[str], str]:
+        """A setting edited on the server (``name``: the one its XML names): checked and applied here as a local
+        edit (:meth:`_edit`); the XML of the value applied. Refused: SettingsError (the link tells the server and
+        logs it, rate-limited), shown here in the status bar and the *Last error* line, nothing changed."""
         try:
-            self._apply_param(param)
+            if name is not None and path[-1] != name:
+                raise SettingsError(f"the XML sets {name!r}, not the setting at that path")
+            param = remote.mirrored_param(self.settings, path)
+            changed = self._edit(param, value)
         except TaggerError as e:
-            self._show_applied(param)
+            self._last_error(f"set by the server: {'/'.join(path)}: {e}", log=False)
             raise SettingsError(f"{'/'.join(path)}: {e}") from None
-        self.show_status(f"{'/'.join(path)} = {param.value()!r} (set by the server)")
+        if changed:
+            self._succeeded()
+            self.show_status(f"{'/'.join(path)} = {param.value()!r} (set by the server)")
         return remote.mirrored_xml(self.settings, path)
 
     def remote_infos(self) -> dict[str, str]:
@@ -504,10 +591,6 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             # show what the device really has, whether it accepted the value or not
             self._show_input(read_input(self.controller.tagger, channel))
         self._restart()
-
-    def selected_channels(self) -> tuple[int, ...]:
-        group = self.settings.child("measurement", "channels")
-        return tuple(int(ch.name()[2:]) for ch in group.children() if ch.value())
 
     def extend_channel_selector(self) -> None:
         """Offer every input of the device in the measurement's channel selector."""

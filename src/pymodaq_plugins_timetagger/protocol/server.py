@@ -802,7 +802,8 @@ class BridgeServer:
                               "bridge: %s sent settings that cannot be read: %s", info.label, str(e)[:300])
             self.on_event("settings", info, info.settings)
         elif cmd == "Info":
-            name, value = w.read_string(MAX_INFO_NAME_BYTES), w.read_string(self.max_info_bytes)
+            name = _capped(w.read_string, MAX_INFO_NAME_BYTES, "an Info name")
+            value = _capped(w.read_string, self.max_info_bytes, "an Info value")
             old = info.infos.get(name)
             total = info.infos_bytes + len(value) + (len(name) if old is None else -len(old))
             if (old is not None or len(info.infos) < self.max_infos) and total <= self.max_infos_total:
@@ -980,3 +981,11 @@ def classic_to_dte(arrays: list[np.ndarray], dim: str, info: ClientInfo) -> data
             axes.append(data_model.Axis(label=label, units=units, data=np.asarray(x, dtype=float), index=1))
         dwa = data_model.DataWithAxes(name=name, data=data, dim="Data2D", labels=labels, axes=axes)
     return data_model.DataToExport(name=name, data=[dwa])
+
+
+def _capped(read, limit: int, what: str):
+    """``read(limit)``; its ProtocolError names ``what`` and its cap (the reason a peer is dropped)."""
+    try:
+        return read(limit)
+    except ProtocolError as e:
+        raise ProtocolError(f"{what} (at most {limit} bytes): {e}") from None
