@@ -521,6 +521,8 @@ def _scale_counts(result: Result, factor: float) -> None:
     """Averages of count data over several windows (rates and g2 are already averages)."""
     if result.units == "counts":
         result.data = [d * factor for d in result.data]
+        if result.errors is not None:  # the error of the average: the total's, scaled the same way
+            result.errors = [e * factor for e in result.errors]
 
 
 def result_to_dte(title: str, result: Result) -> DataToExport:
