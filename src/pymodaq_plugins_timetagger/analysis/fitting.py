@@ -53,10 +53,12 @@ def failed(message: str, names, n_bins: int) -> FitResult:
 
 
 def poisson_fit(model: Callable[..., np.ndarray], counts, start: dict, limits: dict | None = None,
-                fixed=()) -> FitResult:
+                fixed=(), physical=()) -> FitResult:
     """Fit ``model(*values)`` (expected counts per bin, in the order of ``start``) to ``counts``.
 
-    ``limits``: name -> (lo, hi) (None for no bound); ``fixed``: names held at their start value.
+    ``limits``: name -> (lo, hi) (None for no bound); ``fixed``: names held at their start value. A free
+    parameter that ends on a limit makes the fit fail (the limit, not the data, set it), except those named in
+    ``physical``, whose limits are the physics' (a background of 0 at low counts is a valid estimate).
     """
     n = np.asarray(counts, dtype=float)
     names = tuple(start)
@@ -99,7 +101,7 @@ def poisson_fit(model: Callable[..., np.ndarray], counts, start: dict, limits: d
     elif not all(np.isfinite(values[k]) and np.isfinite(errors[k]) for k in free):
         why = "the fit gave parameters that are not finite"
     else:
-        at_limit = [k for k in free if k in (limits or {}) and _at_limit(values[k], m.limits[k], errors[k])]
+        at_limit = [k for k in free if k in (limits or {}) and k not in physical and _at_limit(values[k], m.limits[k], errors[k])]
         if at_limit:
             why = f"the fit ran into the limit of {', '.join(at_limit)}"
     if why is not None:

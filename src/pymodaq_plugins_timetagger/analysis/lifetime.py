@@ -125,7 +125,7 @@ def fit_lifetime(time_ps, counts, binwidth_ps: float, options: LifetimeFitOption
             mu = fraction * mu + (1 - fraction) * shape(tau2_ps, t0_ps, sigma_ps)
         return amplitude * mu + background
 
-    return poisson_fit(model, n, start, limits, fixed)
+    return poisson_fit(model, n, start, limits, fixed, physical=("amplitude", "background", "fraction"))
 
 
 __all__ = ["LIFETIME_PARAMS", "LifetimeFitOptions", "fit_lifetime", "exp_gauss_cdf", "gaussian_irf_decay",
