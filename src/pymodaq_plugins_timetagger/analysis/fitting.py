@@ -83,8 +83,11 @@ def poisson_fit(model: Callable[..., np.ndarray], counts, start: dict, limits: d
     for k in fixed:
         m.fixed[k] = True
     try:
-        m.migrad()
-        m.hesse()
+        for _ in range(2):  # iminuit's advice when not valid: MIGRAD again from where it stopped (HESSE's
+            m.migrad()      # exact Hessian can move the estimated distance to the minimum above its goal)
+            m.hesse()
+            if m.valid and m.accurate:
+                break
     except (RuntimeError, ValueError, FloatingPointError) as e:
         return failed(f"the fit failed: {e}", names, n.size)
     values = dict(zip(names, (float(v) for v in m.values)))
