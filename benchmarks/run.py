@@ -308,8 +308,13 @@ def scan_section(args, report) -> None:
     report["scan"] = results
 
 
+def fits_section(args, report) -> None:
+    import fits
+    fits.run(report, repeat=10 if args.quick else 50)
+
+
 SECTIONS = {"simulator": simulator_section, "bridge": bridge_section, "routes": routes_section,
-            "scan": scan_section, "memory": memory_section}
+            "scan": scan_section, "memory": memory_section, "fits": fits_section}
 
 
 def main(argv=None) -> int:

@@ -3,7 +3,7 @@
 One function, :func:`poisson_fit`: the model gives the expected counts of every bin; MIGRAD minimises the
 Poisson deviance D = 2 Σ [μ − n + n ln(n/μ)] (as ``iminuit.cost.poisson_chi2``, written here with the constant n·ln n precomputed: iminuit's takes
 1 ms a call; Cash 1979, Baker & Cousins 1984),
-HESSE gives the covariance (the deviance is twice the negative log-likelihood up to a constant, so its
+HESSE gives the covariance at the minimum (the deviance is twice the negative log-likelihood up to a constant, so its
 ``errordef`` is 1). Right at low counts, where a least-squares fit is biased; equal to χ² at high counts.
 
 A fit that does not converge (MIGRAD invalid, a covariance that is not accurate, parameters not finite) is
@@ -71,9 +71,10 @@ def poisson_fit(model: Callable[..., np.ndarray], counts, start: dict, limits: d
 
     def cost(p):
         mu = model(*p)
-        if not np.all(np.isfinite(mu)) or np.any(mu < 0):
+        d = deviance(n, mu, n_sum, n_log_n)
+        if not np.isfinite(d) or mu.min() < 0:  # NaN anywhere makes d NaN
             return 1e300  # outside the model's domain: MIGRAD backs off
-        return deviance(n, mu, n_sum, n_log_n)
+        return d
 
     m = Minuit(cost, np.array([float(v) for v in start.values()]), name=names)
     m.errordef = Minuit.LEAST_SQUARES
@@ -83,8 +84,11 @@ def poisson_fit(model: Callable[..., np.ndarray], counts, start: dict, limits: d
     for k in fixed:
         m.fixed[k] = True
     try:
-        for _ in range(2):  # iminuit's advice when not valid: MIGRAD again from where it stopped (HESSE's
-            m.migrad()      # exact Hessian can move the estimated distance to the minimum above its goal)
+        # strategy 0 first (fewer calls; HESSE computes the exact covariance after it anyway), then, if not
+        # valid, iminuit's advice: MIGRAD again from where it stopped, more carefully (strategy 1)
+        for strategy in (0, 1):
+            m.strategy = strategy
+            m.migrad()
             m.hesse()
             if m.valid and m.accurate:
                 break

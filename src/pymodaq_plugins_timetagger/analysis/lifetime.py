@@ -8,15 +8,15 @@ Expected counts of bin i (left edge t_i, width w; docs/statistics.rst)::
 with a_1 = f, a_2 = 1 − f (f = 1 for one exponential), A the decay's total counts, B the offset per bin
 (background, dark counts, afterpulsing). The Gaussian IRF (centre t0, standard deviation σ) is reconvolved
 analytically (the exponentially modified Gaussian's distribution function, bin by bin); a measured IRF is
-normalised, its own flat background (median) removed, shifted by a fitted sub-bin delay and convolved
-numerically with the exact bin integrals of the decay.
+normalised, its own flat background (median) removed, and convolved (FFT) with the exact bin integrals of the
+decay started at a fitted delay t0 after the IRF.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import fftconvolve
+from scipy.fft import irfft, rfft
 from scipy.special import erfc
 
 from .fitting import FitResult, failed, poisson_fit
@@ -26,10 +26,21 @@ from .g2 import FWHM_PER_SIGMA, SQRT2, exp_gauss_tail
 LIFETIME_PARAMS = ("amplitude", "tau_ps", "background", "t0_ps", "sigma_ps", "fraction", "tau2_ps")
 
 
+#: beyond this many σ from the IRF's centre the exponentially modified Gaussian's distribution function is 0 (before)
+#: or 1 − exp(σ²/2τ² − u/τ) (after) to double precision: only the bins near t0 need the special functions
+_FAR_SIGMA = 8.5
+
+
 def exp_gauss_cdf(t, tau: float, sigma: float):
     """Distribution function of exp(−t/τ)/τ·H(t) ⊗ Gaussian(0, σ): Φ(t/σ) − ½·h(t) (see g2.exp_gauss_tail)."""
     t = np.asarray(t, dtype=float)
-    return 0.5 * erfc(-t / (sigma * SQRT2)) - 0.5 * exp_gauss_tail(t, tau, sigma)
+    with np.errstate(under="ignore"):
+        out = np.where(t > 0, 1.0 - np.exp(np.minimum(sigma * sigma / (2 * tau * tau) - t / tau, 0.0)), 0.0)
+    near = np.abs(t) < _FAR_SIGMA * sigma
+    if near.any():
+        tn = t[near]
+        out[near] = 0.5 * erfc(-tn / (sigma * SQRT2)) - 0.5 * exp_gauss_tail(tn, tau, sigma)
+    return out
 
 
 def gaussian_irf_decay(edges_ps, tau_ps: float, t0_ps: float, sigma_ps: float):
@@ -37,16 +48,24 @@ def gaussian_irf_decay(edges_ps, tau_ps: float, t0_ps: float, sigma_ps: float):
     return np.diff(exp_gauss_cdf(np.asarray(edges_ps) - t0_ps, tau_ps, sigma_ps))
 
 
-def measured_irf_decay(edges_ps, tau_ps: float, shift_ps: float, irf: np.ndarray):
-    """The same with a measured IRF (normalised, same bins): the decay's exact bin integrals convolved with the
-    IRF shifted by ``shift_ps`` (linear interpolation between bins)."""
-    e = np.asarray(edges_ps, dtype=float)
-    w = e[1] - e[0]
-    centres = (e[:-1] + e[1:]) / 2
-    shifted = np.interp(centres - shift_ps, centres, irf, left=0.0, right=0.0)
-    k = np.arange(e.size) * w
-    decay = -np.diff(np.exp(-k / tau_ps))  # ∫ exp(−t/τ)/τ over bins starting at the IRF's bin
-    return fftconvolve(shifted, decay)[: centres.size]
+def decay_in_bins(edges_ps, tau_ps: float, start_ps: float):
+    """Exact fraction of exp(−(t − start)/τ)/τ·H(t − start) in each bin (no IRF)."""
+    u = np.maximum(np.asarray(edges_ps, dtype=float) - start_ps, 0.0)
+    return -np.diff(np.exp(-u / tau_ps))
+
+
+class MeasuredIrf:
+    """A measured IRF (normalised, same bins) and its Fourier transform, computed once per fit: the model
+    convolves the decay, started at a fitted delay (exact bin integrals), with it."""
+
+    def __init__(self, irf: np.ndarray):
+        self.n = irf.size
+        self.n_fft = int(2 ** np.ceil(np.log2(2 * irf.size)))
+        self.spectrum = rfft(irf, self.n_fft)
+
+    def decay(self, edges_ps, tau_ps: float, shift_ps: float):
+        d = decay_in_bins(np.asarray(edges_ps) - edges_ps[0], tau_ps, shift_ps)
+        return irfft(self.spectrum * rfft(d, self.n_fft), self.n_fft)[: self.n]
 
 
 def prepare_irf(irf) -> np.ndarray:
@@ -71,7 +90,7 @@ def fit_lifetime(time_ps, counts, binwidth_ps: float, options: LifetimeFitOption
 
     ``irf``: a measured IRF histogram on the same bins (or None for a Gaussian IRF). Values: ``amplitude``
     (counts of the decay), ``tau_ps`` (τ1), ``background`` (per bin), ``t0_ps`` (Gaussian IRF centre, or the
-    measured IRF's shift), ``sigma_ps`` (Gaussian IRF; 0 with a measured one), ``fraction`` (amplitude
+    decay's delay after the measured IRF), ``sigma_ps`` (Gaussian IRF; 0 with a measured one), ``fraction`` (amplitude
     fraction of τ1; 1 for one exponential), ``tau2_ps``.
     """
     t = np.asarray(time_ps, dtype=float)
@@ -114,9 +133,11 @@ def fit_lifetime(time_ps, counts, binwidth_ps: float, options: LifetimeFitOption
     if options.n_exp == 1:
         fixed |= {"fraction", "tau2_ps"}
 
+    measured = MeasuredIrf(response) if irf is not None else None
+
     def shape(tau, t0, sigma):
-        if irf is not None:
-            return measured_irf_decay(edges, tau, t0, response)
+        if measured is not None:
+            return measured.decay(edges, tau, t0)
         return gaussian_irf_decay(edges, tau, t0, sigma)
 
     def model(amplitude, tau_ps, background, t0_ps, sigma_ps, fraction, tau2_ps):
@@ -129,4 +150,4 @@ def fit_lifetime(time_ps, counts, binwidth_ps: float, options: LifetimeFitOption
 
 
 __all__ = ["LIFETIME_PARAMS", "LifetimeFitOptions", "fit_lifetime", "exp_gauss_cdf", "gaussian_irf_decay",
-           "measured_irf_decay", "prepare_irf"]
+           "decay_in_bins", "MeasuredIrf", "prepare_irf"]
