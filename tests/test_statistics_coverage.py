@@ -146,3 +146,36 @@ def test_lifetime_interval_covers_the_truth(case):
               f"{cover:.3f}, mean {rows[ok, 0].mean():.0f} ps")
         lo_ok, hi_ok = acceptance(level, ok.sum())
         assert lo_ok <= cover <= hi_ok, (case, level, cover)
+
+
+def measured_coverages() -> list[tuple[str, float, float]]:
+    """(quantity, 68 %, 95 %) of every case, in the order of README's table."""
+    out = []
+    for case in ("low", "high"):
+        truth, _, rows = g2_trials(G2_WINDOWS_S[case], G2_WINDOWS_S[case] in FIT_WINDOWS_S.values())
+        cover = []
+        for level in LEVELS:
+            lo, hi = poisson_interval(rows[:, 0], level)
+            cover.append(float(np.mean((lo / rows[:, 1] <= truth) & (truth <= hi / rows[:, 1]))))
+        out.append(("g2(0), exact interval", *cover))
+    for case in ("low", "high"):
+        _, tau_eff, rows = g2_trials(FIT_WINDOWS_S[case], True)
+        ok = np.isfinite(rows[:, 2])
+        out.append(("τ_a, antibunching fit",
+                    *(coverage_of_gaussian(rows[ok, 2], rows[ok, 3], tau_eff, lv) for lv in LEVELS)))
+    for case in ("low", "high"):
+        tau, rows = decay_trials(case)
+        ok = np.isfinite(rows[:, 0])
+        out.append(("τ, lifetime fit", *(coverage_of_gaussian(rows[ok, 0], rows[ok, 1], tau, lv) for lv in LEVELS)))
+    return out
+
+
+def test_the_readme_and_docs_tables_are_the_coverages_measured_here():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    measured = [f"{a:.3f} {b:.3f}" for _, a, b in measured_coverages()]
+    for doc in ("README.rst", "docs/statistics.rst"):
+        table = [" ".join(line.split()) for line in (root / doc).read_text(encoding="utf-8").splitlines()
+                 if line.startswith(("g2(0), exact interval", "τ_a, ", "τ (lifetime)", "τ, lifetime"))]
+        found = [" ".join(row.split()[-2:]) for row in table]
+        assert found == measured, f"{doc}: the coverage table must read {measured}"
