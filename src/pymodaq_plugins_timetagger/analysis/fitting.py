@@ -1,13 +1,13 @@
 """Maximum-likelihood fits of binned counts (Poisson deviance, the Cash statistic), by iminuit. Qt-free.
 
 One function, :func:`poisson_fit`: the model gives the expected counts of every bin; MIGRAD minimises the
-Poisson deviance D = 2 Σ [μ − n + n ln(n/μ)] (as ``iminuit.cost.poisson_chi2``, written here with the constant n·ln n precomputed: iminuit's takes
-1 ms a call; Cash 1979, Baker & Cousins 1984),
-HESSE gives the covariance at the minimum (the deviance is twice the negative log-likelihood up to a constant, so its
-``errordef`` is 1). Right at low counts, where a least-squares fit is biased; equal to χ² at high counts.
+Poisson deviance D = 2 Σ [μ − n + n ln(n/μ)] (the same as ``iminuit.cost.poisson_chi2``, with the constant
+Σ n·ln n computed once per fit; Cash 1979, Baker & Cousins 1984), HESSE gives the covariance at the minimum (the
+deviance is twice the negative log-likelihood up to a constant, so its ``errordef`` is 1). Right at low counts,
+where a least-squares fit is biased; equal to χ² at high counts.
 
-A fit that does not converge (MIGRAD invalid, a covariance that is not accurate, parameters not finite) is
-returned with ``ok`` False, a message saying why, and NaN values and errors: never numbers that look valid.
+A fit that does not converge (MIGRAD invalid twice, a covariance that is not accurate, parameters not finite, a
+parameter on a limit that is not physical) is returned with ``ok`` False, a message saying why, and NaN values and errors: never numbers that look valid.
 """
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ def poisson_fit(model: Callable[..., np.ndarray], counts, start: dict, limits: d
     elif not all(np.isfinite(values[k]) and np.isfinite(errors[k]) for k in free):
         why = "the fit gave parameters that are not finite"
     else:
-        at_limit = [k for k in free if k in (limits or {}) and k not in physical and _at_limit(values[k], m.limits[k], errors[k])]
+        at_limit = [k for k in free if k in (limits or {}) and k not in physical
+                    and _at_limit(values[k], m.limits[k], errors[k])]
         if at_limit:
             why = f"the fit ran into the limit of {', '.join(at_limit)}"
     if why is not None:
