@@ -50,9 +50,9 @@ def test_g2_zero_and_its_interval_are_recomputed_from_the_scan_file(tmp_path, mo
         s = det.settings.child("detector_settings")
         s.child("address").setValue("sim")
         s.child("integration_s").setValue(INTEGRATION_S)
+        s.child("measurement", "raw_counts").setValue(True)  # read at initialization: no race with the scan
         pump_until(tagger_free, 10, "the simulated tagger to be free (another test still holds it?)")
         init_detector(det)
-        s.child("measurement", "raw_counts").setValue(True)
         win_ext, scan = open_scan(dashboard, ACTUATOR, DETECTOR, POSITIONS[0], POSITIONS[-1],
                                   POSITIONS[1] - POSITIONS[0])
         steps, done = [], []
