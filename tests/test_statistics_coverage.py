@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 from scipy.stats import binom, norm
 
+from pymodaq_plugins_timetagger.analysis.g2 import pulsed_g2_zero
 from pymodaq_plugins_timetagger.analysis.intervals import poisson_interval
 from pymodaq_plugins_timetagger.hardware.access import open_tagger
 from pymodaq_plugins_timetagger.hardware.simulator.models import MODELS
-from pymodaq_plugins_timetagger.hardware.simulator.sources import PulsedFluorescence, SinglePhotonEmitter
+from pymodaq_plugins_timetagger.hardware.simulator.sources import (PoissonSource, PulsedFluorescence,
+                                                                   SinglePhotonEmitter)
 from pymodaq_plugins_timetagger.runs import make_run
 
 N_TRIALS = 200
@@ -103,6 +105,48 @@ def decay_trials(case: str):
     return src.lifetime_ps, np.array(rows)
 
 
+#: the pulsed g2(0) ratio interval on uncorrelated light (truth 1 exactly: every "peak" is flat), a 10 ns period
+#: on ±50 ns (8 side peaks), ~5 coincidences in the zero peak
+PULSED = dict(binwidth_ps=500, n_bins=201, pulse_period_ps=10_000)
+PULSED_WINDOW_S = 0.0005
+
+
+@functools.lru_cache(maxsize=None)
+def pulsed_trials():
+    """Per trial: the coincidence counts (bin centres ``tau_ps``) and the plugin's 68 % interval of pulsed g2(0)."""
+    handle = open_tagger("sim", sim_clock="virtual", sim_seed=31,
+                         sim_sources=[PoissonSource(channels=(1, 2), rate_hz=1e6)])
+    try:
+        run = make_run(handle, "correlation", **PULSED, normalize=False)
+        rows = []
+        for _ in range(N_TRIALS):
+            r = run.acquire(PULSED_WINDOW_S)
+            pulsed = next(c for c in r.companions if c.name == "pulsed g2(0)")
+            rows.append((r.data[0].copy(), float(pulsed.data[1][0]), float(pulsed.data[2][0])))
+        return r.axis.values * 1e12, rows
+    finally:
+        handle.close()
+
+
+def pulsed_coverage(level: float) -> float:
+    tau_ps, rows = pulsed_trials()
+    inside = []
+    for counts, lo68, hi68 in rows:
+        _, lo, hi, k = pulsed_g2_zero(tau_ps, counts, PULSED["pulse_period_ps"], cl=level)
+        assert k == 8
+        if level == LEVELS[0]:
+            assert (lo, hi) == (lo68, hi68)  # what the plugin emits
+        inside.append(lo <= 1.0 <= hi)
+    return float(np.mean(inside))
+
+
+def test_pulsed_g2_zero_interval_covers_the_truth():
+    for level in LEVELS:
+        cover = pulsed_coverage(level)
+        print(f"pulsed g2(0): {level:.2%} coverage {cover:.3f}")
+        assert cover >= acceptance(level)[0], (level, cover)
+
+
 def coverage_of_gaussian(values, sigmas, truth, level) -> float:
     z = norm.ppf(0.5 + level / 2)
     return float(np.mean(np.abs(values - truth) <= z * sigmas))
@@ -167,6 +211,7 @@ def measured_coverages() -> list[tuple[str, float, float]]:
         tau, rows = decay_trials(case)
         ok = np.isfinite(rows[:, 0])
         out.append(("τ, lifetime fit", *(coverage_of_gaussian(rows[ok, 0], rows[ok, 1], tau, lv) for lv in LEVELS)))
+    out.append(("pulsed g2(0), ratio interval", *(pulsed_coverage(lv) for lv in LEVELS)))
     return out
 
 
@@ -176,6 +221,6 @@ def test_the_readme_and_docs_tables_are_the_coverages_measured_here():
     measured = [f"{a:.3f} {b:.3f}" for _, a, b in measured_coverages()]
     for doc in ("README.rst", "docs/statistics.rst"):
         table = [" ".join(line.split()) for line in (root / doc).read_text(encoding="utf-8").splitlines()
-                 if line.startswith(("g2(0), exact interval", "τ_a, ", "τ (lifetime)", "τ, lifetime"))]
+                 if line.startswith(("g2(0), exact interval", "τ_a, ", "τ (lifetime)", "τ, lifetime", "pulsed g2(0), "))]
         found = [" ".join(row.split()[-2:]) for row in table]
         assert found == measured, f"{doc}: the coverage table must read {measured}"
