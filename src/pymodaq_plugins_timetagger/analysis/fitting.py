@@ -76,6 +76,7 @@ def poisson_fit(model: Callable[..., np.ndarray], counts, start: dict, limits: d
             return 1e300  # outside the model's domain: MIGRAD backs off
         return d
 
+    cost._parameters = {k: None for k in names}  # iminuit reads the names here instead of inspecting (ms)
     m = Minuit(cost, np.array([float(v) for v in start.values()]), name=names)
     m.errordef = Minuit.LEAST_SQUARES
     m.print_level = 0
