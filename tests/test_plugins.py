@@ -342,7 +342,7 @@ def test_every_plugin_grabs_with_its_defaults(detectors, cls):
 
 def test_the_optional_capture_duration_data(detectors):
     det = detectors(DAQ_1DViewer_TimeTaggerCorrelation, integration_s=0.05)
-    assert [d.name for d in grab(det)] == ["Correlation", "g2(0)"]
+    assert [d.name for d in grab(det)] == ["Correlation", "g2(0)", "g2(0) interval"]
     set_value(det, "duration_channel", True)
     dte = grab(det)
     duration = dte.get_data_from_name("capture duration")

@@ -40,7 +40,7 @@ def test_a_request_waits_for_the_local_grab_in_flight_which_keeps_its_data(plugi
     pump_until(lambda: "value" in box or "error" in box, 15, "the server's answer")
     assert "error" not in box, box
     pump_until(lambda: len(local) == 2, 15, "the second local grab")
-    assert [d.name for d in box["value"].data] == ["Correlation", "g2(0)"]
+    assert [d.name for d in box["value"].data] == ["Correlation", "g2(0)", "g2(0) interval"]
     assert box["value"].data[0].extra["capture_duration_s"] == pytest.approx(0.3)
     assert len(temp) == 1 and temp[0].data[0].capture_duration_s == pytest.approx(0.3)
     assert all(d.data[0].capture_duration_s == pytest.approx(0.3) for d in local)

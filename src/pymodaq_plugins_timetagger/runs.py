@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
+from .analysis.figures import Figures, correlation_analysis, histogram_analysis, zero_window
+from .analysis.intervals import poisson_halfwidth
 from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, correlation_zero_bin,
                                    index_convention)
 from .hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsError, TaggerError
@@ -58,6 +60,15 @@ class CorrelationSettings:
     #: g2(0) is the mean g2 of the bins whose centre lies within ±zero_window_ps/2 of zero
     zero_window_ps: int = default("correlation", "zero_window_ps")
     integration_s: float = default("correlation", "integration_s")
+    # the statistics (analysis/figures.py)
+    raw_counts: bool = default("correlation", "raw_counts")
+    background_1_hz: float = default("correlation", "background_1_hz")
+    background_2_hz: float = default("correlation", "background_2_hz")
+    g2_fit: bool = default("correlation", "g2_fit")
+    g2_bunching: bool = default("correlation", "g2_bunching")
+    jitter_fwhm_ps: float = default("correlation", "jitter_fwhm_ps")
+    fit_jitter: bool = default("correlation", "fit_jitter")
+    pulse_period_ps: int = default("correlation", "pulse_period_ps")
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,8 @@ class HistogramSettings:
     binwidth_ps: int = default("histogram", "binwidth_ps")
     n_bins: int = default("histogram", "n_bins")
     integration_s: float = default("histogram", "integration_s")
+    lifetime_fit: int = default("histogram", "lifetime_fit")
+    irf_fwhm_ps: float = default("histogram", "irf_fwhm_ps")
 
 
 def make_settings(kind: str, **values):
@@ -109,6 +122,8 @@ class Result:
     count), ``overflows_hardware`` (and ``overflows_client`` on a Network Time Tagger), ``device``,
     ``simulated``.
     ``companions`` are extra datasets computed from the same capture (g2(0) next to the g2 curve).
+    ``errors``: the error bar of each array of ``data`` (same shapes; None where there is none), the half width
+    of the exact 68.27 % interval of its counts (analysis/intervals.py).
     """
 
     name: str
@@ -119,6 +134,7 @@ class Result:
     axis: AxisSpec | None = None
     metadata: dict = field(default_factory=dict)
     companions: list["Result"] = field(default_factory=list)
+    errors: list[np.ndarray] | None = None
 
 
 # ---------------------------------------------------------------------------------------- runs
@@ -390,9 +406,10 @@ class CountrateRun(Run):
         # counts over the exact capture window (the vendor's getData() divides by the time since
         # the first tag instead, which differs when a channel is slow to start)
         rates = counts / dur if dur > 0 else np.full(counts.shape, np.nan)
+        errors = poisson_halfwidth(counts) / dur if dur > 0 else np.full(counts.shape, np.nan)
         return Result("Countrate", "Data0D", [np.array([r]) for r in rates],
                       [channel_label(c) for c in self._settings.channels], "Hz",
-                      metadata={"counts": [int(c) for c in counts]})
+                      metadata={"counts": [int(c) for c in counts]}, errors=[np.array([e]) for e in errors])
 
 
 class CorrelationRun(Run):
@@ -404,8 +421,11 @@ class CorrelationRun(Run):
 
     def _create(self):
         s = self._settings
+        # the singles of the two inputs over the same window (the raw counts and the g2(0) interval need them)
+        inputs = [s.channel_1] if s.channel_1 == s.channel_2 else [s.channel_1, s.channel_2]
         return [self.handle.api.Correlation(self.handle.tagger, s.channel_1, s.channel_2,
-                                            s.binwidth_ps, s.n_bins)]
+                                            s.binwidth_ps, s.n_bins),
+                self.handle.api.Countrate(self.handle.tagger, inputs)]
 
     def _read(self):
         s = self._settings
@@ -426,15 +446,29 @@ class CorrelationRun(Run):
             removed, note = remove_self_pairs(counts, g2, correlation_zero_bin(s.binwidth_ps, s.n_bins),
                                               m.getCaptureDuration(), s.binwidth_ps)
             meta.update(self_pairs_removed=removed, self_pairs=note)
+        singles = [int(x) for x in np.asarray(self._meas[1].getCountsTotal())]
+        singles = singles * 2 if len(singles) == 1 else singles
+        capture_ps = float(m.getCaptureDuration())
+        stats = correlation_analysis(tau_ps, counts, s.binwidth_ps, s.zero_window_ps, tuple(singles),
+                                     (s.channel_1, s.channel_2), capture_ps, s)
+        # g2 per count: the vendor's normalisation Δt/(binwidth·N1·N2), from the same singles
+        per_count = capture_ps / (s.binwidth_ps * singles[0] * singles[1]) if singles[0] * singles[1] else np.nan
+        scale = per_count if s.normalize else 1.0
         data, units = (g2, "") if s.normalize else (counts, "counts")
         label = "g2" if s.normalize else "coincidences"
+        arrays, labels, errors = [data], [f"{label} ch{s.channel_1}-ch{s.channel_2}"], [stats.errors * scale]
+        if stats.curve is not None:  # drawn over the data (a model curve has no counting error)
+            arrays.append(stats.curve * scale)
+            labels.append(f"{label} fit")
+            errors.append(np.zeros(s.n_bins))
         axis = AxisSpec("delay", "s", tau_ps / PS_PER_S)
         g2_0 = zero_delay_mean(tau_ps, g2, s.zero_window_ps)
+        meta.update(singles=singles)
         companion = Result("g2(0)", "Data0D", [np.array([g2_0])], ["g2(0)"], "dimensionless",
-                           metadata={"zero_window_ps": s.zero_window_ps})
-        return Result("Correlation", "Data1D", [data],
-                      [f"{label} ch{s.channel_1}-ch{s.channel_2}"], units, axis,
-                      metadata=meta, companions=[companion])
+                           metadata={"zero_window_ps": s.zero_window_ps},
+                           errors=[np.array([stats.g2_zero_error])])
+        return Result("Correlation", "Data1D", arrays, labels, units, axis, metadata=meta,
+                      companions=[companion, *(_figures(f) for f in stats.figures)], errors=errors)
 
 
 #: an auto-correlation's zero bin is taken to hold the self-pairs when it holds at least this fraction
@@ -476,11 +510,15 @@ def zero_delay_mean(tau_ps: np.ndarray, values: np.ndarray, window_ps: float) ->
     """
     if tau_ps.size == 0:
         return float("nan")
-    sel = np.abs(tau_ps) <= window_ps / 2
-    if not sel.any():
-        d = np.abs(tau_ps)
-        sel = d <= d.min()
-    return float(np.mean(values[sel]))
+    return float(np.mean(values[zero_window(tau_ps, window_ps)]))
+
+
+def _figures(f: Figures) -> Result:
+    """A 0D dataset of the statistics (one channel per figure; units in the labels, as a scan file keeps)."""
+    meta = dict(f.metadata)
+    if f.status:
+        meta["status"] = f.status
+    return Result(f.name, "Data0D", [np.array([float(v)]) for v in f.values], list(f.labels), "", metadata=meta)
 
 
 class CounterRun(Run):
@@ -520,9 +558,28 @@ class HistogramRun(Run):
         m = self._meas[0]
         t = np.asarray(m.getIndex(), dtype=float) / PS_PER_S
         counts = np.asarray(m.getData(), dtype=float)
-        return Result("Histogram", "Data1D", [counts], [f"ch{s.click_channel} after ch{s.start_channel}"],
-                      "counts", AxisSpec("time", "s", t),
-                      metadata={"total_counts": int(counts.sum())})
+        stats = histogram_analysis(t * PS_PER_S, counts, s.binwidth_ps, s, irf=self.irf)
+        arrays, labels, errors = [counts], [f"ch{s.click_channel} after ch{s.start_channel}"], [stats.errors]
+        if stats.curve is not None:
+            arrays.append(stats.curve)
+            labels.append("fit")
+            errors.append(np.zeros(counts.size))
+        return Result("Histogram", "Data1D", arrays, labels, "counts", AxisSpec("time", "s", t),
+                      metadata={"total_counts": int(counts.sum())},
+                      companions=[_figures(f) for f in stats.figures], errors=errors)
+
+    #: a measured instrument response on the same bins (counts), used by the lifetime fit instead of a Gaussian
+    irf: np.ndarray | None = None
+
+    def set_irf(self, irf) -> None:
+        """Use ``irf`` (a histogram of the same bins, e.g. a capture of the laser's scatter) as the IRF of the
+        lifetime fit; None: a Gaussian IRF again."""
+        if irf is not None:
+            irf = np.asarray(irf, dtype=float)
+            if irf.shape != (self._settings.n_bins,):
+                raise SettingsError(f"histogram: the IRF has {irf.size} bins, the histogram "
+                                    f"{self._settings.n_bins}")
+        self.irf = irf
 
 
 @dataclass(frozen=True)

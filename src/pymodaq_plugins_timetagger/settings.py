@@ -118,6 +118,34 @@ SETTINGS: tuple[Setting, ...] = (
             lo=0, lo_open=True, hi=MAX_INTEGRATION_S,
             help="integration time per request (per grab: the exact capture window)"),
 )
+# ----------------------------------------------------------------------------------- analysis (docs/statistics.rst)
+#: the statistics each measurement adds to its data (analysis/): raw counts, fits, background correction
+ANALYSIS_SETTINGS: tuple[Setting, ...] = (
+    Setting("raw_counts", "Raw counts data", "", BOOL, {"correlation": False},
+            help="add a 0D dataset 'g2(0) raw counts' (singles of each input, coincidences in the g2(0) window, "
+                 "its width, the capture duration): g2(0) and its interval can be recomputed from a scan file"),
+    Setting("background_1_hz", "Background ch 1", "Hz", FLOAT, {"correlation": 0.0}, lo=0, hi=1e10,
+            help="dark/background rate of channel 1 (0: no correction); g2_corr(0) = (g2(0) - (1 - rho1 rho2))/"
+                 "(rho1 rho2), rho = 1 - background/rate"),
+    Setting("background_2_hz", "Background ch 2", "Hz", FLOAT, {"correlation": 0.0}, lo=0, hi=1e10,
+            help="dark/background rate of channel 2 (0: no correction)"),
+    Setting("g2_fit", "Fit antibunching", "", BOOL, {"correlation": False},
+            help="fit g2 = 1 - (1 - g2(0))exp(-|tau - tau0|/tau_a) (Poisson likelihood) and draw it"),
+    Setting("g2_bunching", "Fit bunching term", "", BOOL, {"correlation": False},
+            help="the fit adds a bunching term b exp(-|tau - tau0|/tau_b) (three-level emitter)"),
+    Setting("jitter_fwhm_ps", "Jitter FWHM", "ps", FLOAT, {"correlation": 0.0}, lo=0, hi=1e7,
+            help="FWHM of the Gaussian timing jitter of the two inputs together, convolved with the model "
+                 "(0: none; the start value when fitted)"),
+    Setting("fit_jitter", "Fit jitter", "", BOOL, {"correlation": False},
+            help="fit the jitter's width too"),
+    Setting("pulse_period_ps", "Pulse period", "ps", INT, {"correlation": 0}, lo=0, hi=10**12,
+            help="pulsed excitation: g2(0) = zero-delay peak area / mean side-peak area (0: CW)"),
+    Setting("lifetime_fit", "Lifetime fit (exponentials)", "", INT, {"histogram": 0}, lo=0, hi=2,
+            help="fit 1 or 2 exponentials with an offset, reconvolved with the IRF (0: no fit)"),
+    Setting("irf_fwhm_ps", "IRF FWHM", "ps", FLOAT, {"histogram": 0.0}, lo=0, hi=1e7,
+            help="FWHM of a Gaussian IRF (0: fitted); a measured IRF, when stored, is used instead"),
+)
+SETTINGS += ANALYSIS_SETTINGS
 
 #: the viewer plugins' acquisition modes (see daq_viewer_plugins.common)
 MODE_PER_GRAB, MODE_ACCUMULATE = "per grab", "accumulate"
@@ -371,6 +399,8 @@ def plugin_params(kind: str, n_inputs: int = 8) -> list[dict]:
                                               "value": c in value} for c in range(1, n_inputs + 1)])
         elif shown.choices:
             d.update(type="list", value=shown.choices[0 if value else 1], limits=list(shown.choices))
+        elif s.type == BOOL:
+            d.update(type="bool", value=bool(value))
         elif s.type in (CHANNEL, INT) and shown.scale == 1.0:
             d.update(type="int", value=value)
         else:

@@ -39,6 +39,7 @@ from ..hardware.inputs import configure_input, input_channels, read_input, trigg
 from .. import __version__
 from .. import settings as declared
 from ..hardware.errors import AcquisitionAborted, SettingsError
+from ..analysis.figures import G2_CORRECTED, G2_FIT, G2_PULSED, LIFETIME_FIT
 from ..runs import Result, Run, check_settings, make_run, make_settings
 from ..settings import DEFAULT_TIMEOUT_MARGIN_S, MODE_ACCUMULATE, MODE_PER_GRAB, printable
 from ..dataset import result_to_data
@@ -119,11 +120,25 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
     ]
 
 
+#: the 0D statistics shown read-only in the settings (group ``results``), by dataset name
+SHOWN_FIGURES = (G2_FIT, G2_CORRECTED, G2_PULSED, LIFETIME_FIT)
+RESULTS_GROUP = {"title": "Fit results (read-only):", "name": "results", "type": "group", "children": []}
+#: the Histogram plugin's measured IRF: the last histogram becomes the lifetime fit's instrument response
+IRF_GROUP = {"title": "Measured IRF:", "name": "irf", "type": "group", "children": [
+    {"title": "Use the last histogram as IRF", "name": "irf_store", "type": "bool_push", "value": False,
+     "label": "Store", "tip": "capture the IRF alone (scattered laser), grab once, then store it"},
+    {"title": "Back to a Gaussian IRF", "name": "irf_clear", "type": "bool_push", "value": False,
+     "label": "Clear"},
+    {"title": "IRF in use:", "name": "irf_state", "type": "str", "value": "Gaussian (fitted or set)",
+     "readonly": True}]}
+
+
 def kind_params(kind: str) -> list:
     """The whole settings tree of the plugin of ``kind``: its measurement parameters and integration default
-    from the declarations of :mod:`..settings`."""
+    from the declarations of :mod:`..settings` (and, where it fits, the read-only fit results)."""
+    extra = {"correlation": [RESULTS_GROUP], "histogram": [IRF_GROUP, RESULTS_GROUP]}.get(kind, [])
     return common_params(declared.plugin_params(kind, DEFAULT_N_INPUTS),
-                         integration_s=declared.default(kind, "integration_s"))
+                         integration_s=declared.default(kind, "integration_s")) + [dict(g) for g in extra]
 
 
 class TimeTaggerViewerBase(AsyncViewerBase):
@@ -257,6 +272,13 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             if param.value():
                 self._restart(clear_only=True)
                 self.settings.child("clear").setValue(False)
+            return False
+        if parent == "results" or name in ("irf_state",):  # read-only figures shown by this plugin
+            return False
+        if name in ("irf_store", "irf_clear"):
+            if param.value():
+                self._set_irf(store=name == "irf_store")
+                param.setValue(False)
             return False
         if name in ("device", "capture_s", "overflows", "address", "duration_channel", LAST_ERROR):
             if name == "address" and self.controller is not None:
@@ -414,10 +436,52 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if md.get("overflows", 0):
             self.show_status(f"WARNING: {md['overflows']} overflow(s) during the capture of {self.kind}: "
                         f"time tags were lost (the input rate exceeds the transfer rate)", error=True)
+        self._show_figures(result)
         dte = to_pymodaq(self._title, data)
         if self.settings["duration_channel"]:
             dte.append(duration_data(md.get("capture_duration_s", float("nan"))))
         return dte
+
+    def _show_figures(self, result: Result) -> None:
+        """The fit parameters read-only in the settings; a fit that failed says so (its channels are NaN)."""
+        self._last_result = result
+        try:
+            group = self.settings.child("results")
+        except KeyError:
+            return
+        shown = [c for c in result.companions if c.name in SHOWN_FIGURES]
+        wanted = {f"{c.name}: {label}": float(d[0]) for c in shown for label, d in zip(c.labels, c.data)}
+        names = {t: "r" + "".join(ch if ch.isalnum() else "_" for ch in t) for t in wanted}
+        for child in list(group.children()):
+            if child.name() not in names.values():
+                group.removeChild(child)
+        for title, value in wanted.items():
+            if names[title] in [c.name() for c in group.children()]:
+                group.child(names[title]).setValue(value)
+            else:
+                group.addChild({"title": title, "name": names[title], "type": "float", "value": value,
+                                "readonly": True, "decimals": 6})
+        for c in shown:
+            if c.metadata.get("status"):
+                self.show_status(f"{self.kind} {c.name}: {c.metadata['status']} (its channels are NaN)",
+                                 error=True)
+
+    def _set_irf(self, store: bool) -> None:
+        """Store the last histogram as the lifetime fit's IRF (or go back to a Gaussian one)."""
+        if self._run is None or not hasattr(self._run, "set_irf"):
+            return
+        last = getattr(self, "_last_result", None)
+        if store and last is None:
+            self.show_status("no histogram yet: grab the IRF once, then store it", error=True)
+            return
+        try:
+            self._run.set_irf(last.data[0] if store else None)
+        except TaggerError as e:
+            self.show_status(f"IRF: {e}", error=True)
+            return
+        state = f"measured ({int(last.data[0].sum())} counts)" if store else "Gaussian (fitted or set)"
+        self.settings.child("irf", "irf_state").setValue(state)
+        self.show_status(f"lifetime fit IRF: {state}")
 
     # ------------------------------------------------------------------ the remote server (remote_server.py)
     def remote_request(self, req: remote.RemoteRequest) -> None:
@@ -605,6 +669,8 @@ def _scale_counts(result: Result, factor: float) -> None:
     """Averages of count data over several windows (rates and g2 are already averages)."""
     if result.units == "counts":
         result.data = [d * factor for d in result.data]
+        if result.errors is not None:  # the error of the average: the total's, scaled the same way
+            result.errors = [e * factor for e in result.errors]
 
 
 def result_to_dte(title: str, result: Result) -> DataToExport:
