@@ -17,6 +17,7 @@ naming the field; a timeout raises :class:`~.hardware.errors.MeasurementTimeout`
 from __future__ import annotations
 
 import abc
+import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -83,6 +84,15 @@ class HistogramSettings:
     integration_s: float = default("histogram", "integration_s")
 
 
+@dataclass(frozen=True)
+class CoincidencesSettings:
+    """n-fold coincidences of channel groups within ``window_ps``, with the singles of the same window."""
+
+    groups: tuple[tuple[int, ...], ...] = default("coincidences", "groups")
+    window_ps: int = default("coincidences", "window_ps")
+    integration_s: float = default("coincidences", "integration_s")
+
+
 def make_settings(kind: str, **values):
     """Build the settings of ``kind`` from keyword values (unknown names raise SettingsError)."""
     cls = MEASUREMENTS[check_kind(kind)].settings
@@ -138,6 +148,8 @@ def check_settings(s, handle):
             v = check(decl.name, tuple(_one_channel(c, handle, decl.name) for c in v))
         elif decl.type == "channel":
             v = _one_channel(v, handle, decl.name)
+        elif decl.type == "groups":
+            v = tuple(tuple(_one_channel(c, handle, decl.name) for c in g) for g in check(decl.name, v))
         else:
             v = check(decl.name, v)
         values[decl.name] = v
@@ -520,6 +532,75 @@ class HistogramRun(Run):
                       metadata={"total_counts": int(counts.sum())})
 
 
+class CoincidencesRun(Run):
+    """Coincidences (vendor virtual channels) and singles counted by one Countrate: one window for both.
+
+    The data: per group its coincidence rate, the accidentals expected from the singles of the same window, the
+    accidental-subtracted rate (Hz, each with its one-sigma uncertainty); companions: the CAR, the singles and,
+    for 2-fold groups, the heralding efficiencies (coincidence_stats.py, docs/coincidences.rst).
+    """
+
+    kind = "coincidences"
+
+    def _structure(self, s):
+        return (s.groups, s.window_ps)
+
+    def _create(self):
+        api, tagger, s = self.handle.api, self.handle.tagger, self._settings
+        self._coinc = api.Coincidences(tagger, [list(g) for g in s.groups], int(s.window_ps))
+        self._singles = sorted({c for g in s.groups for c in g})
+        self._virtual = [int(c) for c in self._coinc.getChannels()]
+        return [api.Countrate(tagger, self._singles + self._virtual)]
+
+    def _destroy(self):
+        super()._destroy()
+        coinc, self._coinc = getattr(self, "_coinc", None), None
+        if coinc is not None:
+            try:
+                coinc.__exit__(None, None, None)
+            except (TaggerError, *VENDOR_EXCEPTIONS):
+                pass
+
+    def _read(self):
+        from .coincidence_stats import group_stats, heralding_efficiency
+        m, s = self._meas[0], self._settings
+        counts = [int(c) for c in m.getCountsTotal()]
+        dur = m.getCaptureDuration() / PS_PER_S
+        singles = dict(zip(self._singles, counts[:len(self._singles)]))
+        coinc = counts[len(self._singles):]
+        if dur <= 0:
+            raise TaggerError("coincidences: the capture is empty (0 s): nothing to compute from")
+        data, labels, car, car_labels, eta, eta_labels = [], [], [], [], [], []
+        per_group = []
+        for g, n in zip(s.groups, coinc):
+            st = group_stats(g, n, [singles[c] for c in g], dur, s.window_ps)
+            per_group.append(st)
+            for what, v, e in (("rate", st.rate_hz, st.rate_sigma_hz), ("accidentals", st.accidentals_hz,
+                                st.accidentals_sigma_hz), ("net", st.net_rate_hz, st.net_rate_sigma_hz)):
+                data += [np.array([v]), np.array([e])]
+                labels += [f"{st.label} {what}", f"{st.label} {what} sigma"]
+            car += [np.array([st.car]), np.array([st.car_sigma])]
+            car_labels += [f"{st.label} CAR", f"{st.label} CAR sigma"]
+            if len(g) == 2:
+                for herald, partner in ((g[0], g[1]), (g[1], g[0])):
+                    v, e = heralding_efficiency(st, singles[herald], dur)
+                    eta += [np.array([v]), np.array([e])]
+                    eta_labels += [f"eta{partner} (herald {herald})", f"eta{partner} (herald {herald}) sigma"]
+        single_data, single_labels = [], []
+        for c, n in singles.items():
+            single_data += [np.array([n / dur]), np.array([math.sqrt(n) / dur if n else 1.0 / dur])]
+            single_labels += [channel_label(c), f"{channel_label(c)} sigma"]
+        meta = {"counts": {st.label: st.counts for st in per_group},
+                "counts_interval_68": {st.label: list(st.counts_interval) for st in per_group},
+                "singles_counts": {channel_label(c): n for c, n in singles.items()},
+                "coincidence_channels": self._virtual}
+        companions = [Result("CAR", "Data0D", car, car_labels, ""),
+                      Result("Singles", "Data0D", single_data, single_labels, "Hz")]
+        if eta:
+            companions.append(Result("Heralding efficiency", "Data0D", eta, eta_labels, ""))
+        return Result("Coincidences", "Data0D", data, labels, "Hz", metadata=meta, companions=companions)
+
+
 @dataclass(frozen=True)
 class Measurement:
     """What a kind of measurement is: the dimension of its data, its settings class and its Run class."""
@@ -533,7 +614,8 @@ class Measurement:
 MEASUREMENTS = {"countrate": Measurement("0D", CountrateSettings, CountrateRun),
                 "correlation": Measurement("1D", CorrelationSettings, CorrelationRun),
                 "counter": Measurement("1D", CounterSettings, CounterRun),
-                "histogram": Measurement("1D", HistogramSettings, HistogramRun)}
+                "histogram": Measurement("1D", HistogramSettings, HistogramRun),
+                "coincidences": Measurement("0D", CoincidencesSettings, CoincidencesRun)}
 assert tuple(MEASUREMENTS) == KINDS and all(m.run.kind == k for k, m in MEASUREMENTS.items())
 assert all({f.name for f in fields(m.settings)} == {s.name for s in of_kind(k)} for k, m in MEASUREMENTS.items())
 

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from .hardware.errors import SettingsError
 
 #: the names of the kinds of measurement; what each is (data dimension, settings and Run classes): runs.MEASUREMENTS
-KINDS = ("countrate", "correlation", "counter", "histogram")
+KINDS = ("countrate", "correlation", "counter", "histogram", "coincidences")
 #: largest n_bins / n_values accepted from users (an int32 histogram of 10 M bins is 40 MB); the simulator's
 #: own guard (simulator.measurements.SIM_MAX_BINS) is larger
 MAX_BINS = 10_000_000
@@ -100,9 +100,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("zero_window_ps", "g2(0) window", "ps", INT, {"correlation": 500}, lo=0, hi=10**12,
             help="g2(0) is the mean g2 of the bins whose centre lies within +-window/2 of zero"),
     Setting("integration_s", "Integration", "s", FLOAT,
-            {"countrate": 0.1, "correlation": 1.0, "counter": 1.0, "histogram": 1.0},
+            {"countrate": 0.1, "correlation": 1.0, "counter": 1.0, "histogram": 1.0, "coincidences": 1.0},
             lo=0, lo_open=True, hi=MAX_INTEGRATION_S,
             help="integration time per request (per grab: the exact capture window)"),
+)
+
+# ----------------------------------------------------------------------------------- coincidences
+#: the type of a list of channel groups, written "1,2; 1,2,3,4" (one group per ';')
+GROUPS = "groups"
+#: channels in one coincidence group: a coincidence needs two; the vendor's Coincidences takes at most 64
+#: unique channels in all (wheel, Coincidences docstring)
+MIN_GROUP, MAX_GROUP = 2, 8
+#: longest coincidence window accepted, ps (1 us: the n-fold accidentals formula needs S·W << 1)
+MAX_COINCIDENCE_WINDOW_PS = 1_000_000
+SETTINGS += (
+    Setting("groups", "Channel groups", "", GROUPS, {"coincidences": ((1, 2),)},
+            help="coincidence groups, channels separated by commas, groups by ';', e.g. 1,2;1,2,3,4"),
+    Setting("window_ps", "Coincidence window", "ps", INT, {"coincidences": 1000}, lo=0,
+            hi=MAX_COINCIDENCE_WINDOW_PS,
+            help="maximum time between all the events of one coincidence"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -164,6 +180,8 @@ def check(name: str, value, spell: Callable[[str], str] = _plain):
         return chans
     if s.type == CHANNEL:
         return _channel(value, who)
+    if s.type == GROUPS:
+        return _groups(value, who)
     if s.type == INT:
         v = _integer(value, who)
     else:
@@ -206,6 +224,35 @@ def _integer(value, who: str) -> int:
     return v
 
 
+def _groups(value, who: str) -> tuple[tuple[int, ...], ...]:
+    """Channel groups from "1,2;1,2,3" or a sequence of sequences; each of MIN_GROUP..MAX_GROUP distinct channels."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(" ", "").split(";") if p]
+        try:
+            value = [tuple(int(v) for v in p.split(",") if v) for p in parts]
+        except ValueError:
+            raise SettingsError(f"{who} {value!r}: give groups of channel numbers, e.g. 1,2;1,2,3,4") from None
+    try:
+        groups = tuple(tuple(_channel(c, who) for c in g) for g in value)
+    except TypeError:
+        raise SettingsError(f"{who}: give groups of channel numbers, e.g. 1,2;1,2,3,4, got {value!r}") from None
+    if not groups:
+        raise SettingsError(f"{who}: give at least one group of channels")
+    for g in groups:
+        if not MIN_GROUP <= len(g) <= MAX_GROUP:
+            raise SettingsError(f"{who}: a group has {MIN_GROUP} to {MAX_GROUP} channels, got {list(g)}")
+        if len(set(g)) != len(g):
+            raise SettingsError(f"{who}: a channel appears twice in the group {list(g)}")
+    if len(set(groups)) != len(groups):
+        raise SettingsError(f"{who}: a group is given twice")
+    return groups
+
+
+def groups_text(groups) -> str:
+    """The text form of channel groups: "1,2;1,2,3,4"."""
+    return ";".join(",".join(str(c) for c in g) for g in groups)
+
+
 def _channel(value, who: str) -> int:
     c = _integer(value, who) if not isinstance(value, str) else _integer(value.strip(), who)
     if c == 0 or abs(c) > MAX_CHANNEL:
@@ -228,6 +275,8 @@ def plugin_params(kind: str, n_inputs: int = 8) -> list[dict]:
         if s.type == CHANNELS:
             d.update(type="group", children=[{"title": f"ch{c}", "name": f"ch{c}", "type": "bool",
                                               "value": c in value} for c in range(1, n_inputs + 1)])
+        elif s.type == GROUPS:
+            d.update(type="str", value=groups_text(value))
         elif shown.choices:
             d.update(type="list", value=shown.choices[0 if value else 1], limits=list(shown.choices))
         elif s.type in (CHANNEL, INT) and shown.scale == 1.0:
@@ -249,7 +298,9 @@ def from_plugin(kind: str, get: Callable[[str], Any], integration_s: float) -> d
             continue
         shown = s.shown.get(kind, Shown())
         raw = get(shown.name or s.name)
-        if shown.choices:
+        if s.type == GROUPS:   # typed as text in the plugin
+            raw = check(s.name, raw)
+        elif shown.choices:
             raw = raw == shown.choices[0]
         elif shown.scale != 1.0:
             raw = int(round(raw / shown.scale)) if s.type == INT else raw / shown.scale
@@ -267,6 +318,8 @@ def tree_params(kind: str, values) -> list[dict]:
         title = f"{s.title} ({s.unit})" if s.unit else s.title
         if s.type == CHANNELS:
             out.append(dict(name=s.name, type="str", value=",".join(str(c) for c in v), title=title))
+        elif s.type == GROUPS:
+            out.append(dict(name=s.name, type="str", value=groups_text(v), title=title))
         else:
             typ = {BOOL: "bool", FLOAT: "float"}.get(s.type, "int")
             out.append(dict(name=s.name, type=typ, value=v, title=title))
@@ -289,6 +342,8 @@ def add_cli_options(group) -> None:
 
 
 def _show(v) -> str:
+    if isinstance(v, tuple) and v and isinstance(v[0], tuple):
+        return groups_text(v)
     return ",".join(str(c) for c in v) if isinstance(v, tuple) else f"{v:g}" if isinstance(v, float) else str(v)
 
 
