@@ -2,7 +2,7 @@
 controller ID), one value in ps per actuator, refusals shown to the user and the position left unchanged."""
 from __future__ import annotations
 
-from pymodaq.control_modules.move_utility_classes import DAQ_Move_base, comon_parameters_fun
+from pymodaq.control_modules.move_utility_classes import DAQ_Move_base, DataActuatorType, comon_parameters_fun
 from pymodaq.utils.data import DataActuator
 from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
@@ -26,6 +26,7 @@ class TaggerActuatorBase(DAQ_Move_base):
     """A subclass states ``_read_ps()``, ``_write_ps(value)`` (raising TaggerError when refused) and its limits."""
 
     _controller_units = "ps"
+    data_actuator_type = DataActuatorType.DataActuator
     is_multiaxes = False
     _epsilon = 0.5
 
