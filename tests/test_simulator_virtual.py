@@ -176,3 +176,31 @@ def test_synchronized_measurements_share_one_window(make_tagger):
     assert sync.waitUntilFinished(10_000)
     assert a.getCaptureDuration() == b.getCaptureDuration() == S // 20
     assert a.getCountsTotal().tolist() == b.getCountsTotal()[:2].tolist()
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, 3])
+def test_numba_and_numpy_coincidence_kernels_agree(mode):
+    """Same events, same carried state, bit for bit: random tags with ties, across two chunks, 2- to 4-fold."""
+    pytest.importorskip("numba")
+    from pymodaq_plugins_timetagger.hardware.simulator import coincidence_kernel as ck
+    from pymodaq_plugins_timetagger.hardware.simulator import kernels
+    rng = np.random.default_rng(mode)
+    old = kernels.backend()
+    try:
+        for k in (2, 3, 4):
+            chunks = [[np.sort(rng.integers(c * 10**6, (c + 1) * 10**6, 3000)) // 7 * 7 for _ in range(k)]
+                      for c in range(2)]       # // 7 * 7: many equal times across channels
+            results = {}
+            for backend in ("numpy", "numba"):
+                kernels.set_backend(backend)
+                latest = np.full(k, ck.NO_TAG, dtype=np.int64)
+                out = []
+                for parts in chunks:
+                    offsets = np.concatenate(([0], np.cumsum([p.size for p in parts]))).astype(np.int64)
+                    out.append(ck.coincidences(np.concatenate(parts), offsets, latest, 500, mode))
+                results[backend] = (np.concatenate(out), latest.copy())
+            assert results["numpy"][0].size > 100
+            np.testing.assert_array_equal(results["numpy"][0], results["numba"][0])
+            np.testing.assert_array_equal(results["numpy"][1], results["numba"][1])
+    finally:
+        kernels.set_backend(old)

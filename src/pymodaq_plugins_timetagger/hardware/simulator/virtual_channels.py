@@ -51,6 +51,7 @@ import enum
 
 import numpy as np
 
+from . import coincidence_kernel
 from .measurements import IteratorBase, _as_bool
 from .tagger import SimTimeTagger, _as_int
 from .virtual_engine import _EMPTY, _registry, set_conditional_filter  # noqa: F401 (API)
@@ -112,52 +113,13 @@ class _VirtualChannel(IteratorBase):
         raise NotImplementedError
 
 
-def _coincidence_tags(group, ins, carry: dict, window: int, mode: int, t0: int) -> np.ndarray:
-    """Coincidence events of ``group`` in this chunk (see the module docstring for the rule).
-
-    ``carry`` holds the latest tag of each channel before the chunk and is updated.
-    """
-    ext = {}
-    for c in set(group):
-        last = carry.get(c)
-        tags = ins[c]
-        ext[c] = tags if last is None else np.concatenate((np.array([last], dtype=np.int64), tags))
-    events = []
-    for i, c in enumerate(group):
-        t = ins[c]
-        if t.size == 0:
-            continue
-        latest = []
-        for j, d in enumerate(group):
-            if j == i:
-                latest.append(t)
-                continue
-            e = ext[d]
-            # equal times: the tag of the channel listed later completes the coincidence (one event, not two)
-            idx = np.searchsorted(e, t, side="right" if j < i else "left") - 1
-            lat = np.where(idx >= 0, e[np.maximum(idx, 0)], np.iinfo(np.int64).min // 2)
-            latest.append(lat)
-        mat = np.vstack(latest)
-        first = mat.min(axis=0)
-        fire = (t - first) <= window
-        if not fire.any():
-            continue
-        if mode == CoincidenceTimestamp.Last:
-            stamp = t[fire]
-        elif mode == CoincidenceTimestamp.First:
-            stamp = first[fire]
-        elif mode == CoincidenceTimestamp.ListedFirst:
-            stamp = mat[0, fire]
-        else:
-            stamp = np.floor_divide(mat[:, fire].sum(axis=0), len(group))
-        events.append(stamp)
-    for c in set(group):
-        if ins[c].size:
-            carry[c] = int(ins[c][-1])
-    if not events:
-        return _EMPTY
-    out = np.sort(np.concatenate(events), kind="stable")
-    return out
+def _group_events(group, ins, latest: np.ndarray, window: int, mode: int) -> np.ndarray:
+    """Coincidence events of ``group`` in this chunk; ``latest`` (per channel, carried across chunks) updated."""
+    parts = [ins[c] for c in group]
+    offsets = np.zeros(len(group) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([p.size for p in parts])
+    tags = np.concatenate(parts) if offsets[-1] else _EMPTY
+    return coincidence_kernel.coincidences(tags, offsets, latest, window, int(mode))
 
 
 class Coincidences(_VirtualChannel):
@@ -175,7 +137,9 @@ class Coincidences(_VirtualChannel):
         self._groups = groups
         self._window = self._check_window(coincidenceWindow)
         self._mode = CoincidenceTimestamp(int(timestamp))
-        self._carry = [dict() for _ in groups]
+        if any(len(set(g)) != len(g) for g in groups):
+            raise ValueError("Coincidences: a channel appears twice in a group")
+        self._latest = [np.full(len(g), coincidence_kernel.NO_TAG, dtype=np.int64) for g in groups]
         self._late = 0
         super().__init__(tagger, sorted(unique), len(groups))
 
@@ -196,7 +160,7 @@ class Coincidences(_VirtualChannel):
 
     def _produce(self, number, ins, t0, t1, overflow):
         k = number - self._numbers[0]
-        out = _coincidence_tags(self._groups[k], ins, self._carry[k], self._window, self._mode, t0)
+        out = _group_events(self._groups[k], ins, self._latest[k], self._window, self._mode)
         if out.size and out[0] < t0:
             # First/Average/ListedFirst stamp an event up to one window before the tag that completes it: an
             # event completed in this chunk but stamped in the last one is given the chunk's start (counted)
