@@ -29,6 +29,7 @@ from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, co
 from .hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsError, TaggerError
 from .hardware.inputs import check_channel
 from .hardware.vendor import VENDOR_EXCEPTIONS, vendor_errors
+from .windows import WindowGroup, group_of
 from .settings import (KINDS, check, check_kind,  # noqa: F401 (KINDS: API)
                        default, of_kind)
 
@@ -176,12 +177,25 @@ class Run(abc.ABC):
         self._lock = threading.RLock()
         self._overflows_at_start: dict[str, int] = {}
         self._accumulating = False
+        self._shares_window = False
         self._build()
 
     # --- public ------------------------------------------------------------------------------
     @property
     def settings(self):
         return self._settings
+
+    @property
+    def shares_window(self) -> bool:
+        """True: :meth:`acquire` captures on one window with the other such runs of the tagger grabbed at the
+        same time (windows.py; the viewer plugins' runs)."""
+        return self._shares_window
+
+    @shares_window.setter
+    def shares_window(self, value: bool) -> None:
+        self._shares_window = bool(value)
+        group = group_of(self.handle)
+        group.add(self) if self._shares_window else group.remove(self)
 
     @property
     def accumulating(self) -> bool:
@@ -215,8 +229,13 @@ class Run(abc.ABC):
             self._accumulating = False
             duration_ps = int(round(t_int * PS_PER_S))
             self._overflows_at_start = self._overflows()
-            for m in self._meas:
-                m.startFor(duration_ps, clear=True)
+            window = None
+            if self._shares_window:
+                window = group_of(self.handle).start(
+                    self, duration_ps, lambda: self._abort.is_set() or (stop is not None and stop.is_set()))
+            else:
+                for m in self._meas:
+                    m.startFor(duration_ps, clear=True)
             deadline = time.monotonic() + timeout
             for m in self._meas:
                 while True:
@@ -233,7 +252,13 @@ class Run(abc.ABC):
                             f"is it still connected?")
                     if m.waitUntilFinished(int(min(left, ABORT_POLL_S) * 1000) or 1):
                         break
-            return self._result()
+            res = self._result()
+            if window is not None:
+                shared = WindowGroup.finish(self, window)
+                res.metadata.update(shared)
+                for c in res.companions:
+                    c.metadata.update(shared)
+            return res
 
     def start_accumulating(self) -> None:
         """Clear and run continuously: :meth:`snapshot` then shows everything since this call."""
@@ -283,6 +308,8 @@ class Run(abc.ABC):
     def close(self) -> None:
         """Stop and release the measurement objects (the tagger stays open: the handle owns it)."""
         self._abort.set()
+        if self._shares_window:
+            group_of(self.handle).remove(self)
         with self._lock:
             self._destroy()
 

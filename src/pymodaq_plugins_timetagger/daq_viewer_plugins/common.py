@@ -159,6 +159,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self._sync_inputs_from_device()
             self.on_device_opened()
             self._run = make_run(handle, self.kind, self.measurement_settings())
+            self._run.shares_window = True   # grabbed with the Master's other viewers: one window (windows.py)
             self._remember_applied()
             self.release_with_thread()
             if self.settings[remote.GROUP, "connect"]:
