@@ -397,6 +397,9 @@ def overflow_counters(tagger) -> dict[str, int]:
 
 
 def _one_channel(value, handle, what) -> int:
+    from .virtual_inputs import virtual_numbers
+    if isinstance(value, (int, np.integer)) and int(value) in virtual_numbers(handle):
+        return int(value)   # a virtual channel built on this tagger (virtual_inputs.py)
     try:
         return check_channel(handle.tagger, value, what)
     except TaggerError as e:

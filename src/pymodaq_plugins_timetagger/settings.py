@@ -122,6 +122,55 @@ SETTINGS += (
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
+# ----------------------------------------------------------------------------------- virtual channels
+#: the tagger's virtual channels a viewer's "Virtual channels" group defines (virtual_inputs.py): device settings
+#: of the open tagger, shared by the Master's Slaves, not settings of one measurement (so not in SETTINGS: no
+#: command-line option). Channel lists empty and inputs 0 mean "none".
+VIRTUAL = "virtual"
+VIRTUAL_SETTINGS: tuple[Setting, ...] = (
+    Setting("combine_channels", "Combine (OR) channels", "", CHANNELS, {VIRTUAL: ()},
+            help="Combiner: one virtual channel with the tags of all these inputs, e.g. 1,2 (empty: none)"),
+    Setting("delay_input", "Delay input", "", INT, {VIRTUAL: 0}, lo=0, hi=MAX_CHANNEL,
+            help="DelayedChannel: a copy of this input, delayed (0: none)"),
+    Setting("delay_ps", "Delay by", "ps", INT, {VIRTUAL: 0}, lo=0, hi=10**12,
+            help="DelayedChannel: the delay"),
+    Setting("gate_input", "Gate input", "", INT, {VIRTUAL: 0}, lo=0, hi=MAX_CHANNEL,
+            help="GatedChannel: this input's tags while the gate is open (0: none)"),
+    Setting("gate_start", "Gate opened by", "", INT, {VIRTUAL: 0}, lo=0, hi=MAX_CHANNEL,
+            help="GatedChannel: the channel whose tags open the gate"),
+    Setting("gate_stop", "Gate closed by", "", INT, {VIRTUAL: 0}, lo=0, hi=MAX_CHANNEL,
+            help="GatedChannel: the channel whose tags close the gate (not the opening one)"),
+    Setting("filter_trigger", "Conditional filter: triggers", "", CHANNELS, {VIRTUAL: ()},
+            help="conditional filter: the trigger inputs, e.g. 1 (empty: filter off)"),
+    Setting("filter_filtered", "Conditional filter: filtered", "", CHANNELS, {VIRTUAL: ()},
+            help="conditional filter: the filtered inputs (their tags pass only after a trigger tag)"),
+)
+VIRTUAL_BY_NAME = {s.name: s for s in VIRTUAL_SETTINGS}
+
+
+def check_virtual(name: str, value):
+    """A virtual-channel setting checked as the measurement settings are (an empty channel list: none)."""
+    s = VIRTUAL_BY_NAME[name]
+    if s.type == CHANNELS and (value in ("", None) or (not isinstance(value, str) and len(value) == 0)):
+        return ()
+    if s.type == CHANNELS and isinstance(value, str) and not value.strip():
+        return ()
+    return check(name, value)
+
+
+def virtual_params() -> list[dict]:
+    """The viewer plugins' "Virtual channels" parameters, from VIRTUAL_SETTINGS."""
+    out = []
+    for s in VIRTUAL_SETTINGS:
+        title = f"{s.title} ({s.unit}):" if s.unit else f"{s.title}:"
+        d = {"title": title, "name": s.name, "tip": s.help}
+        if s.type == CHANNELS:
+            d.update(type="str", value=",".join(str(c) for c in s.defaults[VIRTUAL]))
+        else:
+            d.update(type="int", value=s.defaults[VIRTUAL], min=s.lo)
+        out.append(d)
+    return out
+
 
 def of_kind(kind: str) -> tuple[Setting, ...]:
     """The settings of a measurement kind, in declaration order."""
@@ -155,7 +204,7 @@ def check(name: str, value, spell: Callable[[str], str] = _plain):
     Channels are checked against :data:`MAX_CHANNEL` only (the device's inputs: runs.py, once it is open).
     Raises SettingsError naming the setting as ``spell(name)`` (``--integration-s`` on the command line).
     """
-    s = BY_NAME[name]
+    s = BY_NAME[name] if name in BY_NAME else VIRTUAL_BY_NAME[name]
     who = spell(name)
     if s.type == BOOL:  # only what clearly says yes or no: 'maybe' is an error, not False
         text = value.strip().lower() if isinstance(value, str) else value

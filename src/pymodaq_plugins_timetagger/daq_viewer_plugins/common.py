@@ -38,6 +38,8 @@ from .. import __version__
 from .. import settings as declared
 from ..hardware.errors import AcquisitionAborted, SettingsError
 from ..runs import DEFAULT_TIMEOUT_MARGIN_S, Result, Run, make_run, make_settings
+from .. import virtual_inputs
+from ..virtual_inputs import VirtualDefinition
 from ..dataset import result_to_data
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
@@ -104,8 +106,17 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
         {"title": "Measurement:", "name": "measurement", "type": "group", "children": measurement},
         {"title": "Inputs:", "name": "inputs", "type": "group", "expanded": False,
          "children": [input_group(c) for c in range(1, DEFAULT_N_INPUTS + 1)]},
+        virtual_group(),
         remote.remote_group(),
     ]
+
+
+def virtual_group() -> dict:
+    """The tagger's virtual channels (declared in settings.VIRTUAL_SETTINGS; shared by the Master's Slaves)."""
+    return {"title": "Virtual channels:", "name": "virtual", "type": "group", "expanded": False,
+            "children": declared.virtual_params() + [
+                {"title": "Defined:", "name": "virtual_defined", "type": "str", "value": "none", "readonly": True,
+                 "tip": "the virtual channels' numbers, to use as channels of any measurement"}]}
 
 
 def kind_params(kind: str) -> list:
@@ -158,6 +169,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self.settings.child("device").setValue(handle.description)
             self._sync_inputs_from_device()
             self.on_device_opened()
+            self._show_virtual()
             self._run = make_run(handle, self.kind, self.measurement_settings())
             self._run.shares_window = True   # grabbed with the Master's other viewers: one window (windows.py)
             self._remember_applied()
@@ -195,14 +207,16 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                 self._restart(clear_only=True)
                 self.settings.child("clear").setValue(False)
             return False
-        if name in ("device", "capture_s", "overflows", "address", "duration_channel"):
+        if name in ("device", "capture_s", "overflows", "address", "duration_channel", "virtual_defined"):
             if name == "address" and self.controller is not None:
                 self.show_status(f"the new address {param.value()!r} takes effect at the next "
                             f"initialization")
             return False
         if self.controller is None:
             return False
-        if parent.startswith("ch") and param.parent().parent() is not None \
+        if parent == "virtual":
+            self._apply_virtual()
+        elif parent.startswith("ch") and param.parent().parent() is not None \
                 and param.parent().parent().name() == "inputs":
             self._apply_input(int(parent[2:]))
         elif name == "mode":
@@ -260,6 +274,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         yield from (self.settings.child(n) for n in ("mode", "integration_s", "timeout_margin_s"))
         for p in self.settings.child("measurement").children():
             yield from (p.children() if p.hasChildren() else [p])
+        yield from (p for p in self.settings.child("virtual").children() if p.name() != "virtual_defined")
 
     def _remember_applied(self) -> None:
         self._applied = {id(p): p.value() for p in self._applied_params()}
@@ -504,6 +519,29 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             # show what the device really has, whether it accepted the value or not
             self._show_input(read_input(self.controller.tagger, channel))
         self._restart()
+
+    def _apply_virtual(self) -> None:
+        """Build the virtual channels the group defines on the shared tagger; offer them as channels."""
+        definition = VirtualDefinition.from_values(lambda n: self.settings["virtual", n])
+        virtual_inputs.of(self.controller).apply(self.controller, definition)
+        self._show_virtual()
+        if self._run is not None:
+            self._restart()
+
+    def _show_virtual(self) -> None:
+        """Show the tagger's virtual channels (a Slave: those its Master defined) and offer them as channels."""
+        v = virtual_inputs.of(self.controller)
+        g = self.settings.child("virtual")
+        for s in declared.VIRTUAL_SETTINGS:
+            value = getattr(v.definition, s.name)
+            g.child(s.name).setValue(",".join(map(str, value)) if isinstance(value, tuple) else value)
+        g.child("virtual_defined").setValue(v.describe())
+        if "channels" in [c.name() for c in self.settings.child("measurement").children()]:
+            group = self.settings.child("measurement", "channels")
+            names = [ch.name() for ch in group.children()]
+            for label, c in v.channels.items():
+                if f"ch{c}" not in names:
+                    group.addChild({"title": f"ch{c} ({label})", "name": f"ch{c}", "type": "bool", "value": False})
 
     def selected_channels(self) -> tuple[int, ...]:
         group = self.settings.child("measurement", "channels")
