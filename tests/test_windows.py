@@ -1,6 +1,7 @@
 """One window for all: runs of one tagger grabbed together are captured on the same window (SynchronizedMeasurements),
 so the singles that Coincidences uses are those Countrate reports for the same grab."""
 import threading
+import time
 
 import pytest
 
@@ -70,3 +71,35 @@ def test_a_run_grabbed_alone_does_not_wait_for_an_accumulating_one():
         assert res.metadata["window_shared_with"] == []
         live.close()
         coinc.close()
+
+
+def test_master_and_slave_viewers_grabbed_together_report_the_same_singles(generous_join):
+    """The viewer plugins (what DAQ_Scan grabs at each step): a Countrate Master and a Coincidences Slave."""
+    from pymodaq.utils.plugin_testing import make_detector, wait_for_signal
+    from qtpy import QtWidgets
+    from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerCountrate import \
+        DAQ_0DViewer_TimeTaggerCountrate
+    from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerCoincidences import \
+        DAQ_0DViewer_TimeTaggerCoincidences
+    master = make_detector(DAQ_0DViewer_TimeTaggerCountrate, address="sim/pairs", integration_s=0.05)
+    slave = make_detector(DAQ_0DViewer_TimeTaggerCoincidences, controller=master.controller, integration_s=0.05)
+    try:
+        got = {}
+        master.dte_signal.connect(lambda dte: got.setdefault("rates", dte))
+        slave.dte_signal.connect(lambda dte: got.setdefault("coinc", dte))
+
+        def both():
+            master.grab_data(1)
+            slave.grab_data(1)
+        wait_for_signal(slave.dte_signal, both, timeout_ms=30_000)
+        deadline = time.monotonic() + 30
+        while "rates" not in got and time.monotonic() < deadline:
+            QtWidgets.QApplication.processEvents()
+            time.sleep(0.01)
+        rates = got["rates"].get_data_from_name("Countrate")
+        singles = got["coinc"].get_data_from_name("Singles")
+        assert rates.window_id == singles.window_id
+        assert [d[0] for d in rates.data] == [singles.data[singles.labels.index(f"ch{c}")][0] for c in (1, 2)]
+    finally:
+        slave.close()
+        master.close()

@@ -577,7 +577,9 @@ class CoincidencesRun(Run):
 
     def _create(self):
         api, tagger, s = self.handle.api, self.handle.tagger, self._settings
-        self._coinc = api.Coincidences(tagger, [list(g) for g in s.groups], int(s.window_ps))
+        # the timestamp of a coincidence event: its completing (last) tag
+        self._coinc = api.Coincidences(tagger, [list(g) for g in s.groups], int(s.window_ps),
+                                       api.CoincidenceTimestamp.Last)
         self._singles = sorted({c for g in s.groups for c in g})
         self._virtual = [int(c) for c in self._coinc.getChannels()]
         return [api.Countrate(tagger, self._singles + self._virtual)]
