@@ -43,6 +43,7 @@ def test_pymodaq_lists_the_plugins():
              for p in get_plugins(kind) if p["parent_module"].__name__ == "pymodaq_plugins_timetagger"}
     from pymodaq_utils.plugin_tools.checks import find_plugin_modules
     ours = {m.name for m in find_plugin_modules("pymodaq_plugins_timetagger")}
-    assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCoincidences", "TimeTaggerCorrelation", "TimeTaggerCounter",
+    assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCoincidences", "TimeTaggerCorrelation",
+                             "TimeTaggerCounter",
                              "TimeTaggerDelayStage", "TimeTaggerInputDelay",
                              "TimeTaggerHistogram", "TimeTaggerTCPServer"}
