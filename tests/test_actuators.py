@@ -62,3 +62,23 @@ def test_the_input_delay_actuator_as_master_opens_its_tagger():
         assert move_abs_and_wait(act, 2_500_000).value() == 2_500_000
     finally:
         act.close()
+
+
+def test_scanning_an_input_delay_maps_the_coincidence_window():
+    """The procedure docs/coincidences.rst gives for hardware, on the simulator: the test signal on 1 and 2, the
+    actuator moving input 2's delay; the coincidences hold while the delay is within the window (its span)."""
+    from pymodaq_plugins_timetagger.runs import make_run
+    with open_tagger("sim", sim_clock="virtual", sim_seed=2, sim_sources=[]) as h:
+        h.tagger.setTestSignal([1, 2], True)
+        act = make_actuator(DAQ_Move_TimeTaggerInputDelay, controller=h)
+        act.settings.child("input_channel").setValue(2)
+        act.commit_settings(act.settings.child("input_channel"))
+        run = make_run(h, "coincidences", groups="1,2", window_ps=1000, integration_s=0.001)
+        rates = {}
+        for delay in (-1500, -900, 0, 900, 1500):
+            move_abs_and_wait(act, delay)
+            rates[delay] = run.acquire().data[0][0]
+        run.close()
+    for d in (-900, 0, 900):
+        assert rates[d] == pytest.approx(8e5, abs=1000), rates     # one edge may straddle the window's end
+    assert rates[1500] == rates[-1500] == 0
