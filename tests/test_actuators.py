@@ -73,12 +73,14 @@ def test_scanning_an_input_delay_maps_the_coincidence_window():
         act = make_actuator(DAQ_Move_TimeTaggerInputDelay, controller=h)
         act.settings.child("input_channel").setValue(2)
         act.commit_settings(act.settings.child("input_channel"))
-        run = make_run(h, "coincidences", groups="1,2", window_ps=1000, integration_s=0.001)
+        run = make_run(h, "coincidences", groups="1,2", window_ps=1000, integration_s=0.01)
         rates = {}
         for delay in (-1500, -900, 0, 900, 1500):
             move_abs_and_wait(act, delay)
             rates[delay] = run.acquire().data[0][0]
         run.close()
     for d in (-900, 0, 900):
-        assert rates[d] == pytest.approx(8e5, abs=1000), rates     # one edge may straddle the window's end
-    assert rates[1500] == rates[-1500] == 0
+        assert rates[d] == pytest.approx(8e5, abs=100), rates      # one edge may straddle the window's end
+    # outside the window: nothing but, at most, the first edge after the move (its tag was generated, within the
+    # simulator's guard interval, before the delay changed)
+    assert rates[1500] <= 100 and rates[-1500] <= 100, rates
