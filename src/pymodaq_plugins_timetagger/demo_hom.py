@@ -35,11 +35,18 @@ def _pump_until(condition, timeout_s: float, what: str) -> None:
 
 
 def _write_experiment(path: Path) -> Path:
-    """The experiment file the Dashboard's experiment manager writes: the detector Master, the stage its Slave."""
-    from pymodaq_gui.parameter import Parameter, ioxml
+    """The experiment file the Dashboard's experiment manager writes: the detector Master, the stage its Slave.
+
+    Written by PyMoDAQ's own ParameterManager (this package itself never touches PyMoDAQ's XML reader/writer)."""
+    from pymodaq_gui.managers.parameter_manager import ParameterManager
     from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
 
-    exp = Parameter.create(title="Experiment", name="Preset", type="group", children=ExperimentManager.params)
+    class Experiment(ParameterManager):
+        settings_name = "Preset"
+        params = ExperimentManager.params
+
+    manager = Experiment()
+    exp = manager.settings
     exp.child("actuator").addNew(("TimeTaggerDelayStage",))
     exp.child("detector").addNew(("DAQ0D", "TimeTaggerCoincidences"))
     act, det = exp.child("actuator").children()[0], exp.child("detector").children()[0]
@@ -48,7 +55,7 @@ def _write_experiment(path: Path) -> Path:
         module.child("controller", "controller_ID").setValue(CONTROLLER_ID)
         module.child("controller", "controller_status").setValue(status)
         module.child("info", "init").setValue(False)   # initialized below, the detector first (it opens the tagger)
-    ioxml.parameter_to_xml_file(exp, path, overwrite=True)
+    manager.save_settings_slot(path)
     return path
 
 
