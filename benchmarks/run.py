@@ -317,6 +317,7 @@ def fits_section(args, report) -> None:
 
 SECTIONS = {"simulator": simulator_section, "bridge": bridge_section, "routes": routes_section,
             "scan": scan_section, "memory": memory_section, "fits": fits_section}
+SECTIONS["coincidences"] = lambda args, report: __import__("coincidences").section(args, report)
 
 
 def main(argv=None) -> int:

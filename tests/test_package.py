@@ -39,11 +39,13 @@ def test_reading_the_configuration_loads_neither_qt_nor_pymodaq():
 
 def test_pymodaq_lists_the_plugins():
     from pymodaq.utils.daq_utils import get_plugins
-    names = {p["name"] for kind in ("daq_0Dviewer", "daq_1Dviewer", "daq_2Dviewer")
+    names = {p["name"] for kind in ("daq_0Dviewer", "daq_1Dviewer", "daq_2Dviewer", "daq_move")
              for p in get_plugins(kind) if p["parent_module"].__name__ == "pymodaq_plugins_timetagger"}
     from pymodaq_utils.plugin_tools.checks import find_plugin_modules
     ours = {m.name for m in find_plugin_modules("pymodaq_plugins_timetagger")}
-    assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCorrelation", "TimeTaggerCounter",
+    assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCoincidences", "TimeTaggerCorrelation",
+                             "TimeTaggerCounter",
+                             "TimeTaggerDelayStage", "TimeTaggerInputDelay",
                              "TimeTaggerHistogram", "TimeTaggerTCPServer"}
 
 

@@ -17,6 +17,7 @@ naming the field; a timeout raises :class:`~.hardware.errors.MeasurementTimeout`
 from __future__ import annotations
 
 import abc
+import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -30,6 +31,7 @@ from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, co
 from .hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsError, TaggerError
 from .hardware.inputs import check_channel
 from .hardware.vendor import VENDOR_EXCEPTIONS, vendor_errors
+from .windows import WindowGroup, group_of
 from .settings import (DEFAULT_TIMEOUT_MARGIN_S, KINDS, check, check_kind,  # noqa: F401 (API)
                        default, of_kind)
 
@@ -94,6 +96,15 @@ class HistogramSettings:
     irf_fwhm_ps: float = default("histogram", "irf_fwhm_ps")
 
 
+@dataclass(frozen=True)
+class CoincidencesSettings:
+    """n-fold coincidences of channel groups within ``window_ps``, with the singles of the same window."""
+
+    groups: tuple[tuple[int, ...], ...] = default("coincidences", "groups")
+    window_ps: int = default("coincidences", "window_ps")
+    integration_s: float = default("coincidences", "integration_s")
+
+
 def make_settings(kind: str, **values):
     """Build the settings of ``kind`` from keyword values (unknown names raise SettingsError)."""
     cls = MEASUREMENTS[check_kind(kind)].settings
@@ -154,6 +165,8 @@ def check_settings(s, handle, spell=lambda name: name):
             v = tuple(_one_channel(c, handle, f"{who}: channel") for c in v)
         elif decl.type == "channel":
             v = _one_channel(check(decl.name, v, lambda n: who), handle, who)
+        elif decl.type == "groups":
+            v = tuple(tuple(_one_channel(c, handle, decl.name) for c in g) for g in check(decl.name, v))
         else:
             v = check(decl.name, v, lambda n: who)
         values[decl.name] = v
@@ -180,12 +193,25 @@ class Run(abc.ABC):
         self._lock = threading.RLock()
         self._overflows_at_start: dict[str, int] = {}
         self._accumulating = False
+        self._shares_window = False
         self._build()
 
     # --- public ------------------------------------------------------------------------------
     @property
     def settings(self):
         return self._settings
+
+    @property
+    def shares_window(self) -> bool:
+        """True: :meth:`acquire` captures on one window with the other such runs of the tagger grabbed at the
+        same time (windows.py; the viewer plugins' runs)."""
+        return self._shares_window
+
+    @shares_window.setter
+    def shares_window(self, value: bool) -> None:
+        self._shares_window = bool(value)
+        group = group_of(self.handle)
+        group.add(self) if self._shares_window else group.remove(self)
 
     @property
     def accumulating(self) -> bool:
@@ -224,8 +250,13 @@ class Run(abc.ABC):
             self._accumulating = False
             duration_ps = int(round(t_int * PS_PER_S))
             self._overflows_at_start = self._overflows()
-            for m in self._meas:
-                m.startFor(duration_ps, clear=True)
+            window = None
+            if self._shares_window:
+                window = group_of(self.handle).start(
+                    self, duration_ps, lambda: self._abort.is_set() or (stop is not None and stop.is_set()))
+            else:
+                for m in self._meas:
+                    m.startFor(duration_ps, clear=True)
             deadline = time.monotonic() + timeout
             for m in self._meas:
                 while True:
@@ -242,7 +273,13 @@ class Run(abc.ABC):
                             f"is it still connected?")
                     if m.waitUntilFinished(int(min(left, ABORT_POLL_S) * 1000) or 1):
                         break
-            return self._result()
+            res = self._result()
+            if window is not None:
+                shared = WindowGroup.finish(self, window)
+                res.metadata.update(shared)
+                for c in res.companions:
+                    c.metadata.update(shared)
+            return res
 
     def start_accumulating(self) -> None:
         """Clear and run continuously: :meth:`snapshot` then shows everything since this call."""
@@ -292,6 +329,8 @@ class Run(abc.ABC):
     def close(self) -> None:
         """Stop and release the measurement objects (the tagger stays open: the handle owns it)."""
         self._abort.set()
+        if self._shares_window:
+            group_of(self.handle).remove(self)
         with self._lock:
             self._destroy()
 
@@ -379,6 +418,9 @@ def overflow_counters(tagger) -> dict[str, int]:
 
 
 def _one_channel(value, handle, what) -> int:
+    from .virtual_inputs import virtual_numbers
+    if isinstance(value, (int, np.integer)) and int(value) in virtual_numbers(handle):
+        return int(value)   # a virtual channel built on this tagger (virtual_inputs.py)
     try:
         return check_channel(handle.tagger, value, what)
     except TaggerError as e:
@@ -582,6 +624,77 @@ class HistogramRun(Run):
         self.irf = irf
 
 
+class CoincidencesRun(Run):
+    """Coincidences (vendor virtual channels) and singles counted by one Countrate: one window for both.
+
+    The data: per group its coincidence rate, the accidentals expected from the singles of the same window, the
+    accidental-subtracted rate (Hz, each with its one-sigma uncertainty); companions: the CAR, the singles and,
+    for 2-fold groups, the heralding efficiencies (coincidence_stats.py, docs/coincidences.rst).
+    """
+
+    kind = "coincidences"
+
+    def _structure(self, s):
+        return (s.groups, s.window_ps)
+
+    def _create(self):
+        api, tagger, s = self.handle.api, self.handle.tagger, self._settings
+        # the timestamp of a coincidence event: its completing (last) tag
+        self._coinc = api.Coincidences(tagger, [list(g) for g in s.groups], int(s.window_ps),
+                                       api.CoincidenceTimestamp.Last)
+        self._singles = sorted({c for g in s.groups for c in g})
+        self._virtual = [int(c) for c in self._coinc.getChannels()]
+        return [api.Countrate(tagger, self._singles + self._virtual)]
+
+    def _destroy(self):
+        super()._destroy()
+        coinc, self._coinc = getattr(self, "_coinc", None), None
+        if coinc is not None:
+            try:
+                coinc.__exit__(None, None, None)
+            except (TaggerError, *VENDOR_EXCEPTIONS):
+                pass
+
+    def _read(self):
+        from .coincidence_stats import group_stats, heralding_efficiency
+        m, s = self._meas[0], self._settings
+        counts = [int(c) for c in m.getCountsTotal()]
+        dur = m.getCaptureDuration() / PS_PER_S
+        singles = dict(zip(self._singles, counts[:len(self._singles)]))
+        coinc = counts[len(self._singles):]
+        if dur <= 0:
+            raise TaggerError("coincidences: the capture is empty (0 s): nothing to compute from")
+        data, labels, car, car_labels, eta, eta_labels = [], [], [], [], [], []
+        per_group = []
+        for g, n in zip(s.groups, coinc):
+            st = group_stats(g, n, [singles[c] for c in g], dur, s.window_ps)
+            per_group.append(st)
+            for what, v, e in (("rate", st.rate_hz, st.rate_sigma_hz), ("accidentals", st.accidentals_hz,
+                                st.accidentals_sigma_hz), ("net", st.net_rate_hz, st.net_rate_sigma_hz)):
+                data += [np.array([v]), np.array([e])]
+                labels += [f"{st.label} {what}", f"{st.label} {what} sigma"]
+            car += [np.array([st.car]), np.array([st.car_sigma])]
+            car_labels += [f"{st.label} CAR", f"{st.label} CAR sigma"]
+            if len(g) == 2:
+                for herald, partner in ((g[0], g[1]), (g[1], g[0])):
+                    v, e = heralding_efficiency(st, singles[herald], dur)
+                    eta += [np.array([v]), np.array([e])]
+                    eta_labels += [f"eta{partner} (herald {herald})", f"eta{partner} (herald {herald}) sigma"]
+        single_data, single_labels = [], []
+        for c, n in singles.items():
+            single_data += [np.array([n / dur]), np.array([math.sqrt(n) / dur if n else 1.0 / dur])]
+            single_labels += [channel_label(c), f"{channel_label(c)} sigma"]
+        meta = {"counts": {st.label: st.counts for st in per_group},
+                "counts_interval_68": {st.label: list(st.counts_interval) for st in per_group},
+                "singles_counts": {channel_label(c): n for c, n in singles.items()},
+                "coincidence_channels": self._virtual}
+        companions = [Result("CAR", "Data0D", car, car_labels, ""),
+                      Result("Singles", "Data0D", single_data, single_labels, "Hz")]
+        if eta:
+            companions.append(Result("Heralding efficiency", "Data0D", eta, eta_labels, ""))
+        return Result("Coincidences", "Data0D", data, labels, "Hz", metadata=meta, companions=companions)
+
+
 @dataclass(frozen=True)
 class Measurement:
     """What a kind of measurement is: the dimension of its data, its settings class and its Run class."""
@@ -595,7 +708,8 @@ class Measurement:
 MEASUREMENTS = {"countrate": Measurement("0D", CountrateSettings, CountrateRun),
                 "correlation": Measurement("1D", CorrelationSettings, CorrelationRun),
                 "counter": Measurement("1D", CounterSettings, CounterRun),
-                "histogram": Measurement("1D", HistogramSettings, HistogramRun)}
+                "histogram": Measurement("1D", HistogramSettings, HistogramRun),
+                "coincidences": Measurement("0D", CoincidencesSettings, CoincidencesRun)}
 assert tuple(MEASUREMENTS) == KINDS and all(m.run.kind == k for k, m in MEASUREMENTS.items())
 assert all({f.name for f in fields(m.settings)} == {s.name for s in of_kind(k)} for k, m in MEASUREMENTS.items())
 

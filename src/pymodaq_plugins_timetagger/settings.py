@@ -35,7 +35,7 @@ from .hardware.errors import SettingsError
 from .protocol.data_model import DEFAULT_MAX_FRAME
 
 #: the names of the kinds of measurement; what each is (data dimension, settings and Run classes): runs.MEASUREMENTS
-KINDS = ("countrate", "correlation", "counter", "histogram")
+KINDS = ("countrate", "correlation", "counter", "histogram", "coincidences")
 #: largest n_bins / n_values accepted from users (an int32 histogram of 10 M bins is 40 MB); the simulator's
 #: own guard (simulator.measurements.SIM_MAX_BINS) is larger
 MAX_BINS = 10_000_000
@@ -114,7 +114,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("zero_window_ps", "g2(0) window", "ps", INT, {"correlation": 500}, lo=0, hi=10**12,
             help="g2(0) is the mean g2 of the bins whose centre lies within +-window/2 of zero"),
     Setting("integration_s", "Integration", "s", FLOAT,
-            {"countrate": 0.1, "correlation": 1.0, "counter": 1.0, "histogram": 1.0},
+            {"countrate": 0.1, "correlation": 1.0, "counter": 1.0, "histogram": 1.0, "coincidences": 1.0},
             lo=0, lo_open=True, hi=MAX_INTEGRATION_S,
             help="integration time per request (per grab: the exact capture window)"),
 )
@@ -147,6 +147,23 @@ ANALYSIS_SETTINGS: tuple[Setting, ...] = (
 )
 SETTINGS += ANALYSIS_SETTINGS
 
+
+# ----------------------------------------------------------------------------------- coincidences
+#: the type of a list of channel groups, written "1,2; 1,2,3,4" (one group per ';')
+GROUPS = "groups"
+#: channels in one coincidence group: a coincidence needs two; the vendor's Coincidences takes at most 64
+#: unique channels in all (wheel, Coincidences docstring)
+MIN_GROUP, MAX_GROUP = 2, 8
+#: longest coincidence window accepted, ps (1 us: the n-fold accidentals formula needs S·W << 1)
+MAX_COINCIDENCE_WINDOW_PS = 1_000_000
+SETTINGS += (
+    Setting("groups", "Channel groups", "", GROUPS, {"coincidences": ((1, 2),)},
+            help="coincidence groups, channels separated by commas, groups by ';', e.g. 1,2;1,2,3,4"),
+    Setting("window_ps", "Coincidence window", "ps", INT, {"coincidences": 1000}, lo=0,
+            hi=MAX_COINCIDENCE_WINDOW_PS,
+            help="maximum time between all the events of one coincidence"),
+)
+
 #: the viewer plugins' acquisition modes (see daq_viewer_plugins.common)
 MODE_PER_GRAB, MODE_ACCUMULATE = "per grab", "accumulate"
 #: default grace on top of the integration time before an acquisition is declared timed out, s
@@ -161,6 +178,55 @@ ACQUISITION: tuple[Setting, ...] = (
             lo=0.1, hi=MAX_INTEGRATION_S, help="grace on top of the window before a grab is declared timed out"),
 )
 BY_NAME = {s.name: s for s in SETTINGS + ACQUISITION}
+
+# ----------------------------------------------------------------------------------- virtual channels
+#: the tagger's virtual channels a viewer's "Virtual channels" group defines (virtual_inputs.py): device settings
+#: of the open tagger, shared by the Master's Slaves, not settings of one measurement (so not in SETTINGS: no
+#: command-line option). Channel lists empty and inputs 0 mean "none".
+VIRTUAL = "virtual"
+VIRTUAL_SETTINGS: tuple[Setting, ...] = (
+    Setting("combine_channels", "Combine (OR) channels", "", CHANNELS, {VIRTUAL: ()},
+            help="Combiner: one virtual channel with the tags of all these inputs, e.g. 1,2 (empty: none)"),
+    Setting("delay_input", "Delay input", "", INT, {VIRTUAL: 0}, lo=0, hi=MAX_CHANNEL,
+            help="DelayedChannel: a copy of this input, delayed (0: none)"),
+    Setting("delay_ps", "Delay by", "ps", INT, {VIRTUAL: 0}, lo=0, hi=10**12,
+            help="DelayedChannel: the delay"),
+    Setting("gate_input", "Gate input", "", INT, {VIRTUAL: 0}, lo=0, hi=MAX_CHANNEL,
+            help="GatedChannel: this input's tags while the gate is open (0: none)"),
+    Setting("gate_start", "Gate opened by", "", INT, {VIRTUAL: 0}, lo=0, hi=MAX_CHANNEL,
+            help="GatedChannel: the channel whose tags open the gate"),
+    Setting("gate_stop", "Gate closed by", "", INT, {VIRTUAL: 0}, lo=0, hi=MAX_CHANNEL,
+            help="GatedChannel: the channel whose tags close the gate (not the opening one)"),
+    Setting("filter_trigger", "Conditional filter: triggers", "", CHANNELS, {VIRTUAL: ()},
+            help="conditional filter: the trigger inputs, e.g. 1 (empty: filter off)"),
+    Setting("filter_filtered", "Conditional filter: filtered", "", CHANNELS, {VIRTUAL: ()},
+            help="conditional filter: the filtered inputs (their tags pass only after a trigger tag)"),
+)
+VIRTUAL_BY_NAME = {s.name: s for s in VIRTUAL_SETTINGS}
+
+
+def check_virtual(name: str, value):
+    """A virtual-channel setting checked as the measurement settings are (an empty channel list: none)."""
+    s = VIRTUAL_BY_NAME[name]
+    if s.type == CHANNELS and (value in ("", None) or (not isinstance(value, str) and len(value) == 0)):
+        return ()
+    if s.type == CHANNELS and isinstance(value, str) and not value.strip():
+        return ()
+    return check(name, value)
+
+
+def virtual_params() -> list[dict]:
+    """The viewer plugins' "Virtual channels" parameters, from VIRTUAL_SETTINGS."""
+    out = []
+    for s in VIRTUAL_SETTINGS:
+        title = f"{s.title} ({s.unit}):" if s.unit else f"{s.title}:"
+        d = {"title": title, "name": s.name, "tip": s.help}
+        if s.type == CHANNELS:
+            d.update(type="str", value=",".join(str(c) for c in s.defaults[VIRTUAL]))
+        else:
+            d.update(type="int", value=s.defaults[VIRTUAL], min=s.lo)
+        out.append(d)
+    return out
 
 
 def of_kind(kind: str) -> tuple[Setting, ...]:
@@ -196,7 +262,7 @@ def check(name: str, value, spell: Callable[[str], str] = _plain):
     Raises SettingsError naming the setting as ``spell(name)`` (``--integration-s`` on the command line), and
     nothing else, whatever ``value`` is.
     """
-    s = BY_NAME[name]
+    s = BY_NAME[name] if name in BY_NAME else VIRTUAL_BY_NAME[name]
     who = spell(name)
     if s.type == BOOL:  # only what clearly says yes or no: 'maybe' is an error, not False
         if isinstance(value, str) and value.strip().lower() in BOOL_WORDS:
@@ -227,6 +293,8 @@ def check(name: str, value, spell: Callable[[str], str] = _plain):
         return chans
     if s.type == CHANNEL:
         return _channel(value, who)
+    if s.type == GROUPS:
+        return _groups(value, who)
     if s.type == INT:
         v = _integer(value, who)
     else:
@@ -296,6 +364,35 @@ def _integer(value, who: str) -> int:
     return v
 
 
+def _groups(value, who: str) -> tuple[tuple[int, ...], ...]:
+    """Channel groups from "1,2;1,2,3" or a sequence of sequences; each of MIN_GROUP..MAX_GROUP distinct channels."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(" ", "").split(";") if p]
+        try:
+            value = [tuple(int(v) for v in p.split(",") if v) for p in parts]
+        except ValueError:
+            raise SettingsError(f"{who} {value!r}: give groups of channel numbers, e.g. 1,2;1,2,3,4") from None
+    try:
+        groups = tuple(tuple(_channel(c, who) for c in g) for g in value)
+    except TypeError:
+        raise SettingsError(f"{who}: give groups of channel numbers, e.g. 1,2;1,2,3,4, got {value!r}") from None
+    if not groups:
+        raise SettingsError(f"{who}: give at least one group of channels")
+    for g in groups:
+        if not MIN_GROUP <= len(g) <= MAX_GROUP:
+            raise SettingsError(f"{who}: a group has {MIN_GROUP} to {MAX_GROUP} channels, got {list(g)}")
+        if len(set(g)) != len(g):
+            raise SettingsError(f"{who}: a channel appears twice in the group {list(g)}")
+    if len(set(groups)) != len(groups):
+        raise SettingsError(f"{who}: a group is given twice")
+    return groups
+
+
+def groups_text(groups) -> str:
+    """The text form of channel groups: "1,2;1,2,3,4"."""
+    return ";".join(",".join(str(c) for c in g) for g in groups)
+
+
 def _channel(value, who: str) -> int:
     c = _integer(value, who) if not isinstance(value, str) else _integer(value.strip(), who)
     if c == 0 or abs(c) > MAX_CHANNEL:
@@ -315,7 +412,10 @@ def shown_name(kind: str, s: Setting) -> str:
 
 def to_shown(kind: str, name: str, value):
     """The value of setting ``name`` as shown (scaled, a bool as its label)."""
-    shown = shown_of(kind, BY_NAME[name])
+    s = BY_NAME[name]
+    if s.type == GROUPS:  # typed as text
+        return groups_text(value)
+    shown = shown_of(kind, s)
     if shown.choices:
         return shown.choices[0 if value else 1]
     if shown.scale != 1.0:
@@ -397,6 +497,8 @@ def plugin_params(kind: str, n_inputs: int = 8) -> list[dict]:
         if s.type == CHANNELS:
             d.update(type="group", children=[{"title": f"ch{c}", "name": f"ch{c}", "type": "bool",
                                               "value": c in value} for c in range(1, n_inputs + 1)])
+        elif s.type == GROUPS:
+            d.update(type="str", value=groups_text(value))
         elif shown.choices:
             d.update(type="list", value=shown.choices[0 if value else 1], limits=list(shown.choices))
         elif s.type == BOOL:
@@ -469,6 +571,8 @@ def tree_params(kind: str, values) -> list[dict]:
         name = shown.name or s.name
         if s.type == CHANNELS:
             out.append(dict(name=name, type="str", value=",".join(str(c) for c in v), title=title))
+        elif s.type == GROUPS:
+            out.append(dict(name=name, type="str", value=groups_text(v), title=title))
         elif shown.choices:
             out.append(dict(name=name, type="list", value=to_shown(kind, s.name, v), title=title,
                             limits=list(shown.choices)))
@@ -509,6 +613,8 @@ def _option_of(name: str) -> str:
 
 
 def _show(v) -> str:
+    if isinstance(v, tuple) and v and isinstance(v[0], tuple):
+        return groups_text(v)
     return ",".join(str(c) for c in v) if isinstance(v, tuple) else f"{v:g}" if isinstance(v, float) else str(v)
 
 

@@ -39,9 +39,11 @@ from ..hardware.inputs import configure_input, input_channels, read_input, trigg
 from .. import __version__
 from .. import settings as declared
 from ..hardware.errors import AcquisitionAborted, SettingsError
+from .. import virtual_inputs
 from ..analysis.figures import G2_CORRECTED, G2_FIT, G2_PULSED, LIFETIME_FIT
 from ..runs import Result, Run, check_settings, make_run, make_settings
 from ..settings import DEFAULT_TIMEOUT_MARGIN_S, MODE_ACCUMULATE, MODE_PER_GRAB, printable
+from ..virtual_inputs import VirtualDefinition
 from ..dataset import result_to_data
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
@@ -116,6 +118,7 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
         {"title": "Measurement:", "name": "measurement", "type": "group", "children": measurement},
         {"title": "Inputs:", "name": "inputs", "type": "group", "expanded": False,
          "children": [input_group(c) for c in range(1, DEFAULT_N_INPUTS + 1)]},
+        virtual_group(),
         remote.remote_group(),
     ]
 
@@ -131,6 +134,14 @@ IRF_GROUP = {"title": "Measured IRF:", "name": "irf", "type": "group", "children
      "label": "Clear"},
     {"title": "IRF in use:", "name": "irf_state", "type": "str", "value": "Gaussian (fitted or set)",
      "readonly": True}]}
+
+
+def virtual_group() -> dict:
+    """The tagger's virtual channels (declared in settings.VIRTUAL_SETTINGS; shared by the Master's Slaves)."""
+    return {"title": "Virtual channels:", "name": "virtual", "type": "group", "expanded": False,
+            "children": declared.virtual_params() + [
+                {"title": "Defined:", "name": "virtual_defined", "type": "str", "value": "none", "readonly": True,
+                 "tip": "the virtual channels' numbers, to use as channels of any measurement"}]}
 
 
 def kind_params(kind: str) -> list:
@@ -196,7 +207,9 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self.settings.child("device").setValue(handle.description)
             self._sync_inputs_from_device()
             self.on_device_opened()
+            self._show_virtual()
             self._run = make_run(handle, self.kind, self.measurement_settings())
+            self._run.shares_window = True   # grabbed with the Master's other viewers: one window (windows.py)
             self._remember_applied()
             self.release_with_thread()
             if self.settings[remote.GROUP, "connect"]:
@@ -280,14 +293,16 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                 self._set_irf(store=name == "irf_store")
                 param.setValue(False)
             return False
-        if name in ("device", "capture_s", "overflows", "address", "duration_channel", LAST_ERROR):
+        if name in ("device", "capture_s", "overflows", "address", "duration_channel", LAST_ERROR, "virtual_defined"):
             if name == "address" and self.controller is not None:
                 self.show_status(f"the new address {param.value()!r} takes effect at the next "
                             f"initialization")
             return False
         if self.controller is None:
             return False
-        if parent.startswith("ch") and param.parent().parent() is not None \
+        if parent == "virtual":
+            self._apply_virtual()
+        elif parent.startswith("ch") and param.parent().parent() is not None \
                 and param.parent().parent().name() == "inputs":
             self._apply_input(int(parent[2:]))
             return True
@@ -372,6 +387,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         yield from (self.settings.child(n) for n in ("mode", "integration_s", "timeout_margin_s"))
         for p in self.settings.child("measurement").children():
             yield from (p.children() if p.hasChildren() else [p])
+        yield from (p for p in self.settings.child("virtual").children() if p.name() != "virtual_defined")
 
     def _remember_applied(self) -> None:
         self._applied = {tuple(self.settings.childPath(p)): p.value() for p in self._applied_params()}
@@ -655,6 +671,33 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             # show what the device really has, whether it accepted the value or not
             self._show_input(read_input(self.controller.tagger, channel))
         self._restart()
+
+    def _apply_virtual(self) -> None:
+        """Build the virtual channels the group defines on the shared tagger; offer them as channels."""
+        definition = VirtualDefinition.from_values(lambda n: self.settings["virtual", n])
+        virtual_inputs.of(self.controller).apply(self.controller, definition)
+        self._show_virtual()
+        if self._run is not None:
+            self._restart()
+
+    def _show_virtual(self) -> None:
+        """Show the tagger's virtual channels (a Slave: those its Master defined) and offer them as channels."""
+        v = virtual_inputs.of(self.controller)
+        g = self.settings.child("virtual")
+        for s in declared.VIRTUAL_SETTINGS:
+            value = getattr(v.definition, s.name)
+            g.child(s.name).setValue(",".join(map(str, value)) if isinstance(value, tuple) else value)
+        g.child("virtual_defined").setValue(v.describe())
+        if "channels" in [c.name() for c in self.settings.child("measurement").children()]:
+            group = self.settings.child("measurement", "channels")
+            names = [ch.name() for ch in group.children()]
+            for label, c in v.channels.items():
+                if f"ch{c}" not in names:
+                    group.addChild({"title": f"ch{c} ({label})", "name": f"ch{c}", "type": "bool", "value": False})
+
+    def selected_channels(self) -> tuple[int, ...]:
+        group = self.settings.child("measurement", "channels")
+        return tuple(int(ch.name()[2:]) for ch in group.children() if ch.value())
 
     def extend_channel_selector(self) -> None:
         """Offer every input of the device in the measurement's channel selector."""
