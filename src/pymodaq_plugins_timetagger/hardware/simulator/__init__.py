@@ -11,7 +11,8 @@
 What is simulated (vendor names, units and dtypes): ``createTimeTagger``, ``freeTimeTagger``,
 ``scanTimeTagger``, ``CHANNEL_UNUSED``, ``ChannelEdge``, ``Resolution``; the tagger's identity, trigger
 level, input delay, dead time, test signal, event divider, overflows, ``sync``, ``getConfiguration`` and
-context manager; the measurements ``Countrate``, ``Counter``, ``Correlation``, ``Histogram``.
+context manager; the measurements ``Countrate``, ``Counter``, ``Correlation``, ``Histogram`` and, driven by
+markers, ``CountBetweenMarkers`` and ``TimeDifferences`` (:mod:`.markers`).
 
 The simulator's own additions (not in the vendor's API): keyword arguments ``clock`` ('wall' or
 'virtual'), ``seed`` and ``sources`` of :func:`createTimeTagger`, the tagger's ``sim_*`` methods, and the
@@ -24,6 +25,7 @@ import enum
 import threading
 
 from .measurements import CHANNEL_UNUSED, Correlation, Counter, Countrate, Histogram, IteratorBase
+from .markers import CountBetweenMarkers, TimeDifferences
 from .models import DEFAULT_MODEL, MODELS, ModelSpec, model_by_serial
 from .sources import (PoissonSource, PulsedFluorescence, SinglePhotonEmitter, Source,
                       default_scene)
@@ -32,7 +34,7 @@ from .tagger import SimTimeTagger
 __all__ = [
     "createTimeTagger", "freeTimeTagger", "scanTimeTagger", "getVersion", "CHANNEL_UNUSED",
     "ChannelEdge", "Resolution", "TimeTagger", "TimeTaggerBase", "IteratorBase", "Countrate",
-    "Counter", "Correlation", "Histogram", "Source", "PoissonSource", "SinglePhotonEmitter",
+    "Counter", "Correlation", "Histogram", "CountBetweenMarkers", "TimeDifferences", "Source", "PoissonSource", "SinglePhotonEmitter",
     "PulsedFluorescence", "default_scene", "MODELS", "ModelSpec", "SIMULATED",
 ]
 
