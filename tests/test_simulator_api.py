@@ -285,6 +285,14 @@ VENDOR_CALLS = {
     ("Counter", "getIndex"): [],
     ("Correlation", "getData"): [], ("Correlation", "getDataNormalized"): [], ("Correlation", "getIndex"): [],
     ("Histogram", "getData"): [], ("Histogram", "getIndex"): [],
+    # imaging.py passes every argument (its other calls: tests/test_simulator_markers.py)
+    ("CountBetweenMarkers", "__init__"): [("tagger", NO_DEFAULT), ("click_channel", NO_DEFAULT),
+                                          ("begin_channel", NO_DEFAULT), ("end_channel", NO_DEFAULT),
+                                          ("n_values", NO_DEFAULT)],
+    ("TimeDifferences", "__init__"): [("tagger", NO_DEFAULT), ("click_channel", NO_DEFAULT),
+                                      ("start_channel", NO_DEFAULT), ("next_channel", NO_DEFAULT),
+                                      ("sync_channel", NO_DEFAULT), ("binwidth", NO_DEFAULT), ("n_bins", NO_DEFAULT),
+                                      ("n_histograms", NO_DEFAULT)],
 }
 
 

@@ -285,31 +285,41 @@ class ImageRun(_MarkerRun):
                 "widths": raw[ref][1], "index": np.asarray(self._meas[ref].getIndex(), dtype=np.int64),
                 "filled": usable}
 
-    def _check_lines(self, got, at, lines) -> None:
-        """Each line marker in its line's first pixel, none elsewhere; the next frame's marker right after."""
+    def _check_lines(self, got, at, lines, whole=False) -> None:
+        """The line markers ``pixels_per_line`` pixel markers apart from the frame's start, one per line (and, for
+        a whole frame, the next frame's line marker right after it); no other frame marker within the frame."""
         s = self._settings
         nx, n = s.pixels_per_line, s.n_pixels
-        end = at + lines * nx
-        line_counts = got["line"][0][at:end].reshape(lines, nx)
-        frame_counts = got["frame"][0][at:end].copy()
-        for j in range(lines):
-            row = line_counts[j]
-            if row[0] != 1 or row[1:].any():
-                extra = np.flatnonzero(row[1:]) + 1
-                where = (f"its next line marker {extra[0]} pixel markers after its start (expected {nx})"
-                         if extra.size else "no line marker in its first pixel")
-                raise MarkerError(f"image: line {j} of the frame has {where}: pixel markers missing or extra "
-                                  f"(or a line marker lost); the frame is refused")
-        frame_counts[0] -= 1
-        if frame_counts[0] != 0 or frame_counts[1:].any():
-            where = int(np.flatnonzero(frame_counts)[0])
-            raise MarkerError(f"image: a second frame marker {where} pixel markers after the frame's start, within "
-                              f"its {n} pixels: pixel markers missing; the frame is refused")
+        end = at + lines * nx + (1 if whole else 0)
+        counts = got["line"][0][at:end]
+        if (counts > 1).any():
+            p = int(np.flatnonzero(counts > 1)[0])
+            raise MarkerError(f"image: two line markers within one pixel (pixel {p % nx} of line {p // nx}): "
+                              f"the frame is refused")
+        found = np.flatnonzero(counts)
+        expected = np.arange(0, end - at, nx)
+        if found.size != expected.size or (found != expected).any():
+            j = int(np.flatnonzero(np.concatenate((found[:expected.size] != expected[:found.size],
+                                                   [True])))[0])
+            if j == 0:
+                raise MarkerError("image: no line marker within the frame's first pixel: the frame is refused")
+            if j < found.size:
+                gap = int(found[j] - found[j - 1])
+                what = f"{nx - gap} missing" if gap < nx else f"{gap - nx} extra"
+                raise MarkerError(f"image: line {j - 1} of the frame has {gap} pixel markers, {nx} expected "
+                                  f"({what} pixel markers, or a line marker lost): the frame is refused")
+            raise MarkerError(f"image: no line marker {nx} pixel markers after line {j - 1}'s (pixel markers "
+                              f"extra, or a line marker lost): the frame is refused")
+        frames = got["frame"][0][at + 1:at + lines * nx]
+        if frames.any():
+            p = int(np.flatnonzero(frames)[0]) + 1
+            raise MarkerError(f"image: a frame marker {p} pixel markers after the frame's start, within its {n} "
+                              f"pixels (pixel markers missing): the frame is refused")
 
     def _frame(self, got, at) -> Frame:
         s = self._settings
         n = s.n_pixels
-        self._check_lines(got, at, s.lines_per_frame)
+        self._check_lines(got, at, s.lines_per_frame, whole=True)
         if got["frame"][0][at + n] < 1:
             raise MarkerError(f"image: the next frame marker is not {n} pixel markers after the frame's "
                               f"(pixel markers extra or missing in the last line); the frame is refused")

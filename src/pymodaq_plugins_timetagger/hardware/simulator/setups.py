@@ -12,8 +12,8 @@ the marker timing are written down in docs/imaging.rst. Times in ps, rates in Hz
     background; photons are Poisson with the rate of the pixel the scanner is on (background only during flybacks).
 ``RabiSequencer``
     a pulse sequence of ``n_steps`` steps (microwave pulse of k·``tau_step_ps``, then a laser readout), repeated:
-    a sync marker at each sequence start, a next marker at each step start, a start marker when the laser turns
-    on. During the readout the spin's fluorescence is ``rate_hz`` · (1 − C·P₁(τ)·exp(−t/τ_pol)), with the Rabi
+    a sync marker at each sequence start, a next marker at each step start (and at the sequence's end), a start
+    marker when the laser turns on. During the readout the spin's fluorescence is ``rate_hz`` · (1 − C·P₁(τ)·exp(−t/τ_pol)), with the Rabi
     population P₁(τ) = sin²(π τ / T_Rabi).
 """
 from __future__ import annotations
@@ -178,8 +178,9 @@ class RabiSequencer(Source):
     """A pulsed spin readout; ``channels`` = (detector, start (laser on), next (step), sync (sequence)).
 
     Step k (0 ≤ k < ``n_steps``) lasts ``step_ps``: a next marker at its start, a microwave pulse of
-    τ_k = k·``tau_step_ps``, then at ``laser_delay_ps`` the laser readout of ``readout_ps`` (start marker). The
-    sync marker comes ``MARKER_DELAY_PS`` before each sequence's first next marker. The spin starts each step in
+    τ_k = k·``tau_step_ps``, then at ``laser_delay_ps`` the laser readout of ``readout_ps`` (start marker). One more
+    next marker ends the sequence (``TimeDifferences`` counts it as the rollover: a whole sweep), and the sync marker
+    comes ``MARKER_DELAY_PS`` before each sequence's first next marker. The spin starts each step in
     m_s = 0 (repolarised by the previous readout); after the pulse it is in m_s = ±1 with probability
     P₁ = sin²(π τ / ``rabi_period_ps``); its fluorescence during the readout is ``rate_hz`` · (1 − ``contrast`` ·
     P₁ · exp(−t/``polarisation_ps``)) (t from the laser's start), plus ``background_hz`` at all times.
@@ -232,6 +233,8 @@ class RabiSequencer(Source):
     def expected_rate_hz(self, channel: int) -> float:
         if channel == self.channels[0]:
             return self.rate_hz * self.readout_ps / self.step_ps + self.background_hz + self.dark_count_hz
+        if channel == self.channels[2]:
+            return PS_PER_S * (self.n_steps + 1) / self.sequence_ps
         return PS_PER_S / (self.sequence_ps if channel == self.channels[3] else self.step_ps)
 
     def pulse_width_for(self, channel: int) -> float:
@@ -268,8 +271,11 @@ class RabiSequencer(Source):
         t_in = ph - np.repeat(la, n)
         p_dark = self.contrast * self.population()[np.repeat(k, n)] * np.exp(-t_in / self.polarisation_ps)
         ph = ph[rng.random(ph.size) >= p_dark] - t0
+        # a next marker at each step's start and one at the sequence's end: the TimeDifferences rollover
+        seq_end = origin[:, 0] + self.n_steps * self.step_ps
         return {det: merge_sorted([np.sort(ph), poisson_arrivals(rng, self.background_hz, duration_ps)]),
-                start: inside(laser), nxt: inside(step_start), sync: inside(sync_t)}
+                start: inside(laser), nxt: inside(np.sort(np.concatenate((step_start, seq_end)))),
+                sync: inside(sync_t)}
 
 
 # ------------------------------------------------------------------------------------------------ the scenes
