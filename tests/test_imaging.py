@@ -120,6 +120,7 @@ def test_a_brightness_is_found_within_its_uncertainty():
     ({"drop_pixels": (24 * 11 + 23,)}, "line 11 of the frame has 23 pixel markers"),  # the last line
 ])
 def test_missing_or_extra_pixel_markers_refuse_the_frame(glitch, where):
+    glitch = {k: tuple(288 * f + p for f in range(10) for p in v) for k, v in glitch.items()}   # every frame
     with pytest.raises(imaging.MarkerError, match=where):
         image(start_phase=0.0, **glitch)
 

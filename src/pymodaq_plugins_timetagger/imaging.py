@@ -123,6 +123,14 @@ class _MarkerRun:
     def settings(self):
         return self._settings
 
+    #: never a live (accumulating) view: every grab is one frame, or whole sweeps
+    accumulating = False
+
+    def stop(self) -> None:
+        with self._lock, vendor_errors(self.kind):
+            for m in self._meas:
+                m.stop()
+
     def update(self, settings) -> None:
         new = self._validate(settings)
         with self._lock:
