@@ -44,4 +44,4 @@ def test_pymodaq_lists_the_plugins():
     from pymodaq_utils.plugin_tools.checks import find_plugin_modules
     ours = {m.name for m in find_plugin_modules("pymodaq_plugins_timetagger")}
     assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCorrelation", "TimeTaggerCounter",
-                             "TimeTaggerHistogram", "TimeTaggerTCPServer"}
+                             "TimeTaggerHistogram", "TimeTaggerTCPServer", "TimeTaggerImage", "TimeTaggerPulsed"}

@@ -246,8 +246,8 @@ class ImageRun(_MarkerRun):
             while True:
                 self._check_abort(stop, "stopped before the frame was complete")
                 got = self._read_aligned()
-                frame_at = _first(got["frame"][0] > 0, got["filled"])
-                if frame_at is None and got["filled"] > n:
+                frame_at = _first(got["frame"][0] > 0, got["first"], got["filled"])
+                if frame_at is None and got["filled"] > got["first"] + n:
                     raise MarkerError(f"image: no frame marker on channel {s.frame_channel} within {got['filled']} "
                                       f"pixel markers (a frame has {n}): is the frame marker connected?")
                 if frame_at is not None:
@@ -277,7 +277,7 @@ class ImageRun(_MarkerRun):
         filled = [int(np.count_nonzero(w)) for _, w in raw]
         ref = int(np.argmax(filled))
         ref_w = raw[ref][1][:filled[ref]]
-        aligned, usable = [], filled[ref]
+        aligned, usable, first = [], filled[ref], 0
         for (d, w), f in zip(raw, filled):
             shift = _shift(ref_w, w[:f])
             if shift is None:
@@ -287,11 +287,12 @@ class ImageRun(_MarkerRun):
             out[shift:shift + f] = d[:min(f, self.capacity - shift)]
             aligned.append(out)
             usable = min(usable, shift + f)
+            first = max(first, shift)            # before it, some counter had not started: no value there
         s = self._settings
         k = len(s.photon_channels)
         return {"photons": aligned[:k], "line": (aligned[k],), "frame": (aligned[k + 1],),
                 "widths": raw[ref][1], "index": np.asarray(self._meas[ref].getIndex(), dtype=np.int64),
-                "filled": usable}
+                "filled": usable, "first": first}
 
     def _check_lines(self, got, at, lines, whole=False) -> None:
         """The line markers ``pixels_per_line`` pixel markers apart from the frame's start, one per line (and, for
@@ -342,7 +343,8 @@ class ImageRun(_MarkerRun):
         meta = self._meta()
         meta.update(capture_duration_s=capture_ps / PS_PER_S, dwell_mean_s=float(dwell.mean()),
                     dwell_min_s=float(dwell.min()), dwell_max_s=float(dwell.max()),
-                    pixel_markers_before_frame=int(at))
+                    pixel_markers_before_frame=int(at),
+                    frame_start_after_first_marker_s=float(index[at] / PS_PER_S))
         return Frame(counts, dwell, capture_ps / PS_PER_S, meta)
 
     def _images(self, got, at, lines) -> list[np.ndarray]:
@@ -410,9 +412,9 @@ def _unscan(img: np.ndarray, serpentine: bool) -> np.ndarray:
     return img
 
 
-def _first(mask: np.ndarray, limit: int):
-    hits = np.flatnonzero(mask[:limit])
-    return int(hits[0]) if hits.size else None
+def _first(mask: np.ndarray, start: int, limit: int):
+    hits = np.flatnonzero(mask[start:limit])
+    return int(hits[0]) + start if hits.size else None
 
 
 def _shift(ref: np.ndarray, w: np.ndarray) -> int | None:
