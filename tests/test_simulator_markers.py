@@ -134,3 +134,52 @@ def test_time_differences_without_next_is_one_histogram(make_tagger):
     m = TT.TimeDifferences(t, 1, 2, binwidth=1000, n_bins=10)
     t.sim_advance(5 * MS)
     assert m.getData().tolist() == [[0, 2, 0, 0, 0, 0, 0, 1, 0, 0]] and m.getHistogramIndex() == 0
+
+
+def _reference_indices(kinds, n, with_sync, max_rollovers=0):
+    """The stepping rules of the wheel's docstring, one marker at a time: the index after each marker, rollovers."""
+    state = -2 if with_sync else -1
+    out, rollovers = [], 0
+    for k in kinds:
+        if k == "sync":
+            state = -1
+        elif state == -2:
+            pass
+        elif state == -1:
+            state = 0
+        elif state == n - 1:
+            rollovers += 1
+            state = -2 if with_sync else 0
+            if max_rollovers and rollovers >= max_rollovers:
+                out.append(-2)
+                return out + [-2] * (len(kinds) - len(out)), rollovers
+        else:
+            state += 1
+        out.append(state)
+    return out, rollovers
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_time_differences_steps_like_the_rules_on_random_markers(make_tagger, seed):
+    """Random sync/next sequences over many engine chunks: each start's histogram is the one the rules give."""
+    rng = np.random.default_rng(seed)
+    n, with_sync = int(rng.integers(1, 5)), bool(seed % 2 == 0)
+    kinds = list(rng.choice(["next", "next", "next", "sync"] if with_sync else ["next"], 60))
+    t_marker = (np.arange(60) + 1) * 3 * MS                  # 3 ms apart: engine chunks split them
+    max_rollovers = int(rng.integers(0, 4))
+    expected, rolls = _reference_indices(kinds, n, with_sync, max_rollovers)
+    times = {3: [t for t, k in zip(t_marker, kinds) if k == "next"], 2: list(t_marker + MS), 1: []}
+    # one click 0.5 bins + marker number after each start: the bin tells which start it belongs to
+    times[1] = [t + MS + (i + 0.5) * 1000 for i, t in enumerate(t_marker)]
+    if with_sync:
+        times[4] = [t for t, k in zip(t_marker, kinds) if k == "sync"]
+    t = _tagger(make_tagger, times)
+    m = TT.TimeDifferences(t, 1, 2, 3, 4 if with_sync else UNUSED, binwidth=1000, n_bins=60, n_histograms=n)
+    m.setMaxCounts(max_rollovers)
+    t.sim_advance(200 * MS)
+    want = np.zeros((n, 60), dtype=np.int32)
+    for i, h in enumerate(expected):
+        if h >= 0:
+            want[h, i] += 1
+    assert m.getData().tolist() == want.tolist()
+    assert m.getCounts() == rolls

@@ -210,28 +210,37 @@ class TimeDifferences(IteratorBase):
         kinds = np.concatenate((np.zeros(syn.size, np.int8), np.ones(nxt.size, np.int8)))
         order = np.argsort(times, kind="stable")        # equal times: the sync first
         times, kinds = times[order], kinds[order]
-        out = np.empty(times.size, dtype=np.int64)
-        state, n, with_sync = self._index, self._n_hist, self._sync != CHANNEL_UNUSED
-        # one pass over the markers (a few per sequence step: thousands per second, not millions)
-        for i, k in enumerate(kinds.tolist()):
-            if k == 0:
-                state = WAITING_FOR_NEXT
-            elif state == WAITING_FOR_SYNC:
-                pass
-            elif state == WAITING_FOR_NEXT:
-                state = 0
-            elif state == n - 1:                          # a rollover
-                self._rollovers += 1
-                state = WAITING_FOR_SYNC if with_sync else 0
-                if self._max_rollovers and self._rollovers >= self._max_rollovers:
-                    self._stopped = True                  # "the measurement stops integrating"
-                    out[i] = self._index = WAITING_FOR_SYNC
-                    return times[:i + 1], out[:i + 1]
-            else:
-                state += 1
-            out[i] = state
-        self._index = state
-        return times, out
+        if times.size == 0:
+            return times, _EMPTY
+        n, s0 = self._n_hist, self._index
+        if self._sync != CHANNEL_UNUSED:
+            # k: next markers since the last sync (a sync sets -1; k = 1..n is histogram k-1; k = n+1 is the
+            # rollover, after which the index waits for a sync); the state carried in: k0
+            is_sync = kinds == 0
+            seg = np.cumsum(is_sync)                      # how many syncs up to each marker
+            nexts = np.cumsum(~is_sync)
+            at_sync = np.zeros(int(seg[-1]) + 1, dtype=np.int64)
+            at_sync[seg[is_sync]] = nexts[is_sync]
+            k0 = 0 if s0 == WAITING_FOR_NEXT else (n + 1 if s0 == WAITING_FOR_SYNC else s0 + 1)
+            k = nexts - at_sync[seg] + np.where(seg == 0, k0, 0)
+            state = np.where(is_sync, WAITING_FOR_NEXT, np.where(k <= n, k - 1, WAITING_FOR_SYNC))
+            roll = ~is_sync & (k == n + 1)
+        else:
+            # wraps to 0 at each rollover; the first next marker starts histogram 0
+            j = np.arange(1, times.size + 1) + (s0 if s0 >= 0 else -1)
+            state = j % n
+            roll = (j >= n) & (state == 0)
+        rolls = np.flatnonzero(roll)
+        if self._max_rollovers and self._rollovers + rolls.size >= self._max_rollovers:
+            cut = int(rolls[self._max_rollovers - self._rollovers - 1])
+            self._rollovers = self._max_rollovers
+            self._stopped = True                              # "the measurement stops integrating"
+            state = state[:cut + 1].copy()
+            state[cut] = self._index = WAITING_FOR_SYNC
+            return times[:cut + 1], state
+        self._rollovers += int(rolls.size)
+        self._index = int(state[-1])
+        return times, state
 
     def _process(self, tags, a, b):
         if self._stopped:                                   # only the clicks of starts already counted
