@@ -13,8 +13,8 @@ the marker timing are written down in docs/imaging.rst. Times in ps, rates in Hz
 ``RabiSequencer``
     a pulse sequence of ``n_steps`` steps (microwave pulse of k·``tau_step_ps``, then a laser readout), repeated:
     a sync marker at each sequence start, a next marker at each step start (and at the sequence's end), a start
-    marker when the laser turns on. During the readout the spin's fluorescence is ``rate_hz`` · (1 − C·P₁(τ)·exp(−t/τ_pol)), with the Rabi
-    population P₁(τ) = sin²(π τ / T_Rabi).
+    marker when the laser turns on. During the readout the spin's fluorescence is
+    ``rate_hz`` · (1 − C·P₁(τ)·exp(−t/τ_pol)), with the Rabi population P₁(τ) = sin²(π τ / T_Rabi).
 """
 from __future__ import annotations
 
