@@ -54,14 +54,24 @@ def _z(frame, truth):
     return [(c - expected) / np.sqrt(expected) for c in frame.counts]
 
 
-@pytest.mark.parametrize("serpentine,start_phase", [(False, 0.0), (True, 0.0), (False, 0.43), (True, None)])
-def test_pixels_are_where_the_sample_is(serpentine, start_phase):
+@pytest.mark.parametrize("serpentine,start_phase,gated", [(False, 0.0, True), (True, 0.0, True),
+                                                           (False, 0.43, True), (True, None, True),
+                                                           (False, None, False)])
+def test_pixels_are_where_the_sample_is(serpentine, start_phase, gated):
     """Each pixel's counts follow its true rate × its dwell (Poisson, both detectors), wherever the scanner was
-    when the acquisition began (a frame start, mid-frame, a random phase) and in serpentine scans."""
-    scanner, frame, data, shown = image({"serpentine": serpentine}, serpentine=serpentine, start_phase=start_phase)
+    when the acquisition began (a frame start, mid-frame, a random phase), in serpentine scans, and with pixels
+    from marker to marker (the last pixel of a line then lasts until the next line's first marker)."""
+    scanner, frame, data, shown = image({"serpentine": serpentine, "pixel_gated": gated}, serpentine=serpentine,
+                                        start_phase=start_phase)
     truth = scanner.rate_map_hz()
     assert frame.counts[0].shape == (12, 24) and len(frame.counts) == 2
-    assert np.allclose(frame.dwell_s, scanner.gate_ps * 1e-12, rtol=1e-6)
+    if gated:
+        assert np.allclose(frame.dwell_s, scanner.gate_ps * 1e-12, rtol=1e-6)
+    else:
+        assert np.allclose(frame.dwell_s[:, :-1], scanner.dwell_ps * 1e-12, rtol=1e-6)
+        last = np.full(12, scanner.dwell_ps + scanner.line_flyback_ps)
+        last[-1] += scanner.frame_flyback_ps                  # the frame's last pixel lasts until the next frame
+        assert np.allclose(frame.dwell_s[:, -1], last * 1e-12, rtol=1e-6)
     for z in _z(frame, truth):
         assert abs(z.mean()) < 4 / np.sqrt(z.size)                # unbiased
         assert 0.85 < z.std() < 1.15                              # Poisson spread: nothing misplaced
@@ -72,7 +82,11 @@ def test_pixels_are_where_the_sample_is(serpentine, start_phase):
         jj, ii = np.unravel_index(np.argmax(total[j - 1:j + 2, i - 1:i + 2]), (3, 3))
         near = truth[j - 1:j + 2, i - 1:i + 2]
         assert near[jj, ii] >= 0.8 * near.max()
-    assert frame.metadata["capture_duration_s"] == pytest.approx(12 * 24 * 2e-3 + 11 * 1e-4, rel=1e-3)
+    # the frame from its first pixel's start to its last pixel's end (marker to marker: the next frame's start)
+    frame_s = 12 * 24 * 2e-3 + 11 * 1e-4 + (scanner.gate_ps - scanner.dwell_ps) * 1e-12 * gated
+    if not gated:
+        frame_s += 1e-4 + 1e-3
+    assert frame.metadata["capture_duration_s"] == pytest.approx(frame_s, abs=1e-9)
     names = [d.name for d in data.data]
     assert names == ["image", "image sigma", "dwell", "frame duration"]
     rate = data.data[0]
