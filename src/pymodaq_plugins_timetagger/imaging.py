@@ -33,6 +33,8 @@ PS_PER_S = 1e12
 POLL_S = 0.1
 #: consecutive pixel widths compared to align two CountBetweenMarkers started at different pixel markers
 ALIGN_WINDOW = 8
+#: with this many values, a counter that still matches the first-started one at no single offset is an error
+ALIGN_SURE = 32
 
 
 class MarkerError(TaggerError):
@@ -280,9 +282,11 @@ class ImageRun(_MarkerRun):
         aligned, usable, first = [], filled[ref], 0
         for (d, w), f in zip(raw, filled):
             shift = _shift(ref_w, w[:f])
+            if shift is None and f < ALIGN_SURE:
+                shift, f = 0, 0                  # too few values to tell yet: wait for more
             if shift is None:
-                raise MarkerError("image: the photon and marker counters did not see the same pixel markers "
-                                  "(their pixel widths never agree)")
+                raise MarkerError("image: the photon and marker counters cannot be matched pixel for pixel "
+                                  "(their pixel widths never agree, or agree at two offsets)")
             out = np.zeros(self.capacity, dtype=np.int64)
             out[shift:shift + f] = d[:min(f, self.capacity - shift)]
             aligned.append(out)
@@ -418,15 +422,23 @@ def _first(mask: np.ndarray, start: int, limit: int):
 
 
 def _shift(ref: np.ndarray, w: np.ndarray) -> int | None:
-    """s such that w[k] == ref[k + s] over the first values of w (None: no such s)."""
-    k = min(ALIGN_WINDOW, w.size)
-    if k == 0:
-        return 0
-    for s in range(0, ref.size - k + 1):
-        if np.array_equal(ref[s:s + k], w[:k]):
-            return s
-    return None
+    """The s for which w[k] == ref[k + s] over every value both have (None: no s, or more than one: ambiguous).
 
+    Bit-identical widths over a whole overlap (thousands of pixels once a frame is under way) do not happen by
+    chance; with fewer than ALIGN_WINDOW values in common the answer waits (None is not returned for them).
+    """
+    if w.size == 0:
+        return 0
+    k = min(ALIGN_WINDOW, w.size)
+    if ref.size < k:
+        return None
+    windows = np.lib.stride_tricks.sliding_window_view(ref, k)
+    found = []
+    for s in np.flatnonzero((windows == w[:k]).all(axis=1)).tolist():
+        m = min(w.size, ref.size - s)
+        if np.array_equal(ref[s:s + m], w[:m]):
+            found.append(s)
+    return found[0] if len(found) == 1 else None
 
 def _label(c: int) -> str:
     return f"ch{c}" if c > 0 else f"ch{-c} falling"
