@@ -197,3 +197,14 @@ def test_the_rabi_curve_follows_the_spin_within_its_uncertainty():
     assert np.corrcoef(signal, seq.population())[0, 1] < -0.9   # dark where the spin was flipped
     assert [d.name for d in data.data] == ["histograms", "readout", "sweeps", "elapsed"]
     assert data.data[2].data[0][0] == 4000 and data.data[3].data[0][0] > 4000 * seq.sequence_ps * 1e-12 * 0.99
+
+
+def test_counters_are_matched_at_one_offset_only():
+    """Pixel widths of two counters started apart: the offset where every shared width agrees; none, or two
+    (a pixel clock without jitter), is no match: the frame is then refused, never built at a guessed offset."""
+    rng = np.random.default_rng(3)
+    widths = 2 * MS + rng.integers(-20, 21, 5000)
+    assert imaging._shift(widths, widths[1234:]) == 1234
+    assert imaging._shift(widths, widths) == 0
+    assert imaging._shift(widths, widths[10:] + 1) is None
+    assert imaging._shift(np.full(100, 2 * MS), np.full(60, 2 * MS)) is None
