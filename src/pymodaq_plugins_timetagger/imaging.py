@@ -232,7 +232,7 @@ class ImageRun(_MarkerRun):
         """Wait for the next whole frame and return it.
 
         ``progress(partial_images, lines_done)`` is called as lines come in (NaN where not yet measured).
-        Raises MarkerError if markers are missing or extra, MeasurementTimeout if no whole frame came within
+        Raises MarkerError if markers are missing or extra, MeasurementTimeout if no new pixel marker came for
         ``timeout_s`` (default: the settings' frame timeout), AcquisitionAborted on :meth:`abort` or ``stop``.
         """
         s = self._settings
@@ -243,11 +243,13 @@ class ImageRun(_MarkerRun):
             for m in self._meas:
                 m.clear()
                 m.start()
-            started = time.monotonic()
+            progressed, seen = time.monotonic(), -1
             lines_shown = 0
             while True:
                 self._check_abort(stop, "stopped before the frame was complete")
                 got = self._read_aligned()
+                if got["raw_filled"] != seen:
+                    progressed, seen = time.monotonic(), got["raw_filled"]
                 frame_at = _first(got["frame"][0] > 0, got["first"], got["filled"])
                 if frame_at is None and got["filled"] > got["first"] + n:
                     raise MarkerError(f"image: no frame marker on channel {s.frame_channel} within {got['filled']} "
@@ -261,11 +263,11 @@ class ImageRun(_MarkerRun):
                         self._check_lines(got, frame_at, lines)
                         lines_shown = lines
                         progress(self._images(got, frame_at, lines), lines)
-                if time.monotonic() - started > timeout:
+                if time.monotonic() - progressed > timeout:
                     for m in self._meas:
                         m.stop()
                     raise MeasurementTimeout(
-                        f"image: no whole frame within {timeout:g} s ({got['filled']} pixel markers on channel "
+                        f"image: no new pixel marker for {timeout:g} s ({got['filled']} pixel markers on channel "
                         f"{s.pixel_channel}, frame marker {'seen' if frame_at is not None else 'not seen'}; "
                         f"a frame has {n} pixels and one more marker after it)")
                 self._abort.wait(POLL_S)
@@ -296,7 +298,7 @@ class ImageRun(_MarkerRun):
         k = len(s.photon_channels)
         return {"photons": aligned[:k], "line": (aligned[k],), "frame": (aligned[k + 1],),
                 "widths": raw[ref][1], "index": np.asarray(self._meas[ref].getIndex(), dtype=np.int64),
-                "filled": usable, "first": first}
+                "filled": usable, "first": first, "raw_filled": filled[ref]}
 
     def _check_lines(self, got, at, lines, whole=False) -> None:
         """The line markers ``pixels_per_line`` pixel markers apart from the frame's start, one per line (and, for
@@ -489,13 +491,15 @@ class PulsedRun(_MarkerRun):
             m.clear()
             m.setMaxCounts(s.sweeps)
             m.start()
-            started = time.monotonic()
+            progressed, seen = time.monotonic(), 0
             while not m.ready():
                 self._check_abort(stop, f"stopped before its {s.sweeps} sweeps")
-                if time.monotonic() - started > s.frame_timeout_s:
+                if m.getCounts() != seen:
+                    progressed, seen = time.monotonic(), m.getCounts()
+                if time.monotonic() - progressed > s.frame_timeout_s:
                     m.stop()
                     raise MeasurementTimeout(
-                        f"pulsed: {m.getCounts()} of {s.sweeps} sweeps within {s.frame_timeout_s:g} s (histogram "
+                        f"pulsed: no new sweep for {s.frame_timeout_s:g} s, {seen} of {s.sweeps} done (histogram "
                         f"index {m.getHistogramIndex()}: -2 waits for a sync marker on channel "
                         f"{s.sequence_channel}, -1 for a next marker on {s.step_channel})")
                 self._abort.wait(POLL_S / 10)

@@ -29,8 +29,7 @@ def confocal(out: Path, pixels: int, dwell_ms: float) -> dict:
                              line_flyback_ps=MS_PS // 10, frame_flyback_ps=MS_PS)
     scanner = sources[0]
     with open_tagger("sim:confocal", sim_sources=sources) as h:
-        run = imaging.ImageRun(h, imaging.make_settings("image", pixels_per_line=pixels, lines_per_frame=pixels,
-                                                        frame_timeout_s=60 + 3 * scanner.frame_period_ps * 1e-12))
+        run = imaging.ImageRun(h, imaging.make_settings("image", pixels_per_line=pixels, lines_per_frame=pixels))
         t0 = time.monotonic()
         frame = run.acquire()
         waited = time.monotonic() - t0
@@ -69,8 +68,7 @@ def rabi(out: Path, sweeps: int) -> dict:
     seq = sources[0]
     with open_tagger("sim:pulsed", sim_sources=sources) as h:
         run = imaging.PulsedRun(h, imaging.make_settings("pulsed", n_steps=40, sweeps=sweeps, time_bin_ps=10_000,
-                                                         n_time_bins=350, window_ps=300_000,
-                                                         frame_timeout_s=60 + 3 * sweeps * seq.sequence_ps * 1e-12))
+                                                         n_time_bins=350, window_ps=300_000))
         p = run.acquire()
         signal, sigma = run.readout(p)
         run.close()

@@ -342,9 +342,10 @@ IMAGING_SETTINGS: tuple[Setting, ...] = (
     Setting("output_rate", "Output", "", BOOL, {"image": True},
             help="count rate (counts / the pixel's dwell time from its markers), or raw counts",
             shown={"image": Shown(choices=("rate (Hz)", "counts"))}),
-    Setting("frame_timeout_s", "Frame timeout", "s", FLOAT, {"image": 60.0, "pulsed": 60.0}, lo=0, lo_open=True,
+    Setting("frame_timeout_s", "Stall timeout", "s", FLOAT, {"image": 10.0, "pulsed": 10.0}, lo=0, lo_open=True,
             hi=MAX_FRAME_TIMEOUT_S,
-            help="longest wait for a whole frame (image) or for the grab's sweeps (pulsed)"),
+            help="longest wait without a new pixel marker (image) or a new sweep (pulsed): the scanner or "
+                 "sequencer stopped"),
     Setting("readout_channel", "Photon channel", "", CHANNEL, {"pulsed": 1}, help="the readout's detector"),
     Setting("laser_channel", "Start (laser) marker", "", CHANNEL, {"pulsed": 2},
             help="a marker when the readout laser turns on: histogram time zero"),
