@@ -163,6 +163,15 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         """The runs settings object built from this plugin's parameters (as declared in settings.py), each value
         checked (SettingsError). ``edited``: (path, value) of an edit not applied yet, with the values applied
         of every other parameter (not what the tree shows: another edit may be on its way in)."""
+        get, value = self.measurement_values(edited)
+        return make_settings(self.kind, **declared.from_plugin(self.kind, get, value(("integration_s",))))
+
+    #: the measurement's groups of channel ticks (measurement/<group>/ch<N>)
+    channel_groups = ("channels",)
+
+    def measurement_values(self, edited: tuple | None = None):
+        """(get(name) of a measurement parameter, value(path) of any parameter): the values applied, but
+        ``edited`` = (path, value) of an edit not applied yet (see :meth:`measurement_settings`)."""
         m = self.settings.child("measurement")
 
         def value(path):
@@ -173,11 +182,15 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             return self.settings.child(*path).value()
 
         def get(name):
-            if name == "channels":
-                return tuple(int(ch.name()[2:]) for ch in m.child("channels").children()
-                             if value(("measurement", "channels", ch.name())))
+            if name in self.channel_groups:
+                return tuple(int(ch.name()[2:]) for ch in m.child(name).children()
+                             if value(("measurement", name, ch.name())))
             return value(("measurement", name))
-        return make_settings(self.kind, **declared.from_plugin(self.kind, get, value(("integration_s",))))
+        return get, value
+
+    def checked_settings(self, s):
+        """``s`` checked as a whole against the opened device (SettingsError)."""
+        return check_settings(s, self.controller)
 
     def on_device_opened(self) -> None:
         """Adapt the measurement parameters to the device (e.g. more channels)."""
@@ -250,13 +263,21 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if path not in self._applied or self.controller is None:
             return self._apply_param(param)
         applied = self._applied[path]
+        if path[0] == "virtual":  # the tagger's virtual channels, checked as they are built (virtual_inputs.py)
+            try:
+                self._apply_virtual()
+            except TaggerError:
+                self._put(param, applied)
+                raise
+            self._applied[path] = value
+            return True
         try:
             value = declared.check_plugin(self.kind, path, value)
             if path in (("mode",), ("timeout_margin_s",)):
                 new = None
                 changed = value != applied
             else:
-                new = check_settings(self.measurement_settings(edited=(path, value)), self.controller)
+                new = self.checked_settings(self.measurement_settings(edited=(path, value)))
                 declared.check_reply_fits(new)
                 changed = new != self._run.settings
             if changed and new is not None:

@@ -22,8 +22,8 @@ from types import ModuleType
 
 from . import simulator
 from .address import Address, parse_address
+from .simulator.setups import SETUPS
 from .errors import TaggerError, TaggerOpenError, VendorLibraryBroken, VendorLibraryMissing
-from .simulator.photon_pairs import SCENES
 
 logger = logging.getLogger(__name__)
 
@@ -309,13 +309,15 @@ def _open_simulator(addr: Address, sim_kw, why: str) -> TaggerHandle:
     model = addr.model or simulator.DEFAULT_MODEL
     spec = simulator.MODELS[model]
     _refuse_if_held(addr, spec.serial)
-    if addr.scene and sim_kw.get("sources") is None:
-        sim_kw = {**sim_kw, "sources": SCENES[addr.scene]()}
+    if addr.setup and sim_kw.get("sources") is None:
+        sim_kw = dict(sim_kw, sources=SETUPS[addr.setup]())
     try:
         tagger = simulator.createTimeTagger(spec.serial, **sim_kw)
     except Exception as e:
         raise TaggerOpenError(f"cannot open the simulated Time Tagger at {addr.text!r}: {e}") from e
     desc = f"SIMULATED {spec.model} (no hardware; serial {spec.serial})"
+    if addr.setup:
+        desc += f" with the simulated {addr.setup} set-up"
     if why:
         desc += f" - {why}"
     logger.info("opened %s", desc)

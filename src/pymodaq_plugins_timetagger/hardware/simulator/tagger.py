@@ -530,7 +530,7 @@ class SimTimeTagger:
                 if not 0.0 < level < src.pulse_height_v:
                     continue  # threshold above the pulses (or on the wrong side): nothing is seen
                 sigma = math.hypot(src.channel_jitter_ps(c), self._spec.jitter_rms_ps)
-                for signed, offset in ((c, 0.0), (-c, src.pulse_width_ps)):
+                for signed, offset in ((c, 0.0), (-c, src.pulse_width_for(c))):
                     if signed in active:
                         new.setdefault(signed, []).append(
                             self._to_tags(t, t0, sigma, self._delay[signed], offset))
