@@ -11,7 +11,8 @@
 What is simulated (vendor names, units and dtypes): ``createTimeTagger``, ``freeTimeTagger``,
 ``scanTimeTagger``, ``CHANNEL_UNUSED``, ``ChannelEdge``, ``Resolution``; the tagger's identity, trigger
 level, input delay, dead time, test signal, event divider, overflows, ``sync``, ``getConfiguration`` and
-context manager; the measurements ``Countrate``, ``Counter``, ``Correlation``, ``Histogram``.
+context manager; the measurements ``Countrate``, ``Counter``, ``Correlation``, ``Histogram`` and the raw
+stream ``TimeTagStream`` (``TimeTagStreamBuffer``, ``TagType``).
 
 The simulator's own additions (not in the vendor's API): keyword arguments ``clock`` ('wall' or
 'virtual'), ``seed`` and ``sources`` of :func:`createTimeTagger`, the tagger's ``sim_*`` methods, and the
@@ -27,12 +28,14 @@ from .measurements import CHANNEL_UNUSED, Correlation, Counter, Countrate, Histo
 from .models import DEFAULT_MODEL, MODELS, ModelSpec, model_by_serial
 from .sources import (PoissonSource, PulsedFluorescence, SinglePhotonEmitter, Source,
                       default_scene)
+from .stream import TagType, TimeTagStream, TimeTagStreamBuffer
 from .tagger import SimTimeTagger
 
 __all__ = [
     "createTimeTagger", "freeTimeTagger", "scanTimeTagger", "getVersion", "CHANNEL_UNUSED",
     "ChannelEdge", "Resolution", "TimeTagger", "TimeTaggerBase", "IteratorBase", "Countrate",
-    "Counter", "Correlation", "Histogram", "Source", "PoissonSource", "SinglePhotonEmitter",
+    "Counter", "Correlation", "Histogram", "TimeTagStream", "TimeTagStreamBuffer", "TagType", "Source",
+    "PoissonSource", "SinglePhotonEmitter",
     "PulsedFluorescence", "default_scene", "MODELS", "ModelSpec", "SIMULATED",
 ]
 
