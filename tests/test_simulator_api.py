@@ -285,6 +285,8 @@ VENDOR_CALLS = {
     ("Counter", "getIndex"): [],
     ("Correlation", "getData"): [], ("Correlation", "getDataNormalized"): [], ("Correlation", "getIndex"): [],
     ("Histogram", "getData"): [], ("Histogram", "getIndex"): [],
+    ("TimeTagger", "getConfiguration"): [],                    # recorded beside the tags (recording/)
+    ("TimeTagStream", "__init__"): [("tagger", NO_DEFAULT), ("n_max_events", NO_DEFAULT), ("channels", NO_DEFAULT)],
 }
 
 

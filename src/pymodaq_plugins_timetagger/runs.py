@@ -164,6 +164,8 @@ class Run(abc.ABC):
         self._lock = threading.RLock()
         self._overflows_at_start: dict[str, int] = {}
         self._accumulating = False
+        #: a recording.Recorder: the tags of every exact window are recorded beside its data (None: not)
+        self.recorder = None
         self._build()
 
     # --- public ------------------------------------------------------------------------------
@@ -203,25 +205,37 @@ class Run(abc.ABC):
             self._accumulating = False
             duration_ps = int(round(t_int * PS_PER_S))
             self._overflows_at_start = self._overflows()
+            window = None if self.recorder is None else self.recorder.window(self.handle, self.kind, self._settings)
+            if window is not None:
+                window.start(duration_ps)  # with the measurements: the same tags (the recording's own window)
             for m in self._meas:
                 m.startFor(duration_ps, clear=True)
             deadline = time.monotonic() + timeout
-            for m in self._meas:
-                while True:
-                    if self._abort.is_set() or (stop is not None and stop.is_set()):
-                        self._stop_all()
-                        raise AcquisitionAborted(f"{self.kind}: acquisition stopped before the end "
-                                                 f"of its {t_int:g} s window")
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        self._stop_all()
-                        raise MeasurementTimeout(
-                            f"{self.kind}: the Time Tagger did not deliver {t_int:g} s of data within "
-                            f"{timeout:g} s (captured {m.getCaptureDuration() / PS_PER_S:.3f} s); "
-                            f"is it still connected?")
-                    if m.waitUntilFinished(int(min(left, ABORT_POLL_S) * 1000) or 1):
-                        break
-            return self._result()
+            try:
+                for m in self._meas:
+                    while True:
+                        if self._abort.is_set() or (stop is not None and stop.is_set()):
+                            self._stop_all()
+                            raise AcquisitionAborted(f"{self.kind}: acquisition stopped before the end "
+                                                     f"of its {t_int:g} s window")
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            self._stop_all()
+                            raise MeasurementTimeout(
+                                f"{self.kind}: the Time Tagger did not deliver {t_int:g} s of data within "
+                                f"{timeout:g} s (captured {m.getCaptureDuration() / PS_PER_S:.3f} s); "
+                                f"is it still connected?")
+                        if m.waitUntilFinished(int(min(left, ABORT_POLL_S) * 1000) or 1):
+                            break
+                        if window is not None:
+                            window.drain()
+                result = self._result()
+            finally:
+                if window is not None:  # an aborted window's file holds what was captured
+                    recorded = window.finish(self._meas[0].getCaptureDuration() if self._meas else 0)
+            if window is not None:
+                result.metadata.update(recorded)
+            return result
 
     def start_accumulating(self) -> None:
         """Clear and run continuously: :meth:`snapshot` then shows everything since this call."""
