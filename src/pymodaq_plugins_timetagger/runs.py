@@ -233,8 +233,8 @@ class Run(abc.ABC):
             finally:
                 if window is not None:  # an aborted window's file holds what was captured
                     recorded = window.finish(self._meas[0].getCaptureDuration() if self._meas else 0)
-            if window is not None:
-                result.metadata.update(recorded)
+            if self.recorder is not None:  # a recording that stopped says so in every later window
+                result.metadata.update(recorded if window is not None else {"recording_error": self.recorder.error})
             return result
 
     def start_accumulating(self) -> None:

@@ -330,6 +330,6 @@ def _open_replay(addr: Address) -> TaggerHandle:
     except (ValueError, OSError, ImportError) as e:
         raise TaggerOpenError(f"cannot replay {addr.text!r}: {e}") from e
     tagger = ReplayTimeTagger(recording, clock="wall" if addr.paced else "virtual")
-    desc = tagger.description()
+    desc = tagger.sim_description()
     logger.info("opened %s", desc)
     return TaggerHandle(tagger, simulator, addr, desc, simulated=recording.simulated)

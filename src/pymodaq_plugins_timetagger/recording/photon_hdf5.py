@@ -2,8 +2,9 @@
 
 The file is written incrementally with h5py (a window of any length never sits in memory) and follows the
 Photon-HDF5 specification as phconvert holds it: every field of the spec used here carries the spec's own
-description as its ``TITLE`` attribute (``phconvert.hdf5.official_fields_specs``), the root carries
-``format_name``, ``format_version`` and ``format_url`` (``phconvert.hdf5.root_attributes``), and
+description as its ``TITLE`` attribute (phconvert's ``specs/photon-hdf5_specs.json``, the source of
+``phconvert.hdf5.official_fields_specs``), the root carries ``format_name``, ``format_version`` and
+``format_url`` (``phconvert.metadata.root_attributes``), strings are fixed-length bytes, and
 ``phconvert.hdf5.assert_valid_photon_hdf5`` accepts the file (tests/test_recording.py).
 
 Layout (what the reader relies on):
@@ -21,6 +22,8 @@ Timestamps plus detectors cost 9 bytes per tag before compression.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import importlib.util
 import json
 import os
 from dataclasses import dataclass, field
@@ -41,13 +44,23 @@ MAX_CHANNELS = 255
 COMPRESSIONS = (None, "lzf", "gzip")
 
 
-def _spec():
-    try:
-        from phconvert.hdf5 import official_fields_specs, root_attributes
-    except ImportError as e:  # the spec's texts come from phconvert: one source of the format
-        raise ImportError("recording time tags needs phconvert (pip install "
-                          "\"pymodaq_plugins_timetagger[record]\")") from e
-    return official_fields_specs, root_attributes
+#: the root attributes of a Photon-HDF5 0.5 file (photon-hdf5.org; phconvert.metadata.root_attributes)
+ROOT_ATTRIBUTES = {"format_name": b"Photon-HDF5", "format_version": b"0.5", "format_url": b"http://photon-hdf5.org/"}
+#: phconvert's copy of the specification: every field's description (its TITLE) and type
+SPEC_FILE = ("specs", "photon-hdf5_specs.json")
+
+
+@functools.lru_cache(maxsize=1)
+def _spec() -> dict:
+    """The field descriptions of the specification, read from phconvert's data file (importing phconvert
+    itself takes seconds: it compiles its readers)."""
+    found = importlib.util.find_spec("phconvert")
+    if found is None or not found.submodule_search_locations:
+        raise ImportError("recording time tags needs phconvert, which holds the Photon-HDF5 specification "
+                          "(pip install \"pymodaq_plugins_timetagger[record]\")")
+    path = os.path.join(list(found.submodule_search_locations)[0], *SPEC_FILE)
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 @dataclass
@@ -107,10 +120,10 @@ class PhotonHDF5Writer:
         self._sorted_channels = np.asarray(info.channels, dtype=np.int64)[order]
         self._pixel_of_sorted = order.astype(np.uint8)
         self.counts = np.zeros(len(info.channels), dtype=np.int64)
-        self._specs, root = _spec()
+        self._specs = _spec()
         self._f = h5py.File(path, "x")
         try:
-            for k, v in root.items():
+            for k, v in ROOT_ATTRIBUTES.items():
                 self._f.attrs[k] = v
             self._f.attrs["TITLE"] = _fixed(self._title("/"))
             opts = dict(chunks=(CHUNK_TAGS,), maxshape=(None,), compression=compression)

@@ -65,7 +65,7 @@ class ReplayTimeTagger(SimTimeTagger):
     def recording(self):
         return self._rec
 
-    def description(self) -> str:
+    def sim_description(self) -> str:
         day = self._rec.start_utc[:10]
         return f"REPLAY of {self._rec.model} serial {self._rec.serial} recorded {day}"
 
@@ -79,7 +79,7 @@ class ReplayTimeTagger(SimTimeTagger):
 
     # ------------------------------------------------------------------ the recorded settings are fixed
     def _fixed(self, *args, **kwargs):
-        raise RuntimeError(f"{self.description()}: the input settings were applied when the tags were recorded "
+        raise RuntimeError(f"{self.sim_description()}: the input settings were applied when the tags were recorded "
                            f"and cannot be changed in a replay")
 
     setTriggerLevel = setInputDelay = setDeadtime = setEventDivider = setTestSignal = _fixed
@@ -95,7 +95,7 @@ class ReplayTimeTagger(SimTimeTagger):
     def _check_open(self) -> None:
         super()._check_open()
         if self._ended:
-            raise RuntimeError(f"{self.description()}: the recording ends {self._end_ps / PS_PER_S:g} s after its "
+            raise RuntimeError(f"{self.sim_description()}: the recording ends {self._end_ps / PS_PER_S:g} s after its "
                                f"start; nothing more to replay (open it again to replay it again)")
 
     # ------------------------------------------------------------------ engine: the recorded tags
