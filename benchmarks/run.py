@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks, measured side by side in one run; prints markdown tables and writes JSON.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only simulator,bridge,routes,scan,memory]
+    .venv/bin/python benchmarks/run.py [--quick] [--only simulator,bridge,routes,scan,memory,recording]
 
 Simulator: stream time per wall time for two 1 Mcps Poisson inputs (2 Mtags/s of stream) on the virtual
 clock, pinned to one CPU core, with increasing work attached, on each kernel backend (numba's when the
@@ -308,8 +308,13 @@ def scan_section(args, report) -> None:
     report["scan"] = results
 
 
+def recording_section(args, report) -> None:
+    import recording
+    recording.section(args, report)
+
+
 SECTIONS = {"simulator": simulator_section, "bridge": bridge_section, "routes": routes_section,
-            "scan": scan_section, "memory": memory_section}
+            "scan": scan_section, "memory": memory_section, "recording": recording_section}
 
 
 def main(argv=None) -> int:

@@ -37,9 +37,10 @@ TIMESTAMPS_UNIT_S = 1e-12
 #: where this package's own fields live (the spec reserves /user for them)
 USER = "/user/timetagger"
 #: tags per HDF5 chunk of the growing arrays
-CHUNK_TAGS = 1 << 18
-#: the channel numbers a pixel ID (uint8) can name
+CHUNK_TAGS = 1 << 14
+#: the channel numbers a pixel ID (uint8) can name (255 marks a channel not recorded)
 MAX_CHANNELS = 255
+NO_PIXEL = 255
 #: the recorder's own compression choices (h5py filters); None writes 9 bytes per tag
 COMPRESSIONS = (None, "lzf", "gzip")
 
@@ -116,9 +117,11 @@ class PhotonHDF5Writer:
         self.path = path
         self.info = info
         self._pixel = {c: i for i, c in enumerate(info.channels)}
-        order = np.argsort(info.channels)
-        self._sorted_channels = np.asarray(info.channels, dtype=np.int64)[order]
-        self._pixel_of_sorted = order.astype(np.uint8)
+        # pixel ID of each channel number from the lowest: one table lookup per tag
+        self._lowest = min(info.channels)
+        self._pixel_lut = np.full(max(info.channels) - self._lowest + 1, NO_PIXEL, dtype=np.uint8)
+        for c, i in self._pixel.items():
+            self._pixel_lut[c - self._lowest] = i
         self.counts = np.zeros(len(info.channels), dtype=np.int64)
         self._specs = _spec()
         self._f = h5py.File(path, "x")
@@ -143,16 +146,18 @@ class PhotonHDF5Writer:
         n = timestamps.size
         if n == 0:
             return
-        pos = np.minimum(np.searchsorted(self._sorted_channels, channels), self._sorted_channels.size - 1)
-        if not np.array_equal(self._sorted_channels[pos], channels):
+        idx = channels - self._lowest
+        if idx.min() < 0 or idx.max() >= self._pixel_lut.size:
             raise ValueError("tags of a channel the recording was not opened for")
-        pixels = self._pixel_of_sorted[pos]
+        pixels = self._pixel_lut[idx]
+        if (pixels == NO_PIXEL).any():
+            raise ValueError("tags of a channel the recording was not opened for")
         old = self._ts.shape[0]
         self._ts.resize((old + n,))
         self._det.resize((old + n,))
         self._ts[old:] = timestamps
         self._det[old:] = pixels
-        self.counts += np.bincount(pixels, minlength=len(self._pixel))
+        self.counts += np.bincount(pixels, minlength=len(self._pixel))[:len(self._pixel)]
 
     def close(self, window_stop_ps: int, overflows: LostTags, recorder_gaps: LostTags) -> int:
         """Write the window's end and the tags lost, close; returns the number of tags in the file."""
