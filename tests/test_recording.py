@@ -184,3 +184,23 @@ def test_replay_refuses_what_was_not_recorded(tmp_path):
 def default_scene_deadtime():
     with open_tagger("sim", sim_clock="virtual", sim_sources=default_scene()) as h:
         return h.tagger.getDeadtime(1)
+
+
+def test_the_headless_client_records_where_the_tags_are_taken(tmp_path):
+    """The bridge client's service records beside the tagger; the file's name travels in the data (metadata and
+    the 0D dataset 'recording'), which is what crosses the bridge."""
+    from pymodaq_plugins_timetagger.bridge.service import MeasurementService
+    from pymodaq_plugins_timetagger.dataset import result_to_data
+    service = MeasurementService("sim", "countrate", sim_options=dict(sim_clock="virtual", sim_seed=3))
+    service.record_directory = str(tmp_path)
+    service.open()
+    try:
+        (result,) = service.results(None)
+    finally:
+        service.close()
+        service.close_recordings()
+    dte = result_to_data(result)
+    main, rec = dte.data[0], next(d for d in dte.data if d.name == "recording")
+    assert main.extra["recording_file"].startswith(str(tmp_path))
+    assert [float(d[0]) for d in rec.data] == [0.0, float(main.extra["recording_tags"]), 0.0]
+    assert read_recording(main.extra["recording_file"]).n_tags == sum(result.metadata["counts"]) > 0

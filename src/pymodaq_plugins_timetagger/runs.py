@@ -28,7 +28,7 @@ from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, co
 from .hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsError, TaggerError
 from .hardware.inputs import check_channel
 from .hardware.vendor import VENDOR_EXCEPTIONS, vendor_errors
-from .settings import (KINDS, check, check_kind,  # noqa: F401 (KINDS: API)
+from .settings import (KINDS, RECORDING_DATA, RECORDING_DATA_LABELS, check, check_kind,  # noqa: F401 (KINDS: API)
                        default, of_kind)
 
 PS_PER_S = 1e12
@@ -234,7 +234,9 @@ class Run(abc.ABC):
                 if window is not None:  # an aborted window's file holds what was captured
                     recorded = window.finish(self._meas[0].getCaptureDuration() if self._meas else 0)
             if self.recorder is not None:  # a recording that stopped says so in every later window
-                result.metadata.update(recorded if window is not None else {"recording_error": self.recorder.error})
+                recorded = recorded if window is not None else {"recording_error": self.recorder.error}
+                result.metadata.update(recorded)
+                result.companions.append(recording_result(recorded))
             return result
 
     def start_accumulating(self) -> None:
@@ -354,6 +356,15 @@ class Run(abc.ABC):
         for c in res.companions:
             c.metadata.update(meta)
         return res
+
+
+def recording_result(recorded: dict) -> Result:
+    """The 0D dataset of a recorded window: its index (the file's number), tags written, tags lost (-1, 0, 0 once
+    the recording stopped). PyMoDAQ's scan file keeps no extra attributes: with it each step names its file."""
+    values = [recorded.get("recording_index", -1), recorded.get("recording_tags", 0),
+              recorded.get("recording_tags_lost", 0)]
+    return Result(RECORDING_DATA, "Data0D", [np.array([float(v)]) for v in values], list(RECORDING_DATA_LABELS), "",
+                  metadata=dict(recorded))
 
 
 def overflow_counters(tagger) -> dict[str, int]:

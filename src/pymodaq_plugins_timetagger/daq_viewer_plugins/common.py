@@ -343,7 +343,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if self.settings["duration_channel"]:
             dte.append(duration_data(md.get("capture_duration_s", float("nan"))))
         if "recording_file" in md or "recording_error" in md:
-            dte.append(self._recorded(md))
+            self._show_recorded(md)   # its 0D dataset is a companion of the result (runs.recording_result)
         return dte
 
     # ------------------------------------------------------------------ recording of the time tags (recording/)
@@ -372,8 +372,8 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                                  error=True)
             self._recorder = None
 
-    def _recorded(self, md: dict) -> DataFromPlugins:
-        """Show a grab's recording figures; its 0D dataset (window index, tags, tags lost)."""
+    def _show_recorded(self, md: dict) -> None:
+        """Show a grab's recording figures in the read-only settings, and any loss or error in the status bar."""
         g = self.settings.child(declared.RECORDING_GROUP)
         if "recording_error" in md:
             g.child("status").setValue(md["recording_error"])
@@ -383,12 +383,9 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             g.child("tags").setValue(md["recording_tags"])
             g.child("tags_lost").setValue(md["recording_tags_lost"])
             if md["recording_tags_lost"] or md["recording_tags_lost_unknown"]:
-                self.show_status(f"WARNING: recording: {md['recording_tags_lost']} tag(s) lost"
-                                 f"{' (and more, not counted: the stream buffer was full)' if md['recording_tags_lost_unknown'] else ''}"
-                                 f" in {md['recording_file']}", error=True)
-        values = [md.get("recording_index", -1), md.get("recording_tags", 0), md.get("recording_tags_lost", 0)]
-        return DataFromPlugins(declared.RECORDING_DATA, data=[np.array([float(v)]) for v in values], dim="Data0D",
-                               labels=list(declared.RECORDING_DATA_LABELS))
+                more = " (and more, not counted: the stream buffer was full)" if md["recording_tags_lost_unknown"] else ""
+                self.show_status(f"WARNING: recording: {md['recording_tags_lost']} tag(s) lost{more} in "
+                                 f"{md['recording_file']}", error=True)
 
     # ------------------------------------------------------------------ the remote server (remote_server.py)
     def remote_request(self, req: remote.RemoteRequest) -> None:
