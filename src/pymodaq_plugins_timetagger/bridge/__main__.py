@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "itself on the command line); default: no secret")
     p.add_argument("--backoff-max-s", type=float, default=5.0,
                    help="longest wait between two connection attempts, s (default 5)")
+    p.add_argument("--record", metavar="DIR", default=None,
+                   help="record the time tags of every window into DIR on this PC (Photon-HDF5, one file per "
+                        "window; the file's name goes to the server in the data)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p
 
@@ -202,8 +205,12 @@ def main(argv=None) -> int:
                                   on_status=show, test_signal=test_signal, secret=secret)
         except ValueError as e:
             parser.error(str(e))
-
-    return run_until_interrupted(server)
+    service = service if args.transport == "leco" else server.service
+    service.record_directory = args.record
+    try:
+        return run_until_interrupted(server)
+    finally:
+        service.close_recordings()
 
 
 if __name__ == "__main__":
