@@ -150,14 +150,15 @@ class PhotonHDF5Writer:
         if idx.min() < 0 or idx.max() >= self._pixel_lut.size:
             raise ValueError("tags of a channel the recording was not opened for")
         pixels = self._pixel_lut[idx]
-        if (pixels == NO_PIXEL).any():
+        counts = np.bincount(pixels, minlength=NO_PIXEL + 1)  # one pass: the counts, and the check
+        if counts[NO_PIXEL]:
             raise ValueError("tags of a channel the recording was not opened for")
         old = self._ts.shape[0]
         self._ts.resize((old + n,))
         self._det.resize((old + n,))
         self._ts[old:] = timestamps
         self._det[old:] = pixels
-        self.counts += np.bincount(pixels, minlength=len(self._pixel))[:len(self._pixel)]
+        self.counts += counts[:len(self._pixel)]
 
     def close(self, window_stop_ps: int, overflows: LostTags, recorder_gaps: LostTags) -> int:
         """Write the window's end and the tags lost, close; returns the number of tags in the file."""
