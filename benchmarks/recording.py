@@ -98,7 +98,8 @@ def section(args, report) -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n## Recording ({seconds:g} s at 2 x 10 Mcps, simulator) and replay\n")
-    print("| compression | tags | lost | writer time (s) | writer rate (M tags/s) | bytes per tag |\n|---|---|---|---|---|---|")
+    print("| compression | tags | lost | writer time (s) | writer rate (M tags/s) | bytes per tag |\n"
+          "|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['compression']} | {r['tags']} | {r['lost']} | {r['writer_s']:.3f} | {r['rate_mtags_s']:.1f} "
               f"| {r['bytes_per_tag']:.2f} |")
@@ -111,7 +112,8 @@ def section(args, report) -> None:
          plain["rate_mtags_s"] >= 20 and plain["lost"] == 0 and plain["error"] is None,
          f"{plain['rate_mtags_s']:.1f} M tags/s, {plain['lost']} lost"),
         ("recording file <= 9 bytes per tag before compression", plain["bytes_per_tag"] <= 9,
-         f"{plain['bytes_per_tag']:.2f} B/tag (lzf {rows[1]['bytes_per_tag']:.2f}, gzip {rows[2]['bytes_per_tag']:.2f})"),
+         f"{plain['bytes_per_tag']:.3f} B/tag (lzf {rows[1]['bytes_per_tag']:.2f}, "
+         f"gzip {rows[2]['bytes_per_tag']:.2f})"),
         ("replay through Correlation + Countrate >= 20 M tags/s (numba kernels)",
          rep["rate_mtags_s"] >= 20 and rep["kernels"] == "numba", f"{rep['rate_mtags_s']:.1f} M tags/s"),
     ])

@@ -383,7 +383,8 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             g.child("tags").setValue(md["recording_tags"])
             g.child("tags_lost").setValue(md["recording_tags_lost"])
             if md["recording_tags_lost"] or md["recording_tags_lost_unknown"]:
-                more = " (and more, not counted: the stream buffer was full)" if md["recording_tags_lost_unknown"] else ""
+                more = (" (and more, not counted: the stream buffer was full)"
+                        if md["recording_tags_lost_unknown"] else "")
                 self.show_status(f"WARNING: recording: {md['recording_tags_lost']} tag(s) lost{more} in "
                                  f"{md['recording_file']}", error=True)
 

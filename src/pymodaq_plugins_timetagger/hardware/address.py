@@ -83,7 +83,8 @@ def parse_address(text: str) -> Address:
         return Address("usb", raw, serial="")
     if not _SERIAL_RE.match(text):
         raise AddressError(f"tagger address {raw!r} is neither 'auto', 'sim[:model]', "
-                           f"'net:host[:port]', 'rpc:host[:port]', 'file:PATH' nor a serial number (letters, digits, '-', '_')")
+                           f"'net:host[:port]', 'rpc:host[:port]', 'file:PATH' nor a serial number "
+                           f"(letters, digits, '-', '_')")
     return Address("usb", raw, serial=text)
 
 

@@ -46,7 +46,8 @@ COMPRESSIONS = (None, "lzf", "gzip")
 
 
 #: the root attributes of a Photon-HDF5 0.5 file (photon-hdf5.org; phconvert.metadata.root_attributes)
-ROOT_ATTRIBUTES = {"format_name": b"Photon-HDF5", "format_version": b"0.5", "format_url": b"http://photon-hdf5.org/"}
+ROOT_ATTRIBUTES = {"format_name": b"Photon-HDF5", "format_version": b"0.5",
+                   "format_url": b"http://photon-hdf5.org/"}
 #: phconvert's copy of the specification: every field's description (its TITLE) and type
 SPEC_FILE = ("specs", "photon-hdf5_specs.json")
 

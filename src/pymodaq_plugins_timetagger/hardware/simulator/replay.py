@@ -95,8 +95,8 @@ class ReplayTimeTagger(SimTimeTagger):
     def _check_open(self) -> None:
         super()._check_open()
         if self._ended:
-            raise RuntimeError(f"{self.sim_description()}: the recording ends {self._end_ps / PS_PER_S:g} s after its "
-                               f"start; nothing more to replay (open it again to replay it again)")
+            raise RuntimeError(f"{self.sim_description()}: the recording ends {self._end_ps / PS_PER_S:g} s after "
+                               f"its start; nothing more to replay (open it again to replay it again)")
 
     # ------------------------------------------------------------------ engine: the recorded tags
     def _wall_now_ps(self) -> int:
