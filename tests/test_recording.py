@@ -204,3 +204,44 @@ def test_the_headless_client_records_where_the_tags_are_taken(tmp_path):
     assert main.extra["recording_file"].startswith(str(tmp_path))
     assert [float(d[0]) for d in rec.data] == [0.0, float(main.extra["recording_tags"]), 0.0]
     assert read_recording(main.extra["recording_file"]).n_tags == sum(result.metadata["counts"]) > 0
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A 4 MiB tmpfs of our own (root with mount rights only: skipped elsewhere)."""
+    import subprocess
+    where = tmp_path / "tiny"
+    where.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def test_a_real_full_filesystem_stops_the_recording_cleanly(tiny_filesystem):
+    recorder = Recorder(str(tiny_filesystem), "tiny", min_free_bytes=1 << 20)
+    with open_tagger("sim", sim_clock="virtual", sim_seed=3) as h:
+        run = make_run(h, "countrate", channels=(1, 2, 5), integration_s=0.05)   # ~0.4 MB a window
+        run.recorder = recorder
+        results = []
+        for _ in range(12):
+            results.append(run.acquire())
+            if recorder.error is not None and "recording_error" in results[-1].metadata:
+                break
+            deadline = time.monotonic() + 30
+            while recorder._queued_bytes and time.monotonic() < deadline:   # one window at a time on the disk
+                time.sleep(0.01)
+        run.close()
+    assert recorder.close()
+    assert "the disk is full" in recorder.error and results[-1].data[0][0] > 0
+    kept = [r.metadata["recording_file"] for r in results if "recording_file" in r.metadata]
+    complete = []
+    for path in kept:
+        try:
+            complete.append(read_recording(path).n_tags)
+        except ValueError as e:
+            assert "incomplete" in str(e)
+    assert len(complete) >= 3 and all(n > 0 for n in complete)

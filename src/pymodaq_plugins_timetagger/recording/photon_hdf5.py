@@ -182,6 +182,7 @@ class PhotonHDF5Writer:
 
     def abandon(self) -> None:
         """Close after a failure (the file stays incomplete: no 'complete' field, readers refuse it)."""
+        self._ts = self._det = None  # the datasets go first: HDF5 closes the file once nothing refers to it
         try:
             self._f.close()
         except Exception:  # noqa: BLE001 (already failing: the first error is the one reported)

@@ -14,8 +14,8 @@ Nothing is lost silently:
   queued: their interval and counts go into the file as a recorder gap and into ``recording_tags_lost``;
 * a full ``TimeTagStream`` buffer (``size == n_max_events``: "events have likely been discarded", wheel) is a
   gap of unknown count (``recording_tags_lost_unknown``);
-* a write error (a full disk) stops the recording with a message (:attr:`Recorder.error`, shown by every
-  later window's metadata); the acquisition goes on.
+* a write error, or a disk about to be full (less than ``min_free_bytes`` free), stops the recording with a
+  message (:attr:`Recorder.error`, shown by every later window's metadata); the acquisition goes on.
 
 Files: ``<directory>/<session UTC>_<name>/<index:06d>_<window start UTC>.h5``; the index counts the
 windows of the session from 0, so DAQ_Scan step k (one grab per step) is file k; each window's metadata
@@ -27,7 +27,9 @@ import collections
 import datetime as _dt
 import json
 import logging
+import errno
 import os
+import shutil
 import threading
 
 import numpy as np
@@ -43,6 +45,9 @@ logger = logging.getLogger(__name__)
 STREAM_BUFFER_EVENTS = 1 << 22
 #: what the queue to the writer may hold before tags are counted lost instead (9 bytes a tag: 2.6 s at 20 Mtags/s)
 MAX_QUEUE_BYTES = 512 * 1024 * 1024
+#: the recording stops before the disk holds less than this free: HDF5 must never meet a full disk (after a
+#: failed write its library can crash the process when the file is closed: seen with h5py 3 on a full tmpfs)
+MIN_FREE_BYTES = 64 * 1024 * 1024
 #: how long closing waits for the writer to finish the queued windows, s
 CLOSE_TIMEOUT_S = 30.0
 #: event types of the stream (wheel: TagType)
@@ -70,12 +75,13 @@ class Recorder:
 
     def __init__(self, directory: str, name: str = "tags", *, compression: str | None = None,
                  max_queue_bytes: int = MAX_QUEUE_BYTES, n_max_events: int = STREAM_BUFFER_EVENTS,
-                 writer=PhotonHDF5Writer):
+                 min_free_bytes: int = MIN_FREE_BYTES, writer=PhotonHDF5Writer):
         self.directory = os.path.abspath(directory)
         self.name = name
         self.compression = compression
         self.max_queue_bytes = int(max_queue_bytes)
         self.n_max_events = int(n_max_events)
+        self.min_free_bytes = int(min_free_bytes)
         self._writer_cls = writer
         self.error: str | None = None
         self.files_written = 0
@@ -160,6 +166,8 @@ class Recorder:
             op, win, payload = item
             try:
                 if self.error is None:
+                    if op in ("open", "tags"):
+                        self._check_free(win.path, nbytes)
                     if op == "open":
                         win.writer = self._writer_cls(win.path, win.info, self.compression)
                     elif op == "tags":
@@ -175,6 +183,12 @@ class Recorder:
             finally:
                 with self._cond:
                     self._queued_bytes -= nbytes
+
+    def _check_free(self, path: str, nbytes: int) -> None:
+        free = shutil.disk_usage(os.path.dirname(path)).free
+        if free < nbytes + self.min_free_bytes:
+            raise OSError(errno.ENOSPC, f"the disk is full: {free} bytes free, the recording keeps at least "
+                                        f"{self.min_free_bytes} free")
 
     def _fail(self, message: str) -> None:
         if self.error is None:
