@@ -237,6 +237,7 @@ def test_a_real_full_filesystem_stops_the_recording_cleanly(tiny_filesystem):
         run.close()
     assert recorder.close()
     assert "the disk is full" in recorder.error and results[-1].data[0][0] > 0
+    assert recorder._queued_bytes == 0   # the queue's account, given up with the recording, is not left negative
     kept = [r.metadata["recording_file"] for r in results if "recording_file" in r.metadata]
     complete = []
     for path in kept:

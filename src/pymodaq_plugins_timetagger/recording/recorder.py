@@ -195,8 +195,8 @@ class Recorder:
             self.error = message
             logger.error("%s", message)
         with self._cond:  # nothing more is written: what was queued is given up with the recording
+            self._queued_bytes -= sum(n for _, n in self._queue)
             self._queue.clear()
-            self._queued_bytes = 0
 
     def _drop_stream(self) -> None:
         if self._stream is not None:
