@@ -311,6 +311,8 @@ VENDOR_CALLS = {
                                       ("start_channel", NO_DEFAULT), ("next_channel", NO_DEFAULT),
                                       ("sync_channel", NO_DEFAULT), ("binwidth", NO_DEFAULT), ("n_bins", NO_DEFAULT),
                                       ("n_histograms", NO_DEFAULT)],
+    ("TimeTagger", "getConfiguration"): [],                    # recorded beside the tags (recording/)
+    ("TimeTagStream", "__init__"): [("tagger", NO_DEFAULT), ("n_max_events", NO_DEFAULT), ("channels", NO_DEFAULT)],
 }
 
 

@@ -701,3 +701,28 @@ IMAGING_SETTINGS: tuple[Setting, ...] = (
 )
 BY_NAME.update({s.name: s for s in IMAGING_SETTINGS})
 assert len(BY_NAME) == len(SETTINGS) + len(ACQUISITION) + len(IMAGING_SETTINGS), "a marker-driven setting reuses a name"
+# ----------------------------------------------------------------------------------- recording of the time tags
+#: the viewer plugins' group of the recording of the raw tags (recording/, docs/recording.rst)
+RECORDING_GROUP = "recording"
+#: the 0D dataset of every recorded grab: window index (the file's number), tags written, tags lost. PyMoDAQ's scan
+#: file keeps no extra attributes of the data: with it, each DAQ_Scan step says which file holds its tags.
+RECORDING_DATA = "recording"
+RECORDING_DATA_LABELS = ("window index", "tags", "tags lost")
+#: where recordings go unless the user says otherwise
+DEFAULT_RECORDING_DIRECTORY = "~/timetagger_tags"
+
+
+def recording_params() -> dict:
+    """The viewer plugins' recording group: the switch, the directory, and read-only figures of the last grab."""
+    return {"title": "Record time tags:", "name": RECORDING_GROUP, "type": "group", "expanded": False, "children": [
+        {"title": "Record:", "name": "record", "type": "bool", "value": False,
+         "tip": "write the raw tags of the measurement's inputs of every grab (per grab mode) to a Photon-HDF5 "
+                "file, one per grab, numbered from 0 (DAQ_Scan step k: file k)"},
+        {"title": "Directory:", "name": "directory", "type": "str", "value": DEFAULT_RECORDING_DIRECTORY,
+         "tip": "a folder <UTC time>_<measurement> is made in it for each recording session"},
+        {"title": "Last file:", "name": "last_file", "type": "str", "value": "", "readonly": True},
+        {"title": "Tags:", "name": "tags", "type": "int", "value": 0, "readonly": True},
+        {"title": "Tags lost:", "name": "tags_lost", "type": "int", "value": 0, "readonly": True,
+         "tip": "device overflows and tags the disk could not take (their intervals are in the file)"},
+        {"title": "Status:", "name": "status", "type": "str", "value": "not recording", "readonly": True},
+    ]}

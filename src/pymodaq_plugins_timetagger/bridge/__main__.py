@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "itself on the command line); default: no secret")
     p.add_argument("--backoff-max-s", type=float, default=5.0,
                    help="longest wait between two connection attempts, s (default 5)")
+    p.add_argument("--record", metavar="DIR", default=None,
+                   help="record the time tags of every window into DIR on this PC (Photon-HDF5, one file per "
+                        "window; the file's name goes to the server in the data)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p
 
@@ -204,7 +207,11 @@ def main(argv=None) -> int:
             parser.error(str(e))
         service = server.service
     open_and_check(service, parser)
-    return run_until_interrupted(server)
+    service.record_directory = args.record
+    try:
+        return run_until_interrupted(server)
+    finally:
+        service.close_recordings()
 
 
 def open_and_check(service: MeasurementService, parser: argparse.ArgumentParser) -> None:

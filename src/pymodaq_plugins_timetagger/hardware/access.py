@@ -154,6 +154,8 @@ def open_tagger(address: str = "auto", *, sim_clock: str = "wall", sim_seed: int
         return _open_usb(addr, api, serials[0], "USB, found by auto")
     if addr.kind == "rpc":  # no local vendor library needed: the server has it
         return _open_rpc(addr)
+    if addr.kind == "file":  # a recording, replayed by the simulator's engine
+        return _open_replay(addr)
     api = load_vendor_api_for(addr)
     if addr.kind == "usb":
         return _open_usb(addr, api, addr.serial, "USB")
@@ -322,3 +324,17 @@ def _open_simulator(addr: Address, sim_kw, why: str) -> TaggerHandle:
         desc += f" - {why}"
     logger.info("opened %s", desc)
     return _register(TaggerHandle(tagger, simulator, addr, desc, simulated=True), spec.serial)
+
+
+def _open_replay(addr: Address) -> TaggerHandle:
+    """Open the recording at ``addr`` (``file:PATH``) as a Time Tagger replaying it."""
+    from ..recording.photon_hdf5 import read_recording  # lazy: h5py only for file: addresses
+    from .simulator.replay import ReplayTimeTagger
+    try:
+        recording = read_recording(addr.path)
+    except (ValueError, OSError, ImportError) as e:
+        raise TaggerOpenError(f"cannot replay {addr.text!r}: {e}") from e
+    tagger = ReplayTimeTagger(recording, clock="wall" if addr.paced else "virtual")
+    desc = tagger.sim_description()
+    logger.info("opened %s", desc)
+    return TaggerHandle(tagger, simulator, addr, desc, simulated=recording.simulated)

@@ -14,6 +14,8 @@
                       ``net:[::1]:41101``
 ``rpc:host[:port]``   a tagger opened on a TimeTaggerRPC server (port 23000 by default),
                       needs ``pip install timetaggerrpc``
+``file:PATH``         a recorded window (Photon-HDF5, docs/recording.rst) replayed as fast as
+                      possible; ``file:paced:PATH`` at the recorded pace
 ====================  =====================================================================
 """
 from __future__ import annotations
@@ -36,7 +38,7 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 
 @dataclass(frozen=True)
 class Address:
-    """A parsed tagger address. ``kind`` is one of ``auto``, ``sim``, ``usb``, ``net``, ``rpc``."""
+    """A parsed tagger address. ``kind`` is one of ``auto``, ``sim``, ``usb``, ``net``, ``rpc``, ``file``."""
 
     kind: str
     text: str
@@ -45,6 +47,8 @@ class Address:
     host: str = ""       # net, rpc
     port: int = 0        # net, rpc
     setup: str = ""      # sim: the simulated set-up on the inputs ('' = the default bench)
+    path: str = ""       # file: the recording
+    paced: bool = False  # file: at the recorded pace (else as fast as possible)
 
     @property
     def network_address(self) -> str:
@@ -77,11 +81,19 @@ def parse_address(text: str) -> Address:
     if low.startswith("rpc:"):
         host, port = _split_host_port(text[4:].strip(), raw, default_port=RPC_PORT, scheme="rpc:")
         return Address("rpc", raw, host=host, port=port)
+    if low.startswith("file:"):
+        path = text[5:]
+        paced = path.lower().startswith("paced:")
+        path = path[6:] if paced else path
+        if not path.strip():
+            raise AddressError(f"tagger address {raw!r}: no recording after 'file:' (file:PATH or file:paced:PATH)")
+        return Address("file", raw, path=path, paced=paced)
     if text == "":
         return Address("usb", raw, serial="")
     if not _SERIAL_RE.match(text):
         raise AddressError(f"tagger address {raw!r} is neither 'auto', 'sim[:model]', "
-                           f"'net:host[:port]', 'rpc:host[:port]' nor a serial number (letters, digits, '-', '_')")
+                           f"'net:host[:port]', 'rpc:host[:port]', 'file:PATH' nor a serial number "
+                           f"(letters, digits, '-', '_')")
     return Address("usb", raw, serial=text)
 
 
