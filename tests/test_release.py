@@ -81,7 +81,7 @@ def test_the_wheel_holds_the_plugins_the_config_template_and_the_examples(dist):
                 if p.is_file() and (p.suffix in (".py", ".toml")) and "__pycache__" not in p.parts}
     assert expected - names == set()
     plugins = {m.name for m in find_plugin_modules(PACKAGE)}
-    assert {n.rsplit("_", 1)[-1][:-3] for n in names if re.search(r"daq_\dDviewer_\w+\.py$", n)} == plugins
+    assert {n.rsplit("_", 1)[-1][:-3] for n in names if re.search(r"daq_(\dDviewer|move)_\w+\.py$", n)} == plugins
     assert f"{PACKAGE}/resources/config_template.toml" in names
     assert {f"{PACKAGE}/resources/experiments/{n}.toml" for n in ("timetagger_rates_g2", "timetagger_two_pc_main")} <= names
 
@@ -211,8 +211,10 @@ def test_the_documented_install_starts_the_dashboard_with_the_plugins(dist, tmp_
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["api"].lower().startswith("pyside6")
-    assert result["plugins"] == [["DAQ0D", "TimeTaggerCountrate"], ["DAQ0D", "TimeTaggerTCPServer"],
+    assert result["plugins"] == [["DAQ0D", "TimeTaggerCoincidences"], ["DAQ0D", "TimeTaggerCountrate"],
+                                 ["DAQ0D", "TimeTaggerTCPServer"],
                                  ["DAQ1D", "TimeTaggerCorrelation"], ["DAQ1D", "TimeTaggerCounter"],
                                  ["DAQ1D", "TimeTaggerHistogram"], ["DAQ1D", "TimeTaggerTCPServer"],
+                                 ["DAQ2D", "TimeTaggerImage"], ["DAQ2D", "TimeTaggerPulsed"],
                                  ["DAQ2D", "TimeTaggerTCPServer"]]
     assert set(result["in_menu"]) == {name for _, name in result["plugins"]}

@@ -58,7 +58,7 @@ def our_client_feeds_pymodaq_tcpserver(py: Path, protocol: str, tmp_path: Path) 
     assert len(grabs) == 3 and not any(g["mock"] for g in grabs)
     for g in grabs:
         names = [d["name"] for d in g["dte"]["data"]]
-        assert names == ["Correlation", "g2(0)"]
+        assert names == ["Correlation", "g2(0)", "g2(0) interval"]
         corr = g["dte"]["data"][0]
         assert corr["dim"] == "Data1D" and corr["axes"][0]["label"] == "delay"
         assert corr["axes"][0]["units"] == "s"

@@ -84,10 +84,13 @@ LEG_44 = Leg(
     ("4.4.11", "4.4.5", "0.13.7"))
 
 _LEG5_TEST_TOOLS = ("pytest>=7", "pytest-timeout", "hypothesis")
+#: this package's own dependencies besides PyMoDAQ and numpy (setup.cfg install_requires): the legs install the
+#: package itself without dependencies, to keep the leg's pins
+_OUR_DEPENDENCIES = ("scipy", "iminuit>=2.20")
 
 LEG_51 = Leg(
     "pymodaq-5.1.13",
-    ("pymodaq==5.1.13", "pymodaq-plugins-mock==5.0.12", "PyQt5==5.15.11", *_LEG5_TEST_TOOLS),
+    ("pymodaq==5.1.13", "pymodaq-plugins-mock==5.0.12", "PyQt5==5.15.11", *_LEG5_TEST_TOOLS, *_OUR_DEPENDENCIES),
     "from pymodaq.control_modules.daq_viewer import DAQ_Viewer; import pymodaq_plugins_timetagger; "
     + _versions_check("pymodaq", "pymodaq_plugins_mock", "pymodaq_utils"),
     ("5.1.13", "5.0.12", "5.1."), install_self=True)
@@ -95,14 +98,14 @@ LEG_51 = Leg(
 LEG_50 = Leg(
     "pymodaq-5.0.18",
     ("pymodaq==5.0.18", "pymodaq-data<5.1", "pyqtgraph==0.13.7", "pymodaq-plugins-mock==5.0.12",
-     "PyQt5==5.15.11", *_LEG5_TEST_TOOLS),
+     "PyQt5==5.15.11", *_LEG5_TEST_TOOLS, *_OUR_DEPENDENCIES),
     "from pymodaq.control_modules.daq_viewer import DAQ_Viewer; import pymodaq_plugins_timetagger; "
     + _versions_check("pymodaq", "pymodaq_data", "pymodaq_plugins_mock", "pymodaq_utils"),
     ("5.0.18", "5.0.", "5.0.12"), install_self=True)
 
 LEG_52 = Leg(
     "pymodaq-5.2.12",
-    ("pymodaq==5.2.12", "PyQt5==5.15.11", *_LEG5_TEST_TOOLS),
+    ("pymodaq==5.2.12", "PyQt5==5.15.11", *_LEG5_TEST_TOOLS, *_OUR_DEPENDENCIES),
     # no pymodaq import here: PyMoDAQ >= 5.2 starts a pyleco Coordinator (a child it never stops) when imported
     # and none answers; viewer_check.py imports it, and stops the Coordinator it started
     "import qtpy, numpy, pymodaq_plugins_timetagger; "
