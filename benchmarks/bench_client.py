@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # the package, and tests/support
 
 def bridge(port: int, n: int) -> None:
     from pymodaq_plugins_timetagger.bridge.client import TaggerClient
-    from pymodaq_plugins_timetagger.protocol import data_model
+    from pymodaq_plugins_timetagger import data_model
     from tests.support.responders import BareResponder
 
     data = np.linspace(0.0, 1.0, n)

@@ -97,10 +97,11 @@ def amplification(n_peers=4, n_arrays=2_200_000, kind="command") -> dict:
     (the list of arrays where a command string is expected) or ``done`` (a well-typed 'Done' whose
     DataWithAxes holds the arrays)."""
     import numpy as np
-    from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
+    from pymodaq_plugins_timetagger import data_model
+    from pymodaq_plugins_timetagger.protocol import pymodaq5
     from pymodaq_plugins_timetagger.protocol.server import BridgeError, BridgeServer
     empty = pymodaq5.encode(np.zeros(0))
-    arrays = pymodaq5._header("list") + n_arrays.to_bytes(4, "big") + empty * n_arrays
+    arrays = pymodaq5.encode([])[:-4] + n_arrays.to_bytes(4, "big") + empty * n_arrays
     if kind == "command":
         payload = arrays
         attack = pymodaq5.encode_frames("GRABBER") + pymodaq5.frame(payload)

@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.protocol import data_model, net
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import net
 from pymodaq_plugins_timetagger.protocol.net import SPIN_MAX_S, SocketReader, WouldWait, send_all
 from pymodaq_plugins_timetagger.protocol.server import _Connection
 from pymodaq_plugins_timetagger.protocol.wire import Pymodaq5Wire

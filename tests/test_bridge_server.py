@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import pymodaq5
 from pymodaq_plugins_timetagger.protocol.net import SocketReader
 from pymodaq_plugins_timetagger.protocol.server import (BridgeServer, ClientReportedError, NoClient,
                                                       RequestTimeout, parse_allowed)

@@ -18,7 +18,7 @@ from pymodaq_plugins_timetagger.bridge import client as client_mod
 from pymodaq_plugins_timetagger.bridge.client import COMMAND_QUEUE, TaggerClient
 from pymodaq_plugins_timetagger.bridge.service import edit_path
 from pymodaq_plugins_timetagger.hardware.errors import AcquisitionAborted
-from pymodaq_plugins_timetagger.protocol import data_model
+from pymodaq_plugins_timetagger import data_model
 from pymodaq_plugins_timetagger.protocol.net import SPIN_MAX_S, SocketReader
 from pymodaq_plugins_timetagger.protocol.paramxml import Param, from_xml_string, to_xml_string
 from tests.support.io_paths import io_path  # noqa: F401 (autouse: both I/O paths)

@@ -16,7 +16,7 @@ import pytest
 from tests.support.processes import CLIENT, pump
 
 from pymodaq_plugins_timetagger import settings as declared
-from pymodaq_plugins_timetagger.protocol import data_model
+from pymodaq_plugins_timetagger import data_model
 from pymodaq_plugins_timetagger.bridge.__main__ import build_parser, settings_from_args
 from pymodaq_plugins_timetagger.bridge.client import TaggerClient
 from pymodaq_plugins_timetagger.protocol.paramxml import from_xml_string

@@ -22,7 +22,8 @@ from tests.support.lecokit import directors  # noqa: E402
 
 director_1d, director_0d = directors()
 
-from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import pymodaq5
 from pymodaq_plugins_timetagger.bridge.leco_actor import (  # noqa: E402
     decode_parameter_with_path, encode_parameter_with_path)
 from pymodaq_plugins_timetagger.dataset import result_to_data  # noqa: E402

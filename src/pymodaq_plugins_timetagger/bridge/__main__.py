@@ -21,7 +21,8 @@ from .. import settings as declared
 from ..hardware.address import AddressError, parse_address
 from ..hardware.errors import SettingsError
 from ..runs import KINDS, dim_of, make_settings
-from ..protocol import data_model
+from .. import data_model
+from ..protocol.codec import DEFAULT_MAX_FRAME
 from .client import TaggerClient, run_until_interrupted
 from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT
 from .service import MeasurementService, check_reply_fits
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
         kinds = measurements_from_args(args)
         settings = settings_from_args(args, kinds)
         for s in settings.values():
-            check_reply_fits(s, data_model.DEFAULT_MAX_FRAME, spell=lambda name: "--" + name.replace("_", "-"))
+            check_reply_fits(s, DEFAULT_MAX_FRAME, spell=lambda name: "--" + name.replace("_", "-"))
         if args.protocol == CLASSIC:
             for dim in ("0D", "1D"):
                 same = [k for k in kinds if dim_of(k) == dim]

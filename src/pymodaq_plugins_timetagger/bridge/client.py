@@ -68,8 +68,9 @@ import numpy as np
 
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..protocol import auth
-from ..protocol import data_model
-from ..protocol.data_model import ProtocolError
+from .. import data_model
+from ..protocol.codec import DEFAULT_MAX_FRAME
+from ..data_model import ProtocolError
 from ..protocol.net import SocketReader, WouldWait, close_quietly, send_all, spin_for, tune
 from .service import ClientStatus, MeasurementService, edit_path
 from ..protocol.dialects import CLASSIC, DIALECTS, PYMODAQ5
@@ -129,7 +130,7 @@ class TaggerClient:
 
     def __init__(self, host: str, port: int, *, responder: Responder | None = None, address: str = "auto",
                  kind="countrate", settings=None, protocol: str = PYMODAQ5, connect_timeout: float = 5.0,
-                 backoff_max_s: float = BACKOFF_MAX_S, max_frame: int = data_model.DEFAULT_MAX_FRAME,
+                 backoff_max_s: float = BACKOFF_MAX_S, max_frame: int = DEFAULT_MAX_FRAME,
                  on_status=None, sim_options: dict | None = None, test_signal: tuple[int, ...] = (),
                  secret: bytes | None = None):
         if protocol not in DIALECTS:

@@ -74,7 +74,8 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
 
 from ..dataset import PLUGIN_TYPE
 from ..hardware.errors import AcquisitionAborted
-from ..protocol import data_model, pymodaq5
+from .. import data_model
+from ..protocol import pymodaq5
 from .client import BACKOFF_FIRST_S, BACKOFF_MAX_S
 from ..protocol.paramxml import Param, to_xml_bytes, to_xml_string
 from .service import MeasurementFailed, MeasurementService, edit_path

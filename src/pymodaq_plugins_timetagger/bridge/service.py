@@ -29,7 +29,8 @@ from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..hardware.inputs import configure_input
 from ..runs import Result, Run, dim_of, make_run, make_settings
-from ..protocol import data_model
+from .. import data_model
+from ..protocol.codec import DEFAULT_MAX_FRAME
 from ..protocol.paramxml import Param, from_xml_string, to_xml_string
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class MeasurementService:
     """
 
     def __init__(self, address: str = "auto", kind="countrate", settings=None, *,
-                 max_frame: int = data_model.DEFAULT_MAX_FRAME, sim_options: dict | None = None,
+                 max_frame: int = DEFAULT_MAX_FRAME, sim_options: dict | None = None,
                  test_signal: tuple[int, ...] = (), on_status=None, type_name: str = RAW_TYPE):
         self.address = address
         self.kinds = check_kinds(kind)

@@ -14,7 +14,7 @@ import numpy as np
 from pymodaq.utils.data import Axis, DataFromPlugins, DataToExport
 from pymodaq_utils.logger import get_module_name, set_logger
 
-from ..protocol import data_model
+from .. import data_model
 
 logger = set_logger(get_module_name(__file__))
 

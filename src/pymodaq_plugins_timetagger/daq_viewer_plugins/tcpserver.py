@@ -28,7 +28,7 @@ from pymodaq.control_modules.viewer_utility_classes import comon_parameters
 from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
 
-from ..protocol import data_model
+from .. import data_model
 from ..protocol.auth import read_secret_file
 from ..protocol.mirror import MirrorLimits, MirrorRefused, clip_text, info_key, mirror_dict, mirror_dicts
 from ..protocol.paramxml import apply_xml_update, from_xml_string, to_xml_string

@@ -45,8 +45,9 @@ from typing import Callable
 import numpy as np
 
 from . import auth
-from . import data_model
-from .data_model import ProtocolError
+from .. import data_model
+from ..data_model import ProtocolError
+from .codec import DEFAULT_MAX_FRAME
 from .net import (MemoryBudget, RateLimitedLog, SocketReader, WouldWait, apply_options, close_quietly,
                   listener_options, platform_name, send_all, spin_for, tune)
 from .paramxml import Param, from_xml_string
@@ -324,7 +325,7 @@ class BridgeServer:
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                 allowed: list[str] | None = None, max_frame: int = data_model.DEFAULT_MAX_FRAME,
+                 allowed: list[str] | None = None, max_frame: int = DEFAULT_MAX_FRAME,
                  max_clients: int = 32, max_per_host: int = 16, handshake_timeout: float = 5.0,
                  message_timeout: float = 30.0, max_infos: int = MAX_INFOS,
                  max_info_bytes: int = MAX_INFO_BYTES, max_infos_total: int = MAX_INFOS_TOTAL_BYTES,

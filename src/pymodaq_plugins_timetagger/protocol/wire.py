@@ -22,8 +22,9 @@ import abc
 
 import numpy as np
 
-from . import classic as classic_dialect, data_model, dialects, pymodaq5
-from .data_model import ProtocolError
+from . import classic as classic_dialect, codec, dialect4, dialects, pymodaq5
+from .. import data_model
+from ..data_model import ProtocolError
 from .dialects import CLASSIC, DIALECTS, PYMODAQ4, PYMODAQ5
 from .net import SocketReader
 
@@ -37,18 +38,17 @@ class Wire(abc.ABC):
 
     name = ""
 
-    def __init__(self, reader: SocketReader, max_frame: int = data_model.DEFAULT_MAX_FRAME):
+    def __init__(self, reader: SocketReader, max_frame: int = codec.DEFAULT_MAX_FRAME):
         self.reader = reader
         self.max_frame = max_frame
 
     @staticmethod
-    def for_dialect(name: str, reader: SocketReader, max_frame: int = data_model.DEFAULT_MAX_FRAME) -> "Wire":
+    def for_dialect(name: str, reader: SocketReader, max_frame: int = codec.DEFAULT_MAX_FRAME) -> "Wire":
         if name == PYMODAQ5:
             return Pymodaq5Wire(reader, max_frame)
         if name in (CLASSIC, PYMODAQ4):
-            from . import dialect4  # it builds on ClassicWire
             # untyped identity: classic, or PyMoDAQ 4.1-4.4, told apart at the first 'Done'
-            return (dialect4.UntypedWire if name == CLASSIC else dialect4.Pymodaq4Wire)(reader, max_frame)
+            return (UntypedWire if name == CLASSIC else Pymodaq4Wire)(reader, max_frame)
         raise ValueError(f"unknown protocol dialect {name!r}; use one of {DIALECTS}")
 
     # reading ------------------------------------------------------------------------------------
@@ -90,15 +90,6 @@ class Pymodaq5Wire(Wire):
         return pymodaq5.read_frame(self.reader.read, max_size, expect)
 
     def read_command(self) -> str:
-        # a cached command whose whole frame is already received: the command, without decoding (the frame is
-        # one the general path reads as that command); anything else: the general path
-        head = self.reader.peek(_LONGEST_COMMAND_FRAME)
-        if len(head) >= 4:
-            size = 4 + int.from_bytes(head[:4], "big")
-            cmd = _COMMAND_FRAMES.get(head[:size])
-            if cmd is not None and size - 4 <= self.max_frame:
-                self.reader.read(size)
-                return cmd
         cmd = self._read(("str",))
         if not isinstance(cmd, str):
             raise ProtocolError(f"expected a command string, got {type(cmd).__name__}")
@@ -128,13 +119,9 @@ class Pymodaq5Wire(Wire):
         return value
 
     def message(self, command: str, *args) -> bytes:
-        if not args:  # 'Send Data xD', 'Quit'...: the same bytes every time, encoded once
-            return _command_bytes(PYMODAQ5, command)
         return pymodaq5.encode_frames(command, *args)
 
     def message_parts(self, command: str, *args) -> list:
-        if not args:
-            return [_command_bytes(PYMODAQ5, command)]
         return pymodaq5.encode_frame_parts(command, *args)
 
 
@@ -173,8 +160,6 @@ class ClassicWire(Wire):
         return data, label, units
 
     def message(self, command: str, *args) -> bytes:
-        if not args:
-            return _command_bytes(CLASSIC, command)
         parts = [classic_dialect.classic_string(command)]
         for a in args:
             if isinstance(a, (str, bytes)):
@@ -188,27 +173,38 @@ class ClassicWire(Wire):
         return b"".join(parts)
 
 
-_COMMAND_BYTES: dict = {}
-#: commands sent without arguments whose bytes are kept (a fixed set: the cache cannot grow)
-_CACHED_COMMANDS = frozenset(SEND_DATA.values()) | {"Quit", *CLIENT_TYPES}
+class Pymodaq4Wire(ClassicWire):
+    """The 4.4 dialect on one connection: classic commands, 4.4 DataToExport after 'Done'."""
+
+    name = PYMODAQ4
+
+    def read_done(self) -> data_model.DataToExport:
+        return dialect4.read_dte(self.reader.read, self.max_frame)
+
+    def message(self, command: str, *args) -> bytes:
+        return dialect4.message(command, *args)
 
 
-#: the whole PyMoDAQ 5 frame of each command a client or a server reads often -> the command, recognised whole
-#: by Pymodaq5Wire.read_command (the cached commands, and 'Done' and the others a server reads)
-_COMMAND_FRAMES = {pymodaq5.encode_frames(c): c for c in _CACHED_COMMANDS | {
-    "Done", "Info", "Infos", "Info_xml", "set_info", "Server Closed"}}
-_LONGEST_COMMAND_FRAME = max(map(len, _COMMAND_FRAMES))
+class UntypedWire(ClassicWire):
+    """A connection that identified itself with untyped bytes: classic or PyMoDAQ 4.1-4.4, told apart by the
+    first 'Done' (dialect4's docstring); from then on :attr:`name` is the dialect found."""
 
+    name = CLASSIC
+    decided = False
 
-def _command_bytes(dialect: str, command: str) -> bytes:
-    """The whole message of a command without arguments in ``dialect``."""
-    key = (dialect, command)
-    out = _COMMAND_BYTES.get(key)
-    if out is None:
-        out = pymodaq5.encode_frames(command) if dialect == PYMODAQ5 else classic_dialect.classic_string(command)
-        if command in _CACHED_COMMANDS:
-            _COMMAND_BYTES[key] = out
-    return out
+    def read_done(self):
+        if self.decided:
+            return dialect4.read_dte(self.reader.read, self.max_frame) if self.name == PYMODAQ4 else super().read_done()
+        head = self.reader.read(4)
+        rest = b""
+        if head == dialect4.DTE_START[:4]:  # 12: a classic list of 12 items or the string 'DataToExport'
+            rest = self.reader.read(len(dialect4.DTE_START) - 4)
+        self.reader.unread(head + rest)
+        self.decided = True
+        if head + rest == dialect4.DTE_START:
+            self.name = PYMODAQ4
+            return dialect4.read_dte(self.reader.read, self.max_frame)
+        return super().read_done()
 
 
 def detect(reader: SocketReader, timeout: float) -> str:
