@@ -215,3 +215,15 @@ def test_client_protocol_choice():
     from pymodaq_plugins_timetagger.bridge.__main__ import build_parser
     assert build_parser().parse_args(["--protocol", "pymodaq4"]).protocol == PYMODAQ4
     assert Wire.for_dialect(PYMODAQ4, None).name == PYMODAQ4
+
+
+def test_pymodaq4_decoding_is_bounded_in_objects():
+    """300 000 objects in one 4.4 DataToExport are refused (as pymodaq5 refuses them), not decoded."""
+    labels = D.encode_list([""] * 300_000)
+    d = D.encode_dwa(data_model.DataWithAxes("d", [np.ones(1)], labels=["a"], timestamp=1.0))
+    good_labels = D.encode_list(["a"])
+    assert good_labels in d
+    dte = (classic.classic_string("DataToExport") + classic.classic_scalar(1.0) + classic.classic_string("x") + (1).to_bytes(4, "big")
+           + classic.classic_string("dwa") + d.replace(good_labels, labels))
+    with pytest.raises(ProtocolError, match="objects"):
+        D.decode_dte(dte)
