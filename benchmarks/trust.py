@@ -36,12 +36,12 @@ def _rss_kib(pid: int) -> int:
 
 
 def _client(port, **kw):
-    from pymodaq_plugins_timetagger.bridge.client import TaggerClient
+    from pymodaq_plugins_timetagger.bridge.link import Link
     from pymodaq_plugins_timetagger.runs import make_settings
     kw.setdefault("kind", "countrate")
     kw.setdefault("settings", make_settings("countrate", channels=(5,), integration_s=0.001))
     kw.setdefault("sim_options", {"sim_clock": "virtual", "sim_seed": 1})
-    c = TaggerClient("127.0.0.1", port, address="sim", backoff_max_s=0.2, **kw)
+    c = Link("127.0.0.1", port, address="sim", backoff_max_s=0.2, **kw)
     t = threading.Thread(target=c.serve_forever, daemon=True)
     t.start()
     return c, t

@@ -242,6 +242,6 @@ def test_client_command_line_errors_name_the_option(tmp_path):
 
 def test_the_client_never_imports_qt():
     from tests.support.isolation import QT, loaded
-    client = ["pymodaq_plugins_timetagger.bridge.__main__", "pymodaq_plugins_timetagger.bridge.client",
+    client = ["pymodaq_plugins_timetagger.bridge.__main__", "pymodaq_plugins_timetagger.bridge.link",
               "pymodaq_plugins_timetagger.protocol.server"]
     assert loaded(client, QT + ("pymodaq", "pymodaq_gui")) == []

@@ -35,7 +35,7 @@ from tests.support.processes import GROUP, WINDOWS, free_port, pump, stop_proces
 
 ACTOR = WATCH_PARENT + """
 import json, logging, sys
-from pymodaq_plugins_timetagger.bridge.client import run_until_interrupted
+from pymodaq_plugins_timetagger.bridge.link import run_until_interrupted
 from pymodaq_plugins_timetagger.bridge.leco_actor import LecoTaggerActor
 from pymodaq_plugins_timetagger.bridge.service import MeasurementService
 from pymodaq_plugins_timetagger.runs import make_settings

@@ -23,7 +23,8 @@ from ..hardware.errors import SettingsError
 from ..runs import KINDS, dim_of, make_settings
 from .. import data_model
 from ..protocol.codec import DEFAULT_MAX_FRAME
-from .client import TaggerClient, run_until_interrupted
+from .link import Link, run_until_interrupted
+from ..protocol.net import BACKOFF_MAX_S
 from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT
 from .service import MeasurementService, check_reply_fits
 from ..protocol.dialects import CLASSIC, PYMODAQ4, PYMODAQ5
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-file", metavar="PATH",
                    help="file holding the shared secret set in the TCPServer plugin (never give the secret "
                         "itself on the command line); default: no secret")
-    p.add_argument("--backoff-max-s", type=float, default=5.0,
+    p.add_argument("--backoff-max-s", type=float, default=BACKOFF_MAX_S,
                    help="longest wait between two connection attempts, s (default 5)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p
@@ -192,19 +193,19 @@ def main(argv=None) -> int:
             parser.error(f"--transport leco needs pyleco (pip install pyleco): {e}")
         try:
             service = MeasurementService(args.address, kinds, settings, test_signal=test_signal, on_status=show)
-            server = LecoTaggerActor(service, args.leco_host, args.leco_port, args.name,
+            runner = LecoTaggerActor(service, args.leco_host, args.leco_port, args.name,
                                      backoff_max_s=args.backoff_max_s)
         except ValueError as e:  # an empty name, or one with a '.'
             parser.error(str(e))
     else:
         try:
-            server = TaggerClient(args.host, args.port, address=args.address, kind=kinds,
-                                  settings=settings, protocol=args.protocol, backoff_max_s=args.backoff_max_s,
-                                  on_status=show, test_signal=test_signal, secret=secret)
+            runner = Link(args.host, args.port, address=args.address, kind=kinds,
+                          settings=settings, protocol=args.protocol, backoff_max_s=args.backoff_max_s,
+                          on_status=show, test_signal=test_signal, secret=secret)
         except ValueError as e:
             parser.error(str(e))
 
-    return run_until_interrupted(server)
+    return run_until_interrupted(runner)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ from ..dataset import PLUGIN_TYPE
 from ..hardware.errors import AcquisitionAborted
 from .. import data_model
 from ..protocol import pymodaq5
-from .client import BACKOFF_FIRST_S, BACKOFF_MAX_S
+from ..protocol.net import BACKOFF_FIRST_S, BACKOFF_MAX_S
 from ..protocol.paramxml import Param, to_xml_bytes, to_xml_string
 from .service import MeasurementFailed, MeasurementService, edit_path
 

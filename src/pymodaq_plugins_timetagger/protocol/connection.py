@@ -32,7 +32,7 @@ SERVER, CLIENT = "server", "client"
 #: events received and not taken yet, at most (count, bytes; a peer sending more is a protocol error): a client
 #: keeps the server's commands that come during an answer; a server takes a client's messages as they come (one
 #: receive may hold a client's whole hello)
-MAX_QUEUED = {CLIENT: (16, 4 << 20), SERVER: (4096, 0)}
+MAX_QUEUED = {CLIENT: (64, 4 << 20), SERVER: (4096, 0)}
 #: largest string argument a server may send a client (one set_info's XML is a few hundred bytes)
 MAX_SET_INFO_BYTES = 1 << 20
 #: a message is its command, its arguments and this much more than its largest frame
@@ -128,6 +128,11 @@ class Connection:
     def in_message(self) -> bool:
         """Bytes of a message not whole yet are here (its deadline runs)."""
         return self._size > 0
+
+    @property
+    def needed(self) -> int:
+        """Bytes still missing, at least, before the message being received can be whole (0: none begun)."""
+        return max(self._needed - self._size, 0) if self._size else 0
 
     def receive_data(self, data: bytes) -> None:
         """Bytes received (``b""``: the peer closed). Raises ProtocolError for anything malformed or past a bound
