@@ -355,7 +355,9 @@ def test_one_host_has_at_most_max_per_host_connections():
     with BridgeServer("127.0.0.1", 0, handshake_timeout=5.0, max_clients=32, max_per_host=3) as server:
         events = events_of(server)
         peers = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
-        wait_for(lambda: dropped(events).count("3 connections from 127.0.0.1") == 2)
+        # two evicted (their events rate-limited per address and reason: at least one shown)
+        wait_for(lambda: dropped(events).count("3 connections from 127.0.0.1") >= 1 and len(server._conns) == 3)
+        time.sleep(0.2)
         with server._lock:
             assert len(server._conns) == 3
         for p in peers:

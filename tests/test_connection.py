@@ -101,12 +101,14 @@ def test_commands_queued_by_a_client_are_bounded_in_count(dialect):
     tx = C.Connection(C.SERVER, dialect)
     conn = C.Connection(C.CLIENT, dialect)
     one = b"".join(bytes(p) for p in tx.send("Send Data 0D"))
-    conn.receive_data(one * C.MAX_QUEUED[C.CLIENT][0])
-    assert len(conn.queued()) == C.MAX_QUEUED[C.CLIENT][0]
-    with pytest.raises(ProtocolError, match="not taken yet"):
-        conn.receive_data(one)
+    n = C.MAX_QUEUED[C.CLIENT][0]
+    conn.receive_data(one * (n + 3))  # the last three wait, undecoded
+    assert conn.full and len(conn.queued()) == n
+    assert conn.next_event() == C.Command("Send Data 0D") and len(conn.queued()) == n  # one more decoded
+    with pytest.raises(ProtocolError, match="not taken yet"):  # more than a message's worth waiting: refused
+        conn.receive_data(one * ((conn.max_message + (1 << 20)) // len(one) + 10))
     with pytest.raises(ProtocolError):  # broken for good
-        conn.receive_data(one)
+        conn.next_event()
 
 
 @pytest.mark.parametrize("dialect", [PYMODAQ5, CLASSIC, PYMODAQ4])
@@ -116,12 +118,12 @@ def test_commands_queued_by_a_client_are_bounded_in_bytes(dialect):
     conn = C.Connection(C.CLIENT, dialect)
     xml = "x" * (C.MAX_SET_INFO_BYTES - 64)
     one = b"".join(bytes(p) for p in tx.send("set_info", ["a"], xml))
-    held = 0
+    while not conn.full:
+        conn.receive_data(one)
+    assert len(conn.queued()) * len(one) <= C.MAX_QUEUED[C.CLIENT][1] + conn.max_message
     with pytest.raises(ProtocolError, match="not taken yet"):
-        for _ in range(C.MAX_QUEUED[C.CLIENT][0]):
+        for _ in range(4):
             conn.receive_data(one)
-            held = len(conn.queued())
-    assert held * len(one) <= C.MAX_QUEUED[C.CLIENT][1]
     big = C.Connection(C.CLIENT, dialect)
     with pytest.raises(ProtocolError, match="exceeds|too long"):
         big.receive_data(b"".join(bytes(p) for p in tx.send("set_info", ["a"], "x" * (32 << 20)))[:1 << 21])

@@ -284,7 +284,7 @@ class Link:
 
     def _serve(self, sock: socket.socket) -> None:
         proto = Connection(CLIENT, self.protocol, max_frame=self.max_frame)
-        state = {"lost": None, "commands": 0, "replied": False}
+        state = {"lost": None, "commands": 0, "replied": False, "answering": False}
         self._interrupt.clear()
         send_sock = sock.dup()  # sends have their own timeout, not the reader's
         reader = threading.Thread(target=self._read, args=(sock, proto, state), daemon=True,
@@ -299,8 +299,9 @@ class Link:
                     while True:
                         try:
                             event = proto.next_event()
-                        except ProtocolError:  # cut in the middle of a message: the reader says why
-                            event = None
+                        except ProtocolError as e:  # cut in the middle of a message, or unreadable
+                            event, state["lost"] = None, state["lost"] or f"the server sent something unreadable ({e})"
+                        self._wake.notify_all()  # a reader waiting for room
                         if event is not NEED_DATA or state["lost"] is not None or self._stop.is_set() \
                                 or not self._pushes.empty():
                             break
@@ -348,6 +349,11 @@ class Link:
                     if any(isinstance(e, Command) and e.name in QUIT_COMMANDS for e in proto.queued()):
                         self.interrupt()
                     self._wake.notify_all()
+                    while proto.full and not self._stop.is_set():  # TCP holds the rest meanwhile
+                        if state["answering"]:
+                            raise ProtocolError(f"more than {proto.max_queued} commands (or "
+                                                f"{proto.max_queued_bytes} bytes of them) during one answer")
+                        self._wake.wait()
         except (EOFError, OSError) as e:
             reason = self._lost_reason(e, state)
         except ProtocolError as e:
@@ -367,7 +373,12 @@ class Link:
         if cmd in QUIT_COMMANDS:
             raise QuitRequested()
         if cmd in SEND_DATA.values():
-            reply = self._answer(proto, cmd[-2:])
+            with self._wake:
+                state["answering"] = True
+            try:
+                reply = self._answer(proto, cmd[-2:])
+            finally:
+                state["answering"] = False
             state["replied"] = state["replied"] or bool(reply)
             return reply
         if cmd == "set_info":

@@ -29,9 +29,9 @@ SET_INFO_ERROR_INFO = "set_info_error"
 
 #: which side of the connection we are: the SERVER reads a client's messages, the CLIENT a server's commands
 SERVER, CLIENT = "server", "client"
-#: events received and not taken yet, at most (count, bytes; a peer sending more is a protocol error): a client
-#: keeps the server's commands that come during an answer; a server takes a client's messages as they come (one
-#: receive may hold a client's whole hello)
+#: events received and not taken yet, at most (count, bytes; the bytes beyond wait undecoded, up to one message
+#: more): a client keeps the server's commands that come during an answer; a server takes a client's messages as
+#: they come (one receive may hold a client's whole hello)
 MAX_QUEUED = {CLIENT: (64, 4 << 20), SERVER: (4096, 0)}
 #: largest string argument a server may send a client (one set_info's XML is a few hundred bytes)
 MAX_SET_INFO_BYTES = 1 << 20
@@ -134,6 +134,12 @@ class Connection:
         """Bytes still missing, at least, before the message being received can be whole (0: none begun)."""
         return max(self._needed - self._size, 0) if self._size else 0
 
+    @property
+    def full(self) -> bool:
+        """As many events as may be queued are queued: take some before giving more bytes (the bytes given
+        meanwhile wait, up to one more message's worth)."""
+        return len(self._events) >= self.max_queued or self._queued_bytes >= self.max_queued_bytes
+
     def receive_data(self, data: bytes) -> None:
         """Bytes received (``b""``: the peer closed). Raises ProtocolError for anything malformed or past a bound
         (the connection is then unusable: every later call raises it again)."""
@@ -142,10 +148,16 @@ class Connection:
         if not data:
             self.closed = True
             return
+        if self.full and self._size + len(data) > self.max_message + (1 << 20):
+            self._fail(ProtocolError(f"the peer sent more than {self.max_queued} messages or "
+                                     f"{self.max_queued_bytes} bytes that were not taken yet"))
         self._chunks.append(data)
         self._size += len(data)
+        self._parse()
+
+    def _parse(self) -> None:
         try:
-            while self._size >= self._needed and self._parse_one():
+            while not self.full and self._size >= self._needed and self._parse_one():
                 pass
         except ProtocolError as e:
             self._error = e
@@ -157,9 +169,13 @@ class Connection:
 
     def next_event(self):
         """The next event, :data:`NEED_DATA`, or a :class:`Closed` once the peer closed and every event is taken."""
+        if self._error is not None:
+            raise self._error
         if self._events:
             event, size = self._events.popleft()
             self._queued_bytes -= size
+            if self._size:
+                self._parse()
             return event
         if self.closed:
             if self._size:
@@ -194,9 +210,6 @@ class Connection:
         self._pos += cur.pos
         self._size -= cur.pos
         self._needed = 1
-        if len(self._events) >= self.max_queued or self._queued_bytes + cur.pos > self.max_queued_bytes:
-            raise ProtocolError(f"the peer sent more than {self.max_queued} messages or {self.max_queued_bytes} "
-                                f"bytes that were not taken yet")
         self._events.append((event, cur.pos))
         self._queued_bytes += cur.pos
         return True

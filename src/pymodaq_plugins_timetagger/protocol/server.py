@@ -33,6 +33,7 @@ import logging
 import socket
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
@@ -65,6 +66,8 @@ DEFAULT_INFLIGHT = 256 * 1024 * 1024
 LISTEN_BACKLOG = 64
 ACCEPT_BACKOFF_FIRST_S = 0.01
 ACCEPT_BACKOFF_MAX_S = 1.0
+#: deadlines kept before those of settled requests are cleared out
+_MAX_DEADLINES = 256
 #: a client served within this long is never evicted for a newcomer, s
 SERVED_RECENTLY_S = 60.0
 
@@ -169,8 +172,11 @@ class _Deadlines:
 
     def add(self, req: "Request") -> None:
         with self._cond:
-            heapq.heappush(self._heap, (req.deadline, next(self._seq), req))
-            if self._heap[0][2] is req:
+            if len(self._heap) >= _MAX_DEADLINES:  # those settled meanwhile go
+                self._heap = [e for e in self._heap if (r := e[2]()) is not None and not r.done()]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (req.deadline, next(self._seq), weakref.ref(req)))
+            if self._heap[0][2]() is req:
                 self._cond.notify()
 
     def stop(self) -> None:
@@ -186,8 +192,8 @@ class _Deadlines:
                     self._cond.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
                 if self._stopped:
                     return
-                req = heapq.heappop(self._heap)[2]
-            if not req.done():
+                req = heapq.heappop(self._heap)[2]()
+            if req is not None and not req.done():
                 self._expire(req)
 
 
@@ -593,7 +599,7 @@ class BridgeServer:
             raise TimeoutError(f"the client did not identify itself within {self.handshake_timeout:g} s "
                                f"(expected e.g. 'GRABBER')")
         if conn.message_started is not None and now >= conn.message_started + self.message_timeout:
-            raise TimeoutError(f"a message begun was not complete within {self.message_timeout:g} s")
+            raise TimeoutError(f"the client did not finish its message in time (within {self.message_timeout:g} s)")
 
     def _reserve(self, conn: _Connection) -> None:
         """A large message being received holds its share of the server's memory budget until it is whole."""
