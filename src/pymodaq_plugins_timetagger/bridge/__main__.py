@@ -25,6 +25,7 @@ from .. import data_model
 from ..protocol.codec import DEFAULT_MAX_FRAME
 from .link import Link, run_until_interrupted
 from ..protocol.net import BACKOFF_MAX_S
+from . import COORDINATOR_PORT
 from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT
 from .service import MeasurementService, check_reply_fits
 from ..protocol.dialects import CLASSIC, PYMODAQ4, PYMODAQ5
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "Coordinator as an actor for PyMoDAQ's LECODirector viewers (PyMoDAQ >= 5.2)")
     lg = p.add_argument_group("LECO (--transport leco)")
     lg.add_argument("--leco-host", default="localhost", help="host of the pyleco Coordinator (default localhost)")
-    lg.add_argument("--leco-port", type=int, default=12300, help="its port (default 12300)")
+    lg.add_argument("--leco-port", type=int, default=COORDINATOR_PORT, help=f"its port (default {COORDINATOR_PORT})")
     lg.add_argument("--name", default="timetagger",
                     help="actor name = 'Actor name' of the LECODirector plugin (default timetagger)")
     g = p.add_argument_group("measurement settings (each applies to the measurements that have it)")

@@ -76,14 +76,13 @@ from ..dataset import PLUGIN_TYPE
 from ..hardware.errors import AcquisitionAborted
 from .. import data_model
 from ..protocol import pymodaq5
+from . import COORDINATOR_PORT
 from ..protocol.net import BACKOFF_FIRST_S, BACKOFF_MAX_S
 from ..protocol.paramxml import Param, to_xml_bytes, to_xml_string
 from .service import MeasurementFailed, MeasurementService, edit_path
 
 logger = logging.getLogger(__name__)
 
-#: the Coordinator's default port (``pyleco.core.COORDINATOR_PORT``)
-COORDINATOR_PORT = 12300
 #: the actor asks the Coordinator for a sign of life this often, s (also serves as heartbeat)
 PING_INTERVAL_S = 1.0
 #: no message from the Coordinator for this long while signed in: it is gone, sign in again, s

@@ -59,19 +59,23 @@ class Cursor:
     objects, an estimate of their memory at most ``ALLOC_FACTOR`` x the bytes read + ``ALLOC_SLACK``, nesting
     at most :data:`MAX_DEPTH`, a count of items at most what the bytes left can hold.
     """
-    __slots__ = ("buf", "read", "pos", "max_size", "partial", "objects_left", "charged")
+    __slots__ = ("buf", "read", "pos", "max_size", "partial", "objects_left", "charged", "avail", "limit")
 
     def __init__(self, source, max_size: int = DEFAULT_MAX_FRAME, *, partial: bool = False):
         if callable(source):
             self.read, self.buf = source, None
+            self.avail = max_size
         else:
             buf = memoryview(source)
             self.read, self.buf = None, buf if buf.ndim == 1 and buf.itemsize == 1 else buf.cast("B")
-            if not partial and len(self.buf) > max_size:
-                raise ProtocolError(f"payload of {len(self.buf)} bytes exceeds the maximum of {max_size}")
+            self.avail = len(self.buf)
+            if not partial and self.avail > max_size:
+                raise ProtocolError(f"payload of {self.avail} bytes exceeds the maximum of {max_size}")
         self.pos = 0
         self.max_size = max_size
         self.partial = partial
+        # reads up to here need no check (within the budget and, for a buffer, within its bytes)
+        self.limit = max_size if callable(source) or partial else min(max_size, self.avail)
         self.objects_left = MAX_OBJECTS
         self.charged = 0
 
@@ -79,31 +83,37 @@ class Cursor:
     def left(self) -> int:
         """Bytes the message may still hold (whole buffers: the bytes not read yet)."""
         if self.buf is not None and not self.partial:
-            return len(self.buf) - self.pos
+            return self.avail - self.pos
         return self.max_size - self.pos
 
     def reserve(self, n: int, what: str = "message part") -> None:
-        if self.buf is not None and not self.partial and n > len(self.buf) - self.pos:
-            raise ProtocolError(f"truncated: needed {n} bytes, {len(self.buf) - self.pos} left")
+        if self.buf is not None and not self.partial and n > self.avail - self.pos:
+            raise ProtocolError(f"truncated: needed {n} bytes, {self.avail - self.pos} left")
         if n > self.max_size - self.pos:
             raise ProtocolError(f"{what} of {n} bytes exceeds the maximum of {self.max_size} bytes per message "
                                 f"({self.max_size - self.pos} left)")
 
     def take(self, n: int, what: str = "message part"):
-        self.reserve(n, what)
         p = self.pos
+        e = p + n
+        if e > self.limit:
+            self.reserve(n, what)
         if self.read is not None:
             data = self.read(n) if n else b""
             if len(data) != n:
                 raise EOFError(f"stream ended: needed {n} bytes, got {len(data)}")
         else:
-            if p + n > len(self.buf):
-                raise NeedData(p + n)
-            data = self.buf[p:p + n]
-        self.pos = p + n
+            if e > self.avail:
+                raise NeedData(e)
+            data = self.buf[p:e]
+        self.pos = e
         return data
 
     def u32(self) -> int:
+        p = self.pos
+        if self.read is None and p + 4 <= self.limit and p + 4 <= self.avail:
+            self.pos = p + 4
+            return U32.unpack_from(self.buf, p)[0]
         return U32.unpack(self.take(4))[0]
 
     def charge(self, nbytes: int) -> None:
@@ -199,8 +209,21 @@ def scalar_array(x) -> np.ndarray:
 
 def scalar_bytes(x) -> bytes:
     """[descr][u32 nbytes][raw] of one number."""
+    head = _SCALAR_HEADS.get(type(x))
+    if head is not None and (type(x) is not int or -(1 << 63) <= x < (1 << 63)):
+        return head[0] + head[1].pack(*((x.real, x.imag) if type(x) is complex else (x,)))
     arr = scalar_array(x)
     return b"".join((lp(check_dtype(arr.dtype).encode("ascii")), U32.pack(arr.nbytes), arr.tobytes()))
+
+
+#: Python scalar type -> ([descr][u32 nbytes], its struct): the bytes numpy writes for them, without an array
+_SCALAR_HEADS = {t: (lp(d.encode("ascii")) + U32.pack(np.dtype(d).itemsize), struct.Struct(f))
+                 for t, d, f in ((bool, "|b1", "?"), (int, "<i8", "<q"), (float, "<f8", "<d"), (complex, "<c16", "<dd"))}
+#: dtype string -> the struct reading one item of it as Python's value (what numpy's ``.item()`` gives)
+_SCALAR_STRUCTS = {d: struct.Struct(d[0].replace("|", "<") + {"i": "bhiq", "u": "BHIQ"}[dt.kind][
+                       {1: 0, 2: 1, 4: 2, 8: 3}[dt.itemsize]]) if dt.kind in "iu" else
+                   struct.Struct(d[0] + {2: "e", 4: "f", 8: "d"}[dt.itemsize]) if dt.kind == "f" else None
+                   for d, dt in DTYPES.items()}
 
 
 # ------------------------------------------------------------------------------- reading
@@ -243,9 +266,12 @@ def read_scalar(cur: Cursor, kinds: str = "biufc", what: str = "scalar"):
     if nbytes != dt.itemsize:
         raise ProtocolError(f"scalar of {nbytes} bytes for dtype {descr!r} (expected {dt.itemsize})")
     raw = cur.take(nbytes)
+    cur.charge(OBJECT_COST)
+    unpack = _SCALAR_STRUCTS[descr]
+    if unpack is not None:
+        return unpack.unpack(raw)[0]
     if dt.kind == "b":
         _check_bool_bytes(raw, "bool scalar")
-    cur.charge(OBJECT_COST)
     return np.frombuffer(raw, dtype=dt)[0].item()
 
 

@@ -26,12 +26,13 @@ def write(obj, out: list, depth: int = 0) -> None:
 
 def read(cur: Cursor, depth: int = 0):
     """One typed object from ``cur``."""
-    codec.Cursor.nest(depth)
+    if depth > codec.MAX_DEPTH:
+        raise ProtocolError(f"nesting deeper than {codec.MAX_DEPTH} levels")
     n = cur.u32()
     if n > _MAX_TYPE_NAME:
         raise ProtocolError(f"unknown type name (a name of {n} bytes)")
     raw = bytes(cur.take(n))
-    entry = TYPES.get(raw.decode("ascii")) if raw.isascii() else None
+    entry = _BY_NAME.get(raw)
     if entry is None:
         raise ProtocolError(f"unknown type name {raw.decode('ascii') if raw.isascii() else raw!r}")
     cur.charge(OBJECT_COST)
@@ -258,6 +259,7 @@ TYPES: dict = {
 TYPE_NAMES = tuple(TYPES)
 _MAX_TYPE_NAME = max(map(len, TYPE_NAMES))
 _HEADERS = {n: lp(n.encode("ascii")) for n in TYPE_NAMES}
+_BY_NAME = {n.encode("ascii"): entry for n, entry in TYPES.items()}
 
 
 # ------------------------------------------------------------------------------- objects and frames
