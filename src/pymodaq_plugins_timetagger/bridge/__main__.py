@@ -23,7 +23,7 @@ from ..hardware.errors import SettingsError
 from ..runs import KINDS, dim_of, make_settings
 from .. import data_model
 from ..protocol.codec import DEFAULT_MAX_FRAME
-from .link import Link, run_until_interrupted
+from .link import Link, LinkGroup, host_port, run_until_interrupted
 from ..protocol.net import BACKOFF_MAX_S
 from . import COORDINATOR_PORT
 from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT
@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pymodaq-timetagger-client",
         description="Serve Time Tagger measurements to a PyMoDAQ TCPServer plugin on another PC.")
-    p.add_argument("--host", default=host, help=f"the main PC running the TCPServer plugin (default {host})")
+    p.add_argument("--host", action="append", default=None,
+                   help=f"the main PC running the TCPServer plugin, HOST or HOST:PORT; repeat it to serve several main "
+                        f"PCs with the one tagger, one request at a time (default {host})")
     p.add_argument("--port", type=int, default=port, help=f"its port (default {port})")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--address", default=address,
@@ -168,12 +170,15 @@ def main(argv=None) -> int:
         for option, port in (("--port", args.port), ("--leco-port", args.leco_port)):
             if not 0 < port < 65536:
                 raise SettingsError(f"{option} must be between 1 and 65535, got {port}")
+        servers = [host_port(h, args.port) for h in (args.host or [_defaults()[0]])]
         if not args.backoff_max_s > 0:
             raise SettingsError(f"--backoff-max-s must be > 0, got {args.backoff_max_s}")
     except AddressError as e:
         parser.error(f"--address: {e}")
     except SettingsError as e:
         parser.error(str(e))
+    except ValueError as e:  # a bad --host HOST:PORT
+        parser.error(f"--host {e}")
     show = StatusLine()
     for handler in logging.getLogger().handlers:
         handler.addFilter(show)
@@ -200,9 +205,14 @@ def main(argv=None) -> int:
             parser.error(str(e))
     else:
         try:
-            runner = Link(args.host, args.port, address=args.address, kind=kinds,
-                          settings=settings, protocol=args.protocol, backoff_max_s=args.backoff_max_s,
-                          on_status=show, test_signal=test_signal, secret=secret)
+            if len(servers) == 1:
+                runner = Link(*servers[0], address=args.address, kind=kinds, settings=settings,
+                              protocol=args.protocol, backoff_max_s=args.backoff_max_s, on_status=show,
+                              test_signal=test_signal, secret=secret)
+            else:
+                service = MeasurementService(args.address, kinds, settings, test_signal=test_signal, on_status=show)
+                runner = LinkGroup(servers, service=service, protocol=args.protocol,
+                                   backoff_max_s=args.backoff_max_s, on_status=show, secret=secret)
         except ValueError as e:
             parser.error(str(e))
 

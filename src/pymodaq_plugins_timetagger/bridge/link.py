@@ -141,6 +141,7 @@ class Link:
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
         self._log = RateLimitedLog(logger)
+        self.on_interrupt: list = []  # called on every interrupt (a LinkGroup waiting for its turn looks again)
 
     @property
     def handle(self):
@@ -241,6 +242,8 @@ class Link:
     def interrupt(self) -> None:
         """Abort the window being measured (thread-safe)."""
         self._interrupt.set()
+        for callback in self.on_interrupt:
+            callback()
 
     def _connect(self) -> socket.socket | None:
         """A connected socket, or None (the reason is in the status). Interruptible by :meth:`shutdown`."""
@@ -461,6 +464,124 @@ class Link:
 
     def _report(self) -> None:
         self._on_status(self.status)
+
+
+# ------------------------------------------------------------------------------- several servers
+class _Turns:
+    """One answer at a time, in the order asked (a ticket lock); a request stopped while it waits gives up its
+    turn."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._next = self._serving = 0
+        self._abandoned: set = set()
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def run(self, stop: threading.Event, work):
+        with self._cond:
+            ticket, self._next = self._next, self._next + 1
+            while self._serving != ticket:
+                if stop.is_set():
+                    self._abandoned.add(ticket)
+                    raise AcquisitionAborted("stopped while waiting for the other server's request")
+                self._cond.wait()
+        try:
+            return work()
+        finally:
+            with self._cond:
+                self._serving += 1
+                while self._serving in self._abandoned:
+                    self._abandoned.discard(self._serving)
+                    self._serving += 1
+                self._cond.notify_all()
+
+
+class _Shared:
+    """The responder of one link of a :class:`LinkGroup`: the group's responder, one request at a time."""
+
+    def __init__(self, group: "LinkGroup", index: int):
+        self.group, self.index = group, index
+
+    def answer(self, dim, stop):
+        return self.group.turns.run(stop, lambda: self.group.responder.answer(dim, stop))
+
+    def apply_edit(self, path, xml):
+        applied = self.group.turns.run(threading.Event(), lambda: self.group.responder.apply_edit(path, xml))
+        for i, link in enumerate(self.group.links):  # the other servers' mirrors follow
+            if i != self.index:
+                link.push_info_xml(*applied)
+        return applied
+
+    def applied_xml(self, path):
+        return self.group.responder.applied_xml(path)
+
+    def settings_xml(self):
+        return self.group.responder.settings_xml()
+
+    def infos(self):
+        return self.group.responder.infos()
+
+
+class LinkGroup:
+    """Several links, one per server (``servers``: (host, port) pairs), serving one ``responder`` (one tagger):
+    requests are served one at a time in the order they come, each reply to its requester; a setting applied
+    through one link is pushed to the other servers. ``service``: a MeasurementService the group opens and frees
+    (the responder then); the other arguments are each :class:`Link`'s."""
+
+    def __init__(self, servers, *, responder: Responder | None = None,
+                 service: MeasurementService | None = None, on_status=None, **link_kw):
+        self.service = service
+        self.responder = responder if responder is not None else service
+        self.turns = _Turns()
+        self.links = [Link(host, port, responder=_Shared(self, i), on_status=on_status, **link_kw)
+                      for i, (host, port) in enumerate(servers)]
+        for link in self.links:
+            link.on_interrupt.append(self.turns.wake)
+
+    def serve_forever(self) -> int:
+        """Serve every server until each link ends (Quit) or :meth:`shutdown`. Returns 0."""
+        try:
+            if self.service is not None:
+                self.service.open_or_report()
+            threads = [link.start() for link in self.links]
+            for t in threads:
+                t.join()
+            return 0
+        finally:
+            if self.service is not None:
+                self.service.close()
+
+    def shutdown(self) -> None:
+        for link in self.links:
+            link.shutdown()
+
+    def push_info_xml(self, path, xml) -> None:
+        for link in self.links:
+            link.push_info_xml(path, xml)
+
+    def push_settings(self) -> None:
+        for link in self.links:
+            link.push_settings()
+
+
+def host_port(text: str, default_port: int) -> tuple[str, int]:
+    """'host', 'host:port' or '[v6]:port' -> (host, port); ValueError naming a bad port."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, ""
+    if not port:
+        return host, default_port
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r}: the port must be between 1 and 65535")
+    return host, int(port)
 
 
 # ------------------------------------------------------------------------------- connecting

@@ -28,7 +28,7 @@ import threading
 import time
 import weakref
 
-from ..bridge.link import Link
+from ..bridge.link import Link, LinkGroup, host_port
 from ..bridge.service import ClientStatus, edit_path
 from ..protocol.auth import read_secret_file
 from ..protocol.dialects import CLASSIC, PYMODAQ5
@@ -56,7 +56,8 @@ def remote_group() -> dict:
     return {"title": "Remote server:", "name": GROUP, "type": "group", "expanded": False, "children": [
         {"title": "Server host:", "name": "host", "type": "str",
          "value": str(config_value("bridge", "host", default=DEFAULT_HOST)),
-         "tip": "the main PC where a TCPServer viewer listens (this PC dials out: it needs no open port)"},
+         "tip": "the main PC where a TCPServer viewer listens (this PC dials out: it needs no open port); "
+                "several, comma-separated (host or host:port), serve them all, one request at a time"},
         {"title": "Port:", "name": "port", "type": "int",
          "value": int(config_value("bridge", "port", default=DEFAULT_PORT)), "min": 1, "max": 65535},
         {"title": "Dialect:", "name": "dialect", "type": "list", "value": PYMODAQ5, "limits": [PYMODAQ5, CLASSIC],
@@ -242,14 +243,15 @@ class RemoteLink:
         """Connect with the group's values (ValueError naming what is wrong); the link runs in its own thread.
         ``on_status(text)`` and ``on_end()`` are called from the link's thread."""
         g = self.plugin.settings.child(GROUP)
-        host, port = str(g["host"]).strip(), int(g["port"])
-        if not host:
+        servers = [host_port(h, int(g["port"])) for h in str(g["host"]).split(",") if h.strip()]
+        if not servers:
             raise ValueError("give the server's host")
         secret_file = str(g["secret_file"]).strip()
         secret = read_secret_file(secret_file) if secret_file else None
         self.closing.clear()
-        self.link = Link(host, port, responder=PluginResponder(self.plugin, self.closing),
-                         protocol=g["dialect"], secret=secret, on_status=lambda st: on_status(status_text(st)))
+        kw = dict(responder=PluginResponder(self.plugin, self.closing), protocol=g["dialect"], secret=secret,
+                  on_status=lambda st: on_status(status_text(st)))
+        self.link = Link(*servers[0], **kw) if len(servers) == 1 else LinkGroup(servers, **kw)
         link = self.link
 
         def serve():
@@ -259,7 +261,7 @@ class RemoteLink:
                 on_end(link)
         self._thread = threading.Thread(target=serve, name="timetagger-remote-server", daemon=True)
         self._thread.start()
-        return f"{host}:{port}"
+        return ", ".join(f"{h}:{p}" for h, p in servers)
 
     def push_info_xml(self, path: list[str]) -> None:
         """A mirrored setting was changed on this PC: the server's mirror follows."""
