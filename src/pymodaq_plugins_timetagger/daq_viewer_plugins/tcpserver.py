@@ -21,7 +21,7 @@ import dataclasses
 import threading
 import time
 
-from qtpy.QtCore import Qt, Signal, Slot
+from qtpy.QtCore import Qt, QTimer, Signal, Slot
 
 from pymodaq.control_modules.viewer_utility_classes import comon_parameters
 from pymodaq_utils.logger import get_module_name, set_logger
@@ -45,6 +45,8 @@ FIRST_CONNECTED = "first connected"
 NO_CLIENT = "no client"
 #: title prefix of a mirrored parameter the current client did not send (hidden, kept for PyMoDAQ's UI copy)
 GONE = "(not sent by the current client) "
+#: the Connected clients line follows the grabs served this often, ms
+CLIENTS_LINE_MS = 500
 #: a client that never sends its settings (a custom client) is asked for data this long after connecting
 SETTINGS_GRACE_S = 1.0
 
@@ -97,6 +99,7 @@ class TCPServerViewerBase(AsyncViewerBase):
         self._client_arrived = threading.Event()
         self._server_event.connect(self._on_server_event, Qt.ConnectionType.QueuedConnection)
         self._inflight = None                # the request sent and maybe not answered yet
+        self._clients_due = False            # the Connected clients line is to be shown again
         self._grab_deadline = 0.0
         self._fast_grab = False
 
@@ -211,6 +214,8 @@ class TCPServerViewerBase(AsyncViewerBase):
 
     # ------------------------------------------------------------------ server events (any thread)
     def _forward_event(self, kind, client, data) -> None:
+        if kind == "served" and self._clients_due:
+            return  # the line is shown again soon anyway
         if kind in ("connected", "settings"):
             self._client_arrived.set()  # a grab waiting for a client looks again
         self.emit_from_thread(self._server_event, (kind, client, data))
@@ -225,8 +230,9 @@ class TCPServerViewerBase(AsyncViewerBase):
                     self.show_status(f"client {client.label} connected")
                 else:
                     self.show_status(f"client {client.label} left: {data}", error=True)
-            elif kind == "served":
-                self._show_clients()
+            elif kind == "served" and not self._clients_due:  # the line follows at most twice a second
+                self._clients_due = True
+                QTimer.singleShot(CLIENTS_LINE_MS, self._show_clients)
             elif kind == "dropped":
                 self.show_status(f"refused or dropped a connection: {data}", error=True)
             elif kind == "settings":
@@ -258,6 +264,7 @@ class TCPServerViewerBase(AsyncViewerBase):
 
     def _show_clients(self) -> list:
         """The *Connected clients* line: each client and the grabs it served."""
+        self._clients_due = False
         clients = self.controller.clients() if self.controller is not None else []
         lines = [f"{c.label} {c.client_type}, served {c.requests_served}" for c in clients]
         self.settings.child("clients").setValue("\n".join(lines) or "none")
