@@ -51,6 +51,13 @@ CLIENTS_LINE_MS = 500
 SETTINGS_GRACE_S = 1.0
 
 
+#: DAQ_Viewer title -> the server its plugin's last initialization started. After a failed init, PyMoDAQ 5.3's
+#: DAQ_Viewer makes a new plugin at each init without closing the one before, which then keeps its port for good
+#: (an init on that port fails with "Address already in use", the viewer's own process holding it): a new init of
+#: the same viewer stops the server of the one before.
+_STARTED: dict = {}
+
+
 def tcpserver_params() -> list:
     return comon_parameters + [
         {"title": "Listen on IP:", "name": "socket_ip", "type": "str",
@@ -108,12 +115,17 @@ class TCPServerViewerBase(AsyncViewerBase):
         try:
             if self.is_master:
                 secret_file = str(self.settings["secret_file"]).strip()
+                before = _STARTED.pop(self._viewer_key(), None)
+                if before is not None:
+                    before.stop()
                 server = BridgeServer(self.settings["socket_ip"], self.settings["port_id"],
                                       allowed=self.settings["allowed_clients"],
                                       max_frame=int(self.settings["max_frame_mib"]) * 1024 * 1024,
                                       secret=read_secret_file(secret_file) if secret_file else None)
                 server.start()
                 self.controller = server
+                if self._viewer_key() is not None:
+                    _STARTED[self._viewer_key()] = server
             else:
                 if controller is None:
                     return self.init_failed("this plugin is a Slave but no Master TimeTaggerTCPServer shares its "
@@ -203,6 +215,12 @@ class TCPServerViewerBase(AsyncViewerBase):
         server.remove_listener(self._forward_event)
         if self.is_master:
             server.stop()
+            if _STARTED.get(self._viewer_key()) is server:
+                del _STARTED[self._viewer_key()]
+
+    def _viewer_key(self):
+        """The DAQ_Viewer this plugin belongs to (None: no DAQ_Viewer, e.g. PyMoDAQ's plugin test harness)."""
+        return self._title if self.parent is not None else None
 
     def on_job_result(self, dte: data_model.DataToExport) -> None:
         out = to_pymodaq(self._title, dte, self._last_axes)
