@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark peers (run as subprocesses by benchmarks/bridge.py): they answer requests with N float64.
 
-    bench_client.py bridge PORT N   # our Time Tagger client (bridge.client.Link, PyMoDAQ 5 dialect),
+    bench_client.py bridge PORT N   # our Time Tagger client (bridge.link.Link, PyMoDAQ 5 dialect),
                                     # serving a responder that answers 'Send Data 1D' with a DataToExport
                                     # of N float64 and an N-point axis, built per answer as the measurement
                                     # service builds its own

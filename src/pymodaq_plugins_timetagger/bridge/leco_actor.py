@@ -124,7 +124,7 @@ def encode_parameter_with_path(path: list[str], xml: bytes | str) -> bytes:
 
 
 def decode_parameter_with_path(payload: bytes) -> tuple[list[str], bytes | str]:
-    """(path, XML) of a serialized ``ParameterWithPath``; :class:`~..protocol.data_model.ProtocolError` if it is not one."""
+    """(path, XML) of a serialized ``ParameterWithPath``; :class:`~..data_model.ProtocolError` if it is not one."""
     payload = bytes(payload)
     head = _header(PARAMETER_WITH_PATH)
     if not payload.startswith(head):

@@ -1,6 +1,6 @@
 """The measurement service of the remote side: one Time Tagger, its measurements and their settings. Qt-free.
 
-It is what the transports serve: the TCP link (:mod:`.client`) and the LECO actor (:mod:`.leco_actor`) only
+It is what the transports serve: the TCP link (:mod:`.link`) and the LECO actor (:mod:`.leco_actor`) only
 carry its answers. :class:`MeasurementService` implements the :class:`~.client.Responder` protocol of the TCP
 link, so a viewer plugin can serve its own measurement through the same link with another implementation.
 

@@ -1,10 +1,11 @@
 """PyMoDAQ's TCP/IP protocol, generic (nothing here knows the Time Tagger), without Qt and PyMoDAQ.
 
-Modules: :mod:`.data_model` (the objects and limits), :mod:`.pymodaq5` (dialect 1: typed encoder,
-decoder, framing), :mod:`.classic` (dialect 2), :mod:`.dialects` (names, detection), :mod:`.net`
-(sockets, bounded reads), :mod:`.wire` (messages of each dialect), :mod:`.server` (the server the
-TCPServer plugins run), :mod:`.auth` (our optional shared secret), :mod:`.paramxml` (parameter XML
-without eval) and :mod:`.mirror` (a peer's settings tree, bounded).
+Modules: :mod:`.codec` (the one bounded cursor, numbers, strings, arrays, field checks), :mod:`.pymodaq5`
+(dialect 1: its type table, objects and frames), :mod:`.classic` (dialect 2), :mod:`.dialect4` (PyMoDAQ 4.1-4.4),
+:mod:`.dialects` (names, detection), :mod:`.connection` (one connection, sans I/O: bytes in, events out),
+:mod:`.net` (socket helpers, backoff), :mod:`.server` (the server the TCPServer plugins run), :mod:`.auth` (our
+optional shared secret), :mod:`.paramxml` (parameter XML without eval) and :mod:`.mirror` (a peer's settings
+tree, bounded). The data model (Axis, DataWithAxes, DataToExport) is :mod:`pymodaq_plugins_timetagger.data_model`.
 
 The codec modules import only the standard library and numpy. It writes and reads:
 
@@ -20,15 +21,15 @@ against pymodaq_utils 5.3.7 / pymodaq_data / pymodaq 5.3.8 (``tests/test_codec.p
 
 Data model
 ----------
-:class:`Axis`, :class:`DataWithAxes` and :class:`DataToExport` are plain dataclasses holding numpy
-arrays; they mirror PyMoDAQ's classes field by field. ``DataWithAxes.type_name`` (and
+``Axis``, ``DataWithAxes`` and ``DataToExport`` (:mod:`pymodaq_plugins_timetagger.data_model`) are plain
+dataclasses holding numpy arrays; they mirror PyMoDAQ's classes field by field. ``DataWithAxes.type_name`` (and
 ``DataToExport.type_name``) is the class name written on the wire (``DataRaw``, ``DataFromPlugins``,
 ``DataScan``...). Their ``==`` compares deeply (:func:`values_equal`: exact types, array dtype,
 shape and values, NaN equal to NaN).
 
 Errors
 ------
-Every malformed input raises :class:`ProtocolError` (a ``ValueError``), whose message says what was
+Every malformed input raises ``ProtocolError`` (a ``ValueError``, :mod:`pymodaq_plugins_timetagger.data_model`), whose message says what was
 wrong. Readers built on a ``read(n)`` callable let ``EOFError`` / ``ConnectionError`` from that
 callable through unchanged; a ``read`` returning fewer bytes than asked is reported as ``EOFError``.
 Encoding an unsupported object or an invalid field value also raises :class:`ProtocolError`.
@@ -36,7 +37,7 @@ Encoding an unsupported object or an invalid field value also raises :class:`Pro
 Safety limits
 -------------
 * a frame (dialect 1) or a whole classic message is at most ``max_size`` bytes
-  (:data:`DEFAULT_MAX_FRAME`, 64 MiB); the length is checked before anything is read or allocated;
+  (``codec.DEFAULT_MAX_FRAME``, 64 MiB); the length is checked before anything is read or allocated;
 * dtypes: only ``b1 i1 i2 i4 i8 u1 u2 u4 u8 f2 f4 f8 c8 c16``, with ``<`` or ``>`` byte order
   (``|`` for the one-byte types); anything else (object, ``U``, ``S``, void, datetime, ``f16``,
   no byte order) is refused, naming the dtype;
@@ -46,20 +47,20 @@ Safety limits
 * containers: nesting depth <= 64; a list/tuple/dict count is checked against the bytes left
   (every typed object takes at least 11 bytes) before the loop starts;
 * the payload must be consumed exactly (trailing bytes are an error);
-* decoding is bounded by what it creates, not only by the bytes: at most :data:`MAX_OBJECTS`
-  objects per frame, and an estimate of their memory (:data:`OBJECT_COST`, :data:`NDARRAY_COST`,
-  plus copied string bytes) at most ``ALLOC_FACTOR * payload + ALLOC_SLACK`` (a frame of
+* decoding is bounded by what it creates, not only by the bytes, in every dialect (one ``codec.Cursor``):
+  at most ``MAX_OBJECTS`` objects per message, and an estimate of their memory (``OBJECT_COST``,
+  ``NDARRAY_COST``, plus copied string bytes) at most ``ALLOC_FACTOR`` x the bytes read + ``ALLOC_SLACK`` (a frame of
   millions of empty arrays is refused part-way instead of taking gigabytes);
-* :func:`read_frame` can be told the type names it expects (``expect``): the type name at the head
+* ``pymodaq5.read_frame`` can be told the type names it expects (``expect``): the type name at the head
   of the frame is checked before the rest of the payload is read.
 
 Performance
 -----------
 Encoding never copies an array more than once: C-contiguous arrays are passed to the final
 ``b''.join`` as ``uint8`` memoryviews (a non-contiguous array is first made contiguous);
-:func:`encode_frames` builds all frames of a reply with one join. Decoding does not copy array data:
+``pymodaq5.encode_frames`` builds all frames of a reply with one join. Decoding does not copy array data:
 arrays are ``np.frombuffer`` views on the payload (read-only when the payload is ``bytes``, which is
-what :func:`read_frame` passes; PyMoDAQ's own decoder also returns read-only views).
+what ``pymodaq5.read_frame`` passes; PyMoDAQ's own decoder also returns read-only views).
 
 Differences from PyMoDAQ's serializer (checked against pymodaq_utils 5.3.7 / pymodaq 5.3.8)
 --------------------------------------------------------------------------------------------
