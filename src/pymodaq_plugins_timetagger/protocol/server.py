@@ -124,30 +124,6 @@ class ClientInfo:
         return f"#{self.id} {self.address}:{self.port} ({self.dialect or '?'})"
 
 
-@dataclass
-class ClientInfo:
-    """What the server knows about one connected client (read-only for users of the server)."""
-
-    id: int
-    address: str
-    port: int
-    dialect: str = ""
-    client_type: str = ""
-    connected_at: float = field(default_factory=time.time)
-    settings_xml: str = ""
-    settings: Param | None = None
-    infos: dict = field(default_factory=dict)
-    infos_bytes: int = 0           # characters of the names and values in infos (bounded)
-    x_axis: tuple | None = None    # classic: (array, label, units)
-    y_axis: tuple | None = None
-    requests_served: int = 0
-    last_error: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"#{self.id} {self.address}:{self.port} ({self.dialect or '?'})"
-
-
 class Request(concurrent.futures.Future):
     """One 'Send Data xD': a future settled once (a DataToExport, or a BridgeError) by the connection's reader, by
     its deadline, or by whoever drops the connection. ``add_done_callback`` callbacks run in that thread."""
