@@ -169,3 +169,34 @@ def test_a_garbage_start_is_refused():
     conn = C.Connection(C.SERVER)
     with pytest.raises(ProtocolError):
         conn.receive_data(b"GET / HTTP/1.1\r\n")
+
+
+def test_a_send_times_out_on_a_peer_that_does_not_read_and_delivers_gathered_parts_to_one_that_does():
+    import socket
+    import threading
+    from pymodaq_plugins_timetagger.protocol.net import send_parts
+    a, b = socket.socketpair()
+    try:
+        with pytest.raises(socket.timeout):
+            send_parts(a, [b"x" * (64 << 20)], 0.3)  # nobody reads b: the kernel buffers fill up
+    finally:
+        a.close()
+        b.close()
+    parts = [b"head", np.arange(1 << 18, dtype=np.float64), memoryview(b"tail")]
+    want = b"head" + parts[1].tobytes() + b"tail"
+    c, d = socket.socketpair()
+    got = bytearray()
+
+    def drain():
+        d.settimeout(10)
+        while len(got) < len(want):
+            got.extend(d.recv(1 << 20))
+    t = threading.Thread(target=drain)
+    t.start()
+    try:
+        send_parts(c, parts, 10)
+        t.join(10)
+        assert bytes(got) == want
+    finally:
+        c.close()
+        d.close()
