@@ -200,3 +200,9 @@ def test_a_send_times_out_on_a_peer_that_does_not_read_and_delivers_gathered_par
     finally:
         c.close()
         d.close()
+
+
+def test_a_capped_info_is_refused_naming_the_cap():
+    conn = C.Connection(C.SERVER, limits={"Info": (256, 64 << 10)})
+    with pytest.raises(ProtocolError, match=r"an Info name \(at most 256 bytes\)"):
+        conn.receive_data(pymodaq5.encode_frames("GRABBER", "Info", "n" * 10000, "v"))

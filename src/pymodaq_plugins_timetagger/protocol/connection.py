@@ -222,7 +222,15 @@ class Connection:
         pymodaq5.check_head(cur.buf[cur.pos:cur.pos + 4 + 16], expect)
         return pymodaq5.decode_frame(cur.take(n), n, expect)
 
-    def _string(self, cur: Cursor, limit: int | None = None) -> str:
+    def _string(self, cur: Cursor, limit: int | None = None, what: str = "a string argument") -> str:
+        if limit is None:
+            return self._read_string(cur, None)
+        try:
+            return self._read_string(cur, limit)
+        except ProtocolError as e:  # the reason a peer is dropped names the argument and its cap
+            raise ProtocolError(f"{what} (at most {limit} bytes): {e}") from None
+
+    def _read_string(self, cur: Cursor, limit: int | None) -> str:
         if self.dialect == PYMODAQ5:
             value = self._frame(cur, ("str", "bytes"), limit)
             if isinstance(value, bytes):  # some PyMoDAQ versions send XML as bytes
@@ -276,19 +284,19 @@ class Connection:
         if self.role == CLIENT:
             if command == "set_info":
                 path = self._path(cur)
-                return Command(command, (path, self._string(cur, self._limit(command, 1))))
+                return Command(command, (path, self._string(cur, self._limit(command, 1), "a set_info XML")))
             return Command(command)
         if command == "Done":
             return DataReply(self._done(cur))
         if command == "Infos":
-            return Info(None, self._string(cur, self._limit(command, 0)))
+            return Info(None, self._string(cur, self._limit(command, 0), "the settings XML (Infos)"))
         if command == "Info":
-            name = self._string(cur, self._limit(command, 0))
-            value = self._string(cur, self._limit(command, 1))
+            name = self._string(cur, self._limit(command, 0), "an Info name")
+            value = self._string(cur, self._limit(command, 1), "an Info value")
             return ReplyError(value) if name == ERROR_INFO and value else Info(name, value)
         if command == "Info_xml":
             path = self._path(cur)
-            return Info(None, self._string(cur, self._limit(command, 1)), tuple(path))
+            return Info(None, self._string(cur, self._limit(command, 1), "an Info_xml XML"), tuple(path))
         if command in ("x_axis", "y_axis") and self.dialect == CLASSIC:
             data = classic.read_classic_array(cur)
             return Axis(command, data, self._string(cur), self._string(cur))
