@@ -623,12 +623,12 @@ def _connect_error_text(err: int) -> str:
 
 
 # ------------------------------------------------------------------------------- main thread
-def run_until_interrupted(server) -> int:
-    """``server.serve_forever()`` in a worker thread until it returns or the user stops it; its exit code.
+def run_until_interrupted(runner) -> int:
+    """``runner.serve_forever()`` (a Link, LinkGroup or LECO actor) in a worker thread until it returns or the user stops it; its exit code.
 
     The main thread only waits (in slices of SIGNAL_POLL_S) for Ctrl-C (SIGINT), Ctrl-Break or closing the
     console (SIGBREAK, Windows) and SIGTERM (POSIX): on Windows a blocking socket call is not interrupted by
-    Ctrl-C, so none runs in the main thread. On the first of these, ``server.shutdown()`` aborts the window
+    Ctrl-C, so none runs in the main thread. On the first of these, ``runner.shutdown()`` aborts the window
     under way and the worker frees the tagger (within FREE_TIMEOUT_S); a second one exits at once. Call it
     from the main thread (signal handlers are installed there and restored on return).
     """
@@ -637,7 +637,7 @@ def run_until_interrupted(server) -> int:
 
     def work():
         try:
-            outcome["code"] = server.serve_forever()
+            outcome["code"] = runner.serve_forever()
         except Exception:
             logger.exception("the client stopped on an unexpected error")
 
@@ -661,7 +661,7 @@ def run_until_interrupted(server) -> int:
         logger.info("stopping: aborting the window under way and freeing the Time Tagger")
         deadline = time.perf_counter() + FREE_TIMEOUT_S
         while worker.is_alive() and time.perf_counter() < deadline:
-            server.shutdown()
+            runner.shutdown()
             worker.join(SIGNAL_POLL_S)
         if worker.is_alive():
             logger.error("the Time Tagger could not be freed within %g s; exiting anyway", FREE_TIMEOUT_S)
