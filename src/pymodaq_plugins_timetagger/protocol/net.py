@@ -26,33 +26,54 @@ BACKOFF_MAX_S = 5.0
 _IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in getattr(os, "sysconf_names", {}) else 16
 
 
+def _set_timeout(sock: socket.socket, seconds: float) -> None:
+    seconds = max(seconds, 1e-3)
+    if sock.gettimeout() != seconds:  # each change is a system call
+        sock.settimeout(seconds)
+
+
 def recv_some(sock: socket.socket, wanted: int, timeout: float) -> bytes:
     """What the socket has, at most ``max(wanted, 64 KiB)`` (and RECV_MAX_BYTES) bytes, waiting up to ``timeout`` s
     (socket.timeout then); b"" when the peer closed."""
-    sock.settimeout(max(timeout, 1e-3))
+    _set_timeout(sock, timeout)
     return sock.recv(min(max(wanted, 1 << 16), RECV_MAX_BYTES))
+
+
+#: parts of a message shorter than this are joined before a gathering send (one buffer of the kernel's each)
+_GATHER_MIN_BYTES = 1 << 14
 
 
 def send_parts(sock: socket.socket, parts: list, timeout: float) -> None:
     """Send every buffer of ``parts`` within ``timeout`` s in all (socket.timeout otherwise); gathered with
     sendmsg where there is one, so a large reply's arrays are not copied once more."""
     deadline = time.monotonic() + timeout
-    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    views, small = [], []
+    for p in parts:
+        if len(p) >= _GATHER_MIN_BYTES:
+            if small:
+                views.append(b"".join(small))
+                small = []
+            views.append(memoryview(p).cast("B"))
+        elif len(p):
+            small.append(p)
+    if small:
+        views.append(b"".join(small))
+    _set_timeout(sock, timeout)
     if not hasattr(sock, "sendmsg"):  # Windows
-        sock.settimeout(max(timeout, 1e-3))
         sock.sendall(b"".join(views))
         return
     while views:
-        sock.settimeout(max(deadline - time.monotonic(), 1e-3))
         sent = sock.sendmsg(views[:_IOV_MAX])
         while sent and views:
             if sent >= len(views[0]):
                 sent -= len(views.pop(0))
             else:
-                views[0] = views[0][sent:]
+                views[0] = memoryview(views[0])[sent:]
                 sent = 0
-        if views and time.monotonic() > deadline:
-            raise socket.timeout(f"sending timed out after {timeout:g} s")
+        if views:
+            if time.monotonic() > deadline:
+                raise socket.timeout(f"sending timed out after {timeout:g} s")
+            _set_timeout(sock, deadline - time.monotonic())
 
 
 class Backoff:

@@ -370,7 +370,7 @@ class BridgeServer:
             if self._deadlines is not None:
                 self._deadlines.add(req)
             try:
-                conn.send(conn.proto.send(command), max(req.deadline - time.monotonic(), 1e-3))
+                conn.send(conn.proto.send(command), timeout)
             except OSError as e:  # socket.timeout included: the peer does not read
                 self._drop(conn, f"sending '{command}' failed: {e or 'timed out'}")
         finally:
