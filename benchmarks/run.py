@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks, measured side by side in one run; prints markdown tables and writes JSON.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only simulator,bridge,routes,scan,memory]
+    .venv/bin/python benchmarks/run.py [--quick] [--only simulator,bridge,routes,scan,memory,fits]
 
 Simulator: stream time per wall time for two 1 Mcps Poisson inputs (2 Mtags/s of stream) on the virtual
 clock, pinned to one CPU core, with increasing work attached, on each kernel backend (numba's when the
@@ -19,6 +19,8 @@ client's memory after 100 and 10 000 requests.
 Scan: what a user feels per DAQ_Scan step, with PyMoDAQ's real Dashboard and DAQ_Scan (Mock actuator),
 100 steps (20 with --quick) of 10 ms integration, through the local plugin, the TCP bridge and the LECO
 route side by side, the integration time as the floor (benchmarks/scan.py).
+
+Fits: a 201-bin g2 and a 1000-bin lifetime histogram with an IRF, on seeded simulator data (benchmarks/fits.py).
 
 Medians with min-max spread; ratios within this run.
 """
@@ -286,8 +288,14 @@ def scan_section(args, report) -> None:
     report["scan"] = results
 
 
+def fits_section(args, report) -> None:
+    import fits
+    fits.run(report, repeat=10 if args.quick else 50)
+
+
 SECTIONS = {"simulator": simulator_section, "bridge": bridge_section, "routes": routes_section,
-            "scan": scan_section, "memory": memory_section}
+            "scan": scan_section, "memory": memory_section, "fits": fits_section}
+SECTIONS["coincidences"] = lambda args, report: __import__("coincidences").section(args, report)
 
 
 def main(argv=None) -> int:

@@ -4,6 +4,12 @@ viewers of the "remote PC with a GUI" route.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [docs/daq_viewer_g2.png]
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py --remote [docs/remote_viewers.png]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py --fit-g2 [docs/fit_g2.png]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py --fit-lifetime [docs/fit_lifetime.png]
+
+``--fit-g2`` / ``--fit-lifetime``: the Correlation (antibunching fit) or the Histogram (lifetime fit, Gaussian IRF)
+plugin on the simulator's default bench, live, the fitted curve over the data and the fit's parameters read-only
+in the settings.
 
 ``--remote``: on the left the remote PC's DAQ_Viewer (Correlation on the simulator, its *Remote server* group
 connected), on the right the main PC's DAQ_Viewer with this package's 1D TCP server plugin, which has just
@@ -168,8 +174,73 @@ def remote(out: str = "docs/remote_viewers.png") -> int:
     return 0
 
 
+#: per fit screenshot: plugin, measurement settings before initializing, input settings after, default file
+FITS = {
+    "--fit-g2": ("TimeTaggerCorrelation", {"g2_fit": True, "jitter_fwhm_ps": 136.0}, {}, "docs/fit_g2.png"),
+    "--fit-lifetime": ("TimeTaggerHistogram", {"lifetime_fit": 1, "binwidth_ps": 20},
+                       {("ch4", "input_delay_ps"): 2000}, "docs/fit_lifetime.png"),
+}
+
+
+def fit(which: str, out: str = "") -> int:
+    from pymodaq_gui.qt_utils import mkQApp
+    app = mkQApp("screenshot")
+    from qtpy import QtWidgets
+
+    from pymodaq.control_modules.daq_viewer_ui.viewer_selector import SelectedModule
+    from pymodaq.control_modules.enums import DAQTypesEnum
+    from pymodaq.utils.gui_utils.loader_utils import create_load_daq_viewer
+    from pymodaq.utils.plugin_testing import wait_for_signal
+
+    plugin, measurement, inputs, default_out = FITS[which]
+    shared_ui, viewer = create_load_daq_viewer(title=f"{plugin[len('TimeTagger'):]} fit")
+    window = next(w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, QtWidgets.QMainWindow))
+    window.resize(1500, 860)
+    window.show()
+    viewer.detector = SelectedModule(DAQTypesEnum["DAQ1D"], plugin)
+    det = viewer.settings.child("detector_settings")
+    det.child("address").setValue("sim")
+    det.child("integration_s").setValue(1.0)
+    det.child("mode").setValue("accumulate")
+    for name, value in measurement.items():
+        det.child("measurement", name).setValue(value)
+    if not wait_for_signal(viewer.init_signal, lambda: viewer.init_hardware(True), 20_000):
+        print("initialization failed", file=sys.stderr)
+        return 1
+    for path, value in inputs.items():
+        det.child("inputs", *path).setValue(value)
+    viewer.ui.show_settings(True)
+    frames = []
+    viewer.grab_done_signal.connect(frames.append)
+    viewer.grab_data(True)
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    viewer.stop_grab()
+    for group in ("last", "measurement"):
+        det.child(group).setOpts(expanded=False)
+    show_values(window, viewer, settings_px=560)
+    for _ in range(10):
+        app.processEvents()
+    viewer.tree.scrollToBottom()  # the fit results at the end of the tree
+    for _ in range(50):
+        app.processEvents()
+        time.sleep(0.02)
+    path = Path(out or default_out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(path))
+    name = "g2 fit" if which == "--fit-g2" else "lifetime fit"
+    figures = frames[-1].get_data_from_name(name)
+    print(", ".join(f"{label} = {d[0]:.4g}" for label, d in zip(figures.labels, figures.data)), f"; wrote {path}")
+    viewer.quit_fun()
+    return 0
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] == ["--remote"]:
         sys.exit(remote(*args[1:]))
+    if args[:1] and args[0] in FITS:
+        sys.exit(fit(*args))
     sys.exit(main(*args))

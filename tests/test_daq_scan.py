@@ -45,9 +45,9 @@ def configure_detector(det):
 def select_test_signal(det):
     s = det.settings.child("detector_settings")
     s.child("inputs", "ch6", "test_signal").setValue(True)
+    s.child("measurement", "channels", "ch6").setValue(True)  # first: the last channel cannot be unticked
     for c in ("ch1", "ch2"):
         s.child("measurement", "channels", c).setValue(False)
-    s.child("measurement", "channels", "ch6").setValue(True)
 
 
 def tagger_free():
@@ -144,7 +144,7 @@ def check_h5_file(h5_file: Path, data_dir: Path):
         # attributes (capture_duration_s): the optional 'capture duration' dataset has it for every step
         assert rates.units == ""
         durations = loader.load_data("/RawData/Scan000/Detector000/Data0D/CH01/Data00")
-        assert durations.name == "capture duration" and durations.labels == ["duration (s)"]
+        assert durations.name == "capture duration" and durations.labels == ["duration_s"]
         np.testing.assert_allclose(durations[0], INTEGRATION_S)
         assert durations[0].shape == (len(POSITIONS),)
         # the detector settings DAQ_Scan saved with the scan

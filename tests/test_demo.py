@@ -1,7 +1,9 @@
-"""The README's main job (python3 tasks.py demo) runs, end to end, in a subprocess."""
+"""The README's main job (python3 tasks.py demo) and the HOM demo (demo hom) run, end to end, in a subprocess."""
 import re
 import subprocess
 import sys
+
+import numpy as np
 
 
 def test_the_demo_runs_the_whole_chain(tmp_path):
@@ -35,3 +37,20 @@ def test_the_g2_figure_title_fits_the_figure():
         assert 0 <= title.x0 and title.x1 <= fig.bbox.width and title.y1 <= fig.bbox.height, (title, fig.bbox)
     finally:
         plt.close(fig)
+
+
+def test_the_hom_demo_scans_the_dip_in_daq_scan_and_fits_it(tmp_path):
+    """python3 tasks.py demo hom: a real DAQ_Scan of the simulated delay stage; the fit finds the set-up's V."""
+    out = subprocess.run([sys.executable, "-m", "pymodaq_plugins_timetagger.demo", "hom", "--points", "13",
+                          "--step-s", "0.05", "--out", str(tmp_path)], capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    m = re.search(r"visibility V = ([0-9.]+) ± ([0-9.]+) \(set-up: ([0-9.]+)\)", out.stdout)
+    assert m, out.stdout[-2000:]
+    v, sigma, truth = map(float, m.groups())
+    assert abs(v - truth) < 4 * sigma and sigma < 0.05
+    assert "DAQ_Scan: 13 steps" in out.stdout
+    png = tmp_path / "hom_dip.png"
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = np.loadtxt(tmp_path / "hom_dip.csv", delimiter=",", skiprows=1)
+    assert rows.shape == (13, 3) and rows[:, 1].min() < 0.3 * rows[:, 1].max()   # the dip is in the data
+    assert list(tmp_path.rglob("*.h5")), "DAQ_Scan saved its h5 file in the output folder"

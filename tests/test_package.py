@@ -39,9 +39,25 @@ def test_reading_the_configuration_loads_neither_qt_nor_pymodaq():
 
 def test_pymodaq_lists_the_plugins():
     from pymodaq.utils.daq_utils import get_plugins
-    names = {p["name"] for kind in ("daq_0Dviewer", "daq_1Dviewer", "daq_2Dviewer")
+    names = {p["name"] for kind in ("daq_0Dviewer", "daq_1Dviewer", "daq_2Dviewer", "daq_move")
              for p in get_plugins(kind) if p["parent_module"].__name__ == "pymodaq_plugins_timetagger"}
     from pymodaq_utils.plugin_tools.checks import find_plugin_modules
     ours = {m.name for m in find_plugin_modules("pymodaq_plugins_timetagger")}
-    assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCorrelation", "TimeTaggerCounter",
+    assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCoincidences", "TimeTaggerCorrelation",
+                             "TimeTaggerCounter",
+                             "TimeTaggerDelayStage", "TimeTaggerInputDelay",
                              "TimeTaggerHistogram", "TimeTaggerTCPServer"}
+
+
+def test_pymodaq_lists_the_plugins_when_our_code_is_imported_first():
+    """A script (or a test) that imports our plugins' common module before anything of PyMoDAQ: PyMoDAQ's one
+    listing of the plugins, made while its package is first imported, must still find all of ours."""
+    import subprocess
+    import sys
+    code = ("import pymodaq_plugins_timetagger.daq_viewer_plugins.common\n"
+            "from pymodaq.control_modules.instruments import DET_TYPES\n"
+            "print(sorted(d['name'] for kind in DET_TYPES.values() for d in kind "
+            "if d['parent_module'].__name__ == 'pymodaq_plugins_timetagger'))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "TimeTaggerCountrate" in res.stdout and "TimeTaggerCorrelation" in res.stdout, res.stdout

@@ -72,10 +72,10 @@ def test_countrate_plugin(detectors):
     assert "SIMULATED" in det.settings["device"] and "Time Tagger Ultra" in det.settings["device"]
     for c in (6, 7):
         set_value(det, "inputs", f"ch{c}", "test_signal", True)
+    for c in (6, 7):  # ticked first: the last channel cannot be unticked (refused, shown ticked again)
+        set_value(det, "measurement", "channels", f"ch{c}", True)
     for c in (1, 2):
         set_value(det, "measurement", "channels", f"ch{c}", False)
-    for c in (6, 7):
-        set_value(det, "measurement", "channels", f"ch{c}", True)
     dte = grab(det)
     (dwa,) = dte.data
     assert dwa.dim.name == "Data0D" and dwa.units == "Hz" and dwa.labels == ["ch6", "ch7"]
@@ -123,9 +123,9 @@ def test_correlation_raw_counts_and_test_signal_peak(detectors):
 def test_counter_plugin(detectors):
     det = detectors(DAQ_1DViewer_TimeTaggerCounter, integration_s=0.2)
     set_value(det, "inputs", "ch6", "test_signal", True)
+    set_value(det, "measurement", "channels", "ch6", True)
     set_value(det, "measurement", "channels", "ch1", False)
     set_value(det, "measurement", "channels", "ch2", False)
-    set_value(det, "measurement", "channels", "ch6", True)
     set_value(det, "measurement", "binwidth_ms", 10.0)
     set_value(det, "measurement", "n_values", 20)
     dte = grab(det)
@@ -342,9 +342,9 @@ def test_every_plugin_grabs_with_its_defaults(detectors, cls):
 
 def test_the_optional_capture_duration_data(detectors):
     det = detectors(DAQ_1DViewer_TimeTaggerCorrelation, integration_s=0.05)
-    assert [d.name for d in grab(det)] == ["Correlation", "g2(0)"]
+    assert [d.name for d in grab(det)] == ["Correlation", "g2(0)", "g2(0) interval"]
     set_value(det, "duration_channel", True)
     dte = grab(det)
     duration = dte.get_data_from_name("capture duration")
-    assert duration.dim.name == "Data0D" and duration.units == "s" and duration.labels == ["duration (s)"]
+    assert duration.dim.name == "Data0D" and duration.units == "s" and duration.labels == ["duration_s"]
     assert duration.data[0][0] == 0.05 == dte.get_data_from_name("Correlation").capture_duration_s

@@ -40,7 +40,7 @@ def test_a_request_waits_for_the_local_grab_in_flight_which_keeps_its_data(plugi
     pump_until(lambda: "value" in box or "error" in box, 15, "the server's answer")
     assert "error" not in box, box
     pump_until(lambda: len(local) == 2, 15, "the second local grab")
-    assert [d.name for d in box["value"].data] == ["Correlation", "g2(0)"]
+    assert [d.name for d in box["value"].data] == ["Correlation", "g2(0)", "g2(0) interval"]
     assert box["value"].data[0].extra["capture_duration_s"] == pytest.approx(0.3)
     assert len(temp) == 1 and temp[0].data[0].capture_duration_s == pytest.approx(0.3)
     assert all(d.data[0].capture_duration_s == pytest.approx(0.3) for d in local)
@@ -74,7 +74,7 @@ def test_set_info_is_applied_in_the_plugins_thread_and_refusals_name_the_setting
         (["address"], '<address type="str">net:evil</address>', "fixed on the remote PC"),
         (["remote", "host"], '<host type="str">x</host>', "not a setting"),
         (["measurement", "n_bins"], '<n_bins type="int">0</n_bins>', "n_bins"),
-        (["measurement", "n_bins"], '<n_bins type="str">lots</n_bins>', "not an integer"),
+        (["measurement", "n_bins"], '<n_bins type="str">lots</n_bins>', "must be an integer"),
         (["integration_s"], '<integration_s type="float">-1</integration_s>', "integration"),
     ]:
         box = in_thread(lambda: responder.apply_edit(path, xml))

@@ -85,7 +85,7 @@ def test_accumulate_snapshot_clear(handle):
 
 
 @pytest.mark.parametrize("kind,values,words", [
-    ("countrate", dict(channels=(9,)), "channels 9 does not exist"),
+    ("countrate", dict(channels=(9,)), "channels: channel 9 does not exist"),
     ("countrate", dict(channels=()), "at least one channel"),
     ("countrate", dict(integration_s=0), "integration_s"),
     ("correlation", dict(binwidth_ps=0), "binwidth_ps must be between 1"),

@@ -285,6 +285,24 @@ VENDOR_CALLS = {
     ("Counter", "getIndex"): [],
     ("Correlation", "getData"): [], ("Correlation", "getDataNormalized"): [], ("Correlation", "getIndex"): [],
     ("Histogram", "getData"): [], ("Histogram", "getIndex"): [],
+    # coincidences and virtual channels (runs.CoincidencesRun, virtual_inputs.py, windows.py); the timestamp is
+    # given explicitly (CoincidenceTimestamp.Last, the completing tag)
+    ("Coincidences", "__init__"): [("tagger", NO_DEFAULT), ("coincidenceGroups", NO_DEFAULT),
+                                   ("coincidenceWindow", NO_DEFAULT), ("timestamp", NO_DEFAULT)],
+    ("Coincidences", "getChannels"): [],
+    ("Combiner", "__init__"): [("tagger", NO_DEFAULT), ("channels", NO_DEFAULT)], ("Combiner", "getChannel"): [],
+    ("DelayedChannel", "__init__"): [("tagger", NO_DEFAULT), ("input_channel", NO_DEFAULT), ("delay", NO_DEFAULT)],
+    ("DelayedChannel", "getChannel"): [],
+    ("GatedChannel", "__init__"): [("tagger", NO_DEFAULT), ("input_channel", NO_DEFAULT),
+                                   ("gate_start_channel", NO_DEFAULT), ("gate_stop_channel", NO_DEFAULT)],
+    ("GatedChannel", "getChannel"): [],
+    ("TimeTagger", "setConditionalFilter"): [("trigger", NO_DEFAULT), ("filtered", NO_DEFAULT)],
+    ("TimeTagger", "getConditionalFilterTrigger"): [], ("TimeTagger", "getConditionalFilterFiltered"): [],
+    ("TimeTagger", "getDelayHardwareRange"): [("channel", NO_DEFAULT)],
+    ("SynchronizedMeasurements", "__init__"): [("tagger", NO_DEFAULT)],
+    ("SynchronizedMeasurements", "registerMeasurement"): [("measurement", NO_DEFAULT)],
+    ("SynchronizedMeasurements", "unregisterMeasurement"): [("measurement", NO_DEFAULT)],
+    ("SynchronizedMeasurements", "startFor"): [("capture_duration", NO_DEFAULT), ("clear", True)],
 }
 
 

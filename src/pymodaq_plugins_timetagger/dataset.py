@@ -6,7 +6,8 @@ the TCP client and the LECO actor. So a dataset measured locally and one measure
 names, data, axes, units, labels and metadata by construction.
 
 Metadata kept (as extra attributes): values that are bool, int, float or str, and lists of those (``channels``,
-``counts``): exactly what PyMoDAQ's serializer and every route can carry.
+``counts``): exactly what PyMoDAQ's serializer and every route can carry. A result's error bars go into
+``errors`` (PyMoDAQ's ``DataWithAxes.errors``: its viewers draw them, its h5 saver writes them).
 """
 from __future__ import annotations
 
@@ -36,8 +37,10 @@ def _dataset(r: Result, type_name: str) -> data_model.DataWithAxes:
         axes = [data_model.Axis(label=r.axis.label, units=r.axis.units,
                            data=np.asarray(r.axis.values, dtype=float), index=0)]
     extra = {k: (list(v) if isinstance(v, tuple) else v) for k, v in r.metadata.items() if metadata_value(v)}
+    errors = [] if r.errors is None else [np.asarray(e, dtype=float) for e in r.errors]
     return data_model.DataWithAxes(name=r.name, data=[np.asarray(d, dtype=float) for d in r.data], dim=r.dim,
-                              units=r.units, labels=list(r.labels), axes=axes, extra=extra, type_name=type_name)
+                              units=r.units, labels=list(r.labels), axes=axes, extra=extra, errors=errors,
+                              type_name=type_name)
 
 
 def result_to_data(results: Result | Iterable[Result], type_name: str = PLUGIN_TYPE,

@@ -1,6 +1,7 @@
 """The main job, headless, on any machine: the Time Tagger on a "remote PC", PyMoDAQ on the "main PC".
 
     python -m pymodaq_plugins_timetagger.demo [--address sim] [--out out] [--grabs 3] [--integration 1]
+    python -m pymodaq_plugins_timetagger.demo hom [--out out]     (a HOM dip in DAQ_Scan: demo_hom.py)
 
 Both PCs are this machine here, joined over loopback exactly as two PCs are over the LAN:
 
@@ -133,6 +134,10 @@ def plot_g2(tau_s: np.ndarray, g2: np.ndarray, title: str, path: Path) -> None:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["hom"]:   # python3 tasks.py demo hom: the HOM scan in DAQ_Scan (demo_hom.py)
+        from .demo_hom import main as hom_main
+        return hom_main(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--address", default="sim", help="tagger address on the 'remote PC' (default: sim)")
     p.add_argument("--out", default="out", help="folder for the PNG (default: out)")

@@ -17,25 +17,27 @@ naming the field; a timeout raises :class:`~.hardware.errors.MeasurementTimeout`
 from __future__ import annotations
 
 import abc
+import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
+from .analysis.figures import Figures, correlation_analysis, histogram_analysis, zero_window
+from .analysis.intervals import poisson_halfwidth
 from .hardware.conventions import (CORRELATION_SIGN, correlation_bin_centres, correlation_zero_bin,
                                    index_convention)
 from .hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsError, TaggerError
 from .hardware.inputs import check_channel
 from .hardware.vendor import VENDOR_EXCEPTIONS, vendor_errors
-from .settings import (KINDS, check, check_kind,  # noqa: F401 (KINDS: API)
+from .windows import WindowGroup, group_of
+from .settings import (DEFAULT_TIMEOUT_MARGIN_S, KINDS, check, check_kind,  # noqa: F401 (API)
                        default, of_kind)
 
 PS_PER_S = 1e12
 #: how often a blocking acquisition checks for an abort, s
 ABORT_POLL_S = 0.05
-#: default grace on top of the integration time before an acquisition is declared timed out, s
-DEFAULT_TIMEOUT_MARGIN_S = 5.0
 
 
 # ---------------------------------------------------------------------------------------- settings
@@ -60,6 +62,15 @@ class CorrelationSettings:
     #: g2(0) is the mean g2 of the bins whose centre lies within ±zero_window_ps/2 of zero
     zero_window_ps: int = default("correlation", "zero_window_ps")
     integration_s: float = default("correlation", "integration_s")
+    # the statistics (analysis/figures.py)
+    raw_counts: bool = default("correlation", "raw_counts")
+    background_1_hz: float = default("correlation", "background_1_hz")
+    background_2_hz: float = default("correlation", "background_2_hz")
+    g2_fit: bool = default("correlation", "g2_fit")
+    g2_bunching: bool = default("correlation", "g2_bunching")
+    jitter_fwhm_ps: float = default("correlation", "jitter_fwhm_ps")
+    fit_jitter: bool = default("correlation", "fit_jitter")
+    pulse_period_ps: int = default("correlation", "pulse_period_ps")
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,17 @@ class HistogramSettings:
     binwidth_ps: int = default("histogram", "binwidth_ps")
     n_bins: int = default("histogram", "n_bins")
     integration_s: float = default("histogram", "integration_s")
+    lifetime_fit: int = default("histogram", "lifetime_fit")
+    irf_fwhm_ps: float = default("histogram", "irf_fwhm_ps")
+
+
+@dataclass(frozen=True)
+class CoincidencesSettings:
+    """n-fold coincidences of channel groups within ``window_ps``, with the singles of the same window."""
+
+    groups: tuple[tuple[int, ...], ...] = default("coincidences", "groups")
+    window_ps: int = default("coincidences", "window_ps")
+    integration_s: float = default("coincidences", "integration_s")
 
 
 def make_settings(kind: str, **values):
@@ -111,6 +133,8 @@ class Result:
     count), ``overflows_hardware`` (and ``overflows_client`` on a Network Time Tagger), ``device``,
     ``simulated``.
     ``companions`` are extra datasets computed from the same capture (g2(0) next to the g2 curve).
+    ``errors``: the error bar of each array of ``data`` (same shapes; None where there is none), the half width
+    of the exact 68.27 % interval of its counts (analysis/intervals.py).
     """
 
     name: str
@@ -121,6 +145,7 @@ class Result:
     axis: AxisSpec | None = None
     metadata: dict = field(default_factory=dict)
     companions: list["Result"] = field(default_factory=list)
+    errors: list[np.ndarray] | None = None
 
 
 # ---------------------------------------------------------------------------------------- runs
@@ -128,18 +153,22 @@ def check_integration(value) -> float:
     return check("integration_s", value)
 
 
-def check_settings(s, handle):
-    """``s`` with every field checked (settings.py) and its channels checked against the device's inputs."""
+def check_settings(s, handle, spell=lambda name: name):
+    """``s`` with every field checked (settings.py) and its channels checked against the device's inputs; the
+    SettingsError names the field as ``spell(name)`` (the option, on the command line)."""
     values = {}
     for decl in of_kind(_kind_of(s)):
         v = getattr(s, decl.name)
-        if decl.type == "channels":  # the device's inputs first: its message names the model
-            v = (v,) if isinstance(v, (int, np.integer)) else tuple(v)
-            v = check(decl.name, tuple(_one_channel(c, handle, decl.name) for c in v))
+        who = spell(decl.name)
+        if decl.type == "channels":  # the types first, then the device's inputs: its message names the model
+            v = check(decl.name, v, lambda n: who)
+            v = tuple(_one_channel(c, handle, f"{who}: channel") for c in v)
         elif decl.type == "channel":
-            v = _one_channel(v, handle, decl.name)
+            v = _one_channel(check(decl.name, v, lambda n: who), handle, who)
+        elif decl.type == "groups":
+            v = tuple(tuple(_one_channel(c, handle, decl.name) for c in g) for g in check(decl.name, v))
         else:
-            v = check(decl.name, v)
+            v = check(decl.name, v, lambda n: who)
         values[decl.name] = v
     return replace(s, **values)
 
@@ -164,12 +193,25 @@ class Run(abc.ABC):
         self._lock = threading.RLock()
         self._overflows_at_start: dict[str, int] = {}
         self._accumulating = False
+        self._shares_window = False
         self._build()
 
     # --- public ------------------------------------------------------------------------------
     @property
     def settings(self):
         return self._settings
+
+    @property
+    def shares_window(self) -> bool:
+        """True: :meth:`acquire` captures on one window with the other such runs of the tagger grabbed at the
+        same time (windows.py; the viewer plugins' runs)."""
+        return self._shares_window
+
+    @shares_window.setter
+    def shares_window(self, value: bool) -> None:
+        self._shares_window = bool(value)
+        group = group_of(self.handle)
+        group.add(self) if self._shares_window else group.remove(self)
 
     @property
     def accumulating(self) -> bool:
@@ -181,11 +223,16 @@ class Run(abc.ABC):
         new = self.validate(settings, self.handle)
         with self._lock:
             rebuild = self._structure(new) != self._structure(self._settings)
-            self._settings = new
+            old, self._settings = self._settings, new
             if rebuild:
                 self._destroy()
-                self._build()
                 self._accumulating = False
+                try:
+                    self._build()
+                except SettingsError:  # the device refused them: the measurement runs on as it was
+                    self._settings = old
+                    self._build()
+                    raise
 
     def acquire(self, integration_s: float | None = None, timeout_s: float | None = None,
                 stop: threading.Event | None = None) -> Result:
@@ -203,8 +250,13 @@ class Run(abc.ABC):
             self._accumulating = False
             duration_ps = int(round(t_int * PS_PER_S))
             self._overflows_at_start = self._overflows()
-            for m in self._meas:
-                m.startFor(duration_ps, clear=True)
+            window = None
+            if self._shares_window:
+                window = group_of(self.handle).start(
+                    self, duration_ps, lambda: self._abort.is_set() or (stop is not None and stop.is_set()))
+            else:
+                for m in self._meas:
+                    m.startFor(duration_ps, clear=True)
             deadline = time.monotonic() + timeout
             for m in self._meas:
                 while True:
@@ -221,7 +273,13 @@ class Run(abc.ABC):
                             f"is it still connected?")
                     if m.waitUntilFinished(int(min(left, ABORT_POLL_S) * 1000) or 1):
                         break
-            return self._result()
+            res = self._result()
+            if window is not None:
+                shared = WindowGroup.finish(self, window)
+                res.metadata.update(shared)
+                for c in res.companions:
+                    c.metadata.update(shared)
+            return res
 
     def start_accumulating(self) -> None:
         """Clear and run continuously: :meth:`snapshot` then shows everything since this call."""
@@ -271,6 +329,8 @@ class Run(abc.ABC):
     def close(self) -> None:
         """Stop and release the measurement objects (the tagger stays open: the handle owns it)."""
         self._abort.set()
+        if self._shares_window:
+            group_of(self.handle).remove(self)
         with self._lock:
             self._destroy()
 
@@ -358,6 +418,9 @@ def overflow_counters(tagger) -> dict[str, int]:
 
 
 def _one_channel(value, handle, what) -> int:
+    from .virtual_inputs import virtual_numbers
+    if isinstance(value, (int, np.integer)) and int(value) in virtual_numbers(handle):
+        return int(value)   # a virtual channel built on this tagger (virtual_inputs.py)
     try:
         return check_channel(handle.tagger, value, what)
     except TaggerError as e:
@@ -385,9 +448,10 @@ class CountrateRun(Run):
         # counts over the exact capture window (the vendor's getData() divides by the time since
         # the first tag instead, which differs when a channel is slow to start)
         rates = counts / dur if dur > 0 else np.full(counts.shape, np.nan)
+        errors = poisson_halfwidth(counts) / dur if dur > 0 else np.full(counts.shape, np.nan)
         return Result("Countrate", "Data0D", [np.array([r]) for r in rates],
                       [channel_label(c) for c in self._settings.channels], "Hz",
-                      metadata={"counts": [int(c) for c in counts]})
+                      metadata={"counts": [int(c) for c in counts]}, errors=[np.array([e]) for e in errors])
 
 
 class CorrelationRun(Run):
@@ -399,8 +463,11 @@ class CorrelationRun(Run):
 
     def _create(self):
         s = self._settings
+        # the singles of the two inputs over the same window (the raw counts and the g2(0) interval need them)
+        inputs = [s.channel_1] if s.channel_1 == s.channel_2 else [s.channel_1, s.channel_2]
         return [self.handle.api.Correlation(self.handle.tagger, s.channel_1, s.channel_2,
-                                            s.binwidth_ps, s.n_bins)]
+                                            s.binwidth_ps, s.n_bins),
+                self.handle.api.Countrate(self.handle.tagger, inputs)]
 
     def _read(self):
         s = self._settings
@@ -421,15 +488,29 @@ class CorrelationRun(Run):
             removed, note = remove_self_pairs(counts, g2, correlation_zero_bin(s.binwidth_ps, s.n_bins),
                                               m.getCaptureDuration(), s.binwidth_ps)
             meta.update(self_pairs_removed=removed, self_pairs=note)
+        singles = [int(x) for x in np.asarray(self._meas[1].getCountsTotal())]
+        singles = singles * 2 if len(singles) == 1 else singles
+        capture_ps = float(m.getCaptureDuration())
+        stats = correlation_analysis(tau_ps, counts, s.binwidth_ps, s.zero_window_ps, tuple(singles),
+                                     (s.channel_1, s.channel_2), capture_ps, s)
+        # g2 per count: the vendor's normalisation Δt/(binwidth·N1·N2), from the same singles
+        per_count = capture_ps / (s.binwidth_ps * singles[0] * singles[1]) if singles[0] * singles[1] else np.nan
+        scale = per_count if s.normalize else 1.0
         data, units = (g2, "") if s.normalize else (counts, "counts")
         label = "g2" if s.normalize else "coincidences"
+        arrays, labels, errors = [data], [f"{label} ch{s.channel_1}-ch{s.channel_2}"], [stats.errors * scale]
+        if stats.curve is not None:  # drawn over the data (a model curve has no counting error)
+            arrays.append(stats.curve * scale)
+            labels.append(f"{label} fit")
+            errors.append(np.zeros(s.n_bins))
         axis = AxisSpec("delay", "s", tau_ps / PS_PER_S)
         g2_0 = zero_delay_mean(tau_ps, g2, s.zero_window_ps)
+        meta.update(singles=singles)
         companion = Result("g2(0)", "Data0D", [np.array([g2_0])], ["g2(0)"], "dimensionless",
-                           metadata={"zero_window_ps": s.zero_window_ps})
-        return Result("Correlation", "Data1D", [data],
-                      [f"{label} ch{s.channel_1}-ch{s.channel_2}"], units, axis,
-                      metadata=meta, companions=[companion])
+                           metadata={"zero_window_ps": s.zero_window_ps},
+                           errors=[np.array([stats.g2_zero_error])])
+        return Result("Correlation", "Data1D", arrays, labels, units, axis, metadata=meta,
+                      companions=[companion, *(_figures(f) for f in stats.figures)], errors=errors)
 
 
 #: an auto-correlation's zero bin is taken to hold the self-pairs when it holds at least this fraction
@@ -471,11 +552,15 @@ def zero_delay_mean(tau_ps: np.ndarray, values: np.ndarray, window_ps: float) ->
     """
     if tau_ps.size == 0:
         return float("nan")
-    sel = np.abs(tau_ps) <= window_ps / 2
-    if not sel.any():
-        d = np.abs(tau_ps)
-        sel = d <= d.min()
-    return float(np.mean(values[sel]))
+    return float(np.mean(values[zero_window(tau_ps, window_ps)]))
+
+
+def _figures(f: Figures) -> Result:
+    """A 0D dataset of the statistics (one channel per figure; units in the labels, as a scan file keeps)."""
+    meta = dict(f.metadata)
+    if f.status:
+        meta["status"] = f.status
+    return Result(f.name, "Data0D", [np.array([float(v)]) for v in f.values], list(f.labels), "", metadata=meta)
 
 
 class CounterRun(Run):
@@ -515,9 +600,99 @@ class HistogramRun(Run):
         m = self._meas[0]
         t = np.asarray(m.getIndex(), dtype=float) / PS_PER_S
         counts = np.asarray(m.getData(), dtype=float)
-        return Result("Histogram", "Data1D", [counts], [f"ch{s.click_channel} after ch{s.start_channel}"],
-                      "counts", AxisSpec("time", "s", t),
-                      metadata={"total_counts": int(counts.sum())})
+        stats = histogram_analysis(t * PS_PER_S, counts, s.binwidth_ps, s, irf=self.irf)
+        arrays, labels, errors = [counts], [f"ch{s.click_channel} after ch{s.start_channel}"], [stats.errors]
+        if stats.curve is not None:
+            arrays.append(stats.curve)
+            labels.append("fit")
+            errors.append(np.zeros(counts.size))
+        return Result("Histogram", "Data1D", arrays, labels, "counts", AxisSpec("time", "s", t),
+                      metadata={"total_counts": int(counts.sum())},
+                      companions=[_figures(f) for f in stats.figures], errors=errors)
+
+    #: a measured instrument response on the same bins (counts), used by the lifetime fit instead of a Gaussian
+    irf: np.ndarray | None = None
+
+    def set_irf(self, irf) -> None:
+        """Use ``irf`` (a histogram of the same bins, e.g. a capture of the laser's scatter) as the IRF of the
+        lifetime fit; None: a Gaussian IRF again."""
+        if irf is not None:
+            irf = np.asarray(irf, dtype=float)
+            if irf.shape != (self._settings.n_bins,):
+                raise SettingsError(f"histogram: the IRF has {irf.size} bins, the histogram "
+                                    f"{self._settings.n_bins}")
+        self.irf = irf
+
+
+class CoincidencesRun(Run):
+    """Coincidences (vendor virtual channels) and singles counted by one Countrate: one window for both.
+
+    The data: per group its coincidence rate, the accidentals expected from the singles of the same window, the
+    accidental-subtracted rate (Hz, each with its one-sigma uncertainty); companions: the CAR, the singles and,
+    for 2-fold groups, the heralding efficiencies (coincidence_stats.py, docs/coincidences.rst).
+    """
+
+    kind = "coincidences"
+
+    def _structure(self, s):
+        return (s.groups, s.window_ps)
+
+    def _create(self):
+        api, tagger, s = self.handle.api, self.handle.tagger, self._settings
+        # the timestamp of a coincidence event: its completing (last) tag
+        self._coinc = api.Coincidences(tagger, [list(g) for g in s.groups], int(s.window_ps),
+                                       api.CoincidenceTimestamp.Last)
+        self._singles = sorted({c for g in s.groups for c in g})
+        self._virtual = [int(c) for c in self._coinc.getChannels()]
+        return [api.Countrate(tagger, self._singles + self._virtual)]
+
+    def _destroy(self):
+        super()._destroy()
+        coinc, self._coinc = getattr(self, "_coinc", None), None
+        if coinc is not None:
+            try:
+                coinc.__exit__(None, None, None)
+            except (TaggerError, *VENDOR_EXCEPTIONS):
+                pass
+
+    def _read(self):
+        from .coincidence_stats import group_stats, heralding_efficiency
+        m, s = self._meas[0], self._settings
+        counts = [int(c) for c in m.getCountsTotal()]
+        dur = m.getCaptureDuration() / PS_PER_S
+        singles = dict(zip(self._singles, counts[:len(self._singles)]))
+        coinc = counts[len(self._singles):]
+        if dur <= 0:
+            raise TaggerError("coincidences: the capture is empty (0 s): nothing to compute from")
+        data, labels, car, car_labels, eta, eta_labels = [], [], [], [], [], []
+        per_group = []
+        for g, n in zip(s.groups, coinc):
+            st = group_stats(g, n, [singles[c] for c in g], dur, s.window_ps)
+            per_group.append(st)
+            for what, v, e in (("rate", st.rate_hz, st.rate_sigma_hz), ("accidentals", st.accidentals_hz,
+                                st.accidentals_sigma_hz), ("net", st.net_rate_hz, st.net_rate_sigma_hz)):
+                data += [np.array([v]), np.array([e])]
+                labels += [f"{st.label} {what}", f"{st.label} {what} sigma"]
+            car += [np.array([st.car]), np.array([st.car_sigma])]
+            car_labels += [f"{st.label} CAR", f"{st.label} CAR sigma"]
+            if len(g) == 2:
+                for herald, partner in ((g[0], g[1]), (g[1], g[0])):
+                    v, e = heralding_efficiency(st, singles[herald], dur)
+                    eta += [np.array([v]), np.array([e])]
+                    eta_labels += [f"eta{partner} (herald {herald})", f"eta{partner} (herald {herald}) sigma"]
+        single_data, single_labels = [], []
+        for c, n in singles.items():
+            single_data += [np.array([n / dur]), np.array([math.sqrt(n) / dur if n else 1.0 / dur])]
+            single_labels += [channel_label(c), f"{channel_label(c)} sigma"]
+        meta = {"counts": {st.label: st.counts for st in per_group},
+                "counts_interval_68": {st.label: list(st.counts_interval) for st in per_group},
+                "singles_counts": {channel_label(c): n for c, n in singles.items()},
+                "coincidence_channels": self._virtual}
+        companions = [Result("CAR", "Data0D", car, car_labels, ""),
+                      Result("Singles", "Data0D", single_data, single_labels, "Hz")]
+        if eta:
+            companions.append(Result("Heralding efficiency", "Data0D", eta, eta_labels, ""))
+        return Result("Coincidences", "Data0D", data, labels, "Hz", metadata=meta, companions=companions)
 
 
 @dataclass(frozen=True)
@@ -533,7 +708,8 @@ class Measurement:
 MEASUREMENTS = {"countrate": Measurement("0D", CountrateSettings, CountrateRun),
                 "correlation": Measurement("1D", CorrelationSettings, CorrelationRun),
                 "counter": Measurement("1D", CounterSettings, CounterRun),
-                "histogram": Measurement("1D", HistogramSettings, HistogramRun)}
+                "histogram": Measurement("1D", HistogramSettings, HistogramRun),
+                "coincidences": Measurement("0D", CoincidencesSettings, CoincidencesRun)}
 assert tuple(MEASUREMENTS) == KINDS and all(m.run.kind == k for k, m in MEASUREMENTS.items())
 assert all({f.name for f in fields(m.settings)} == {s.name for s in of_kind(k)} for k, m in MEASUREMENTS.items())
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -50,6 +51,41 @@ def stop_own_coordinators() -> None:
         if ppid == me and b"pyleco.coordinators.coordinator" in cmdline:
             os.kill(int(proc.name), signal.SIGTERM)
             emit(event="stopped_coordinator", pid=int(proc.name))
+
+
+def private_leco_coordinator():
+    """A PyMoDAQ user folder of this process's own (``HOME``) whose LECO port is a free one, with a Coordinator
+    of ours on 127.0.0.1 there. A DAQ_Viewer of PyMoDAQ >= 5.2 signs in to the configured Coordinator when it is
+    initialized (12300 by default): whatever else holds that port (a Coordinator left by another process, another
+    test's) then makes the sign-in time out and the init fail. Returns the Coordinator's process (None without
+    pyleco) and the folder, both for the caller to remove."""
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    home = Path(tempfile.mkdtemp(prefix="viewer-check-home-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (home / ".pymodaq" / "config").mkdir(parents=True)
+    (home / ".pymodaq" / "config" / "utils.toml").write_text(
+        f'[network.leco-server]\nhost = "127.0.0.1"\nport = {port}\n', encoding="utf-8")
+    os.environ["HOME"] = str(home)
+    try:
+        import pyleco  # noqa: F401  (PyMoDAQ < 5.2 has no LECO sign-in at init)
+    except ImportError:
+        return None, home
+    code = ("import sys\n"
+            "from pyleco.coordinators.coordinator import Coordinator\n"
+            "from pyleco.utils.coordinator_utils import ZmqMultiSocket\n"
+            "class Loopback(ZmqMultiSocket):\n"
+            "    def bind(self, host='127.0.0.1', port=0):\n"
+            "        self._sock.bind(f'tcp://127.0.0.1:{port}')\n"
+            "with Coordinator(namespace='viewer_check', host='127.0.0.1', port=int(sys.argv[1]),\n"
+            "                 multi_socket=Loopback()) as c:\n"
+            "    c.routing()\n")
+    return subprocess.Popen([sys.executable, "-c", code, str(port)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), home
 
 
 def discovery() -> dict:
@@ -83,7 +119,18 @@ def main(argv=None) -> int:
     ap.add_argument("--daq-type", default="DAQ0D", choices=["DAQ0D", "DAQ1D"])
     ap.add_argument("--data", default="Countrate", help="name of the first DataWithAxes")
     args = ap.parse_args(argv)
+    coordinator, home = private_leco_coordinator()
+    try:
+        return checks(args)
+    finally:
+        stop_own_coordinators()
+        if coordinator is not None:
+            coordinator.terminate()
+            coordinator.wait(10)
+        shutil.rmtree(home, ignore_errors=True)
 
+
+def checks(args) -> int:
     from qtpy import QtWidgets
     app = mkQApp("viewer_check")  # noqa: F841
     import importlib.metadata as m
@@ -135,10 +182,7 @@ def main(argv=None) -> int:
     dte = snap()
     emit(event="recovered", names=[d.name for d in dte])
     viewer.quit_fun()
-    try:
-        tcpserver_check()
-    finally:
-        stop_own_coordinators()
+    tcpserver_check()
     emit(event="end")
     spin(lambda: False, time.monotonic() + 0.3)
     return 0

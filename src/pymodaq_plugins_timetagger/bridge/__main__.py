@@ -19,9 +19,8 @@ import sys
 from .. import __version__
 from .. import settings as declared
 from ..hardware.address import AddressError, parse_address
-from ..hardware.errors import SettingsError
+from ..hardware.errors import SettingsError, TaggerError
 from ..runs import KINDS, dim_of, make_settings
-from .. import data_model
 from ..protocol.codec import DEFAULT_MAX_FRAME
 from .link import Link, LinkGroup, host_port, run_until_interrupted
 from ..protocol.net import BACKOFF_MAX_S
@@ -156,7 +155,7 @@ def main(argv=None) -> int:
         kinds = measurements_from_args(args)
         settings = settings_from_args(args, kinds)
         for s in settings.values():
-            check_reply_fits(s, DEFAULT_MAX_FRAME, spell=lambda name: "--" + name.replace("_", "-"))
+            check_reply_fits(s, DEFAULT_MAX_FRAME, spell=_option)
         if args.protocol == CLASSIC:
             for dim in ("0D", "1D"):
                 same = [k for k in kinds if dim_of(k) == dim]
@@ -209,14 +208,32 @@ def main(argv=None) -> int:
                 runner = Link(*servers[0], address=args.address, kind=kinds, settings=settings,
                               protocol=args.protocol, backoff_max_s=args.backoff_max_s, on_status=show,
                               test_signal=test_signal, secret=secret)
+                service = runner.service
             else:
                 service = MeasurementService(args.address, kinds, settings, test_signal=test_signal, on_status=show)
                 runner = LinkGroup(servers, service=service, protocol=args.protocol,
                                    backoff_max_s=args.backoff_max_s, on_status=show, secret=secret)
         except ValueError as e:
             parser.error(str(e))
-
+    open_and_check(service, parser)
     return run_until_interrupted(runner)
+
+
+def open_and_check(service: MeasurementService, parser: argparse.ArgumentParser) -> None:
+    """Open the tagger at start and check the settings against it (its inputs, what it accepts): a setting it
+    refuses exits 2 naming the option. A tagger that cannot be opened now is tried again at each request."""
+    try:
+        service.open(spell=_option)
+    except SettingsError as e:
+        service.close()
+        parser.error(str(e))
+    except TaggerError as e:
+        logging.getLogger(__name__).warning("the Time Tagger cannot be opened now (tried again at each request): "
+                                            "%s", e)
+
+
+def _option(name: str) -> str:
+    return declared.BY_NAME[name].option if name in declared.BY_NAME else "--" + name.replace("_", "-")
 
 
 if __name__ == "__main__":

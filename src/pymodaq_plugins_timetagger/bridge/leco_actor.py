@@ -74,7 +74,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
     raise ImportError(f"the LECO mode needs pyleco (pip install pyleco): {_exc}") from _exc
 
 from ..dataset import PLUGIN_TYPE
-from ..hardware.errors import AcquisitionAborted
+from ..hardware.errors import AcquisitionAborted, SettingsError
 from .. import data_model
 from ..protocol import pymodaq5
 from . import COORDINATOR_PORT
@@ -619,8 +619,8 @@ class LecoTaggerActor:
         c = self.service
         try:
             c.apply_edit(path, xml)
-        except ValueError as e:  # SettingsError, ProtocolError and XML errors are ValueErrors
-            c.error(f"set_info {'/'.join(edit_path(path))}: {e}")
+        except SettingsError as e:  # the one error of a refused value (settings.py)
+            c.refused(f"set_info {'/'.join(map(str, edit_path(path)))}: {e}")
         targets = self._targets(sender)
         self._update_shown(targets)
         path = edit_path(path)

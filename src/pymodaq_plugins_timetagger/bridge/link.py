@@ -62,7 +62,7 @@ from ..protocol.connection import (CLIENT, Closed, Command, Connection, ERROR_IN
 from ..protocol.dialects import DIALECTS, PYMODAQ5
 from ..protocol.net import (BACKOFF_MAX_S, IDLE_WAIT_S, Backoff, RateLimitedLog, close_quietly, recv_some,
                             send_parts, tune)
-from .service import ClientStatus, MeasurementService, edit_path
+from .service import ClientStatus, MeasurementService, edit_path, refusal
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Link:
 
     # ------------------------------------------------------------------ pushing (any thread)
     def push_info_xml(self, path: list[str], xml: str) -> None:
-        """A setting changed locally: send its path ([root, *path]) and XML (the server's mirror follows)."""
+        """A setting changed locally: send its path (``[root, *path]``) and XML (the server's mirror follows)."""
         self._push("Info_xml", list(path), xml)
 
     def push_info(self, name: str, value: str) -> None:
@@ -233,6 +233,7 @@ class Link:
     def shutdown(self) -> None:
         """Stop serving (thread-safe, may be called repeatedly): the window under way is aborted, the
         connection closed and serve_forever returns."""
+        self.status.stopping = True  # the connection's end is then not shown as "waiting for" the server
         self._stop.set()
         self.interrupt()
         close_quietly(self._sock)
@@ -410,7 +411,9 @@ class Link:
 
     # ------------------------------------------------------------------ messages
     def _hello(self, proto: Connection) -> list:
-        parts = proto.send("GRABBER") + proto.send("Infos", self.responder.settings_xml())
+        # the XML's trailing newline (whitespace to an XML parser) ends a line for a text server (HTTP...): it
+        # answers at once, and that answer is found not to be PyMoDAQ's instead of the link waiting in silence
+        parts = proto.send("GRABBER") + proto.send("Infos", self.responder.settings_xml() + "\n")
         for name, value in self.responder.infos().items():
             parts += proto.send("Info", name, value)
         return parts
@@ -444,9 +447,9 @@ class Link:
         applied = None
         try:
             applied = self.responder.apply_edit(path, xml)
-        except ValueError as e:  # SettingsError, ProtocolError and XML errors are ValueErrors
+        except SettingsError as e:  # the one error of a refused value (settings.py)
             reply_error = proto.send("Info", SET_INFO_ERROR_INFO,
-                                     self._error(f"set_info {'/'.join(edit_path(path))}: {e}"))
+                                     self._refused(f"set_info {'/'.join(edit_path(path))}: {e}"))
             applied = self.responder.applied_xml(path)
         if applied is None:
             return reply_error
@@ -459,6 +462,11 @@ class Link:
             return self.service.error(text)
         self._log.log(logging.ERROR, "error", "%s", text)
         self.status.last_error = text
+        self._report()
+        return text
+
+    def _refused(self, text: str) -> str:
+        text = refusal(self.status, text)
         self._report()
         return text
 
@@ -659,6 +667,9 @@ def run_until_interrupted(runner) -> int:
         if not worker.is_alive():
             return outcome["code"]
         logger.info("stopping: aborting the window under way and freeing the Time Tagger")
+        status = getattr(runner, "status", None) or getattr(getattr(runner, "service", None), "status", None)
+        if status is not None:  # the status line says so, not "waiting for" the server it leaves
+            status.stopping = True
         deadline = time.perf_counter() + FREE_TIMEOUT_S
         while worker.is_alive() and time.perf_counter() < deadline:
             runner.shutdown()

@@ -1,7 +1,7 @@
 """The measurement service of the remote side: one Time Tagger, its measurements and their settings. Qt-free.
 
 It is what the transports serve: the TCP link (:mod:`.link`) and the LECO actor (:mod:`.leco_actor`) only
-carry its answers. :class:`MeasurementService` implements the :class:`~.client.Responder` protocol of the TCP
+carry its answers. :class:`MeasurementService` implements the :class:`~.link.Responder` protocol of the TCP
 link, so a viewer plugin can serve its own measurement through the same link with another implementation.
 
 * open or report the tagger (:meth:`~MeasurementService.open`, :meth:`~MeasurementService.open_or_report`;
@@ -24,21 +24,23 @@ from dataclasses import replace
 
 from .. import __version__
 from .. import settings as declared
+from ..settings import check_reply_fits, printable, reply_size  # noqa: F401 (API)
 from ..dataset import RAW_TYPE, result_to_data
 from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
-from ..hardware.inputs import configure_input
-from ..runs import Result, Run, dim_of, make_run, make_settings
+from ..hardware.inputs import check_channel, configure_input
+from ..runs import Result, Run, check_settings, dim_of, make_run, make_settings
 from .. import data_model
 from ..protocol.codec import DEFAULT_MAX_FRAME
+from ..protocol.net import RateLimitedLog
 from ..protocol.paramxml import Param, from_xml_string, to_xml_string
 
 logger = logging.getLogger(__name__)
 
 #: settings fields that describe the client and cannot be changed from the server
 READONLY_FIELDS = ("address", "device", "measurement")
-#: bytes of a reply besides its float64 arrays (names, labels, units, metadata), upper estimate
-REPLY_OVERHEAD_BYTES = 64 * 1024
+#: a refused set_info is logged at most once per this long (a peer may send thousands), s
+REFUSED_LOG_PERIOD_S = 10.0
 
 
 class MeasurementFailed(TaggerError):
@@ -55,15 +57,19 @@ class ClientStatus:
     last_error: str = ""
     #: why the client is not connected (host unknown, refused, ...); '' when connected or not known yet
     waiting_reason: str = ""
+    #: the user asked to stop (Ctrl-C...): the link ends, it waits for nothing any more
+    stopping: bool = False
 
     def state(self) -> str:
         """The status without the request count: what changes when something happens."""
-        if self.connected:
+        if self.stopping:
+            state = "stopping: freeing the Time Tagger"
+        elif self.connected:
             state = f"connected to {self.server}"
         else:
             state = f"waiting for {self.server}" + (f" ({self.waiting_reason})" if self.waiting_reason else "")
         err = f" | last error: {self.last_error}" if self.last_error else ""
-        return f"[timetagger-client] {state}{err}"
+        return printable(f"[timetagger-client] {state}{err}")  # the reasons may quote a peer
 
     def line(self) -> str:
         state, sep, err = self.state().partition(" | last error: ")
@@ -92,38 +98,51 @@ def settings_tree(settings: dict, handle: TaggerHandle | None, address: str) -> 
 
 
 def apply_setting(settings, name: str, raw):
-    """New settings with ``name`` set from a (string or typed) value; SettingsError names the field."""
+    """New settings with ``name`` (the setting's name, or the name it is shown as) set from a (string or typed)
+    value; SettingsError names the field."""
+    kind = kind_of(settings)
     names = [f.name for f in dataclasses.fields(settings)]
     if name in READONLY_FIELDS:
         raise SettingsError(f"{name} is fixed on the client (restart it with another --{name})")
-    if name not in names:
-        raise SettingsError(f"unknown setting {name!r}; settings: {', '.join(names)}")
-    return replace(settings, **{name: declared.check(name, raw)})
+    try:
+        field_name, value = declared.from_shown(kind, name, raw)
+    except SettingsError:
+        if name not in names and name not in [declared.shown_name(kind, s) for s in declared.of_kind(kind)]:
+            raise SettingsError(f"unknown setting {name!r}; settings: {', '.join(names)}") from None
+        raise
+    return replace(settings, **{field_name: value})
 
 
-def reply_size(settings) -> tuple[str, int, int]:
-    """(the field that sets the size, its value, upper estimate of the bytes of one reply frame).
-
-    A reply carries one float64 array of ``n_bins``/``n_values`` points per channel (one when the
-    measurement has no ``channels``) and an axis of as many points; a count rate one number per channel.
-    """
-    channels = len(getattr(settings, "channels", ()) or ()) or 1
-    for name in ("n_bins", "n_values"):
-        points = getattr(settings, name, None)
-        if points is not None:
-            return name, int(points), 8 * int(points) * (channels + 1) + REPLY_OVERHEAD_BYTES
-    return "channels", channels, 8 * channels + REPLY_OVERHEAD_BYTES
+def kind_of(settings) -> str:
+    """The measurement kind of a settings object."""
+    for k in declared.KINDS:
+        if isinstance(settings, type(make_settings(k))):
+            return k
+    raise SettingsError(f"not the settings of a measurement: {type(settings).__name__}")
 
 
-def check_reply_fits(settings, max_frame: int, spell=lambda name: name) -> None:
-    """SettingsError naming the setting (spelt by ``spell``) and the limit if one reply cannot fit in a frame."""
-    name, value, size = reply_size(settings)
-    if size <= max_frame:
-        return
-    per_point = (size - REPLY_OVERHEAD_BYTES) // max(value, 1)
-    most = max((max_frame - REPLY_OVERHEAD_BYTES) // max(per_point, 1), 0)
-    raise SettingsError(f"{spell(name)} {value}: a reply would be {size / 2**20:.1f} MiB, over the bridge's frame "
-                        f"limit of {max_frame / 2**20:g} MiB; at most {most} with these settings")
+def read_edit(xml) -> Param:
+    """The one parameter of a peer's set_info XML (typed values, nothing evaluated); SettingsError if it is not
+    readable (too large: a transport that did not keep it gives its size)."""
+    if isinstance(xml, int):
+        raise SettingsError(f"a set_info of {xml} bytes is too large")
+    try:
+        return from_xml_string(xml)
+    except ValueError as e:
+        raise SettingsError(f"unreadable XML: {printable(e)}") from None
+
+
+#: refused set_info lines, at most one per REFUSED_LOG_PERIOD_S (a peer may send thousands)
+_refusals_log = RateLimitedLog(logger, REFUSED_LOG_PERIOD_S)
+
+
+def refusal(status: ClientStatus, text: str) -> str:
+    """A refused setting: the last error of ``status``, logged (rate-limited); the text, control characters
+    escaped."""
+    text = printable(text)
+    _refusals_log.log(logging.WARNING, "refused", "%s", text)
+    status.last_error = text
+    return text
 
 
 def edit_path(path: list[str]) -> list[str]:
@@ -177,12 +196,20 @@ class MeasurementService:
         self._suspect = False
 
     # ------------------------------------------------------------------ tagger
-    def open(self) -> None:
-        """Open the tagger and build the measurements (errors are raised, naming the address)."""
+    def open(self, spell=lambda name: name) -> None:
+        """Open the tagger and build the measurements (errors are raised, naming the address). The settings are
+        checked against the tagger first (its inputs): SettingsError names the setting as ``spell(name)``
+        (``--channels``, ``--test-signal`` on the command line)."""
         self.close()
         self.handle = open_tagger(self.address, **self.sim_options)
         try:
+            for k in self.kinds:
+                check_settings(self.settings[k], self.handle, spell)
             for c in self.test_signal:
+                try:
+                    check_channel(self.handle.tagger, c, f"{spell('test_signal')}: channel")
+                except TaggerError as e:
+                    raise SettingsError(str(e)) from None
                 configure_input(self.handle.tagger, c, test_signal=True)
             for k in self.kinds:
                 self.runs[k] = make_run(self.handle, k, self.settings[k])
@@ -274,11 +301,16 @@ class MeasurementService:
         return to_xml_string(self.settings_tree())
 
     def kind_with(self, name: str) -> str:
-        """The measurement that has setting ``name`` (the first one)."""
+        """The measurement that has setting ``name`` (its own name, or the one it is shown as; the first one)."""
         for k in self.kinds:
-            if name in {f.name for f in dataclasses.fields(self.settings[k])}:
+            if name in READONLY_FIELDS:
                 return k
-        raise SettingsError(f"unknown setting {name!r}")
+            try:
+                declared.setting_shown_as(k, name)
+                return k
+            except SettingsError:
+                continue
+        raise SettingsError(f"unknown setting {printable(name)!r}")
 
     def apply_edit(self, path: list[str], xml) -> tuple[list[str], str]:
         """Apply a setting edited on the PyMoDAQ side (``path`` as sent, the XML of the parameter).
@@ -288,26 +320,38 @@ class MeasurementService:
         :meth:`applied_xml` gives the value still applied.
         """
         path = edit_path(path)
-        if isinstance(xml, int):  # a transport that did not keep an oversize XML gives its size
-            raise SettingsError(f"{'/'.join(path)}: a set_info of {xml} bytes is too large")
-        param = from_xml_string(xml)
+        param = read_edit(xml)
         name = param.name or (path[-1] if path else "")
         path = path or [name]
-        kind = path[0] if len(path) > 1 and path[0] in self.kinds else self.kind_with(name)
+        kind = self._kind_at(path, name)
         new = apply_setting(self.settings[kind], name, param.value)
         check_reply_fits(new, self.max_frame)
-        if kind in self.runs:
-            self.runs[kind].update(new)
-            new = self.runs[kind].settings
-        self.settings[kind] = new
-        logger.info("setting %s/%s = %r (from PyMoDAQ)", kind, name, getattr(new, name))
-        applied = self.applied_xml(path)
-        if applied is None:
-            raise SettingsError(f"{'/'.join(path)} is not a setting of the tree")
-        return applied
+        if new != self.settings[kind]:  # the value applied already: nothing restarts
+            if kind in self.runs:
+                self.runs[kind].update(new)
+                new = self.runs[kind].settings
+            self.settings[kind] = new
+            logger.info("setting %s/%s = %r (from PyMoDAQ)", kind, name, param.value)
+        return self.applied_xml(path)
+
+    def _kind_at(self, path: list[str], name: str) -> str:
+        """The measurement whose setting ``name`` is at ``path`` (relative to the tree); SettingsError, before
+        anything is applied, if the path does not lead there."""
+        where = printable("/".join(path))
+        if path[-1] != name:
+            raise SettingsError(f"{where}: the XML sets {printable(name)!r}, not the setting at that path")
+        if len(path) == 2 and path[0] in self.kinds and len(self.kinds) > 1:
+            kind = path[0]
+        elif len(path) == 1:
+            kind = self.kind_with(name)
+        else:
+            raise SettingsError(f"{where} is not a setting of the tree")
+        if self.applied_xml(path) is None:
+            raise SettingsError(f"{where} is not a setting of the tree")
+        return kind
 
     def applied_xml(self, path: list[str]) -> tuple[list[str], str] | None:
-        """([root, *path], XML of the value applied) of the setting at ``path`` (as sent), None if there is
+        """(``[root, *path]``, XML of the value applied) of the setting at ``path`` (as sent), None if there is
         none there. Info_xml paths start with the root's name: PyMoDAQ's servers drop path[0]."""
         path = edit_path(path)
         tree = self.settings_tree()
@@ -330,9 +374,16 @@ class MeasurementService:
 
     # ------------------------------------------------------------------ status
     def error(self, text: str) -> str:
-        """Log ``text`` as the last error, show it; returns it."""
+        """Log ``text`` as the last error, show it; returns it (control characters escaped)."""
+        text = printable(text)
         logger.error(text)
         self.status.last_error = text
+        self.report()
+        return text
+
+    def refused(self, text: str) -> str:
+        """A refused setting: :func:`refusal`, shown."""
+        text = refusal(self.status, text)
         self.report()
         return text
 
@@ -341,4 +392,5 @@ class MeasurementService:
 
 
 __all__ = ["MeasurementService", "MeasurementFailed", "ClientStatus", "settings_tree", "apply_setting",
-           "check_reply_fits", "reply_size", "edit_path", "READONLY_FIELDS"]
+           "check_reply_fits", "reply_size", "edit_path", "kind_of", "read_edit",
+           "refusal", "READONLY_FIELDS"]

@@ -28,16 +28,22 @@ import time
 import numpy as np
 
 from pymodaq.control_modules.viewer_utility_classes import comon_parameters
+from pymodaq_utils.utils import ThreadCommand
 from pymodaq.utils.data import DataFromPlugins, DataToExport
 from pymodaq_utils.logger import get_module_name, set_logger
 
 from ..hardware.access import TaggerHandle, open_tagger
+from ..compat import ThreadStatus
 from ..hardware.errors import TaggerError
 from ..hardware.inputs import configure_input, input_channels, read_input, trigger_was_clamped
 from .. import __version__
 from .. import settings as declared
 from ..hardware.errors import AcquisitionAborted, SettingsError
-from ..runs import DEFAULT_TIMEOUT_MARGIN_S, Result, Run, make_run, make_settings
+from .. import virtual_inputs
+from ..analysis.figures import G2_CORRECTED, G2_FIT, G2_PULSED, LIFETIME_FIT
+from ..runs import Result, Run, check_settings, make_run, make_settings
+from ..settings import DEFAULT_TIMEOUT_MARGIN_S, MODE_ACCUMULATE, MODE_PER_GRAB, printable
+from ..virtual_inputs import VirtualDefinition
 from ..dataset import result_to_data
 from ..utils import config_value
 from .async_viewer import AsyncViewerBase
@@ -46,26 +52,31 @@ from . import remote_server as remote
 
 logger = set_logger(get_module_name(__file__))
 
-MODE_PER_GRAB = "per grab"
-MODE_ACCUMULATE = "accumulate"
 #: input channels shown before the device is known (the Ultra/TT20 standard); more are added for 18
 DEFAULT_N_INPUTS = 8
 
 
+#: the read-only setting showing why the last setting or grab was refused or failed ('' after a success)
+LAST_ERROR = "last_error"
+LAST_ERROR_TIP = "why the last setting or grab was refused or failed; cleared by the next success"
+
 #: name of the optional 0D dataset holding each grab's capture duration
 DURATION_DATA = "capture duration"
+#: its label: the unit in the name, as the scan file drops units (PyMoDAQ's legend adds "(s)" from the units)
+DURATION_LABEL = "duration_s"
 #: the setting that adds it (PyMoDAQ 5.3's scan file keeps neither units nor extra attributes of the data,
 #: only one array per dataset and label: a dataset is the way to have the duration of every step in the file)
 DURATION_CHANNEL_PARAM = {
     "title": "Capture duration data:", "name": "duration_channel", "type": "bool", "value": False,
-    "tip": f"add a 0D dataset '{DURATION_DATA}' (label 'duration (s)') to every grab: DAQ_Scan then saves "
-           f"the actual capture duration of every step"}
+    "tip": f"add a 0D dataset '{DURATION_DATA}' (label '{DURATION_LABEL}', units s) to every grab: DAQ_Scan then "
+           f"saves the actual capture duration of every step"}
 
 
 def duration_data(seconds: float) -> DataFromPlugins:
-    """The optional 0D dataset of a grab's capture duration (units in the label too: the scan file drops units)."""
+    """The optional 0D dataset of a grab's capture duration. The unit is in the label's name too, as the scan file
+    drops units; the viewer's legend adds the units to the label ('duration_s (s)')."""
     return DataFromPlugins(DURATION_DATA, data=[np.array([float(seconds)])], dim="Data0D",
-                           labels=["duration (s)"], units="s")
+                           labels=[DURATION_LABEL], units="s")
 
 
 def input_group(channel: int) -> dict:
@@ -88,12 +99,15 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
          "value": str(config_value("tagger", "address", default="auto")),
          "tip": "auto | sim | sim:tt20 | sim:x | <serial> | net:host[:port] (read when initializing)"},
         {"title": "Device:", "name": "device", "type": "str", "value": "", "readonly": True},
+        {"title": "Last error:", "name": LAST_ERROR, "type": "str", "value": "", "readonly": True,
+         "tip": LAST_ERROR_TIP},
         {"title": "Acquisition mode:", "name": "mode", "type": "list", "value": MODE_PER_GRAB,
          "limits": [MODE_PER_GRAB, MODE_ACCUMULATE]},
         {"title": "Integration (s):", "name": "integration_s", "type": "float", "value": integration_s, "min": 1e-6,
          "tip": "per grab: the exact capture window; accumulate: the display refresh period"},
         {"title": "Timeout margin (s):", "name": "timeout_margin_s", "type": "float",
-         "value": DEFAULT_TIMEOUT_MARGIN_S, "min": 0.1},
+         "value": DEFAULT_TIMEOUT_MARGIN_S, "min": declared.BY_NAME["timeout_margin_s"].lo,
+         "max": declared.BY_NAME["timeout_margin_s"].hi},
         DURATION_CHANNEL_PARAM,
         {"title": "Clear accumulated data", "name": "clear", "type": "bool_push", "value": False,
          "label": "Clear"},
@@ -104,15 +118,38 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
         {"title": "Measurement:", "name": "measurement", "type": "group", "children": measurement},
         {"title": "Inputs:", "name": "inputs", "type": "group", "expanded": False,
          "children": [input_group(c) for c in range(1, DEFAULT_N_INPUTS + 1)]},
+        virtual_group(),
         remote.remote_group(),
     ]
 
 
+#: the 0D statistics shown read-only in the settings (group ``results``), by dataset name
+SHOWN_FIGURES = (G2_FIT, G2_CORRECTED, G2_PULSED, LIFETIME_FIT)
+RESULTS_GROUP = {"title": "Fit results (read-only):", "name": "results", "type": "group", "children": []}
+#: the Histogram plugin's measured IRF: the last histogram becomes the lifetime fit's instrument response
+IRF_GROUP = {"title": "Measured IRF:", "name": "irf", "type": "group", "children": [
+    {"title": "Use the last histogram as IRF", "name": "irf_store", "type": "bool_push", "value": False,
+     "label": "Store", "tip": "capture the IRF alone (scattered laser), grab once, then store it"},
+    {"title": "Back to a Gaussian IRF", "name": "irf_clear", "type": "bool_push", "value": False,
+     "label": "Clear"},
+    {"title": "IRF in use:", "name": "irf_state", "type": "str", "value": "Gaussian (fitted or set)",
+     "readonly": True}]}
+
+
+def virtual_group() -> dict:
+    """The tagger's virtual channels (declared in settings.VIRTUAL_SETTINGS; shared by the Master's Slaves)."""
+    return {"title": "Virtual channels:", "name": "virtual", "type": "group", "expanded": False,
+            "children": declared.virtual_params() + [
+                {"title": "Defined:", "name": "virtual_defined", "type": "str", "value": "none", "readonly": True,
+                 "tip": "the virtual channels' numbers, to use as channels of any measurement"}]}
+
+
 def kind_params(kind: str) -> list:
     """The whole settings tree of the plugin of ``kind``: its measurement parameters and integration default
-    from the declarations of :mod:`..settings`."""
+    from the declarations of :mod:`..settings` (and, where it fits, the read-only fit results)."""
+    extra = {"correlation": [RESULTS_GROUP], "histogram": [IRF_GROUP, RESULTS_GROUP]}.get(kind, [])
     return common_params(declared.plugin_params(kind, DEFAULT_N_INPUTS),
-                         integration_s=declared.default(kind, "integration_s"))
+                         integration_s=declared.default(kind, "integration_s")) + [dict(g) for g in extra]
 
 
 class TimeTaggerViewerBase(AsyncViewerBase):
@@ -122,13 +159,25 @@ class TimeTaggerViewerBase(AsyncViewerBase):
     params = common_params([])
 
     # ------------------------------------------------------------------ to override
-    def measurement_settings(self):
-        """The runs settings object built from this plugin's parameters (as declared in settings.py)."""
+    def measurement_settings(self, edited: tuple | None = None):
+        """The runs settings object built from this plugin's parameters (as declared in settings.py), each value
+        checked (SettingsError). ``edited``: (path, value) of an edit not applied yet, with the values applied
+        of every other parameter (not what the tree shows: another edit may be on its way in)."""
         m = self.settings.child("measurement")
 
+        def value(path):
+            if edited is not None and path == edited[0]:
+                return edited[1]
+            if edited is not None and path in self._applied:
+                return self._applied[path]
+            return self.settings.child(*path).value()
+
         def get(name):
-            return self.selected_channels() if name == "channels" else m[name]
-        return make_settings(self.kind, **declared.from_plugin(self.kind, get, self.settings["integration_s"]))
+            if name == "channels":
+                return tuple(int(ch.name()[2:]) for ch in m.child("channels").children()
+                             if value(("measurement", "channels", ch.name())))
+            return value(("measurement", name))
+        return make_settings(self.kind, **declared.from_plugin(self.kind, get, value(("integration_s",))))
 
     def on_device_opened(self) -> None:
         """Adapt the measurement parameters to the device (e.g. more channels)."""
@@ -139,7 +188,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         self.controller: TaggerHandle | None = None
         self._run: Run | None = None
         self._naverage = 1
-        self._applied: dict = {}  # id(parameter) -> the value the measurement runs with
+        self._applied: dict = {}  # path of a parameter in the tree -> the value the measurement runs with
         self._link = remote.RemoteLink(self)
         self._queued_remote: remote.RemoteRequest | None = None  # waits for the local grab in flight
         self._queued_local: int | None = None                    # a local grab's Naverage, waits for a remote one
@@ -158,7 +207,9 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self.settings.child("device").setValue(handle.description)
             self._sync_inputs_from_device()
             self.on_device_opened()
+            self._show_virtual()
             self._run = make_run(handle, self.kind, self.measurement_settings())
+            self._run.shares_window = True   # grabbed with the Master's other viewers: one window (windows.py)
             self._remember_applied()
             self.release_with_thread()
             if self.settings[remote.GROUP, "connect"]:
@@ -175,18 +226,59 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if parent == remote.GROUP:
             self._commit_remote(param)
             return
+        own = self.own_param(param)
+        if own is None:
+            return
         try:
-            if self._apply_param(param):
-                own = self.own_param(param)
-                if own is not None and self._link.running:
+            if self._edit(own, own.value()):
+                self._succeeded()
+                if self._link.running:
                     self._link.push_info_xml(self.settings.childPath(own))
-        except TaggerError as e:
+        except TaggerError as e:  # SettingsError included: refused, nothing changed
             self.setting_refused(param, e)
-            self._show_applied(param)
+
+    def _edit(self, param, value) -> bool:
+        """Apply ``value`` to the plugin's own ``param``: the user's edit (already in the tree) or the server's.
+
+        A measurement or acquisition setting is checked by its declaration (settings.check_plugin), then the
+        measurement as a whole (at least one channel, the device's inputs, the reply's size); only then is it
+        shown and applied. The value already applied changes nothing (no restart). True if the measurement now
+        runs with a new value. Refused: SettingsError; the parameter shows the value applied again and nothing
+        else changed (not the run, not the device).
+        """
+        path = tuple(self.settings.childPath(param))
+        if path not in self._applied or self.controller is None:
+            return self._apply_param(param)
+        applied = self._applied[path]
+        try:
+            value = declared.check_plugin(self.kind, path, value)
+            if path in (("mode",), ("timeout_margin_s",)):
+                new = None
+                changed = value != applied
+            else:
+                new = check_settings(self.measurement_settings(edited=(path, value)), self.controller)
+                declared.check_reply_fits(new)
+                changed = new != self._run.settings
+            if changed and new is not None:
+                self._restart(new_settings=new)  # the device refusing them leaves the run as it was
+            elif changed and path == ("mode",):
+                self._restart()
+            self._put(param, value if changed else applied)
+        except SettingsError:
+            self._put(param, applied)
+            raise
+        if changed:
+            self._applied[path] = value
+        return changed
+
+    @staticmethod
+    def _put(param, value) -> None:
+        if param.value() != value:
+            param.setValue(value)
 
     def _apply_param(self, param) -> bool:
-        """Apply one setting the user (or the server) changed; True if the measurement now runs with it.
-        Raises TaggerError when refused."""
+        """Apply one setting that is not the measurement's (clear, inputs...); True if the measurement now runs
+        with it. Raises TaggerError when refused."""
         name = param.name()
         parent = param.parent().name() if param.parent() is not None else ""
         if name == "clear":
@@ -194,22 +286,58 @@ class TimeTaggerViewerBase(AsyncViewerBase):
                 self._restart(clear_only=True)
                 self.settings.child("clear").setValue(False)
             return False
-        if name in ("device", "capture_s", "overflows", "address", "duration_channel"):
+        if parent == "results" or name in ("irf_state",):  # read-only figures shown by this plugin
+            return False
+        if name in ("irf_store", "irf_clear"):
+            if param.value():
+                self._set_irf(store=name == "irf_store")
+                param.setValue(False)
+            return False
+        if name in ("device", "capture_s", "overflows", "address", "duration_channel", LAST_ERROR, "virtual_defined"):
             if name == "address" and self.controller is not None:
                 self.show_status(f"the new address {param.value()!r} takes effect at the next "
                             f"initialization")
             return False
         if self.controller is None:
             return False
-        if parent.startswith("ch") and param.parent().parent() is not None \
+        if parent == "virtual":
+            self._apply_virtual()
+        elif parent.startswith("ch") and param.parent().parent() is not None \
                 and param.parent().parent().name() == "inputs":
             self._apply_input(int(parent[2:]))
-        elif name == "mode":
-            self._restart()
-        else:  # a measurement or acquisition parameter
-            self._restart(new_settings=self.measurement_settings())
-        self._remember_applied()
-        return True
+            return True
+        return False
+
+    def setting_refused(self, param, error: Exception, log: bool = True) -> None:
+        """Say why the setting ``param`` was refused: status bar (as PyMoDAQ shows a plugin's status), the
+        *Last error* line (until the next success) and, with ``log``, the log."""
+        title = (param.title() or param.name()).rstrip().rstrip(":")
+        self._last_error(f"{title}: {error}", log)
+
+    def _last_error(self, text: str, log: bool = True) -> None:
+        text = printable(text)
+        if self._show_last_error(text):
+            if log:
+                logger.warning(text)
+            self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
+
+    def _show_last_error(self, text: str) -> bool:
+        try:
+            if self.settings[LAST_ERROR] != text:
+                line = self.settings.child(LAST_ERROR)
+                line.setValue(text)
+                line.setOpts(tip=text or LAST_ERROR_TIP)  # the whole text where the column cuts it
+            return True
+        except (KeyError, RuntimeError):  # closed meanwhile
+            return False
+
+    def report_failure(self, text: str) -> None:
+        super().report_failure(text)
+        self._show_last_error(printable(text))
+
+    def _succeeded(self) -> None:
+        """A setting applied or a grab delivered: the *Last error* line is cleared."""
+        self._show_last_error("")
 
     def grab_data(self, Naverage=1, **kwargs):
         if self._run is None:
@@ -255,23 +383,14 @@ class TimeTaggerViewerBase(AsyncViewerBase):
 
     # ------------------------------------------------------------------ applied settings
     def _applied_params(self):
-        """The settings that make up the measurement (those a refusal must put back)."""
+        """The settings that make up the measurement (what a refusal puts back, what an edit is checked with)."""
         yield from (self.settings.child(n) for n in ("mode", "integration_s", "timeout_margin_s"))
         for p in self.settings.child("measurement").children():
             yield from (p.children() if p.hasChildren() else [p])
+        yield from (p for p in self.settings.child("virtual").children() if p.name() != "virtual_defined")
 
     def _remember_applied(self) -> None:
-        self._applied = {id(p): p.value() for p in self._applied_params()}
-
-    def _show_applied(self, param) -> None:
-        """A refused value is not shown as if it applied: the setting shows the applied value again.
-
-        Not for check boxes (the channel selector): unticking every channel on the way to another choice is
-        refused, and the ticks stay as the user left them; the next accepted change applies them all.
-        """
-        param = self.own_param(param)
-        if param is not None and param.type() != "bool" and id(param) in self._applied and param.value() != self._applied[id(param)]:
-            param.setValue(self._applied[id(param)])
+        self._applied = {tuple(self.settings.childPath(p)): p.value() for p in self._applied_params()}
 
     # ------------------------------------------------------------------ acquisition
     def _start_acquisition(self, owner: remote.RemoteRequest | None = None) -> None:
@@ -309,17 +428,20 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         was_pending = self.job_running()
         owner = self._job_owner
         self.abort_job()
-        if new_settings is not None:
-            self._run.update(new_settings)
-        if self._run.accumulating:
-            if clear_only:
-                self._run.clear()
-            else:  # new settings: the live view starts over with them at the next grab
-                self._run.stop()
-        if was_pending:
-            self._start_acquisition(owner)
+        try:
+            if new_settings is not None:
+                self._run.update(new_settings)  # refused (SettingsError): the run is as it was
+            if self._run.accumulating:
+                if clear_only:
+                    self._run.clear()
+                else:  # new settings: the live view starts over with them at the next grab
+                    self._run.stop()
+        finally:
+            if was_pending:
+                self._start_acquisition(owner)
 
     def on_job_result(self, result: Result) -> None:
+        self._succeeded()
         self.dte_signal.emit(self._shown(result, result_to_data(result)))
 
     def _shown(self, result: Result, data) -> DataToExport:
@@ -330,10 +452,52 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if md.get("overflows", 0):
             self.show_status(f"WARNING: {md['overflows']} overflow(s) during the capture of {self.kind}: "
                         f"time tags were lost (the input rate exceeds the transfer rate)", error=True)
+        self._show_figures(result)
         dte = to_pymodaq(self._title, data)
         if self.settings["duration_channel"]:
             dte.append(duration_data(md.get("capture_duration_s", float("nan"))))
         return dte
+
+    def _show_figures(self, result: Result) -> None:
+        """The fit parameters read-only in the settings; a fit that failed says so (its channels are NaN)."""
+        self._last_result = result
+        try:
+            group = self.settings.child("results")
+        except KeyError:
+            return
+        shown = [c for c in result.companions if c.name in SHOWN_FIGURES]
+        wanted = {f"{c.name}: {label}": float(d[0]) for c in shown for label, d in zip(c.labels, c.data)}
+        names = {t: "r" + "".join(ch if ch.isalnum() else "_" for ch in t) for t in wanted}
+        for child in list(group.children()):
+            if child.name() not in names.values():
+                group.removeChild(child)
+        for title, value in wanted.items():
+            if names[title] in [c.name() for c in group.children()]:
+                group.child(names[title]).setValue(value)
+            else:
+                group.addChild({"title": title, "name": names[title], "type": "float", "value": value,
+                                "readonly": True, "decimals": 6})
+        for c in shown:
+            if c.metadata.get("status"):
+                self.show_status(f"{self.kind} {c.name}: {c.metadata['status']} (its channels are NaN)",
+                                 error=True)
+
+    def _set_irf(self, store: bool) -> None:
+        """Store the last histogram as the lifetime fit's IRF (or go back to a Gaussian one)."""
+        if self._run is None or not hasattr(self._run, "set_irf"):
+            return
+        last = getattr(self, "_last_result", None)
+        if store and last is None:
+            self.show_status("no histogram yet: grab the IRF once, then store it", error=True)
+            return
+        try:
+            self._run.set_irf(last.data[0] if store else None)
+        except TaggerError as e:
+            self.show_status(f"IRF: {e}", error=True)
+            return
+        state = f"measured ({int(last.data[0].sum())} counts)" if store else "Gaussian (fitted or set)"
+        self.settings.child("irf", "irf_state").setValue(state)
+        self.show_status(f"lifetime fit IRF: {state}")
 
     # ------------------------------------------------------------------ the remote server (remote_server.py)
     def remote_request(self, req: remote.RemoteRequest) -> None:
@@ -387,17 +551,21 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self._naverage, self._queued_local = self._queued_local, None
             self._start_acquisition()
 
-    def remote_edit(self, path: list[str], value) -> tuple[list[str], str]:
-        """A setting edited on the server: set and applied here as a local edit; the applied value's XML."""
-        param = remote.mirrored_param(self.settings, path)
-        value = remote.checked_value(param, value)
-        param.setValue(value)  # shown in the DAQ_Viewer too
+    def remote_edit(self, path: list[str], value, name: str | None = None) -> tuple[list[str], str]:
+        """A setting edited on the server (``name``: the one its XML names): checked and applied here as a local
+        edit (:meth:`_edit`); the XML of the value applied. Refused: SettingsError (the link tells the server and
+        logs it, rate-limited), shown here in the status bar and the *Last error* line, nothing changed."""
         try:
-            self._apply_param(param)
+            if name is not None and path[-1] != name:
+                raise SettingsError(f"the XML sets {name!r}, not the setting at that path")
+            param = remote.mirrored_param(self.settings, path)
+            changed = self._edit(param, value)
         except TaggerError as e:
-            self._show_applied(param)
+            self._last_error(f"set by the server: {'/'.join(path)}: {e}", log=False)
             raise SettingsError(f"{'/'.join(path)}: {e}") from None
-        self.show_status(f"{'/'.join(path)} = {param.value()!r} (set by the server)")
+        if changed:
+            self._succeeded()
+            self.show_status(f"{'/'.join(path)} = {param.value()!r} (set by the server)")
         return remote.mirrored_xml(self.settings, path)
 
     def remote_infos(self) -> dict[str, str]:
@@ -504,6 +672,29 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self._show_input(read_input(self.controller.tagger, channel))
         self._restart()
 
+    def _apply_virtual(self) -> None:
+        """Build the virtual channels the group defines on the shared tagger; offer them as channels."""
+        definition = VirtualDefinition.from_values(lambda n: self.settings["virtual", n])
+        virtual_inputs.of(self.controller).apply(self.controller, definition)
+        self._show_virtual()
+        if self._run is not None:
+            self._restart()
+
+    def _show_virtual(self) -> None:
+        """Show the tagger's virtual channels (a Slave: those its Master defined) and offer them as channels."""
+        v = virtual_inputs.of(self.controller)
+        g = self.settings.child("virtual")
+        for s in declared.VIRTUAL_SETTINGS:
+            value = getattr(v.definition, s.name)
+            g.child(s.name).setValue(",".join(map(str, value)) if isinstance(value, tuple) else value)
+        g.child("virtual_defined").setValue(v.describe())
+        if "channels" in [c.name() for c in self.settings.child("measurement").children()]:
+            group = self.settings.child("measurement", "channels")
+            names = [ch.name() for ch in group.children()]
+            for label, c in v.channels.items():
+                if f"ch{c}" not in names:
+                    group.addChild({"title": f"ch{c} ({label})", "name": f"ch{c}", "type": "bool", "value": False})
+
     def selected_channels(self) -> tuple[int, ...]:
         group = self.settings.child("measurement", "channels")
         return tuple(int(ch.name()[2:]) for ch in group.children() if ch.value())
@@ -521,6 +712,8 @@ def _scale_counts(result: Result, factor: float) -> None:
     """Averages of count data over several windows (rates and g2 are already averages)."""
     if result.units == "counts":
         result.data = [d * factor for d in result.data]
+        if result.errors is not None:  # the error of the average: the total's, scaled the same way
+            result.errors = [e * factor for e in result.errors]
 
 
 def result_to_dte(title: str, result: Result) -> DataToExport:

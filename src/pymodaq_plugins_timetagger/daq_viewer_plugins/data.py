@@ -2,7 +2,7 @@
 
 The viewer plugins apply it to their own measurement (``to_pymodaq(title, result_to_data(result))``) and the
 TCPServer plugin to what a client sent: local and remote datasets are made by the same code, so they are equal
-(names, data, axes, units, labels, metadata as extra attributes).
+(names, data, error bars, axes, units, labels, metadata as extra attributes).
 """
 from __future__ import annotations
 
@@ -64,6 +64,11 @@ def _dwa(d: data_model.DataWithAxes) -> DataFromPlugins:
     extra = _extra_attributes(d.extra)
     kwargs = dict(data=[np.asarray(x) for x in d.data], dim=d.dim, labels=list(d.labels), axes=axes,
                   nav_indexes=tuple(d.nav_indexes), **extra)
+    if d.errors and len(d.errors) == len(d.data) and all(np.shape(e) == np.shape(x)
+                                                          for e, x in zip(d.errors, d.data)):
+        kwargs["errors"] = [np.asarray(e, dtype=float) for e in d.errors]
+    elif d.errors:  # a peer's errors that do not fit its data: left out, said
+        logger.warning("the error bars of %r do not match its data: left out", d.name)
     try:
         return DataFromPlugins(d.name, units=d.units, **kwargs)
     except Exception as e:  # units PyMoDAQ does not know (e.g. 'a.u.'): keep them as text

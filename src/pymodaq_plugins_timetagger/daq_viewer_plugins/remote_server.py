@@ -13,9 +13,10 @@ Qt signal with a timeout) where the plugin does the work:
   one conversion). The link waits for it with a deadline the plugin sets (the windows ahead of it, its own
   window, the timeout margin and :data:`ANSWER_SLACK_S`); the link's stop (Quit, a lost link, Disconnect)
   cancels it and nothing is sent.
-* ``set_info``: the XML is read by :mod:`..protocol.paramxml` (never evaluated), the value set on the plugin's
-  own parameter and applied as a local edit would be; the value applied is echoed back, a refusal raises
-  :class:`~..hardware.errors.SettingsError` (the link sends ``set_info_error`` and the value still applied).
+* ``set_info``: the XML is read by :mod:`..protocol.paramxml` (never evaluated), the value checked by its
+  declaration (:func:`..settings.check_plugin`, the check the user's own edits go through) and applied as a
+  local edit; the value applied is echoed back, a refusal raises :class:`~..hardware.errors.SettingsError`
+  (the link sends ``set_info_error`` and the value still applied) and changes nothing.
 * the settings (``Infos`` at each connection, ``Info_xml`` when the user edits one of them locally): the
   parameters of :data:`MIRRORED` as a :class:`~..protocol.paramxml.Param` tree.
 
@@ -29,10 +30,10 @@ import time
 import weakref
 
 from ..bridge.link import Link, LinkGroup, host_port
-from ..bridge.service import ClientStatus, edit_path
+from ..bridge.service import ClientStatus, edit_path, read_edit
 from ..protocol.auth import read_secret_file
 from ..protocol.dialects import CLASSIC, PYMODAQ5
-from ..protocol.paramxml import Param, from_xml_string, to_xml_string
+from ..protocol.paramxml import Param, to_xml_string
 from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..utils import config_value
@@ -144,9 +145,9 @@ class PluginResponder:
         self.plugin.post_in_thread(lambda: self.plugin.remote_cancel(req))
 
     def apply_edit(self, path, xml):
-        param = from_xml_string(xml)  # the only reader of the peer's XML: typed values, nothing evaluated
+        param = read_edit(xml)  # the only reader of the peer's XML: typed values, nothing evaluated
         path = edit_path(path) or [param.name]
-        return self._call(lambda: self.plugin.remote_edit(path, param.value))
+        return self._call(lambda: self.plugin.remote_edit(path, param.value, param.name))
 
     def applied_xml(self, path):
         return self._call(lambda: mirrored_xml(self.plugin.settings, edit_path(path)))
@@ -185,7 +186,7 @@ def mirrored_param(settings, path: list[str]):
 
 
 def mirrored_xml(settings, path: list[str]) -> tuple[list[str], str] | None:
-    """(['settings', *path], XML of the plugin's parameter at ``path``), or None if it is not mirrored."""
+    """(``['settings', *path]``, XML of the plugin's parameter at ``path``), or None if it is not mirrored."""
     if not path or path[0] not in MIRRORED:
         return None
     try:
@@ -193,32 +194,6 @@ def mirrored_xml(settings, path: list[str]) -> tuple[list[str], str] | None:
     except KeyError:
         return None
     return ["settings", *path], to_xml_string(to_param(param))
-
-
-def checked_value(param, value):
-    """``value`` (from the server's XML) as the type of ``param``; SettingsError naming it otherwise."""
-    typ, name = param.type(), param.name()
-    try:
-        if typ == "bool":
-            if not isinstance(value, bool):
-                raise ValueError(f"not a boolean: {value!r}")
-            return value
-        if typ == "int":
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or int(value) != value:
-                raise ValueError(f"not an integer: {value!r}")
-            return int(value)
-        if typ == "float":
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ValueError(f"not a number: {value!r}")
-            return float(value)
-        if typ == "list":
-            limits = list(param.opts.get("limits") or [])
-            if value not in limits:
-                raise ValueError(f"{value!r} is not one of {limits}")
-            return value
-    except (TypeError, ValueError) as e:
-        raise SettingsError(f"{name}: {e}") from None
-    raise SettingsError(f"{name}: a setting of type {typ!r} cannot be set from the server")
 
 
 class RemoteLink:
@@ -287,4 +262,4 @@ class RemoteLink:
 
 
 __all__ = ["GROUP", "remote_group", "RemoteLink", "RemoteRequest", "PluginResponder", "MIRRORED", "status_text",
-           "mirrored_tree", "mirrored_param", "mirrored_xml", "checked_value"]
+           "mirrored_tree", "mirrored_param", "mirrored_xml"]

@@ -23,6 +23,7 @@ from types import ModuleType
 from . import simulator
 from .address import Address, parse_address
 from .errors import TaggerError, TaggerOpenError, VendorLibraryBroken, VendorLibraryMissing
+from .simulator.photon_pairs import SCENES
 
 logger = logging.getLogger(__name__)
 
@@ -308,6 +309,8 @@ def _open_simulator(addr: Address, sim_kw, why: str) -> TaggerHandle:
     model = addr.model or simulator.DEFAULT_MODEL
     spec = simulator.MODELS[model]
     _refuse_if_held(addr, spec.serial)
+    if addr.scene and sim_kw.get("sources") is None:
+        sim_kw = {**sim_kw, "sources": SCENES[addr.scene]()}
     try:
         tagger = simulator.createTimeTagger(spec.serial, **sim_kw)
     except Exception as e:

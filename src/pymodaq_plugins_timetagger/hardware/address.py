@@ -3,7 +3,9 @@
 ====================  =====================================================================
 ``auto``              the first USB Time Tagger the vendor library finds, else the simulator
 ``sim``               the simulator (a Time Tagger Ultra); ``sim:<model>`` picks the model:
-                      ``sim:ultra``, ``sim:tt20``, ``sim:x``
+                      ``sim:ultra``, ``sim:tt20``, ``sim:x``; ``/<scene>`` what is connected to
+                      its inputs: ``sim/pairs`` (photon pairs), ``sim:tt20/hom`` (a HOM set-up);
+                      none: the default bench (simulator.photon_pairs.SCENES)
 ``''``                the first USB Time Tagger (vendor library)
 ``<serial>``          the USB Time Tagger with that serial number, e.g. ``1740000ABC``
 ``net:host[:port]``   a Network Time Tagger server (port 41101 by default); IPv6 as
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from .errors import AddressError
 from .simulator.models import DEFAULT_MODEL, MODELS
+from .simulator.photon_pairs import SCENES
 
 #: default port of the vendor's Network Time Tagger server (``createTimeTaggerNetwork``)
 NETWORK_TIME_TAGGER_PORT = 41101
@@ -39,6 +42,7 @@ class Address:
     serial: str = ""     # usb: serial ('' = first found)
     host: str = ""       # net, rpc
     port: int = 0        # net, rpc
+    scene: str = ""      # sim: what feeds the inputs ('' = the default bench)
 
     @property
     def network_address(self) -> str:
@@ -56,12 +60,17 @@ def parse_address(text: str) -> Address:
     low = text.lower()
     if low == "auto":
         return Address("auto", raw)
-    if low == "sim" or low.startswith("sim:"):
+    if low == "sim" or low.startswith(("sim:", "sim/")):
+        low, slash, scene = low.partition("/")
+        scene = scene.strip()
+        if slash and scene not in SCENES:
+            raise AddressError(f"tagger address {raw!r}: unknown simulated scene {scene!r} "
+                               f"(known: {', '.join('sim/' + s for s in SCENES)})")
         model = low[4:].strip() or DEFAULT_MODEL
         if model not in MODELS:
             raise AddressError(f"tagger address {raw!r}: unknown simulated model {model!r} "
                                f"(known: {', '.join('sim:' + m for m in MODELS)})")
-        return Address("sim", raw, model=model)
+        return Address("sim", raw, model=model, scene=scene)
     if low.startswith("net:"):
         host, port = _split_host_port(text[4:].strip(), raw)
         return Address("net", raw, host=host, port=port)

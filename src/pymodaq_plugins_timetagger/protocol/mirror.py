@@ -26,7 +26,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .paramxml import Param
+from .paramxml import Param, is_name
 
 __all__ = ["ALLOWED_TYPES", "MirrorLimits", "MirrorRefused", "mirror_dicts", "mirror_dict", "info_key",
            "clip_text"]
@@ -37,7 +37,6 @@ ALLOWED_TYPES = {
     "bool": bool, "led": bool, "bool_push": bool, "list": object,
 }
 _PLAIN = (str, int, float, bool)
-_NAME_RE = re.compile(r"^[A-Za-z_][\w.\-]*$")
 
 
 class MirrorRefused(ValueError):
@@ -112,7 +111,7 @@ def mirror_dict(p: Param, limits: MirrorLimits = MirrorLimits(), warnings: list[
     """One parameter (and its children) as a PyMoDAQ param dict of allowed types (see the module doc)."""
     warnings = [] if warnings is None else warnings
     path = f"{_path}/{p.name}" if _path else p.name
-    if not isinstance(p.name, str) or not _NAME_RE.match(p.name):
+    if not is_name(p.name):
         raise MirrorRefused(f"parameter name {str(p.name)[:40]!r} is not a valid name")
     title = clip_text(str(p.title or p.name), limits.max_title, f"title of {path}", warnings)
     d: dict = {"name": p.name, "title": title, "readonly": bool(p.readonly), "visible": bool(p.visible)}

@@ -85,7 +85,14 @@ REQUIRED_BOOL_OPTIONS = {
 OPTIONAL_BOOL_OPTIONS = ("show_pb", "valid_for_configuration", "filetype")
 OPTIONAL_STR_OPTIONS = ("label", "suffix")
 EVAL_OPTIONS = ("addList", "addText", "detList", "movelist")
-_NAME_RE = re.compile(r"^[A-Za-z_][\w.\-]*$")
+#: a parameter's name: an XML tag, as pyqtgraph/PyMoDAQ names are (a letter of any script or '_', then letters,
+#: digits, '_', '.', '-'): 'temperature_1', '温度' and 'naïve' are names, '1x', 'a b' and 'a<b' are not
+_NAME_RE = re.compile(r"[^\W\d][\w.\-]*\Z")
+
+
+def is_name(name) -> bool:
+    """True if ``name`` can be a parameter's name (and so an XML tag)."""
+    return isinstance(name, str) and _NAME_RE.match(name) is not None
 
 
 # ------------------------------------------------------------------------------------------------ tree
@@ -423,7 +430,7 @@ def xml_attributes(p: Param) -> dict[str, str]:
 
 def xml_element(p: Param, attributes=xml_attributes, value_text=value_to_xml_text) -> ET.Element:
     """``p`` and its children as an element; ``attributes(p)`` and ``value_text(type, value)`` write them."""
-    if not isinstance(p.name, str) or not _NAME_RE.match(p.name):
+    if not is_name(p.name):
         raise ValueError(f"parameter name {p.name!r} is not a valid XML tag")
     elt = ET.Element(p.name, attributes(p))
     for c in p.children:

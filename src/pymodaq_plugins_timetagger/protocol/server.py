@@ -811,3 +811,4 @@ def classic_to_dte(arrays: list[np.ndarray], dim: str, info: ClientInfo) -> data
             axes.append(data_model.Axis(label=label, units=units, data=np.asarray(x, dtype=float), index=1))
         dwa = data_model.DataWithAxes(name=name, data=data, dim="Data2D", labels=labels, axes=axes)
     return data_model.DataToExport(name=name, data=[dwa])
+

@@ -11,7 +11,9 @@
 What is simulated (vendor names, units and dtypes): ``createTimeTagger``, ``freeTimeTagger``,
 ``scanTimeTagger``, ``CHANNEL_UNUSED``, ``ChannelEdge``, ``Resolution``; the tagger's identity, trigger
 level, input delay, dead time, test signal, event divider, overflows, ``sync``, ``getConfiguration`` and
-context manager; the measurements ``Countrate``, ``Counter``, ``Correlation``, ``Histogram``.
+context manager; the measurements ``Countrate``, ``Counter``, ``Correlation``, ``Histogram``; the virtual
+channels ``Coincidence(s)``, ``Combiner``, ``DelayedChannel``, ``GatedChannel``, the conditional filter and
+``SynchronizedMeasurements`` (:mod:`.virtual_channels`).
 
 The simulator's own additions (not in the vendor's API): keyword arguments ``clock`` ('wall' or
 'virtual'), ``seed`` and ``sources`` of :func:`createTimeTagger`, the tagger's ``sim_*`` methods, and the
@@ -28,12 +30,16 @@ from .models import DEFAULT_MODEL, MODELS, ModelSpec, model_by_serial
 from .sources import (PoissonSource, PulsedFluorescence, SinglePhotonEmitter, Source,
                       default_scene)
 from .tagger import SimTimeTagger
+from .virtual_channels import (Coincidence, CoincidenceTimestamp, Coincidences, Combiner, DelayedChannel,
+                               GatedChannel, GatedChannelInitial, SynchronizedMeasurements)
 
 __all__ = [
     "createTimeTagger", "freeTimeTagger", "scanTimeTagger", "getVersion", "CHANNEL_UNUSED",
     "ChannelEdge", "Resolution", "TimeTagger", "TimeTaggerBase", "IteratorBase", "Countrate",
     "Counter", "Correlation", "Histogram", "Source", "PoissonSource", "SinglePhotonEmitter",
     "PulsedFluorescence", "default_scene", "MODELS", "ModelSpec", "SIMULATED",
+    "Coincidence", "Coincidences", "CoincidenceTimestamp", "Combiner", "DelayedChannel", "GatedChannel",
+    "GatedChannelInitial", "SynchronizedMeasurements",
 ]
 
 #: lets code tell this module from the vendor's without importing either by name

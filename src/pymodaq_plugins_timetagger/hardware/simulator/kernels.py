@@ -15,6 +15,8 @@ device (about 0.6 s of CPU with numba's cache, a few seconds the very first time
 
 Kernels
 -------
+
+==================  ==============================================================================
 ``arrivals``        Poisson arrival times from exponential gaps (cumulative sum, scaled).
 ``pair_histogram``  adds to a histogram every (start, stop) pair whose τ = stop − start lies in its
                     window: the work of Correlation and Histogram. numpy materialises the pairs
@@ -23,6 +25,7 @@ Kernels
                     (``round_to_tags``: the same without jitter).
 ``dead_time``       the non-paralysable dead time (see :func:`sources.apply_dead_time`).
 ``bin_counts``      per-bin counts of sorted tags on a regular grid (Counter).
+==================  ==============================================================================
 """
 from __future__ import annotations
 

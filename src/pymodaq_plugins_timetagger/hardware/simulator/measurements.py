@@ -72,6 +72,9 @@ class IteratorBase(abc.ABC):
     def __init__(self, tagger):
         if tagger is None:
             raise ValueError("a valid Time Tagger must be provided.")
+        sync = getattr(tagger, "_sim_sync", None)   # built on a SynchronizedMeasurements' proxy tagger
+        if sync is not None:
+            tagger = tagger._sim_tagger
         if not isinstance(tagger, SimTimeTagger):
             raise TypeError(f"in method '{type(self).__name__}', argument 1 must be a simulated Time "
                             f"Tagger, got {type(tagger).__name__}")
@@ -85,7 +88,10 @@ class IteratorBase(abc.ABC):
         self._destroyed = False
         self._reset()
         tagger._register(self)
-        self.start()
+        if sync is None:
+            self.start()
+        else:  # wheel: "Those measurements will not start automatically"
+            sync.registerMeasurement(self)
 
     # --- vendor API ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -107,17 +113,26 @@ class IteratorBase(abc.ABC):
             raise ValueError(f"capture_duration must be >= 0 ps, got {duration}")
         with self._lock:
             self._check()
-            if self._running:
-                self._halt()
-            if clear:
-                self._reset()
-                self._capture = self._lost = 0
-            self._seg_start = self._tagger._now_for_start()
-            self._stop_at = self._seg_start + duration
-            self._on_start()
-            self._on_resume()
-            self._running = duration > 0
+            self._start_at(self._tagger._now_for_start(), duration, clear)
             self._tagger._cond.notify_all()
+
+    def _start_at(self, at: int, duration: int | None, clear: bool, resume: bool = False) -> None:
+        """Begin a capture at stream time ``at`` for ``duration`` ps (None: indefinitely); the shared part of
+        ``startFor`` and of SynchronizedMeasurements, which starts its members at one instant."""
+        if resume:
+            if self._running:
+                self._stop_at = None
+                return
+        elif self._running:
+            self._halt()
+        if clear:
+            self._reset()
+            self._capture = self._lost = 0
+        self._seg_start = at
+        self._stop_at = None if duration is None else at + duration
+        self._on_start()
+        self._on_resume()
+        self._running = duration is None or duration > 0
 
     def stop(self) -> None:
         with self._lock:

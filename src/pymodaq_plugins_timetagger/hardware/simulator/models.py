@@ -100,6 +100,10 @@ MODELS: dict[str, ModelSpec] = {
 
 DEFAULT_MODEL = "ultra"
 
+#: [min, max] hardware input delay per model key, ps (wheel, getDelayHardwareRange docstring: Ultra ±2.0 us,
+#: X ±2.5 us, Time Tagger 20 "not available": setInputDelay delays in software there)
+HARDWARE_DELAY_RANGE_PS = {"ultra": (-2_000_000, 2_000_000), "x": (-2_500_000, 2_500_000), "tt20": None}
+
 #: default trigger level applied at start-up, volts (vendor default for positive pulses)
 DEFAULT_TRIGGER_LEVEL_V = 0.5
 

@@ -78,12 +78,14 @@ class Source(abc.ABC):
 
     Detector properties (apply to each detector channel of the source):
 
+    ==================  ==================================================================================
     ``dark_count_hz``   Poisson dark counts added on each detector channel.
     ``jitter_ps``       RMS timing jitter of the detector (added in quadrature to the input's jitter).
     ``dead_time_ps``    the detector's own dead time (a SPAD's is tens of ns), before the tagger's.
     ``pulse_height_v``  amplitude of the electrical pulses: the tagger sees them only while its trigger
                         level lies between 0 and this value.
     ``pulse_width_ps``  time from the rising to the falling edge (falling-edge channels −n).
+    ==================  ==================================================================================
     """
 
     channels: tuple[int, ...]
@@ -342,7 +344,8 @@ def default_scene() -> list[Source]:
     """The bench the plain ``sim`` address shows: something to see on channels 1–5.
 
     * 1, 2: a single emitter (an NV centre like one: τ_life = 12 ns) on an HBT set-up, ~300 kcps per
-      detector, 15 kcps background and 300 Hz dark counts: g2(0) ≈ 0.09, antibunching τ_eff = 7.5 ns;
+      detector, 15 kcps background and 300 Hz dark counts: 1 − ρ² = 0.091 (0.107 averaged over a 500 ps bin),
+      antibunching τ_eff = 7.5 ns;
     * 3, 4: a 5 MHz pulsed laser sync (3) and dye fluorescence (τ = 3.5 ns) detected on 4, ~100 kcps;
     * 5: Poisson light, 200 kcps;
     * 6 upward: nothing connected (enable the built-in test signal to see a signal there).

@@ -33,7 +33,8 @@ from typing import Iterable
 import numpy as np
 
 from . import kernels
-from .models import DEFAULT_TRIGGER_LEVEL_V, ModelSpec
+from . import virtual_engine as _virtual
+from .models import HARDWARE_DELAY_RANGE_PS,  DEFAULT_TRIGGER_LEVEL_V, ModelSpec
 from .sources import PS_PER_S, Source, apply_dead_time, default_scene
 
 logger = logging.getLogger(__name__)
@@ -223,6 +224,29 @@ class SimTimeTagger:
         with self._lock:
             return self._divider[self._rising(channel)]
 
+    # virtual channels and the conditional filter: simulator/virtual_channels.py
+    def setConditionalFilter(self, trigger, filtered) -> None:
+        _virtual.set_conditional_filter(self, trigger, filtered)
+
+    def getConditionalFilterTrigger(self) -> list[int]:
+        with self._lock:
+            return list((getattr(self, "_conditional_filter", None) or ((), ()))[0])
+
+    def getConditionalFilterFiltered(self) -> list[int]:
+        with self._lock:
+            return list((getattr(self, "_conditional_filter", None) or ((), ()))[1])
+
+    def clearConditionalFilter(self) -> None:
+        _virtual.set_conditional_filter(self, [], [])
+
+    def getDelayHardwareRange(self, channel) -> list[int]:
+        """[min, max] hardware input delay, ps (wheel docstring; ``setInputDelay`` goes beyond it in software)."""
+        self._rising(channel)
+        rng = HARDWARE_DELAY_RANGE_PS.get(self._spec.key)
+        if rng is None:
+            raise RuntimeError(f"getDelayHardwareRange is not available on the {self._spec.model}")
+        return list(rng)
+
     def getOverflows(self) -> int:
         with self._lock:
             self._check_open()
@@ -342,6 +366,8 @@ class SimTimeTagger:
 
     def _validate_channel(self, channel, what: str) -> int:
         c = int(channel)
+        if _virtual.is_virtual(self, c):
+            return c
         if c == 0 or abs(c) > self._spec.n_inputs:
             raise ValueError(f"{what}: channel {channel} does not exist on the {self._spec.model} "
                              f"(inputs ±1..±{self._spec.n_inputs})")
@@ -421,7 +447,7 @@ class SimTimeTagger:
         for m in self._measurements:
             if m._running:
                 chans.update(m._channels_in_use())
-        return frozenset(chans)
+        return _virtual.expand(self, chans)
 
     def _advance_to(self, target: int) -> None:
         """Process the stream until every tag before ``target`` (ps) has reached the measurements."""
@@ -431,7 +457,8 @@ class SimTimeTagger:
                 # nothing listens: time passes, nothing is transferred, sources restart fresh later
                 self._skip_to(target)
                 break
-            rate = sum(self.sim_expected_rate_hz(abs(c)) for c in active) + 1.0
+            rate = sum(self.sim_expected_rate_hz(abs(c)) for c in active
+                       if abs(c) <= self._spec.n_inputs) + 1.0
             chunk = int(min(MAX_CHUNK_PS, max(MIN_CHUNK_PS, TARGET_TAGS_PER_CHUNK / rate * PS_PER_S)))
             self._step(min(target, self._t_dispatch + chunk), active)
             if self._clock == "wall" and self._t_dispatch < target:
@@ -450,7 +477,8 @@ class SimTimeTagger:
         for src in self._sources:
             src.reset()
 
-    def _step(self, new_dispatch: int, active: frozenset[int]) -> None:
+    def _step(self, new_dispatch: int, active_all: frozenset[int]) -> None:
+        active = frozenset(c for c in active_all if abs(c) <= self._spec.n_inputs)  # physical inputs
         guard = self._guard_ps()
         if not self._active:
             self._t_gen = self._t_dispatch  # waking up from idle: generate from now on
@@ -470,8 +498,14 @@ class SimTimeTagger:
             out, self._pending[c] = pend[:cut], pend[cut:]
             if out.size and out[0] < t0:  # a delay change moved tags into the past: lost
                 out = out[np.searchsorted(out, t0, side="left"):]
-            released[c] = self._postprocess(c, out)
+            released[c] = self._dead_time(c, out)
+        _virtual.conditional_filter(self, released)
+        for c in active:
+            released[c] = self._divide(c, released[c])
         lost_from = self._limit_rate(released, t0, new_dispatch)
+        for c in active_all - active:
+            released[c] = np.empty(0, dtype=np.int64)
+        _virtual.compute(self, released, t0, new_dispatch, lost_from)
         self._t_dispatch = new_dispatch
         for m in list(self._measurements):
             if m._running:
@@ -532,10 +566,18 @@ class SimTimeTagger:
 
     def _postprocess(self, c: int, tags: np.ndarray) -> np.ndarray:
         """Tagger dead time and event divider of input ``c`` on released tags."""
+        return self._divide(c, self._dead_time(c, tags))
+
+    def _dead_time(self, c: int, tags: np.ndarray) -> np.ndarray:
         if tags.size == 0:
             return tags
         tags, self._last_kept[c] = apply_dead_time(tags, self._deadtime[c],
                                                    self._last_kept.get(c, -math.inf))
+        return tags
+
+    def _divide(self, c: int, tags: np.ndarray) -> np.ndarray:
+        if tags.size == 0:
+            return tags
         div = self._divider.get(abs(c), 1)
         if div > 1 and c > 0:
             start = self._div_count.get(c, 0)
