@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks, measured side by side in one run; prints markdown tables and writes JSON.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only simulator,bridge,routes,scan,memory,fits]
+    .venv/bin/python benchmarks/run.py [--quick] [--only simulator,bridge,routes,scan,memory,fits,imaging,coincidences,recording]
 
 Simulator: stream time per wall time for two 1 Mcps Poisson inputs (2 Mtags/s of stream) on the virtual
 clock, pinned to one CPU core, with increasing work attached, on each kernel backend (numba's when the
@@ -296,6 +296,22 @@ def fits_section(args, report) -> None:
 SECTIONS = {"simulator": simulator_section, "bridge": bridge_section, "routes": routes_section,
             "scan": scan_section, "memory": memory_section, "fits": fits_section}
 SECTIONS["coincidences"] = lambda args, report: __import__("coincidences").section(args, report)
+
+
+def imaging_section(args, report) -> None:
+    import imaging  # benchmarks/imaging.py
+    imaging.section(args, report)
+
+
+SECTIONS["imaging"] = imaging_section
+
+
+def recording_section(args, report) -> None:
+    import recording
+    recording.section(args, report)
+
+
+SECTIONS["recording"] = recording_section
 
 
 def main(argv=None) -> int:

@@ -28,7 +28,7 @@ autodoc_typehints = "none"
 
 #: the PyMoDAQ plugins (their settings are described in plugins.rst): importing them imports PyMoDAQ's GUI,
 #: whose plugin discovery imports them again, half-initialized
-PLUGINS = "pymodaq_plugins_timetagger.daq_viewer_plugins"
+PLUGINS = tuple(f"pymodaq_plugins_timetagger.{m}" for m in ("daq_viewer_plugins", "daq_move_plugins", "tagger_actuator"))
 
 
 def api_modules() -> list[str]:

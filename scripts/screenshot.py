@@ -10,6 +10,7 @@ viewers of the "remote PC with a GUI" route.
 ``--fit-g2`` / ``--fit-lifetime``: the Correlation (antibunching fit) or the Histogram (lifetime fit, Gaussian IRF)
 plugin on the simulator's default bench, live, the fitted curve over the data and the fit's parameters read-only
 in the settings.
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py --image [docs/daq_viewer_image.png]
 
 ``--remote``: on the left the remote PC's DAQ_Viewer (Correlation on the simulator, its *Remote server* group
 connected), on the right the main PC's DAQ_Viewer with this package's 1D TCP server plugin, which has just
@@ -237,10 +238,54 @@ def fit(which: str, out: str = "") -> int:
     return 0
 
 
+def image(out: str = "docs/daq_viewer_image.png") -> int:
+    """DAQ_2DViewer_TimeTaggerImage on ``sim:confocal`` (its scanner made 50 × 50 pixels of 1 ms): one frame."""
+    from pymodaq_gui.qt_utils import mkQApp
+    app = mkQApp("screenshot")
+    from qtpy import QtWidgets
+
+    from pymodaq.control_modules.daq_viewer_ui.viewer_selector import SelectedModule
+    from pymodaq.control_modules.enums import DAQTypesEnum
+    from pymodaq.utils.gui_utils.loader_utils import create_load_daq_viewer
+    from pymodaq.utils.plugin_testing import wait_for_signal
+    from pymodaq_plugins_timetagger.hardware.simulator.setups import confocal_scene
+
+    shared_ui, viewer = create_load_daq_viewer(title="confocal")
+    window = next(w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, QtWidgets.QMainWindow))
+    window.resize(1400, 780)
+    window.show()
+    viewer.detector = SelectedModule(DAQTypesEnum["DAQ2D"], "TimeTaggerImage")
+    det = viewer.settings.child("detector_settings")
+    det.child("address").setValue("sim:confocal")
+    if not wait_for_signal(viewer.init_signal, lambda: viewer.init_hardware(True), 20_000):
+        print("initialization failed", file=sys.stderr)
+        return 1
+    viewer.controller_and_thread.controller.tagger.sim_set_source(
+        confocal_scene(n_x=50, n_y=50, pixel_um=0.2, dwell_ps=10 ** 9)[0])
+    det.child("measurement", "pixels_per_line").setValue(50)
+    det.child("measurement", "lines_per_frame").setValue(50)
+    viewer.ui.show_settings(True)
+    if wait_for_signal(viewer.grab_done_signal, viewer.snap, 30_000) is None:
+        print("no frame", file=sys.stderr)
+        return 1
+    show_values(window, viewer)
+    for _ in range(50):  # let the plots draw
+        app.processEvents()
+        time.sleep(0.02)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(path))
+    print(f"wrote {path}")
+    viewer.quit_fun()
+    return 0
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] == ["--remote"]:
         sys.exit(remote(*args[1:]))
     if args[:1] and args[0] in FITS:
         sys.exit(fit(*args))
+    if args[:1] == ["--image"]:
+        sys.exit(image(*args[1:]))
     sys.exit(main(*args))

@@ -17,7 +17,7 @@ def _statuses(plugin):
 
 
 def test_the_delay_stage_moves_the_hom_set_up_of_the_viewers_tagger():
-    det = make_detector(DAQ_0DViewer_TimeTaggerCoincidences, address="sim/hom", integration_s=0.05)
+    det = make_detector(DAQ_0DViewer_TimeTaggerCoincidences, address="sim:hom", integration_s=0.05)
     stage = make_actuator(DAQ_Move_TimeTaggerDelayStage, controller=det.controller)
     try:
         assert det.initialized and stage.initialized, stage.init_info
@@ -36,7 +36,7 @@ def test_the_delay_stage_moves_the_hom_set_up_of_the_viewers_tagger():
 def test_the_delay_stage_refuses_a_tagger_without_hom_set_up():
     with open_tagger("sim", sim_clock="virtual", sim_seed=1) as h:
         stage = make_actuator(DAQ_Move_TimeTaggerDelayStage, controller=h)
-        assert not stage.initialized and "sim/hom" in stage.init_info
+        assert not stage.initialized and "sim:hom" in stage.init_info
 
 
 def test_the_input_delay_actuator_sets_and_reads_back_within_the_models_range():

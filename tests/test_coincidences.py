@@ -135,7 +135,7 @@ def test_the_coincidences_viewer_grabs_the_datasets():
     from pymodaq.utils.plugin_testing import grab_and_wait, make_detector
     from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerCoincidences import \
         DAQ_0DViewer_TimeTaggerCoincidences
-    det = make_detector(DAQ_0DViewer_TimeTaggerCoincidences, address="sim/pairs", integration_s=0.05)
+    det = make_detector(DAQ_0DViewer_TimeTaggerCoincidences, address="sim:pairs", integration_s=0.05)
     try:
         p = det.settings.child("measurement", "groups")
         p.setValue("1,2; 1,2,3,4")

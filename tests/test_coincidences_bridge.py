@@ -10,7 +10,7 @@ from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeT
 
 def test_coincidences_over_the_bridge(server, clients):  # noqa: F811
     det = server(DAQ_0DViewer_TimeTaggerTCPServer)
-    clients(det.controller.port, "--address", "sim/pairs", "--measurement", "coincidences", "--groups", "1,2;1,2,3",
+    clients(det.controller.port, "--address", "sim:pairs", "--measurement", "coincidences", "--groups", "1,2;1,2,3",
             "--window-ps", "1000", "--integration-s", "0.2")
     wait_clients(det, 1)
     dte = grab(det)

@@ -44,9 +44,8 @@ def test_pymodaq_lists_the_plugins():
     from pymodaq_utils.plugin_tools.checks import find_plugin_modules
     ours = {m.name for m in find_plugin_modules("pymodaq_plugins_timetagger")}
     assert names == ours == {"TimeTaggerCountrate", "TimeTaggerCoincidences", "TimeTaggerCorrelation",
-                             "TimeTaggerCounter",
-                             "TimeTaggerDelayStage", "TimeTaggerInputDelay",
-                             "TimeTaggerHistogram", "TimeTaggerTCPServer"}
+                             "TimeTaggerCounter", "TimeTaggerDelayStage", "TimeTaggerInputDelay",
+                             "TimeTaggerHistogram", "TimeTaggerTCPServer", "TimeTaggerImage", "TimeTaggerPulsed"}
 
 
 def test_pymodaq_lists_the_plugins_when_our_code_is_imported_first():

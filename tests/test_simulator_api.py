@@ -303,6 +303,16 @@ VENDOR_CALLS = {
     ("SynchronizedMeasurements", "registerMeasurement"): [("measurement", NO_DEFAULT)],
     ("SynchronizedMeasurements", "unregisterMeasurement"): [("measurement", NO_DEFAULT)],
     ("SynchronizedMeasurements", "startFor"): [("capture_duration", NO_DEFAULT), ("clear", True)],
+    # imaging.py passes every argument (its other calls: tests/test_simulator_markers.py)
+    ("CountBetweenMarkers", "__init__"): [("tagger", NO_DEFAULT), ("click_channel", NO_DEFAULT),
+                                          ("begin_channel", NO_DEFAULT), ("end_channel", NO_DEFAULT),
+                                          ("n_values", NO_DEFAULT)],
+    ("TimeDifferences", "__init__"): [("tagger", NO_DEFAULT), ("click_channel", NO_DEFAULT),
+                                      ("start_channel", NO_DEFAULT), ("next_channel", NO_DEFAULT),
+                                      ("sync_channel", NO_DEFAULT), ("binwidth", NO_DEFAULT), ("n_bins", NO_DEFAULT),
+                                      ("n_histograms", NO_DEFAULT)],
+    ("TimeTagger", "getConfiguration"): [],                    # recorded beside the tags (recording/)
+    ("TimeTagStream", "__init__"): [("tagger", NO_DEFAULT), ("n_max_events", NO_DEFAULT), ("channels", NO_DEFAULT)],
 }
 
 

@@ -34,7 +34,7 @@ def generous_join(monkeypatch):
 
 
 def test_coincidences_and_countrate_grabbed_together_share_one_window(generous_join):
-    with open_tagger("sim/pairs", sim_seed=3) as h:      # the wall clock, as in the lab
+    with open_tagger("sim:pairs", sim_seed=3) as h:      # the wall clock, as in the lab
         rates = make_run(h, "countrate", channels=(1, 2), integration_s=0.05)
         coinc = make_run(h, "coincidences", groups="1,2", window_ps=1000, integration_s=0.05)
         rates.shares_window = coinc.shares_window = True
@@ -52,7 +52,7 @@ def test_coincidences_and_countrate_grabbed_together_share_one_window(generous_j
 
 def test_without_sharing_the_windows_differ():
     """What the sharing prevents: two runs started one after the other count different singles."""
-    with open_tagger("sim/pairs", sim_seed=3) as h:
+    with open_tagger("sim:pairs", sim_seed=3) as h:
         rates = make_run(h, "countrate", channels=(1, 2), integration_s=0.05)
         coinc = make_run(h, "coincidences", groups="1,2", window_ps=1000, integration_s=0.05)
         res = _grab_together([rates, coinc])
@@ -62,7 +62,7 @@ def test_without_sharing_the_windows_differ():
 
 
 def test_a_run_grabbed_alone_does_not_wait_for_an_accumulating_one():
-    with open_tagger("sim/pairs", sim_seed=3) as h:
+    with open_tagger("sim:pairs", sim_seed=3) as h:
         live = make_run(h, "countrate", channels=(1,), integration_s=0.05)
         coinc = make_run(h, "coincidences", groups="1,2", integration_s=0.05)
         live.shares_window = coinc.shares_window = True
@@ -81,7 +81,7 @@ def test_master_and_slave_viewers_grabbed_together_report_the_same_singles(gener
         DAQ_0DViewer_TimeTaggerCountrate
     from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerCoincidences import \
         DAQ_0DViewer_TimeTaggerCoincidences
-    master = make_detector(DAQ_0DViewer_TimeTaggerCountrate, address="sim/pairs", integration_s=0.05)
+    master = make_detector(DAQ_0DViewer_TimeTaggerCountrate, address="sim:pairs", integration_s=0.05)
     slave = make_detector(DAQ_0DViewer_TimeTaggerCoincidences, controller=master.controller, integration_s=0.05)
     try:
         got = {}

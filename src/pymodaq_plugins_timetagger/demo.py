@@ -2,6 +2,7 @@
 
     python -m pymodaq_plugins_timetagger.demo [--address sim] [--out out] [--grabs 3] [--integration 1]
     python -m pymodaq_plugins_timetagger.demo hom [--out out]     (a HOM dip in DAQ_Scan: demo_hom.py)
+    python -m pymodaq_plugins_timetagger.demo image [--out out] ...   # a confocal image and a Rabi curve
 
 Both PCs are this machine here, joined over loopback exactly as two PCs are over the LAN:
 
@@ -138,6 +139,9 @@ def main(argv=None) -> int:
     if argv[:1] == ["hom"]:   # python3 tasks.py demo hom: the HOM scan in DAQ_Scan (demo_hom.py)
         from .demo_hom import main as hom_main
         return hom_main(argv[1:])
+    if argv[:1] == ["image"]:  # the hardware-timed image and the Rabi curve (imaging_demo.py)
+        from .imaging_demo import main as image_demo
+        return image_demo(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--address", default="sim", help="tagger address on the 'remote PC' (default: sim)")
     p.add_argument("--out", default="out", help="folder for the PNG (default: out)")

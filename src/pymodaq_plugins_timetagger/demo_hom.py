@@ -3,7 +3,7 @@
     python3 tasks.py demo hom [--out out] [--step-s 0.1] [--span-ps 6] [--points 25]
 
 What a user does, headless: the Dashboard loads an experiment with a ``TimeTaggerCoincidences`` detector (Master,
-opening ``sim/hom``: pairs on a 50:50 beam splitter, V = 0.92, τ_c = 1.5 ps) and a ``TimeTaggerDelayStage``
+opening ``sim:hom``: pairs on a 50:50 beam splitter, V = 0.92, τ_c = 1.5 ps) and a ``TimeTaggerDelayStage``
 actuator sharing its tagger (Slave, same controller ID); DAQ_Scan scans the delay linearly and saves its h5 file in
 ``out/``; each step's coincidences of inputs 1 and 2 (1 ns window) and its accidentals come from the data DAQ_Scan
 received. The dip is fitted (Gaussian with offset, Poisson likelihood: hom_fit.py) and ``out/hom_dip.png`` shows the
@@ -93,7 +93,7 @@ def run_scan(out: Path, step_s: float, span_ps: float, points: int):
         _pump_until(lambda: applied, 30, "the experiment to be loaded")
         stage, det = dashboard.actuators_modules[0], dashboard.detector_modules[0]
         s = det.settings.child("detector_settings")
-        s.child("address").setValue("sim/hom")
+        s.child("address").setValue("sim:hom")
         s.child("integration_s").setValue(step_s)
         _init(det, "Coincidences detector")
         # the Slave gets the Master's open tagger, as the Dashboard's loader passes it

@@ -32,7 +32,8 @@ from .hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsErr
 from .hardware.inputs import check_channel
 from .hardware.vendor import VENDOR_EXCEPTIONS, vendor_errors
 from .windows import WindowGroup, group_of
-from .settings import (DEFAULT_TIMEOUT_MARGIN_S, KINDS, check, check_kind,  # noqa: F401 (API)
+from .settings import (DEFAULT_TIMEOUT_MARGIN_S, KINDS, RECORDING_DATA, RECORDING_DATA_LABELS,  # noqa: F401 (API)
+                       check, check_kind,
                        default, of_kind)
 
 PS_PER_S = 1e12
@@ -194,6 +195,8 @@ class Run(abc.ABC):
         self._overflows_at_start: dict[str, int] = {}
         self._accumulating = False
         self._shares_window = False
+        #: a recording.Recorder: the tags of every exact window are recorded beside its data (None: not)
+        self.recorder = None
         self._build()
 
     # --- public ------------------------------------------------------------------------------
@@ -250,6 +253,10 @@ class Run(abc.ABC):
             self._accumulating = False
             duration_ps = int(round(t_int * PS_PER_S))
             self._overflows_at_start = self._overflows()
+            recording = None if self.recorder is None else self.recorder.window(self.handle, self.kind,
+                                                                                  self._settings)
+            if recording is not None:
+                recording.start(duration_ps)  # with the measurements: the same tags (the recording's own window)
             window = None
             if self._shares_window:
                 window = group_of(self.handle).start(
@@ -258,28 +265,38 @@ class Run(abc.ABC):
                 for m in self._meas:
                     m.startFor(duration_ps, clear=True)
             deadline = time.monotonic() + timeout
-            for m in self._meas:
-                while True:
-                    if self._abort.is_set() or (stop is not None and stop.is_set()):
-                        self._stop_all()
-                        raise AcquisitionAborted(f"{self.kind}: acquisition stopped before the end "
-                                                 f"of its {t_int:g} s window")
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        self._stop_all()
-                        raise MeasurementTimeout(
-                            f"{self.kind}: the Time Tagger did not deliver {t_int:g} s of data within "
-                            f"{timeout:g} s (captured {m.getCaptureDuration() / PS_PER_S:.3f} s); "
-                            f"is it still connected?")
-                    if m.waitUntilFinished(int(min(left, ABORT_POLL_S) * 1000) or 1):
-                        break
-            res = self._result()
+            try:
+                for m in self._meas:
+                    while True:
+                        if self._abort.is_set() or (stop is not None and stop.is_set()):
+                            self._stop_all()
+                            raise AcquisitionAborted(f"{self.kind}: acquisition stopped before the end "
+                                                     f"of its {t_int:g} s window")
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            self._stop_all()
+                            raise MeasurementTimeout(
+                                f"{self.kind}: the Time Tagger did not deliver {t_int:g} s of data within "
+                                f"{timeout:g} s (captured {m.getCaptureDuration() / PS_PER_S:.3f} s); "
+                                f"is it still connected?")
+                        if m.waitUntilFinished(int(min(left, ABORT_POLL_S) * 1000) or 1):
+                            break
+                        if recording is not None:
+                            recording.drain()
+                result = self._result()
+            finally:
+                if recording is not None:  # an aborted window's file holds what was captured
+                    recorded = recording.finish(self._meas[0].getCaptureDuration() if self._meas else 0)
             if window is not None:
                 shared = WindowGroup.finish(self, window)
-                res.metadata.update(shared)
-                for c in res.companions:
+                result.metadata.update(shared)
+                for c in result.companions:
                     c.metadata.update(shared)
-            return res
+            if self.recorder is not None:  # a recording that stopped says so in every later window
+                recorded = recorded if recording is not None else {"recording_error": self.recorder.error}
+                result.metadata.update(recorded)
+                result.companions.append(recording_result(recorded))
+            return result
 
     def start_accumulating(self) -> None:
         """Clear and run continuously: :meth:`snapshot` then shows everything since this call."""
@@ -400,6 +417,15 @@ class Run(abc.ABC):
         for c in res.companions:
             c.metadata.update(meta)
         return res
+
+
+def recording_result(recorded: dict) -> Result:
+    """The 0D dataset of a recorded window: its index (the file's number), tags written, tags lost (-1, 0, 0 once
+    the recording stopped). PyMoDAQ's scan file keeps no extra attributes: with it each step names its file."""
+    values = [recorded.get("recording_index", -1), recorded.get("recording_tags", 0),
+              recorded.get("recording_tags_lost", 0)]
+    return Result(RECORDING_DATA, "Data0D", [np.array([float(v)]) for v in values], list(RECORDING_DATA_LABELS), "",
+                  metadata=dict(recorded))
 
 
 def overflow_counters(tagger) -> dict[str, int]:

@@ -231,6 +231,8 @@ def virtual_params() -> list[dict]:
 
 def of_kind(kind: str) -> tuple[Setting, ...]:
     """The settings of a measurement kind, in declaration order."""
+    if kind in IMAGING_KINDS:
+        return tuple(s for s in IMAGING_SETTINGS if kind in s.defaults)
     check_kind(kind)
     return tuple(s for s in SETTINGS if kind in s.defaults)
 
@@ -439,11 +441,11 @@ def from_shown(kind: str, name: str, value, spell: Callable[[str], str] = _plain
     s = setting_shown_as(kind, name)
     shown = shown_of(kind, s)
     who = spell(name)
+    if shown.choices and isinstance(value, str) and value in shown.choices:
+        return s.name, value == shown.choices[0]
     if name == s.name:  # by its own name: the value itself
         return s.name, check(s.name, value, lambda n: who)
     if shown.choices:
-        if isinstance(value, str) and value in shown.choices:
-            return s.name, value == shown.choices[0]
         raise SettingsError(f"{who} must be one of {', '.join(shown.choices)}, got {_shown_text(value)}")
     internal = value
     if shown.scale != 1.0:
@@ -643,3 +645,84 @@ def from_cli(args, kinds: list[str]) -> dict[str, dict]:
                                 f"of {kind})")
         per_kind[kind][s.name] = from_shown(kind, shown.name, raw, spell=lambda n: option)[1]
     return per_kind
+
+
+# ----------------------------------------------------------------------------------- marker-driven measurements
+# The image (pixel clock) and pulsed (sequence steps) measurements of imaging.py. Their own kinds and names: they are
+# not runs.py's window-by-window measurements (a grab is one frame, or one integration of the whole sequence).
+#: the marker-driven kinds (imaging.py), apart from KINDS: the bridge and the CLI do not serve them (yet)
+IMAGING_KINDS = ("image", "pulsed")
+#: longest wait for a whole frame or a sequence's integration, s
+MAX_FRAME_TIMEOUT_S = 86_400.0
+#: most pixels in a frame (the CountBetweenMarkers buffers hold two frames: MAX_BINS values)
+MAX_PIXELS = MAX_BINS // 2 - 1
+IMAGING_SETTINGS: tuple[Setting, ...] = (
+    Setting("photon_channels", "Photon channels", "", CHANNELS, {"image": (1, 2)},
+            help="detector inputs: one image each"),
+    Setting("pixel_channel", "Pixel marker", "", CHANNEL, {"image": 6},
+            help="the scanner's pixel clock: a pixel begins at each of its edges (negative: falling edge)"),
+    Setting("pixel_gated", "Pixel ends at", "", BOOL, {"image": True},
+            help="the pixel clock's opposite edge ends the pixel (gate), or the next pixel's edge does",
+            shown={"image": Shown(choices=("opposite edge (gate)", "next pixel marker"))}),
+    Setting("line_channel", "Line marker", "", CHANNEL, {"image": 7},
+            help="a marker at each line's start, within its first pixel"),
+    Setting("frame_channel", "Frame marker", "", CHANNEL, {"image": 8},
+            help="a marker at each frame's start, within its first pixel"),
+    Setting("pixels_per_line", "Pixels per line", "", INT, {"image": 100}, lo=1, hi=MAX_PIXELS,
+            help="pixel markers per line"),
+    Setting("lines_per_frame", "Lines per frame", "", INT, {"image": 100}, lo=1, hi=MAX_PIXELS,
+            help="lines per frame"),
+    Setting("serpentine", "Serpentine scan", "", BOOL, {"image": False},
+            help="every other line is scanned right to left (its pixels are stored reversed)"),
+    Setting("output_rate", "Output", "", BOOL, {"image": True},
+            help="count rate (counts / the pixel's dwell time from its markers), or raw counts",
+            shown={"image": Shown(choices=("rate (Hz)", "counts"))}),
+    Setting("frame_timeout_s", "Stall timeout", "s", FLOAT, {"image": 10.0, "pulsed": 10.0}, lo=0, lo_open=True,
+            hi=MAX_FRAME_TIMEOUT_S,
+            help="longest wait without a new pixel marker (image) or a new sweep (pulsed): the scanner or "
+                 "sequencer stopped"),
+    Setting("readout_channel", "Photon channel", "", CHANNEL, {"pulsed": 1}, help="the readout's detector"),
+    Setting("laser_channel", "Start (laser) marker", "", CHANNEL, {"pulsed": 2},
+            help="a marker when the readout laser turns on: histogram time zero"),
+    Setting("step_channel", "Next (step) marker", "", CHANNEL, {"pulsed": 3}, help="a marker at each step"),
+    Setting("sequence_channel", "Sync (sequence) marker", "", CHANNEL, {"pulsed": 4},
+            help="a marker at each sequence's start"),
+    Setting("n_steps", "Steps", "", INT, {"pulsed": 50}, lo=1, hi=100_000, help="steps of the sequence"),
+    Setting("time_bin_ps", "Time bin", "ps", INT, {"pulsed": 1000}, lo=1, hi=10**12, help="histogram bin width"),
+    Setting("n_time_bins", "Time bins", "", INT, {"pulsed": 3500}, lo=1, hi=MAX_BINS,
+            help="histogram bins per step"),
+    Setting("readout_start_ps", "Readout window start", "ps", INT, {"pulsed": 0}, lo=0, hi=10**12,
+            help="the readout window, from the laser's start"),
+    Setting("readout_window_ps", "Readout window", "ps", INT, {"pulsed": 300_000}, lo=1, hi=10**12,
+            help="the readout window's length: its counts per sweep give the signal of each step"),
+    Setting("sweeps", "Sweeps per grab", "", INT, {"pulsed": 1000}, lo=1, hi=10**9,
+            help="whole sequences per grab: the measurement stops at this many rollovers, so every step has "
+                 "exactly this many readouts"),
+)
+BY_NAME.update({s.name: s for s in IMAGING_SETTINGS})
+assert len(BY_NAME) == len(SETTINGS) + len(ACQUISITION) + len(IMAGING_SETTINGS), "a marker-driven setting reuses a name"
+# ----------------------------------------------------------------------------------- recording of the time tags
+#: the viewer plugins' group of the recording of the raw tags (recording/, docs/recording.rst)
+RECORDING_GROUP = "recording"
+#: the 0D dataset of every recorded grab: window index (the file's number), tags written, tags lost. PyMoDAQ's scan
+#: file keeps no extra attributes of the data: with it, each DAQ_Scan step says which file holds its tags.
+RECORDING_DATA = "recording"
+RECORDING_DATA_LABELS = ("window index", "tags", "tags lost")
+#: where recordings go unless the user says otherwise
+DEFAULT_RECORDING_DIRECTORY = "~/timetagger_tags"
+
+
+def recording_params() -> dict:
+    """The viewer plugins' recording group: the switch, the directory, and read-only figures of the last grab."""
+    return {"title": "Record time tags:", "name": RECORDING_GROUP, "type": "group", "expanded": False, "children": [
+        {"title": "Record:", "name": "record", "type": "bool", "value": False,
+         "tip": "write the raw tags of the measurement's inputs of every grab (per grab mode) to a Photon-HDF5 "
+                "file, one per grab, numbered from 0 (DAQ_Scan step k: file k)"},
+        {"title": "Directory:", "name": "directory", "type": "str", "value": DEFAULT_RECORDING_DIRECTORY,
+         "tip": "a folder <UTC time>_<measurement> is made in it for each recording session"},
+        {"title": "Last file:", "name": "last_file", "type": "str", "value": "", "readonly": True},
+        {"title": "Tags:", "name": "tags", "type": "int", "value": 0, "readonly": True},
+        {"title": "Tags lost:", "name": "tags_lost", "type": "int", "value": 0, "readonly": True,
+         "tip": "device overflows and tags the disk could not take (their intervals are in the file)"},
+        {"title": "Status:", "name": "status", "type": "str", "value": "not recording", "readonly": True},
+    ]}

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "itself on the command line); default: no secret")
     p.add_argument("--backoff-max-s", type=float, default=BACKOFF_MAX_S,
                    help="longest wait between two connection attempts, s (default 5)")
+    p.add_argument("--record", metavar="DIR", default=None,
+                   help="record the time tags of every window into DIR on this PC (Photon-HDF5, one file per "
+                        "window; the file's name goes to the server in the data)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p
 
@@ -215,8 +218,12 @@ def main(argv=None) -> int:
                                    backoff_max_s=args.backoff_max_s, on_status=show, secret=secret)
         except ValueError as e:
             parser.error(str(e))
+    service.record_directory = args.record  # before the tagger is opened at start: its runs record
     open_and_check(service, parser)
-    return run_until_interrupted(runner)
+    try:
+        return run_until_interrupted(runner)
+    finally:
+        service.close_recordings()
 
 
 def open_and_check(service: MeasurementService, parser: argparse.ArgumentParser) -> None:

@@ -194,6 +194,10 @@ class MeasurementService:
         self.handle: TaggerHandle | None = None
         self.runs: dict[str, Run] = {}
         self._suspect = False
+        #: a directory: the tags of every window are recorded there, on this PC (docs/recording.rst); the file's
+        #: name crosses the bridge in the dataset's metadata and its 0D dataset 'recording'
+        self.record_directory: str | None = None
+        self._recorders: dict = {}
 
     # ------------------------------------------------------------------ tagger
     def open(self, spell=lambda name: name) -> None:
@@ -213,6 +217,10 @@ class MeasurementService:
                 configure_input(self.handle.tagger, c, test_signal=True)
             for k in self.kinds:
                 self.runs[k] = make_run(self.handle, k, self.settings[k])
+                if self.record_directory:
+                    from ..recording.recorder import Recorder  # lazy: h5py only when recording
+                    self.runs[k].recorder = self._recorders.get(k) or Recorder(self.record_directory, k)
+                    self._recorders[k] = self.runs[k].recorder
         except BaseException:  # whatever it was, the tagger is not left open half set up
             self.close()
             raise
@@ -231,6 +239,13 @@ class MeasurementService:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+    def close_recordings(self) -> None:
+        """Finish writing the recorded windows (the session ends: a later open starts new sessions)."""
+        for rec in self._recorders.values():
+            if not rec.close():
+                logger.error("recording: the last files were not all written: %s", rec.status())
+        self._recorders = {}
 
     def open_or_report(self) -> None:
         """Open the tagger if it is not open; a failure is reported (status, log), not raised."""

@@ -1,4 +1,4 @@
-"""The optical delay stage of the simulator's Hong-Ou-Mandel set-up (``sim/hom``), as an actuator in ps."""
+"""The optical delay stage of the simulator's Hong-Ou-Mandel set-up (``sim:hom``), as an actuator in ps."""
 from pymodaq.control_modules.move_utility_classes import main
 
 from pymodaq_plugins_timetagger.tagger_actuator import TaggerActuatorBase, actuator_params
@@ -10,7 +10,7 @@ TRAVEL_PS = 1000.0
 
 class DAQ_Move_TimeTaggerDelayStage(TaggerActuatorBase):
     """Moves the delay between the two photons of the simulated HOM set-up (only on a simulated tagger opened as
-    ``sim/hom``): with a Coincidences viewer on the same controller ID, DAQ_Scan rehearses a HOM dip."""
+    ``sim:hom``): with a Coincidences viewer on the same controller ID, DAQ_Scan rehearses a HOM dip."""
 
     _axis_names = ["delay"]
     _epsilon = 1e-3
@@ -22,7 +22,7 @@ class DAQ_Move_TimeTaggerDelayStage(TaggerActuatorBase):
     def _source(self):
         from pymodaq_plugins_timetagger.hardware.simulator.photon_pairs import hom_source
         if not self.controller.simulated:
-            raise TaggerError("the simulated delay stage moves the simulator's HOM set-up: open 'sim/hom'")
+            raise TaggerError("the simulated delay stage moves the simulator's HOM set-up: open 'sim:hom'")
         try:
             return hom_source(self.controller.tagger)
         except RuntimeError as e:

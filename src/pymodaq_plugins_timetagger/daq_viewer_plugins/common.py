@@ -23,6 +23,7 @@ Slaves with the same ``controller_ID`` use the Master's open tagger (PyMoDAQ pas
 """
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -119,6 +120,7 @@ def common_params(measurement: list, integration_s: float = 0.1) -> list:
         {"title": "Inputs:", "name": "inputs", "type": "group", "expanded": False,
          "children": [input_group(c) for c in range(1, DEFAULT_N_INPUTS + 1)]},
         virtual_group(),
+        declared.recording_params(),
         remote.remote_group(),
     ]
 
@@ -163,6 +165,15 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         """The runs settings object built from this plugin's parameters (as declared in settings.py), each value
         checked (SettingsError). ``edited``: (path, value) of an edit not applied yet, with the values applied
         of every other parameter (not what the tree shows: another edit may be on its way in)."""
+        get, value = self.measurement_values(edited)
+        return make_settings(self.kind, **declared.from_plugin(self.kind, get, value(("integration_s",))))
+
+    #: the measurement's groups of channel ticks (measurement/<group>/ch<N>)
+    channel_groups = ("channels",)
+
+    def measurement_values(self, edited: tuple | None = None):
+        """(get(name) of a measurement parameter, value(path) of any parameter): the values applied, but
+        ``edited`` = (path, value) of an edit not applied yet (see :meth:`measurement_settings`)."""
         m = self.settings.child("measurement")
 
         def value(path):
@@ -173,11 +184,15 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             return self.settings.child(*path).value()
 
         def get(name):
-            if name == "channels":
-                return tuple(int(ch.name()[2:]) for ch in m.child("channels").children()
-                             if value(("measurement", "channels", ch.name())))
+            if name in self.channel_groups:
+                return tuple(int(ch.name()[2:]) for ch in m.child(name).children()
+                             if value(("measurement", name, ch.name())))
             return value(("measurement", name))
-        return make_settings(self.kind, **declared.from_plugin(self.kind, get, value(("integration_s",))))
+        return get, value
+
+    def checked_settings(self, s):
+        """``s`` checked as a whole against the opened device (SettingsError)."""
+        return check_settings(s, self.controller)
 
     def on_device_opened(self) -> None:
         """Adapt the measurement parameters to the device (e.g. more channels)."""
@@ -193,6 +208,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         self._queued_remote: remote.RemoteRequest | None = None  # waits for the local grab in flight
         self._queued_local: int | None = None                    # a local grab's Naverage, waits for a remote one
         self._link_status = ""
+        self._recorder = None                                     # recording.Recorder while Record is ticked
 
     def ini_detector(self, controller=None):
         try:
@@ -210,6 +226,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self._show_virtual()
             self._run = make_run(handle, self.kind, self.measurement_settings())
             self._run.shares_window = True   # grabbed with the Master's other viewers: one window (windows.py)
+            self._apply_recording()
             self._remember_applied()
             self.release_with_thread()
             if self.settings[remote.GROUP, "connect"]:
@@ -250,13 +267,21 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         if path not in self._applied or self.controller is None:
             return self._apply_param(param)
         applied = self._applied[path]
+        if path[0] == "virtual":  # the tagger's virtual channels, checked as they are built (virtual_inputs.py)
+            try:
+                self._apply_virtual()
+            except TaggerError:
+                self._put(param, applied)
+                raise
+            self._applied[path] = value
+            return True
         try:
             value = declared.check_plugin(self.kind, path, value)
             if path in (("mode",), ("timeout_margin_s",)):
                 new = None
                 changed = value != applied
             else:
-                new = check_settings(self.measurement_settings(edited=(path, value)), self.controller)
+                new = self.checked_settings(self.measurement_settings(edited=(path, value)))
                 declared.check_reply_fits(new)
                 changed = new != self._run.settings
             if changed and new is not None:
@@ -281,6 +306,10 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         with it. Raises TaggerError when refused."""
         name = param.name()
         parent = param.parent().name() if param.parent() is not None else ""
+        if parent == declared.RECORDING_GROUP:
+            if name in ("record", "directory"):
+                self._apply_recording()
+            return False
         if name == "clear":
             if param.value():
                 self._restart(clear_only=True)
@@ -373,6 +402,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             except TaggerError as e:
                 logger.warning("closing %s: %s", self.kind, e)
             self._run = None
+        self._stop_recording()
         self.release()
         self.close_outlet()
 
@@ -456,6 +486,8 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         dte = to_pymodaq(self._title, data)
         if self.settings["duration_channel"]:
             dte.append(duration_data(md.get("capture_duration_s", float("nan"))))
+        if "recording_file" in md or "recording_error" in md:
+            self._show_recorded(md)   # its 0D dataset is a companion of the result (runs.recording_result)
         return dte
 
     def _show_figures(self, result: Result) -> None:
@@ -498,6 +530,48 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         state = f"measured ({int(last.data[0].sum())} counts)" if store else "Gaussian (fitted or set)"
         self.settings.child("irf", "irf_state").setValue(state)
         self.show_status(f"lifetime fit IRF: {state}")
+
+    # ------------------------------------------------------------------ recording of the time tags (recording/)
+    def _apply_recording(self) -> None:
+        """Start or stop recording as the Record box says (a new directory: a new session)."""
+        g = self.settings.child(declared.RECORDING_GROUP)
+        was_pending, owner = self.job_running(), self._job_owner
+        self.abort_job()  # the window in flight is measured again, recorded or not as now asked
+        self._stop_recording()
+        if g["record"] and self._run is not None:
+            from ..recording.recorder import Recorder  # lazy: h5py only when recording
+            self._recorder = Recorder(os.path.expanduser(g["directory"]), self.kind)
+            self._run.recorder = self._recorder
+            g.child("status").setValue(f"recording each grab (per grab mode) into {self._recorder.directory}")
+        else:
+            g.child("status").setValue("not recording")
+        if was_pending:
+            self._start_acquisition(owner)
+
+    def _stop_recording(self) -> None:
+        if self._recorder is not None:
+            if self._run is not None:
+                self._run.recorder = None
+            if not self._recorder.close():
+                self.show_status(f"recording: the last files were not all written: {self._recorder.status()}",
+                                 error=True)
+            self._recorder = None
+
+    def _show_recorded(self, md: dict) -> None:
+        """Show a grab's recording figures in the read-only settings, and any loss or error in the status bar."""
+        g = self.settings.child(declared.RECORDING_GROUP)
+        if "recording_error" in md:
+            g.child("status").setValue(md["recording_error"])
+            self.show_status(md["recording_error"], error=True)
+        if "recording_file" in md:
+            g.child("last_file").setValue(md["recording_file"])
+            g.child("tags").setValue(md["recording_tags"])
+            g.child("tags_lost").setValue(md["recording_tags_lost"])
+            if md["recording_tags_lost"] or md["recording_tags_lost_unknown"]:
+                more = (" (and more, not counted: the stream buffer was full)"
+                        if md["recording_tags_lost_unknown"] else "")
+                self.show_status(f"WARNING: recording: {md['recording_tags_lost']} tag(s) lost{more} in "
+                                 f"{md['recording_file']}", error=True)
 
     # ------------------------------------------------------------------ the remote server (remote_server.py)
     def remote_request(self, req: remote.RemoteRequest) -> None:

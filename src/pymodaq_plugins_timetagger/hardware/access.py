@@ -22,8 +22,8 @@ from types import ModuleType
 
 from . import simulator
 from .address import Address, parse_address
+from .simulator.setups import SETUPS
 from .errors import TaggerError, TaggerOpenError, VendorLibraryBroken, VendorLibraryMissing
-from .simulator.photon_pairs import SCENES
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +154,8 @@ def open_tagger(address: str = "auto", *, sim_clock: str = "wall", sim_seed: int
         return _open_usb(addr, api, serials[0], "USB, found by auto")
     if addr.kind == "rpc":  # no local vendor library needed: the server has it
         return _open_rpc(addr)
+    if addr.kind == "file":  # a recording, replayed by the simulator's engine
+        return _open_replay(addr)
     api = load_vendor_api_for(addr)
     if addr.kind == "usb":
         return _open_usb(addr, api, addr.serial, "USB")
@@ -309,14 +311,30 @@ def _open_simulator(addr: Address, sim_kw, why: str) -> TaggerHandle:
     model = addr.model or simulator.DEFAULT_MODEL
     spec = simulator.MODELS[model]
     _refuse_if_held(addr, spec.serial)
-    if addr.scene and sim_kw.get("sources") is None:
-        sim_kw = {**sim_kw, "sources": SCENES[addr.scene]()}
+    if addr.setup and sim_kw.get("sources") is None:
+        sim_kw = dict(sim_kw, sources=SETUPS[addr.setup]())
     try:
         tagger = simulator.createTimeTagger(spec.serial, **sim_kw)
     except Exception as e:
         raise TaggerOpenError(f"cannot open the simulated Time Tagger at {addr.text!r}: {e}") from e
     desc = f"SIMULATED {spec.model} (no hardware; serial {spec.serial})"
+    if addr.setup:
+        desc += f" with the simulated {addr.setup} set-up"
     if why:
         desc += f" - {why}"
     logger.info("opened %s", desc)
     return _register(TaggerHandle(tagger, simulator, addr, desc, simulated=True), spec.serial)
+
+
+def _open_replay(addr: Address) -> TaggerHandle:
+    """Open the recording at ``addr`` (``file:PATH``) as a Time Tagger replaying it."""
+    from ..recording.photon_hdf5 import read_recording  # lazy: h5py only for file: addresses
+    from .simulator.replay import ReplayTimeTagger
+    try:
+        recording = read_recording(addr.path)
+    except (ValueError, OSError, ImportError) as e:
+        raise TaggerOpenError(f"cannot replay {addr.text!r}: {e}") from e
+    tagger = ReplayTimeTagger(recording, clock="wall" if addr.paced else "virtual")
+    desc = tagger.sim_description()
+    logger.info("opened %s", desc)
+    return TaggerHandle(tagger, simulator, addr, desc, simulated=recording.simulated)

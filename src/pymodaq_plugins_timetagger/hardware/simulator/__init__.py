@@ -13,7 +13,8 @@ What is simulated (vendor names, units and dtypes): ``createTimeTagger``, ``free
 level, input delay, dead time, test signal, event divider, overflows, ``sync``, ``getConfiguration`` and
 context manager; the measurements ``Countrate``, ``Counter``, ``Correlation``, ``Histogram``; the virtual
 channels ``Coincidence(s)``, ``Combiner``, ``DelayedChannel``, ``GatedChannel``, the conditional filter and
-``SynchronizedMeasurements`` (:mod:`.virtual_channels`).
+``SynchronizedMeasurements`` (:mod:`.virtual_channels`); and, driven by markers, ``CountBetweenMarkers`` and ``TimeDifferences`` (:mod:`.markers`); and the raw
+stream ``TimeTagStream`` (``TimeTagStreamBuffer``, ``TagType``).
 
 The simulator's own additions (not in the vendor's API): keyword arguments ``clock`` ('wall' or
 'virtual'), ``seed`` and ``sources`` of :func:`createTimeTagger`, the tagger's ``sim_*`` methods, and the
@@ -26,9 +27,11 @@ import enum
 import threading
 
 from .measurements import CHANNEL_UNUSED, Correlation, Counter, Countrate, Histogram, IteratorBase
+from .markers import CountBetweenMarkers, TimeDifferences
 from .models import DEFAULT_MODEL, MODELS, ModelSpec, model_by_serial
 from .sources import (PoissonSource, PulsedFluorescence, SinglePhotonEmitter, Source,
                       default_scene)
+from .stream import TagType, TimeTagStream, TimeTagStreamBuffer
 from .tagger import SimTimeTagger
 from .virtual_channels import (Coincidence, CoincidenceTimestamp, Coincidences, Combiner, DelayedChannel,
                                GatedChannel, GatedChannelInitial, SynchronizedMeasurements)
@@ -36,7 +39,8 @@ from .virtual_channels import (Coincidence, CoincidenceTimestamp, Coincidences, 
 __all__ = [
     "createTimeTagger", "freeTimeTagger", "scanTimeTagger", "getVersion", "CHANNEL_UNUSED",
     "ChannelEdge", "Resolution", "TimeTagger", "TimeTaggerBase", "IteratorBase", "Countrate",
-    "Counter", "Correlation", "Histogram", "Source", "PoissonSource", "SinglePhotonEmitter",
+    "Counter", "Correlation", "Histogram", "CountBetweenMarkers", "TimeDifferences", "TimeTagStream",
+    "TimeTagStreamBuffer", "TagType", "Source", "PoissonSource", "SinglePhotonEmitter",
     "PulsedFluorescence", "default_scene", "MODELS", "ModelSpec", "SIMULATED",
     "Coincidence", "Coincidences", "CoincidenceTimestamp", "Combiner", "DelayedChannel", "GatedChannel",
     "GatedChannelInitial", "SynchronizedMeasurements",

@@ -14,7 +14,7 @@ efficiency of the other arm's detections, Klyshko 1980); the detectors add their
     by ``delay_ps`` (the optical delay, set by a delay stage); detectors on the two output ports (``channels``).
     A pair leaves through different ports (a coincidence) with probability
     ``P_c(τ) = ½·[1 − V·exp(−(τ/τ_c)²)]``, τ = ``delay_ps − zero_delay_ps``, V = ``indistinguishability``
-    (the mode overlap |⟨ψ1|ψ2⟩|², Hong, Ou and Mandel 1987; the Gaussian dip of a Gaussian spectrum, τ_c =
+    (the mode overlap ``|⟨ψ1|ψ2⟩|²``, Hong, Ou and Mandel 1987; the Gaussian dip of a Gaussian spectrum, τ_c =
     ``coherence_time_ps`` its 1/e half-width); otherwise both photons leave through the same port, the same
     detector, where the pair makes at most one click (its two photons arrive within a few ps, well inside a
     detector's dead time).
@@ -163,9 +163,8 @@ class HongOuMandel(SpdcPairSource):
         return np.minimum(np.where(d1, t1, big), np.where(d2, t2, big))
 
 
-#: the scenes a simulator address can name (``sim/pairs``, ``sim:tt20/hom``); each returns its sources
 def pairs_scene() -> list[Source]:
-    """``sim/pairs``: an SPDC source on inputs 1 (signal) and 2 (idler), SNSPD-like detectors.
+    """``sim:pairs``: an SPDC source on inputs 1 (signal) and 2 (idler), SNSPD-like detectors.
 
     1 M pairs/s, 20 % and 25 % efficiency: singles ≈ 200 and 250 kcps, true coincidences 50 kcps; 40 ps RMS
     jitter, 300 Hz dark counts, 20 ns dead time. Inputs 3 and 4: independent Poisson light (100 kcps each) for
@@ -178,14 +177,13 @@ def pairs_scene() -> list[Source]:
 
 
 def hom_scene() -> list[Source]:
-    """``sim/hom``: a HOM set-up on inputs 1 and 2 (V = 0.92, τ_c = 1.5 ps), its delay moved by the simulated
+    """``sim:hom``: a HOM set-up on inputs 1 and 2 (V = 0.92, τ_c = 1.5 ps), its delay moved by the simulated
     delay stage; 1 M pairs/s, 20 % detection efficiency each, SNSPD-like detectors."""
     return [HongOuMandel(channels=(1, 2), pair_rate_hz=1e6, efficiency_signal=0.2, efficiency_idler=0.2,
                          coherence_time_ps=1.5, indistinguishability=0.92, dark_count_hz=300.0,
                          jitter_ps=40.0, dead_time_ps=20_000.0)]
 
 
-SCENES = {"pairs": pairs_scene, "hom": hom_scene}
 
 
 def hom_source(tagger) -> HongOuMandel:
@@ -193,4 +191,4 @@ def hom_source(tagger) -> HongOuMandel:
     for src in tagger.sim_sources():
         if isinstance(src, HongOuMandel):
             return src
-    raise RuntimeError("no Hong-Ou-Mandel set-up on this simulated Time Tagger: open it as 'sim/hom'")
+    raise RuntimeError("no Hong-Ou-Mandel set-up on this simulated Time Tagger: open it as 'sim:hom'")

@@ -131,6 +131,10 @@ class Source(abc.ABC):
             out[ch] = t
         return out
 
+    def pulse_width_for(self, channel: int) -> float:
+        """Time from the rising to the falling edge of the pulses on ``channel``, ps (``pulse_width_ps``)."""
+        return self.pulse_width_ps
+
     def channel_jitter_ps(self, channel: int) -> float:
         """RMS jitter this source adds on ``channel`` (the detector's)."""
         return self.jitter_ps if channel in self.detector_channels else 0.0

@@ -100,6 +100,7 @@ class SimTimeTagger:
         self._div_count: dict[int, int] = {}
         self._active: frozenset[int] = frozenset()
         self._overflows = 0
+        self._dropped: dict[int, np.ndarray] = {}
         self._measurements: weakref.WeakSet = weakref.WeakSet()
         kernels.backend()  # choose (and compile) the kernels now, not in the engine's first chunk
         self._wall_origin = time.perf_counter()  # fine-grained on every OS
@@ -530,7 +531,7 @@ class SimTimeTagger:
                 if not 0.0 < level < src.pulse_height_v:
                     continue  # threshold above the pulses (or on the wrong side): nothing is seen
                 sigma = math.hypot(src.channel_jitter_ps(c), self._spec.jitter_rms_ps)
-                for signed, offset in ((c, 0.0), (-c, src.pulse_width_ps)):
+                for signed, offset in ((c, 0.0), (-c, src.pulse_width_for(c))):
                     if signed in active:
                         new.setdefault(signed, []).append(
                             self._to_tags(t, t0, sigma, self._delay[signed], offset))
@@ -591,14 +592,18 @@ class SimTimeTagger:
 
         Returns where the overflow interval of this chunk begins (it lasts to ``t1``), None if none.
         """
+        self._dropped = {}  # the tags this chunk lost, per channel (TimeTagStream counts them as missed events)
         total = sum(a.size for a in released.values())
-        allowed = int(self._spec.max_tag_rate_hz * (t1 - t0) / PS_PER_S)
+        # the transfer rate is sustained over at least MIN_CHUNK_PS (the device buffers): a sliver of a chunk at
+        # the end of an advance (a few ps) would otherwise allow 0 tags and count a spurious overflow
+        allowed = int(self._spec.max_tag_rate_hz * max(t1 - t0, MIN_CHUNK_PS) / PS_PER_S)
         if total <= allowed or total == 0:
             return None
         merged = np.sort(np.concatenate([a for a in released.values() if a.size]))
         cut = merged[allowed]
         for c, a in released.items():
-            released[c] = a[: np.searchsorted(a, cut, side="left")]
+            keep = np.searchsorted(a, cut, side="left")
+            released[c], self._dropped[c] = a[:keep], a[keep:]
         self._overflows += 1
         return int(cut)
 

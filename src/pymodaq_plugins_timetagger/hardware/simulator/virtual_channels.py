@@ -13,8 +13,7 @@ virtual channel can only be built on channels that exist already), before any me
 
 Classes
 -------
-``Coincidence(tagger, channels, coincidenceWindow=1000, timestamp=CoincidenceTimestamp.Last)``
-``Coincidences(tagger, coincidenceGroups, coincidenceWindow, timestamp=CoincidenceTimestamp.Last)``
+``Coincidence(tagger, channels, coincidenceWindow=1000, timestamp=CoincidenceTimestamp.Last)``, ``Coincidences(tagger, coincidenceGroups, coincidenceWindow, timestamp=CoincidenceTimestamp.Last)``
     wheel: "Every time a coincidence is detected on the input channels (AND logic), `Coincidence` emits a tag on
     the virtual channel"; the window is the "Maximum time between all events for a coincidence in picoseconds";
     "By default, the timestamp from the last event received to complete the coincidence is used." Simulated rule
