@@ -210,15 +210,21 @@ class TimeTaggerViewerBase(AsyncViewerBase):
         self._link_status = ""
         self._recorder = None                                     # recording.Recorder while Record is ticked
 
+    def open_controller(self, controller) -> bool:
+        """The Master opens the tagger at the address set; a Slave takes its Master's (False: there is none)."""
+        if self.is_master:
+            self.controller = open_tagger(self.settings["address"])
+        elif controller is None:
+            return False
+        else:
+            self.controller = controller
+        return True
+
     def ini_detector(self, controller=None):
         try:
-            if self.is_master:
-                self.controller = open_tagger(self.settings["address"])
-            else:
-                if controller is None:
-                    return self.init_failed("this plugin is a Slave but no Master has opened a Time Tagger "
-                                            "with the same controller ID", "device")
-                self.controller = controller
+            if not self.open_controller(controller):
+                return self.init_failed("this plugin is a Slave but no Master has opened a Time Tagger "
+                                        "with the same controller ID", "device")
             handle = self.controller
             self.settings.child("device").setValue(handle.description)
             self._sync_inputs_from_device()

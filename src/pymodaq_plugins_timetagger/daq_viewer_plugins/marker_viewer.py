@@ -12,7 +12,6 @@ from pymodaq_utils.logger import get_module_name, set_logger
 
 from .. import imaging
 from .. import settings as declared
-from ..hardware.access import open_tagger
 from ..hardware.errors import TaggerError
 from ..utils import config_value
 from .common import DEFAULT_N_INPUTS, TimeTaggerViewerBase, input_group
@@ -55,13 +54,9 @@ class MarkerViewerBase(TimeTaggerViewerBase):
 
     def ini_detector(self, controller=None):
         try:
-            if self.is_master:
-                self.controller = open_tagger(self.settings["address"])
-            else:
-                if controller is None:
-                    return self.init_failed("this plugin is a Slave but no Master has opened a Time Tagger "
-                                            "with the same controller ID", "device")
-                self.controller = controller
+            if not self.open_controller(controller):
+                return self.init_failed("this plugin is a Slave but no Master has opened a Time Tagger "
+                                        "with the same controller ID", "device")
             self.settings.child("device").setValue(self.controller.description)
             self._sync_inputs_from_device()
             self._run = self.run_class(self.controller, self.measurement_settings())
