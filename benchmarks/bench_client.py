@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark peers (run as subprocesses by benchmarks/bridge.py): they answer requests with N float64.
 
-    bench_client.py bridge PORT N   # our Time Tagger client (bridge.client.TaggerClient, PyMoDAQ 5 dialect),
+    bench_client.py bridge PORT N   # our Time Tagger client (bridge.link.Link, PyMoDAQ 5 dialect),
                                     # serving a responder that answers 'Send Data 1D' with a DataToExport
                                     # of N float64 and an N-point axis, built per answer as the measurement
                                     # service builds its own
@@ -23,8 +23,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # the package, and tests/support
 
 
 def bridge(port: int, n: int) -> None:
-    from pymodaq_plugins_timetagger.bridge.client import TaggerClient
-    from pymodaq_plugins_timetagger.protocol import data_model
+    from pymodaq_plugins_timetagger.bridge.link import Link
+    from pymodaq_plugins_timetagger import data_model
     from tests.support.responders import BareResponder
 
     data = np.linspace(0.0, 1.0, n)
@@ -38,7 +38,7 @@ def bridge(port: int, n: int) -> None:
                                           axes=[data_model.Axis(label="delay", units="s", data=axis, index=0)])
             return data_model.DataToExport(name="bench", data=[dwa])
 
-    TaggerClient("127.0.0.1", port, responder=Ramp(), backoff_max_s=0.2).serve_forever()
+    Link("127.0.0.1", port, responder=Ramp(), backoff_max_s=0.2).serve_forever()
 
 
 def raw(port: int, n: int) -> None:

@@ -36,12 +36,12 @@ def _rss_kib(pid: int) -> int:
 
 
 def _client(port, **kw):
-    from pymodaq_plugins_timetagger.bridge.client import TaggerClient
+    from pymodaq_plugins_timetagger.bridge.link import Link
     from pymodaq_plugins_timetagger.runs import make_settings
     kw.setdefault("kind", "countrate")
     kw.setdefault("settings", make_settings("countrate", channels=(5,), integration_s=0.001))
     kw.setdefault("sim_options", {"sim_clock": "virtual", "sim_seed": 1})
-    c = TaggerClient("127.0.0.1", port, address="sim", backoff_max_s=0.2, **kw)
+    c = Link("127.0.0.1", port, address="sim", backoff_max_s=0.2, **kw)
     t = threading.Thread(target=c.serve_forever, daemon=True)
     t.start()
     return c, t
@@ -97,10 +97,11 @@ def amplification(n_peers=4, n_arrays=2_200_000, kind="command") -> dict:
     (the list of arrays where a command string is expected) or ``done`` (a well-typed 'Done' whose
     DataWithAxes holds the arrays)."""
     import numpy as np
-    from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
+    from pymodaq_plugins_timetagger import data_model
+    from pymodaq_plugins_timetagger.protocol import pymodaq5
     from pymodaq_plugins_timetagger.protocol.server import BridgeError, BridgeServer
     empty = pymodaq5.encode(np.zeros(0))
-    arrays = pymodaq5._header("list") + n_arrays.to_bytes(4, "big") + empty * n_arrays
+    arrays = pymodaq5.encode([])[:-4] + n_arrays.to_bytes(4, "big") + empty * n_arrays
     if kind == "command":
         payload = arrays
         attack = pymodaq5.encode_frames("GRABBER") + pymodaq5.frame(payload)

@@ -92,6 +92,11 @@ def test_countrate_0d_over_the_bridge(server, clients):
     det.settings.child("duration_channel").setValue(True)
     duration = grab(det).get_data_from_name("capture duration")
     assert duration.units == "s" and duration.data[0][0] == pytest.approx(0.2)
+    # the Connected clients line counts the grabs served
+    deadline = time.monotonic() + 10
+    while "served 2" not in det.settings["clients"] and time.monotonic() < deadline:
+        pump(0.05)
+    assert "served 2" in det.settings["clients"], det.settings["clients"]
 
 
 def test_correlation_1d_axis_units_and_set_info_round_trip(server, clients):
@@ -242,6 +247,6 @@ def test_client_command_line_errors_name_the_option(tmp_path):
 
 def test_the_client_never_imports_qt():
     from tests.support.isolation import QT, loaded
-    client = ["pymodaq_plugins_timetagger.bridge.__main__", "pymodaq_plugins_timetagger.bridge.client",
+    client = ["pymodaq_plugins_timetagger.bridge.__main__", "pymodaq_plugins_timetagger.bridge.link",
               "pymodaq_plugins_timetagger.protocol.server"]
     assert loaded(client, QT + ("pymodaq", "pymodaq_gui")) == []

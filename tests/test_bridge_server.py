@@ -6,11 +6,12 @@ import time
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
-from pymodaq_plugins_timetagger.protocol.net import SocketReader
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import pymodaq5
 from pymodaq_plugins_timetagger.protocol.server import (BridgeServer, ClientReportedError, NoClient,
                                                       RequestTimeout, parse_allowed)
-from pymodaq_plugins_timetagger.protocol.wire import ClassicWire, Pymodaq5Wire
+from pymodaq_plugins_timetagger.protocol import connection as C
+from tests.support.peer import Peer
 from tests.support.processes import wait_for
 
 
@@ -19,8 +20,7 @@ class RawClient:
 
     def __init__(self, port, dialect="pymodaq5", answer=None, hello=()):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.reader = SocketReader(self.sock)
-        self.wire = (Pymodaq5Wire if dialect == "pymodaq5" else ClassicWire)(self.reader)
+        self.wire = Peer(self.sock, C.CLIENT, dialect)
         self.sock.sendall(self.wire.message("GRABBER") + b"".join(self.wire.message(*m) for m in hello))
         self.answer = answer
         self.commands = []
@@ -30,11 +30,10 @@ class RawClient:
     def _loop(self):
         try:
             while True:
-                self.reader.wait_message(None)
-                cmd = self.wire.read_command()
+                cmd, args = self.wire.read(None)
                 self.commands.append(cmd)
                 if cmd == "set_info":
-                    self.commands.append((self.wire.read_path(), self.wire.read_string()))
+                    self.commands.append(args)
                 elif cmd.startswith("Send Data") and self.answer is not None:
                     reply = self.answer(self.wire, cmd)
                     if reply:
@@ -196,7 +195,7 @@ def test_garbage_and_silence_are_dropped_and_others_go_on(server):
     silent = socket.create_connection(("127.0.0.1", server.port))  # says nothing
     wait_for(lambda: sum(k == "dropped" for k, _ in events) >= 2, timeout=5)
     reasons = " | ".join(str(d) for k, d in events if k == "dropped")
-    assert "protocol error" in reasons and "nothing for 1.0 s" in reasons
+    assert "protocol error" in reasons and "did not identify itself within 1" in reasons
     assert server.request("0D", timeout=5).data[0].data[0][0] == 1.0
     for s in (bad, silent):
         s.close()
@@ -240,9 +239,9 @@ def test_ipv6_loopback():
 def test_our_client_reports_a_tagger_failure_and_recovers(server):
     """A tagger that fails mid-integration: the error reaches the server as an Info (and the log) at
     once, no data; when the tagger is back the client serves again."""
-    from pymodaq_plugins_timetagger.bridge.client import TaggerClient
+    from pymodaq_plugins_timetagger.bridge.link import Link
     from pymodaq_plugins_timetagger.runs import make_settings
-    client = TaggerClient("127.0.0.1", server.port, address="sim", kind="countrate",
+    client = Link("127.0.0.1", server.port, address="sim", kind="countrate",
                           settings=make_settings("countrate", channels=(5,), integration_s=0.3))
     t = threading.Thread(target=client.serve_forever, daemon=True)
     t.start()

@@ -14,7 +14,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import codec
+from pymodaq_plugins_timetagger.protocol import pymodaq5
 from pymodaq_plugins_timetagger.protocol.server import (BridgeError, BridgeServer, ClientReportedError,
                                                       RequestTimeout, parse_allowed)
 from pymodaq_plugins_timetagger.runs import DEFAULT_TIMEOUT_MARGIN_S, make_settings
@@ -192,7 +194,7 @@ def test_our_client_s_refused_setting_during_a_grab_leaves_the_grab_its_own_data
 def empty_arrays_payload(n: int) -> bytes:
     """A typed list of n empty float arrays (30 bytes each on the wire, ~400 bytes each decoded)."""
     empty = pymodaq5.encode(np.zeros(0))
-    return pymodaq5._header("list") + n.to_bytes(4, "big") + empty * n
+    return pymodaq5.encode([])[:-4] + n.to_bytes(4, "big") + empty * n
 
 
 def peak_while(action, settle):
@@ -245,7 +247,7 @@ def test_decoding_a_reply_is_bounded_by_a_small_multiple_of_its_size(server):
     peak = peak_while(lambda: threading.Thread(target=_send_quietly, args=(s, data), daemon=True).start(),
                       lambda: not server.clients() and dropped(events))  # gone, and its drop reported
     assert "decoding would allocate more than" in dropped(events) or "objects in one frame" in dropped(events)
-    assert peak < (data_model.ALLOC_FACTOR + 3) * len(evil), f"{peak / 2**20:.0f} MiB for {len(evil) / 2**20:.0f} MiB"
+    assert peak < (codec.ALLOC_FACTOR + 3) * len(evil), f"{peak / 2**20:.0f} MiB for {len(evil) / 2**20:.0f} MiB"
     s.close()
 
 
@@ -353,7 +355,9 @@ def test_one_host_has_at_most_max_per_host_connections():
     with BridgeServer("127.0.0.1", 0, handshake_timeout=5.0, max_clients=32, max_per_host=3) as server:
         events = events_of(server)
         peers = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
-        wait_for(lambda: dropped(events).count("3 connections from 127.0.0.1") == 2)
+        # two evicted (their events rate-limited per address and reason: at least one shown)
+        wait_for(lambda: dropped(events).count("3 connections from 127.0.0.1") >= 1 and len(server._conns) == 3)
+        time.sleep(0.2)
         with server._lock:
             assert len(server._conns) == 3
         for p in peers:

@@ -1,11 +1,9 @@
-"""How the Time Tagger client reads the server's commands (issue 15): in the link's own thread, with no thread handing
-them over; while an answer is measured, by asking the answer's ``stop`` event, which looks at the socket without ever
-waiting. A Quit or a lost link found so aborts the answer; other commands wait their turn, in order.
+"""How the link reads the server's commands: its reader keeps reading while an answer is measured; a Quit or a lost
+link sets the answer's stop; other commands wait their turn, in order, bounded in count and bytes.
 
-In process: a real :class:`TaggerClient` with a responder of the test's own, against a bare listener on 127.0.0.1
+In process: a real :class:`Link` with a responder of the test's own, against a bare listener on 127.0.0.1
 speaking the PyMoDAQ 5 wire (tests/test_client_lifecycle.py's FakeServer), so each test controls what the server sends
-and when. Every wait is bounded. Every test runs on both I/O paths (POSIX read(2)/write(2), and the sockets' own
-timeouts as on Windows).
+and when. Every wait is bounded.
 """
 import socket
 import threading
@@ -14,19 +12,20 @@ import time
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.bridge import client as client_mod
-from pymodaq_plugins_timetagger.bridge.client import COMMAND_QUEUE, TaggerClient
+from pymodaq_plugins_timetagger.bridge.link import Link
 from pymodaq_plugins_timetagger.bridge.service import edit_path
 from pymodaq_plugins_timetagger.hardware.errors import AcquisitionAborted
-from pymodaq_plugins_timetagger.protocol import data_model
-from pymodaq_plugins_timetagger.protocol.net import SPIN_MAX_S, SocketReader
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import connection as C
 from pymodaq_plugins_timetagger.protocol.paramxml import Param, from_xml_string, to_xml_string
-from tests.support.io_paths import io_path  # noqa: F401 (autouse: both I/O paths)
 from tests.support.processes import wait_for
 from tests.support.responders import BareResponder
 from tests.test_client_lifecycle import FakeServer
 
 pytestmark = pytest.mark.timeout(60)
+
+#: commands the link keeps while it answers
+COMMAND_QUEUE = C.MAX_QUEUED[C.CLIENT][0]
 
 
 
@@ -72,7 +71,7 @@ def link():
 
     def _make(responder):
         server = FakeServer()
-        client = TaggerClient("127.0.0.1", server.port, responder=responder, backoff_max_s=0.2)
+        client = Link("127.0.0.1", server.port, responder=responder, backoff_max_s=0.2)
         client.start()
         server.accept()
         made.append((server, client))
@@ -90,18 +89,12 @@ def _done_value(server) -> float:
     return float(dte.data[0].data[0][0])
 
 
-def test_the_link_thread_answers_the_commands_it_reads_itself(link):
-    """Before: a reader thread per connection read every command and handed it to the link's thread through a queue
-    (a wake-up of a sleeping thread per command, ~50 us on a virtual machine). Now one thread serves a connection."""
+def test_the_link_answers_commands_in_order(link):
     responder = Responder()
-    before = {t.name for t in threading.enumerate()}
     server, client = link(responder)
     for i in range(3):
         server.send("Send Data 1D")
         assert _done_value(server) == i + 1
-    new = sorted(t.name for t in threading.enumerate() if t.name not in before)
-    assert new == ["timetagger-link"], new
-    assert set(responder.threads) == {"timetagger-link"}
 
 
 def _answering(link):
@@ -142,7 +135,7 @@ def _big_set_info(server, kib: int) -> bytes:
     return server.wire.message("set_info", ["settings_client", "n_bins"], xml)
 
 
-@pytest.mark.parametrize("kib", [100, 300, 1100])
+@pytest.mark.parametrize("kib", [100, 300, 900])
 def test_a_quit_behind_a_long_command_during_an_answer_is_seen(link, kib):
     """Found by attacking the client: a command of 256 KiB or more (the server side's limit for reading without
     waiting) was left unread during the answer, and the Quit behind it with it, until the answer's end."""
@@ -179,23 +172,6 @@ def test_a_quit_or_a_lost_link_right_behind_a_full_queue_is_seen(link, then):
     assert responder.answered == 0
 
 
-def test_a_closed_socket_is_an_oserror_on_both_paths():
-    """Found by attacking the client: on the portable path, a socket closed by another thread (stop()) made
-    select(2) raise ValueError out of the link's thread (its traceback printed) instead of the OSError that ends a
-    connection."""
-    a, b = socket.socketpair()
-    try:
-        a.settimeout(1.0)
-        reader = SocketReader(a)
-        a.close()
-        with pytest.raises(OSError):
-            reader.wait_readable(0.0)
-        with pytest.raises(OSError):
-            reader.wait_message(0.05, spin_s=0.001)
-    finally:
-        b.close()
-
-
 def test_a_command_not_all_here_during_an_answer_does_not_hold_it(link):
     """Half of a set_info comes during an answer: the answer still ends on time (the command is not waited for), and
     the set_info is read whole and applied after it."""
@@ -219,13 +195,12 @@ def test_a_command_not_all_here_during_an_answer_does_not_hold_it(link):
 
 
 def test_commands_that_come_during_an_answer_are_answered_in_order(link):
-    """More commands than COMMAND_QUEUE come while an answer is measured: those beyond are left in the socket, and
-    every one is answered, in the order sent."""
+    """Many commands come while an answer is measured: every one is answered, in the order sent."""
     responder = Responder(hold_s=0.3)
     server, client = link(responder)
     server.send("Send Data 1D")
     assert responder.began.wait(5)
-    n = COMMAND_QUEUE + 4
+    n = COMMAND_QUEUE - 4
     xml = to_xml_string(Param(name="n_bins", type="int", value=3, title="n_bins"))
     server.sock.sendall(b"".join([server.wire.message("Send Data 1D")] * n
                                  + [server.wire.message("set_info", ["settings_client", "n_bins"], xml)]))
@@ -236,40 +211,13 @@ def test_commands_that_come_during_an_answer_are_answered_in_order(link):
     assert responder.aborted == 0
 
 
-def test_the_client_polls_only_after_commands_that_came_quickly(link, monkeypatch):
-    """It waits for a command polling first (net.spin_for) only when the previous one came within SPIN_MAX_S of its
-    reply; an idle client sleeps (no polling at each of its idle looks, SIGNAL_POLL_S apart)."""
-    asked = []  # (when, the gap it was asked for)
-    real = client_mod.spin_for
-
-    def spy(last_s):
-        asked.append((time.monotonic(), last_s))
-        return real(last_s)
-
-    monkeypatch.setattr(client_mod, "spin_for", spy)
-    server, client = link(Responder())
-    for _ in range(20):  # back to back: the next command comes within microseconds of the reply
-        server.send("Send Data 1D")
-        _done_value(server)
-    quick = len(asked)
-    paused = time.monotonic()
-    time.sleep(0.6)
-    server.send("Send Data 1D")
-    _done_value(server)
-    gaps = [s for _, s in asked]
-    idle = [s for t, s in asked if paused + 0.15 < t < paused + 0.55]
-    print("gaps (ms), back to back:", [round(s * 1e3, 3) for s in gaps[1:quick]], "idle:", idle)
-    assert real(gaps[0]) == 0.0  # nothing answered yet
-    assert SPIN_MAX_S in [real(s) for s in gaps[1:quick]]  # a loopback peer is back within 0.5 ms, at least once
-    assert idle and all(real(s) == 0.0 for s in idle)
-
-
-def test_the_answers_stop_event_waits_like_threading_event(link):
-    stop = client_mod._AnswerStop(threading.Event(), None)
-    t0 = time.monotonic()
-    assert stop.wait(0.05) is False and time.monotonic() - t0 >= 0.05
-    assert stop.is_set() is False
-    interrupted = threading.Event()
-    stop = client_mod._AnswerStop(interrupted, None)
-    threading.Timer(0.05, interrupted.set).start()
-    assert stop.wait(5) is True and stop.is_set() is True
+def test_a_command_too_large_for_a_client_during_an_answer_ends_the_link_at_its_head(link):
+    """A server cannot make the link hold 17 x 32 MiB while it answers (nor one 32 MiB command): the command is
+    refused from its length, the answer is aborted and the link reconnects."""
+    server, client, responder = _answering(link)
+    xml = "x" * (32 << 20)
+    head = server.wire.message("set_info", ["settings_client", "n_bins"], xml)[:1 << 16]
+    server.sock.sendall(head)
+    wait_for(lambda: responder.aborted == 1, 10, "the answer aborted")
+    wait_for(lambda: "unreadable" in client.status.waiting_reason, 10, "the reason shown")
+    assert responder.answered == 0

@@ -17,10 +17,10 @@ from tests.support.processes import GROUP, WINDOWS, WINDOWS_LIKE_CTRL_C, interru
 
 from pymodaq_plugins_timetagger.settings import default
 
-from pymodaq_plugins_timetagger.protocol.net import SocketReader
 from pymodaq_plugins_timetagger.protocol.paramxml import Param, from_xml_string, to_xml_string
 from pymodaq_plugins_timetagger.protocol.dialects import PYMODAQ5
-from pymodaq_plugins_timetagger.protocol.wire import Wire
+from pymodaq_plugins_timetagger.protocol import connection as C
+from tests.support.peer import Peer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -41,35 +41,22 @@ class FakeServer:
         self.listener.settimeout(timeout)
         self.sock, _ = self.listener.accept()
         self.sock.settimeout(30)
-        self.wire = Wire.for_dialect(PYMODAQ5, SocketReader(self.sock, message_timeout=30))
+        self.wire = Peer(self.sock, C.SERVER, PYMODAQ5)
         assert self.read() == ("GRABBER", ())
         cmd, (xml,) = self.read()
         assert cmd == "Infos"
         self.infos = {}
-        self.sock.settimeout(0.5)
         try:
             while True:  # the Info entries of the hello, then silence
-                cmd, args = self.read()
+                cmd, args = self.read(0.5)
                 assert cmd == "Info"
                 self.infos[args[0]] = args[1]
         except (TimeoutError, socket.timeout):
             pass
-        self.sock.settimeout(30)
         return self.infos
 
-    def read(self):
-        w = self.wire
-        w.reader.wait_message(self.sock.gettimeout())
-        cmd = w.read_command()
-        if cmd in ("Info",):
-            return cmd, (w.read_string(), w.read_string())
-        if cmd in ("Infos",):
-            return cmd, (w.read_string(),)
-        if cmd == "Info_xml":
-            return cmd, (w.read_path(), w.read_string())
-        if cmd == "Done":
-            return cmd, (w.read_done(),)
-        return cmd, ()
+    def read(self, timeout=30.0):
+        return self.wire.read(timeout)
 
     def send(self, command, *args):
         self.sock.sendall(self.wire.message(command, *args))

@@ -63,3 +63,21 @@ def test_after_ctrl_c_the_status_line_says_it_stops(tmp_path):
         assert "waiting for" not in after and "stopping: freeing the Time Tagger" in after, out
     finally:
         server.stop()
+
+
+def test_record_records_the_windows_of_the_tagger_opened_at_start(tmp_path):
+    """``--record DIR``: the tagger opened at start (to check the options) records too; a grab's file is in DIR."""
+    from pymodaq_plugins_timetagger.protocol.server import BridgeServer
+    from pymodaq_plugins_timetagger.recording.photon_hdf5 import read_recording
+    where = tmp_path / "tags"
+    where.mkdir()
+    server = BridgeServer("127.0.0.1", 0).start()
+    try:
+        client = Client(server.port, "--integration-s", "0.01", "--record", str(where), tmp_path=tmp_path)
+        wait_for(lambda: server.clients(), 30, "the client connected")
+        dte = server.request("0D", timeout=30)
+        assert client.stop() == 0
+        files = sorted(where.rglob("*.h5"))
+        assert dte.data and files and read_recording(str(files[0])).n_tags > 0, client.output()[-2000:]
+    finally:
+        server.stop()

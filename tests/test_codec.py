@@ -9,9 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from pymodaq_plugins_timetagger.protocol import classic as classic_dialect, data_model, dialects, pymodaq5
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import codec
+from pymodaq_plugins_timetagger.protocol import classic as classic_dialect, dialects, pymodaq5
 from tests.support.frames import FrameDecoder
-from pymodaq_plugins_timetagger.protocol.data_model import ProtocolError
+from pymodaq_plugins_timetagger.data_model import ProtocolError
 
 pmd_data = pytest.importorskip("pymodaq_data.data")
 pmd_factory = pytest.importorskip("pymodaq_utils.serialize.factory")
@@ -454,12 +456,12 @@ def test_huge_counts_fail_fast():
 def test_nesting_depth_is_bounded():
     deep = []
     x = deep
-    for _ in range(data_model.MAX_DEPTH + 5):
+    for _ in range(codec.MAX_DEPTH + 5):
         x.append([])
         x = x[0]
     with pytest.raises(ProtocolError, match="nesting deeper"):
         pymodaq5.encode(deep)
-    payload = typed("list", u32(1)) * (data_model.MAX_DEPTH + 5) + typed("list", u32(0))
+    payload = typed("list", u32(1)) * (codec.MAX_DEPTH + 5) + typed("list", u32(0))
     raises(payload, "nesting deeper")
     loop = []
     loop.append(loop)
@@ -467,7 +469,7 @@ def test_nesting_depth_is_bounded():
         pymodaq5.encode(loop)
     ok = []
     x = ok
-    for _ in range(data_model.MAX_DEPTH - 1):
+    for _ in range(codec.MAX_DEPTH - 1):
         x.append([])
         x = x[0]
     assert pymodaq5.decode(pymodaq5.encode(ok)) == ok
@@ -522,7 +524,7 @@ def test_structured_field_checks():
     (data_model.Axis(index=-1), ">= 0"),
     (data_model.Axis(index=True), "must be an int"),
     (data_model.Axis(label=1), "Axis.label must be a str"),
-    (data_model.DataWithAxes("d", [[1.0]]), r"data\[0\] must be an ndarray"),
+    (data_model.DataWithAxes("d", [[1.0]]), "data items must be ndarray"),
     (data_model.DataWithAxes("d", [np.ones(1)], dim="1D"), "dim must be one of"),
     (data_model.DataWithAxes("d", [np.ones(1)], type_name="Foo"), "type_name must be one of"),
     (data_model.DataWithAxes("d", [np.ones(1)], extra={1: 2}), "attribute names must be str"),

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from pymodaq_plugins_timetagger.protocol import classic, data_model, dialects, pymodaq5
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import classic, dialects, pymodaq5
 from tests.support.frames import FrameDecoder
-from pymodaq_plugins_timetagger.protocol.data_model import ProtocolError
+from pymodaq_plugins_timetagger.data_model import ProtocolError
 
 FAST = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

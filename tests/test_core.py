@@ -16,9 +16,9 @@ import pytest
 from tests.support.processes import CLIENT, pump
 
 from pymodaq_plugins_timetagger import settings as declared
-from pymodaq_plugins_timetagger.protocol import data_model
+from pymodaq_plugins_timetagger import data_model
 from pymodaq_plugins_timetagger.bridge.__main__ import build_parser, settings_from_args
-from pymodaq_plugins_timetagger.bridge.client import TaggerClient
+from pymodaq_plugins_timetagger.bridge.link import Link
 from pymodaq_plugins_timetagger.protocol.paramxml import from_xml_string
 from pymodaq_plugins_timetagger.bridge.service import MeasurementService
 from pymodaq_plugins_timetagger.hardware.access import open_tagger
@@ -139,8 +139,8 @@ def test_a_refused_edit_names_the_setting_and_keeps_the_value():
 
 # ------------------------------------------------------------------------------- over the bridge
 def _served(det, kind, sim, **kw):
-    """A TaggerClient thread serving ``kind`` on a seeded simulator to ``det`` (a TCPServer plugin)."""
-    client = TaggerClient("127.0.0.1", det.controller.port, address="sim", kind=kind, sim_options=sim,
+    """A Link thread serving ``kind`` on a seeded simulator to ``det`` (a TCPServer plugin)."""
+    client = Link("127.0.0.1", det.controller.port, address="sim", kind=kind, sim_options=sim,
                           backoff_max_s=0.2, **kw)
     client.start()
     deadline = time.monotonic() + 15
@@ -256,7 +256,7 @@ def test_the_link_serves_any_responder_and_pushes_local_edits():
     server.add_listener(lambda kind, client, data: events.append((kind, data)))
     responder = _Responder()
     statuses = []
-    link = TaggerClient("127.0.0.1", server.port, responder=responder, backoff_max_s=0.2,
+    link = Link("127.0.0.1", server.port, responder=responder, backoff_max_s=0.2,
                         on_status=lambda st: statuses.append(st.state()))
     link.start()
     try:

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 
 from tests.interop.venvs import LEG_44, leg_env, python_or_skip
-from pymodaq_plugins_timetagger.protocol import classic, data_model
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import codec
+from pymodaq_plugins_timetagger.protocol import classic
 from pymodaq_plugins_timetagger.protocol import dialect4 as D
-from pymodaq_plugins_timetagger.protocol.data_model import ProtocolError
-from pymodaq_plugins_timetagger.protocol.net import SocketReader
+from pymodaq_plugins_timetagger.data_model import ProtocolError
 from pymodaq_plugins_timetagger.protocol.dialects import CLASSIC, PYMODAQ4
-from pymodaq_plugins_timetagger.protocol.wire import Wire
+from pymodaq_plugins_timetagger.protocol import connection as C
 
 SCRIPT = Path(__file__).parent / "interop" / "pmq44_frames.py"
 TS = 1700000000.25
@@ -60,7 +61,7 @@ def decode(kind, raw: bytes):
     def read(n):
         out, buf[0] = buf[0][:n], buf[0][n:]
         return out
-    value = D.Reader(read).list() if kind == "list" else D.Reader(read).string()
+    value = D.read_list(codec.Cursor(read)) if kind == "list" else codec.read_text(codec.Cursor(read))
     assert buf[0] == b"", "trailing bytes"
     return value
 
@@ -163,7 +164,7 @@ def test_wrong_class_names_and_dtypes_are_refused():
 
 
 def test_nesting_depth_is_bounded():
-    raw = (struct.pack(">I", 1) + classic.classic_string("list")) * (data_model.MAX_DEPTH + 2) + struct.pack(">I", 0)
+    raw = (struct.pack(">I", 1) + classic.classic_string("list")) * (codec.MAX_DEPTH + 2) + struct.pack(">I", 0)
     with pytest.raises(ProtocolError, match="nesting"):
         decode("list", raw)
 
@@ -177,39 +178,43 @@ def test_encoder_refuses_what_pymodaq44_cannot_read():
 
 
 # ------------------------------------------------------------------- detection of an untyped client
-def _wire_after(payload: bytes):
-    a, b = socket.socketpair()
-    b.sendall(classic.classic_string("Done") + payload)
-    wire = Wire.for_dialect(CLASSIC, SocketReader(a, message_timeout=2.0))
-    return wire, (a, b)
+def _after_identity(payload: bytes):
+    """A server's connection that has read an untyped GRABBER and then ``payload``."""
+    conn = C.Connection(C.SERVER)
+    conn.receive_data(classic.classic_string("GRABBER") + payload)
+    assert conn.next_event() == C.Command("GRABBER")
+    return conn
 
 
 def test_untyped_client_is_told_apart_at_its_first_done():
-    wire, socks = _wire_after(_dte_bytes() + classic.classic_string("Done") + _dte_bytes())
-    try:
-        assert wire.name == CLASSIC and wire.read_command() == "Done"
-        assert data_model.values_equal(wire.read_done(), expected()["dte_correlation"][1])
-        assert wire.name == PYMODAQ4
-        assert wire.read_command() == "Done" and wire.read_done().name == "Correlation"
-    finally:
-        for s in socks:
-            s.close()
+    done = classic.classic_string("Done")
+    conn = _after_identity(done + _dte_bytes() + done + _dte_bytes())
+    assert data_model.values_equal(conn.next_event().data, expected()["dte_correlation"][1])
+    assert conn.dialect == PYMODAQ4
+    assert conn.next_event().data.name == "Correlation"
 
 
 @pytest.mark.parametrize("n", [0, 1, 12])
 def test_classic_lists_stay_classic(n):
     """A classic list of 12 arrays starts with the same u32 as the string 'DataToExport'."""
-    wire, socks = _wire_after(classic.classic_list([np.arange(3.0)] * n))
-    try:
-        assert wire.read_command() == "Done"
-        got = wire.read_done()
-        assert wire.name == CLASSIC and len(got) == n
-    finally:
-        for s in socks:
-            s.close()
+    conn = _after_identity(classic.classic_string("Done") + classic.classic_list([np.arange(3.0)] * n))
+    got = conn.next_event().data
+    assert conn.dialect == CLASSIC and len(got) == n
 
 
 def test_client_protocol_choice():
     from pymodaq_plugins_timetagger.bridge.__main__ import build_parser
     assert build_parser().parse_args(["--protocol", "pymodaq4"]).protocol == PYMODAQ4
-    assert isinstance(Wire.for_dialect(PYMODAQ4, None), D.Pymodaq4Wire)
+    assert C.Connection(C.CLIENT, PYMODAQ4).dialect == PYMODAQ4
+
+
+def test_pymodaq4_decoding_is_bounded_in_objects():
+    """300 000 objects in one 4.4 DataToExport are refused (as pymodaq5 refuses them), not decoded."""
+    labels = D.encode_list([""] * 300_000)
+    d = D.encode_dwa(data_model.DataWithAxes("d", [np.ones(1)], labels=["a"], timestamp=1.0))
+    good_labels = D.encode_list(["a"])
+    assert good_labels in d
+    dte = (classic.classic_string("DataToExport") + classic.classic_scalar(1.0) + classic.classic_string("x") + (1).to_bytes(4, "big")
+           + classic.classic_string("dwa") + d.replace(good_labels, labels))
+    with pytest.raises(ProtocolError, match="objects"):
+        D.decode_dte(dte)

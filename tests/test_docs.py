@@ -33,7 +33,7 @@ def test_the_site_builds_without_a_warning(tmp_path):
             assert f'href="{page.stem}.html"' in index, f"{page.name} is not in the index's table of contents"
     api = (out / "api.html").read_text(encoding="utf-8")
     for module in ("pymodaq_plugins_timetagger.hardware.access", "pymodaq_plugins_timetagger.presets",
-                   "pymodaq_plugins_timetagger.protocol.server", "pymodaq_plugins_timetagger.bridge.client"):
+                   "pymodaq_plugins_timetagger.protocol.server", "pymodaq_plugins_timetagger.bridge.link"):
         assert f'id="module-{module}"' in api, module
 
 

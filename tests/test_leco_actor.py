@@ -22,7 +22,8 @@ from tests.support.lecokit import directors  # noqa: E402
 
 director_1d, director_0d = directors()
 
-from pymodaq_plugins_timetagger.protocol import data_model, pymodaq5
+from pymodaq_plugins_timetagger import data_model
+from pymodaq_plugins_timetagger.protocol import pymodaq5
 from pymodaq_plugins_timetagger.bridge.leco_actor import (  # noqa: E402
     decode_parameter_with_path, encode_parameter_with_path)
 from pymodaq_plugins_timetagger.dataset import result_to_data  # noqa: E402
@@ -34,7 +35,7 @@ from tests.support.processes import GROUP, WINDOWS, free_port, pump, stop_proces
 
 ACTOR = WATCH_PARENT + """
 import json, logging, sys
-from pymodaq_plugins_timetagger.bridge.client import run_until_interrupted
+from pymodaq_plugins_timetagger.bridge.link import run_until_interrupted
 from pymodaq_plugins_timetagger.bridge.leco_actor import LecoTaggerActor
 from pymodaq_plugins_timetagger.bridge.service import MeasurementService
 from pymodaq_plugins_timetagger.runs import make_settings

@@ -9,7 +9,7 @@ from pymodaq.utils.plugin_testing import make_detector
 
 from tests.support.processes import Peer, pump, pump_until
 
-from pymodaq_plugins_timetagger.protocol import data_model
+from pymodaq_plugins_timetagger import data_model
 from pymodaq_plugins_timetagger.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TimeTaggerTCPServer import \
     DAQ_0DViewer_TimeTaggerTCPServer
 

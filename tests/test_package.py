@@ -26,7 +26,7 @@ def test_importing_the_core_loads_neither_qt_nor_pymodaq():
     core = ["pymodaq_plugins_timetagger.hardware.access", "pymodaq_plugins_timetagger.hardware.simulator",
             "pymodaq_plugins_timetagger.runs", "pymodaq_plugins_timetagger.settings",
             "pymodaq_plugins_timetagger.dataset", "pymodaq_plugins_timetagger.bridge.service",
-            "pymodaq_plugins_timetagger.bridge.client", "pymodaq_plugins_timetagger.bridge.__main__"]
+            "pymodaq_plugins_timetagger.bridge.link", "pymodaq_plugins_timetagger.bridge.__main__"]
     assert loaded(core, QT + PYMODAQ) == []
 
 def test_reading_the_configuration_loads_neither_qt_nor_pymodaq():

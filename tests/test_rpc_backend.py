@@ -398,11 +398,11 @@ def test_a_viewer_plugin_over_rpc(server):
 def test_the_bridge_client_over_rpc(server):
     import threading
     import time
-    from pymodaq_plugins_timetagger.bridge.client import TaggerClient
+    from pymodaq_plugins_timetagger.bridge.link import Link
     from pymodaq_plugins_timetagger.protocol.server import BridgeServer
     from pymodaq_plugins_timetagger.runs import make_settings
     with BridgeServer("127.0.0.1", 0).start() as bridge:
-        client = TaggerClient("127.0.0.1", bridge.port, address=f"rpc:127.0.0.1:{server.port}",
+        client = Link("127.0.0.1", bridge.port, address=f"rpc:127.0.0.1:{server.port}",
                               kind="countrate", settings=make_settings("countrate", channels=(5,),
                                                                        integration_s=0.1))
         t = threading.Thread(target=client.serve_forever, daemon=True)

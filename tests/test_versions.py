@@ -22,7 +22,7 @@ REPO = HERE.parent
 pytestmark = pytest.mark.timeout(600)
 
 #: the Qt-free suites (no Qt, no PyMoDAQ control module), run again on PyMoDAQ 5.1.13's packages
-QT_FREE_SUITES = ["tests/test_codec.py", "tests/test_codec_properties.py", "tests/test_dialect4.py",
+QT_FREE_SUITES = ["tests/test_codec.py", "tests/test_codec_properties.py", "tests/test_dialect4.py", "tests/test_connection.py",
                   "tests/test_runs.py", "tests/test_conventions.py", "tests/test_simulator_api.py",
                   "tests/test_simulator_physics.py", "tests/test_access.py"]
 #: oracles that are PyMoDAQ 5.3 objects, not wire facts: 5.1.13's DataFromPlugins adds the extra attribute

@@ -15,7 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .protocol import data_model
+from . import data_model
 from .runs import Result
 
 #: what PyMoDAQ's detector plugins emit (every PyMoDAQ 5 reads DataRaw too: the TCP client sends that)

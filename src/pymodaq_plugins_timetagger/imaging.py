@@ -10,7 +10,7 @@ refused with :class:`MarkerError` saying where, never returned with pixels in th
 per sequence step (next marker), reset at each sequence (sync marker), over one exact window, and gives each step's
 counts per sweep in a readout window (the Rabi curve) with its Poisson uncertainty.
 
-Both return the wire's data model (:mod:`.protocol.data_model`): the viewer plugins turn it into PyMoDAQ data with
+Both return the wire's data model (:mod:`.data_model`): the viewer plugins turn it into PyMoDAQ data with
 ``daq_viewer_plugins.data.to_pymodaq``, like every other measurement. docs/imaging.rst says how it works.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from .hardware.errors import AcquisitionAborted, MeasurementTimeout, SettingsError, TaggerError
 from .hardware.inputs import check_channel
 from .hardware.vendor import VENDOR_EXCEPTIONS, vendor_errors
-from .protocol import data_model as dm
+from . import data_model as dm
 from .settings import MAX_BINS, MAX_PIXELS, check, default, of_kind
 
 PS_PER_S = 1e12

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .hardware.errors import SettingsError
-from .protocol.data_model import DEFAULT_MAX_FRAME
+from .protocol.codec import DEFAULT_MAX_FRAME
 
 #: the names of the kinds of measurement; what each is (data dimension, settings and Run classes): runs.MEASUREMENTS
 KINDS = ("countrate", "correlation", "counter", "histogram", "coincidences")

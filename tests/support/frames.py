@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pymodaq_plugins_timetagger.protocol.data_model import DEFAULT_MAX_FRAME, ProtocolError, _U32
-from pymodaq_plugins_timetagger.protocol.pymodaq5 import _MAX_TYPE_NAME, _TYPE_NAMES_B, _check_frame_length, decode
+from pymodaq_plugins_timetagger.data_model import ProtocolError
+from pymodaq_plugins_timetagger.protocol.codec import DEFAULT_MAX_FRAME, U32 as _U32
+from pymodaq_plugins_timetagger.protocol.pymodaq5 import TYPE_NAMES, check_frame_length as _check_frame_length, decode
+
+_TYPE_NAMES_B = tuple(n.encode("ascii") for n in TYPE_NAMES)
+_MAX_TYPE_NAME = max(map(len, _TYPE_NAMES_B))
 
 
 def _check_payload_start(buf, start: int, avail: int):

@@ -1,4 +1,4 @@
-"""A responder base for the Time Tagger client's link (bridge/client.py's Responder protocol) with no settings of its
+"""A responder base for the Time Tagger client's link (bridge/link.py's Responder protocol) with no settings of its
 own: subclasses give ``answer``. Used by tests and by the benchmark's client process."""
 from pymodaq_plugins_timetagger.hardware.errors import SettingsError
 from pymodaq_plugins_timetagger.protocol.paramxml import Param, to_xml_string

@@ -4,9 +4,12 @@ The generic protocol it speaks (data model, dialects, framing, the server, param
 :mod:`..protocol`; this package is what knows the Time Tagger:
 
 * :mod:`.service` - the measurement service of the remote PC (tagger, measurements, settings, status);
-* :mod:`.client` - the TCP link that serves a Responder (the service) to a TCPServer: connect, backoff,
+* :mod:`.link` - the TCP link that serves a Responder (the service) to a TCPServer: connect, backoff,
   shared secret, dialect, serve loop;
 * :mod:`.leco_actor` - the LECO transport of the same service;
 * :mod:`.__main__` - the command line (``pymodaq-timetagger-client`` or
   ``python -m pymodaq_plugins_timetagger.bridge``).
 """
+
+#: the LECO Coordinator's default port (pyleco: ``pyleco.core.COORDINATOR_PORT``)
+COORDINATOR_PORT = 12300

@@ -21,8 +21,10 @@ from .. import settings as declared
 from ..hardware.address import AddressError, parse_address
 from ..hardware.errors import SettingsError, TaggerError
 from ..runs import KINDS, dim_of, make_settings
-from ..protocol import data_model
-from .client import TaggerClient, run_until_interrupted
+from ..protocol.codec import DEFAULT_MAX_FRAME
+from .link import Link, LinkGroup, host_port, run_until_interrupted
+from ..protocol.net import BACKOFF_MAX_S
+from . import COORDINATOR_PORT
 from ..protocol.server import DEFAULT_HOST, DEFAULT_PORT
 from .service import MeasurementService, check_reply_fits
 from ..protocol.dialects import CLASSIC, PYMODAQ4, PYMODAQ5
@@ -43,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pymodaq-timetagger-client",
         description="Serve Time Tagger measurements to a PyMoDAQ TCPServer plugin on another PC.")
-    p.add_argument("--host", default=host, help=f"the main PC running the TCPServer plugin (default {host})")
+    p.add_argument("--host", action="append", default=None,
+                   help=f"the main PC running the TCPServer plugin, HOST or HOST:PORT; repeat it to serve several main "
+                        f"PCs with the one tagger, one request at a time (default {host})")
     p.add_argument("--port", type=int, default=port, help=f"its port (default {port})")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--address", default=address,
@@ -63,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "Coordinator as an actor for PyMoDAQ's LECODirector viewers (PyMoDAQ >= 5.2)")
     lg = p.add_argument_group("LECO (--transport leco)")
     lg.add_argument("--leco-host", default="localhost", help="host of the pyleco Coordinator (default localhost)")
-    lg.add_argument("--leco-port", type=int, default=12300, help="its port (default 12300)")
+    lg.add_argument("--leco-port", type=int, default=COORDINATOR_PORT, help=f"its port (default {COORDINATOR_PORT})")
     lg.add_argument("--name", default="timetagger",
                     help="actor name = 'Actor name' of the LECODirector plugin (default timetagger)")
     g = p.add_argument_group("measurement settings (each applies to the measurements that have it)")
@@ -74,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-file", metavar="PATH",
                    help="file holding the shared secret set in the TCPServer plugin (never give the secret "
                         "itself on the command line); default: no secret")
-    p.add_argument("--backoff-max-s", type=float, default=5.0,
+    p.add_argument("--backoff-max-s", type=float, default=BACKOFF_MAX_S,
                    help="longest wait between two connection attempts, s (default 5)")
     p.add_argument("--record", metavar="DIR", default=None,
                    help="record the time tags of every window into DIR on this PC (Photon-HDF5, one file per "
@@ -154,7 +158,7 @@ def main(argv=None) -> int:
         kinds = measurements_from_args(args)
         settings = settings_from_args(args, kinds)
         for s in settings.values():
-            check_reply_fits(s, data_model.DEFAULT_MAX_FRAME, spell=_option)
+            check_reply_fits(s, DEFAULT_MAX_FRAME, spell=_option)
         if args.protocol == CLASSIC:
             for dim in ("0D", "1D"):
                 same = [k for k in kinds if dim_of(k) == dim]
@@ -168,12 +172,15 @@ def main(argv=None) -> int:
         for option, port in (("--port", args.port), ("--leco-port", args.leco_port)):
             if not 0 < port < 65536:
                 raise SettingsError(f"{option} must be between 1 and 65535, got {port}")
+        servers = [host_port(h, args.port) for h in (args.host or [_defaults()[0]])]
         if not args.backoff_max_s > 0:
             raise SettingsError(f"--backoff-max-s must be > 0, got {args.backoff_max_s}")
     except AddressError as e:
         parser.error(f"--address: {e}")
     except SettingsError as e:
         parser.error(str(e))
+    except ValueError as e:  # a bad --host HOST:PORT
+        parser.error(f"--host {e}")
     show = StatusLine()
     for handler in logging.getLogger().handlers:
         handler.addFilter(show)
@@ -194,22 +201,27 @@ def main(argv=None) -> int:
             parser.error(f"--transport leco needs pyleco (pip install pyleco): {e}")
         try:
             service = MeasurementService(args.address, kinds, settings, test_signal=test_signal, on_status=show)
-            server = LecoTaggerActor(service, args.leco_host, args.leco_port, args.name,
+            runner = LecoTaggerActor(service, args.leco_host, args.leco_port, args.name,
                                      backoff_max_s=args.backoff_max_s)
         except ValueError as e:  # an empty name, or one with a '.'
             parser.error(str(e))
     else:
         try:
-            server = TaggerClient(args.host, args.port, address=args.address, kind=kinds,
-                                  settings=settings, protocol=args.protocol, backoff_max_s=args.backoff_max_s,
-                                  on_status=show, test_signal=test_signal, secret=secret)
+            if len(servers) == 1:
+                runner = Link(*servers[0], address=args.address, kind=kinds, settings=settings,
+                              protocol=args.protocol, backoff_max_s=args.backoff_max_s, on_status=show,
+                              test_signal=test_signal, secret=secret)
+                service = runner.service
+            else:
+                service = MeasurementService(args.address, kinds, settings, test_signal=test_signal, on_status=show)
+                runner = LinkGroup(servers, service=service, protocol=args.protocol,
+                                   backoff_max_s=args.backoff_max_s, on_status=show, secret=secret)
         except ValueError as e:
             parser.error(str(e))
-        service = server.service
+    service.record_directory = args.record  # before the tagger is opened at start: its runs record
     open_and_check(service, parser)
-    service.record_directory = args.record
     try:
-        return run_until_interrupted(server)
+        return run_until_interrupted(runner)
     finally:
         service.close_recordings()
 

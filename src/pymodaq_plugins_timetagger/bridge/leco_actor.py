@@ -48,7 +48,8 @@ the read-only setting ``error`` (cleared by the next good measurement); no data 
 
 Reconnection: the actor pings the Coordinator every :data:`PING_INTERVAL_S`; with no answer for
 :data:`LIVENESS_S` (Coordinator gone) or when the Coordinator says it does not know us (restarted), it signs
-in again, retrying with a backoff from :data:`~.client.BACKOFF_FIRST_S` doubling up to ``backoff_max_s``.
+in again, retrying with the one backoff (:class:`~..protocol.net.Backoff`) doubling up to ``backoff_max_s``,
+reset only by a sign-in answered.
 It may be started before the Coordinator. Messages are never queued without bound while the Coordinator is
 away (sends do not block; when ZeroMQ's queue is full they are dropped). ``shut_down`` (the LECO call to
 stop a component) ends :meth:`~LecoTaggerActor.serve_forever` (as ``Quit`` does in TCP mode).
@@ -74,15 +75,15 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
 
 from ..dataset import PLUGIN_TYPE
 from ..hardware.errors import AcquisitionAborted, SettingsError
-from ..protocol import data_model, pymodaq5
-from .client import BACKOFF_FIRST_S, BACKOFF_MAX_S
+from .. import data_model
+from ..protocol import pymodaq5
+from . import COORDINATOR_PORT
+from ..protocol.net import BACKOFF_MAX_S, Backoff
 from ..protocol.paramxml import Param, to_xml_bytes, to_xml_string
 from .service import MeasurementFailed, MeasurementService, edit_path
 
 logger = logging.getLogger(__name__)
 
-#: the Coordinator's default port (``pyleco.core.COORDINATOR_PORT``)
-COORDINATOR_PORT = 12300
 #: the actor asks the Coordinator for a sign of life this often, s (also serves as heartbeat)
 PING_INTERVAL_S = 1.0
 #: no message from the Coordinator for this long while signed in: it is gone, sign in again, s
@@ -124,7 +125,7 @@ def encode_parameter_with_path(path: list[str], xml: bytes | str) -> bytes:
 
 
 def decode_parameter_with_path(payload: bytes) -> tuple[list[str], bytes | str]:
-    """(path, XML) of a serialized ``ParameterWithPath``; :class:`~..protocol.data_model.ProtocolError` if it is not one."""
+    """(path, XML) of a serialized ``ParameterWithPath``; :class:`~..data_model.ProtocolError` if it is not one."""
     payload = bytes(payload)
     head = _header(PARAMETER_WITH_PATH)
     if not payload.startswith(head):
@@ -149,7 +150,7 @@ class _ActorHandler(PipeHandler):
 
     def __init__(self, name: str, actor: "LecoTaggerActor", **kwargs) -> None:
         self._actor = actor  # before super().__init__: it calls register_rpc_methods
-        self._delay = BACKOFF_FIRST_S
+        self._backoff = Backoff(self._actor.backoff_max_s)
         self._next_sign_in = 0.0
         self._next_ping = 0.0
         self._last_seen = 0.0
@@ -226,15 +227,13 @@ class _ActorHandler(PipeHandler):
     def _schedule_sign_in(self) -> None:
         now = perf_counter()
         if self.namespace is None:
-            self._next_sign_in = now + self._delay
-            self._delay = min(self._delay * 2, self._actor.backoff_max_s)
+            self._next_sign_in = now + self._backoff.wait_s()
 
     def handle_not_signed_in(self) -> None:
         if self._signing_in:  # a late refusal read while signing in: the sign-in under way decides
             return
         self.log.info("the Coordinator does not know us (restarted?): signing in again")
         self.namespace = None
-        self._delay = BACKOFF_FIRST_S
         self.sign_in()
 
     def check_for_not_signed_in_error(self, message: Message) -> None:
@@ -252,7 +251,7 @@ class _ActorHandler(PipeHandler):
             now = perf_counter()
             self._signed_in_at = self._last_seen = now
             self._next_ping = now + PING_INTERVAL_S
-            self._delay = BACKOFF_FIRST_S
+            self._backoff.reset()  # a sign-in answered: data were exchanged
         self._actor._signed_in_changed(signed_in, full_name)
 
     def _listen_setup(self, **kwargs):
@@ -270,7 +269,6 @@ class _ActorHandler(PipeHandler):
         elif now - self._last_seen > LIVENESS_S:
             self.log.info("no answer from the Coordinator for %.1f s: signing in again", now - self._last_seen)
             self.namespace = None
-            self._delay = BACKOFF_FIRST_S
             self._next_sign_in = now
         elif now >= self._next_ping:
             self._ping(now)
@@ -384,16 +382,15 @@ class LecoTaggerActor:
             c.open_or_report()
             self._start_listener()
             c.report()
-            restart_delay = BACKOFF_FIRST_S
+            restarts = Backoff(self.backoff_max_s)
             while not self._stop.is_set():
                 if not self.listener.thread.is_alive():
                     if self.listener.stop_event.is_set():
                         logger.info("LECO shut_down received: the actor stops")
                         return 0
-                    logger.error("the LECO listener stopped unexpectedly; restarting it in %.1f s",
-                                 restart_delay)
-                    self._stop.wait(restart_delay)
-                    restart_delay = min(restart_delay * 2, self.backoff_max_s)
+                    delay = restarts.wait_s()
+                    logger.error("the LECO listener stopped unexpectedly; restarting it in %.1f s", delay)
+                    self._stop.wait(delay)
                     self._start_listener()
                     continue
                 self._step()

@@ -1,7 +1,7 @@
 """The measurement service of the remote side: one Time Tagger, its measurements and their settings. Qt-free.
 
-It is what the transports serve: the TCP link (:mod:`.client`) and the LECO actor (:mod:`.leco_actor`) only
-carry its answers. :class:`MeasurementService` implements the :class:`~.client.Responder` protocol of the TCP
+It is what the transports serve: the TCP link (:mod:`.link`) and the LECO actor (:mod:`.leco_actor`) only
+carry its answers. :class:`MeasurementService` implements the :class:`~.link.Responder` protocol of the TCP
 link, so a viewer plugin can serve its own measurement through the same link with another implementation.
 
 * open or report the tagger (:meth:`~MeasurementService.open`, :meth:`~MeasurementService.open_or_report`;
@@ -30,7 +30,8 @@ from ..hardware.access import TaggerHandle, open_tagger
 from ..hardware.errors import AcquisitionAborted, SettingsError, TaggerError
 from ..hardware.inputs import check_channel, configure_input
 from ..runs import Result, Run, check_settings, dim_of, make_run, make_settings
-from ..protocol import data_model
+from .. import data_model
+from ..protocol.codec import DEFAULT_MAX_FRAME
 from ..protocol.net import RateLimitedLog
 from ..protocol.paramxml import Param, from_xml_string, to_xml_string
 
@@ -173,7 +174,7 @@ class MeasurementService:
     """
 
     def __init__(self, address: str = "auto", kind="countrate", settings=None, *,
-                 max_frame: int = data_model.DEFAULT_MAX_FRAME, sim_options: dict | None = None,
+                 max_frame: int = DEFAULT_MAX_FRAME, sim_options: dict | None = None,
                  test_signal: tuple[int, ...] = (), on_status=None, type_name: str = RAW_TYPE):
         self.address = address
         self.kinds = check_kinds(kind)

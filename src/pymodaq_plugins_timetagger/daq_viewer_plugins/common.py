@@ -686,10 +686,10 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             return
         self._set_link_status(f"connecting to {where}")
 
-    def _link_ended(self, client) -> None:
+    def _link_ended(self, link) -> None:
         """The link's thread ended (Quit from the server, or Disconnect): untick Connect if it was the server."""
         def ended():
-            if self._link.client is client:  # the server said Quit
+            if self._link.link is link:  # the server said Quit
                 self._link.stop()
                 self.settings.child(remote.GROUP, "connect").setValue(False)
                 self._set_link_status("not connected: the server asked to quit")
@@ -697,7 +697,7 @@ class TimeTaggerViewerBase(AsyncViewerBase):
             self.post_in_thread(ended)
 
     def _disconnect_remote(self) -> None:
-        if self._link.client is None:
+        if self._link.link is None:
             return
         if not self._link.stop():
             logger.warning("%s: the remote server's link did not end within its timeout", self.kind)

@@ -1,4 +1,4 @@
-"""The one conversion of the wire's data model (:mod:`..protocol.data_model`) to PyMoDAQ objects.
+"""The one conversion of the wire's data model (:mod:`..data_model`) to PyMoDAQ objects.
 
 The viewer plugins apply it to their own measurement (``to_pymodaq(title, result_to_data(result))``) and the
 TCPServer plugin to what a client sent: local and remote datasets are made by the same code, so they are equal
@@ -14,7 +14,7 @@ import numpy as np
 from pymodaq.utils.data import Axis, DataFromPlugins, DataToExport
 from pymodaq_utils.logger import get_module_name, set_logger
 
-from ..protocol import data_model
+from .. import data_model
 
 logger = set_logger(get_module_name(__file__))
 

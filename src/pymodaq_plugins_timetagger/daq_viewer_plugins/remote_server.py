@@ -1,8 +1,8 @@
-"""A Time Tagger viewer plugin as the remote grabber of a PyMoDAQ TCP server ("Remote server" group, issue 13).
+"""A Time Tagger viewer plugin as the remote grabber of a PyMoDAQ TCP server ("Remote server" group).
 
 The Time Tagger is plugged into a remote PC where a DAQ_Viewer shows it; the experiment (DAQ_Scan) runs on the
 main PC with a TCPServer viewer. With *Connect* ticked, the plugin dials out to that server through the Qt-free
-TCP link of :mod:`..bridge.client` (the same one the headless client uses: one protocol implementation) and
+TCP link of :mod:`..bridge.link` (the same one the headless client uses: one protocol implementation) and
 serves it the :class:`PluginResponder` of this module. The link calls the responder from its own thread; the
 responder only hops into the plugin's thread (:meth:`~.async_viewer.AsyncViewerBase.call_in_thread`, a queued
 Qt signal with a timeout) where the plugin does the work:
@@ -29,7 +29,7 @@ import threading
 import time
 import weakref
 
-from ..bridge.client import TaggerClient
+from ..bridge.link import Link, LinkGroup, host_port
 from ..bridge.service import ClientStatus, edit_path, read_edit
 from ..protocol.auth import read_secret_file
 from ..protocol.dialects import CLASSIC, PYMODAQ5
@@ -57,7 +57,8 @@ def remote_group() -> dict:
     return {"title": "Remote server:", "name": GROUP, "type": "group", "expanded": False, "children": [
         {"title": "Server host:", "name": "host", "type": "str",
          "value": str(config_value("bridge", "host", default=DEFAULT_HOST)),
-         "tip": "the main PC where a TCPServer viewer listens (this PC dials out: it needs no open port)"},
+         "tip": "the main PC where a TCPServer viewer listens (this PC dials out: it needs no open port); "
+                "several, comma-separated (host or host:port), serve them all, one request at a time"},
         {"title": "Port:", "name": "port", "type": "int",
          "value": int(config_value("bridge", "port", default=DEFAULT_PORT)), "min": 1, "max": 65535},
         {"title": "Dialect:", "name": "dialect", "type": "list", "value": PYMODAQ5, "limits": [PYMODAQ5, CLASSIC],
@@ -116,7 +117,7 @@ class RemoteRequest:
 
 
 class PluginResponder:
-    """The link's :class:`~..bridge.client.Responder` for a ``TimeTaggerViewerBase`` plugin."""
+    """The link's :class:`~..bridge.link.Responder` for a ``TimeTaggerViewerBase`` plugin."""
 
     def __init__(self, plugin, closing: threading.Event):
         self.plugin = plugin
@@ -206,7 +207,7 @@ class RemoteLink:
     def __init__(self, plugin):
         self.plugin = weakref.proxy(plugin)
         self.closing = threading.Event()
-        self.client: TaggerClient | None = None
+        self.link: Link | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -217,43 +218,43 @@ class RemoteLink:
         """Connect with the group's values (ValueError naming what is wrong); the link runs in its own thread.
         ``on_status(text)`` and ``on_end()`` are called from the link's thread."""
         g = self.plugin.settings.child(GROUP)
-        host, port = str(g["host"]).strip(), int(g["port"])
-        if not host:
+        servers = [host_port(h, int(g["port"])) for h in str(g["host"]).split(",") if h.strip()]
+        if not servers:
             raise ValueError("give the server's host")
         secret_file = str(g["secret_file"]).strip()
         secret = read_secret_file(secret_file) if secret_file else None
         self.closing.clear()
-        self.client = TaggerClient(host, port, responder=PluginResponder(self.plugin, self.closing),
-                                   protocol=g["dialect"], secret=secret,
-                                   on_status=lambda st: on_status(status_text(st)))
-        client = self.client
+        kw = dict(responder=PluginResponder(self.plugin, self.closing), protocol=g["dialect"], secret=secret,
+                  on_status=lambda st: on_status(status_text(st)))
+        self.link = Link(*servers[0], **kw) if len(servers) == 1 else LinkGroup(servers, **kw)
+        link = self.link
 
         def serve():
             try:
-                client.serve_forever()
+                link.serve_forever()
             finally:
-                on_end(client)
+                on_end(link)
         self._thread = threading.Thread(target=serve, name="timetagger-remote-server", daemon=True)
         self._thread.start()
-        return f"{host}:{port}"
+        return ", ".join(f"{h}:{p}" for h, p in servers)
 
     def push_info_xml(self, path: list[str]) -> None:
         """A mirrored setting was changed on this PC: the server's mirror follows."""
-        if self.client is not None and path and path[0] in MIRRORED:
+        if self.link is not None and path and path[0] in MIRRORED:
             applied = mirrored_xml(self.plugin.settings, path)
             if applied is not None:
-                self.client.push_info_xml(*applied)
+                self.link.push_info_xml(*applied)
 
     def push_settings(self) -> None:
-        if self.client is not None:
-            self.client.push_settings()
+        if self.link is not None:
+            self.link.push_settings()
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Close the link (the request under way is cancelled: nothing is sent); True if its thread ended."""
         self.closing.set()
-        if self.client is not None:
-            self.client.shutdown()
-        t, self._thread, self.client = self._thread, None, None
+        if self.link is not None:
+            self.link.shutdown()
+        t, self._thread, self.link = self._thread, None, None
         if t is not None and t is not threading.current_thread():
             t.join(timeout)
             return not t.is_alive()

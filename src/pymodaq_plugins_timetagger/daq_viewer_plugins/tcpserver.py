@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import threading
 import time
 
@@ -28,7 +27,7 @@ from pymodaq.control_modules.viewer_utility_classes import comon_parameters
 from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
 
-from ..protocol import data_model
+from .. import data_model
 from ..protocol.auth import read_secret_file
 from ..protocol.mirror import MirrorLimits, MirrorRefused, clip_text, info_key, mirror_dict, mirror_dicts
 from ..protocol.paramxml import apply_xml_update, from_xml_string, to_xml_string
@@ -46,14 +45,17 @@ FIRST_CONNECTED = "first connected"
 NO_CLIENT = "no client"
 #: title prefix of a mirrored parameter the current client did not send (hidden, kept for PyMoDAQ's UI copy)
 GONE = "(not sent by the current client) "
-#: the request of a grab must be on its way within this long, s (longer: the client does not read, it is dropped)
-SEND_TIMEOUT_S = 1.0
-#: a reply all here within this long after its request is read in the plugin's thread (BridgeServer.submit's
-#: read_within_s: never waiting for a message that has begun), saving the hand-over from the connection's thread;
-#: this thread (Stop, settings) is busy at most this long per grab
-READ_HERE_S = 0.005
+#: the Connected clients line follows the grabs served this often, ms
+CLIENTS_LINE_MS = 500
 #: a client that never sends its settings (a custom client) is asked for data this long after connecting
 SETTINGS_GRACE_S = 1.0
+
+
+#: DAQ_Viewer title -> the server its plugin's last initialization started. After a failed init, PyMoDAQ 5.3's
+#: DAQ_Viewer makes a new plugin at each init without closing the one before, which then keeps its port for good
+#: (an init on that port fails with "Address already in use", the viewer's own process holding it): a new init of
+#: the same viewer stops the server of the one before.
+_STARTED: dict = {}
 
 
 def tcpserver_params() -> list:
@@ -102,10 +104,9 @@ class TCPServerViewerBase(AsyncViewerBase):
         self._info_keys: dict[str, str] = {}  # info name -> parameter name under infos
         self._last_axes: dict = {}
         self._client_arrived = threading.Event()
-        # queued even when emitted in this thread (a reply read here, see _send_request): handled after the grab
         self._server_event.connect(self._on_server_event, Qt.ConnectionType.QueuedConnection)
-        self._expiry: QTimer | None = None   # gives up requests past their time (see _send_request)
-        self._inflight: list = []            # (request, timeout_s, deadline) sent and maybe not answered yet
+        self._inflight = None                # the request sent and maybe not answered yet
+        self._clients_due = False            # the Connected clients line is to be shown again
         self._grab_deadline = 0.0
         self._fast_grab = False
 
@@ -114,12 +115,17 @@ class TCPServerViewerBase(AsyncViewerBase):
         try:
             if self.is_master:
                 secret_file = str(self.settings["secret_file"]).strip()
+                before = _STARTED.pop(self._viewer_key(), None)
+                if before is not None:
+                    before.stop()
                 server = BridgeServer(self.settings["socket_ip"], self.settings["port_id"],
                                       allowed=self.settings["allowed_clients"],
                                       max_frame=int(self.settings["max_frame_mib"]) * 1024 * 1024,
                                       secret=read_secret_file(secret_file) if secret_file else None)
                 server.start()
                 self.controller = server
+                if self._viewer_key() is not None:
+                    _STARTED[self._viewer_key()] = server
             else:
                 if controller is None:
                     return self.init_failed("this plugin is a Slave but no Master TimeTaggerTCPServer shares its "
@@ -160,23 +166,15 @@ class TCPServerViewerBase(AsyncViewerBase):
         self._send_request(server, timeout)  # no client: retry_grab waits for one
 
     def _send_request(self, server: BridgeServer, timeout: float) -> None:
-        """The request goes out from this thread. A reply all here within READ_HERE_S is read in this thread (and
-        shown before this returns); a later one is read and decoded by the connection's thread, which hands it to
-        this one (one hop). This thread's timer gives the request up after ``timeout`` s."""
+        """The request goes out from this thread; the connection's reader settles it (its reply, or the server gives
+        it up after ``timeout`` s) and hands it to this one."""
         self._fast_grab = True
         finish = self.start_reported()
         try:
-            pending = server.submit(self.dim, self._selected_id(), timeout=min(timeout, SEND_TIMEOUT_S),
-                                    on_done=lambda p: finish(p.result if p.error is None else p.error),
-                                    read_within_s=min(timeout, READ_HERE_S))
-        except BridgeError as e:  # no client (any more), or it does not read: see retry_grab
+            self._inflight = server.submit(self.dim, self._selected_id(), timeout=timeout,
+                                           on_done=lambda req: finish(req.exception() or req.result()))
+        except BridgeError as e:  # no client (any more): see retry_grab
             finish(e)
-            return
-        if pending.event.is_set():
-            return  # answered already
-        self._inflight = [x for x in self._inflight if not x[0].event.is_set()]
-        self._inflight.append((pending, timeout, time.monotonic() + timeout))
-        self._arm_expiry()
 
     def _wait_and_request(self, server: BridgeServer, timeout: float) -> None:
         """No client ready: a job thread waits for one (up to ``timeout`` s, the rest of the grab's) and asks it."""
@@ -199,30 +197,6 @@ class TCPServerViewerBase(AsyncViewerBase):
         self._wait_and_request(self.controller, remaining)
         return True
 
-    def _arm_expiry(self) -> None:
-        if self._expiry is None:  # made in this thread (a Qt timer belongs to the thread that made it)
-            self._expiry = QTimer()
-            self._expiry.setSingleShot(True)
-            self._expiry.timeout.connect(self._expire_requests)
-        if self._inflight:
-            first = min(deadline for _, _, deadline in self._inflight)
-            self._expiry.start(max(0, int(math.ceil((first - time.monotonic()) * 1000))))
-
-    def _expire_requests(self) -> None:
-        """Requests past their time are given up: the server drops their connection (no late reply can then answer
-        a later request) and their grab reports the timeout. A stopped grab's request is given up too."""
-        server, now = self.controller, time.monotonic()
-        keep = []
-        for pending, timeout, deadline in self._inflight:
-            if pending.event.is_set():
-                continue
-            if deadline > now:
-                keep.append((pending, timeout, deadline))
-            elif server is not None:
-                server.expire(pending, timeout)
-        self._inflight = keep
-        self._arm_expiry()
-
     def stop(self):
         self.abort_job()
         self.restate_failure()
@@ -234,15 +208,19 @@ class TCPServerViewerBase(AsyncViewerBase):
         self.close_outlet()
 
     def release(self) -> None:
-        if self._expiry is not None:
-            self._expiry.stop()
-        self._inflight = []
+        self._inflight = None
         server, self.controller = self.controller, None
         if server is None:
             return
         server.remove_listener(self._forward_event)
         if self.is_master:
             server.stop()
+            if _STARTED.get(self._viewer_key()) is server:
+                del _STARTED[self._viewer_key()]
+
+    def _viewer_key(self):
+        """The DAQ_Viewer this plugin belongs to (None: no DAQ_Viewer, e.g. PyMoDAQ's plugin test harness)."""
+        return self._title if self.parent is not None else None
 
     def on_job_result(self, dte: data_model.DataToExport) -> None:
         out = to_pymodaq(self._title, dte, self._last_axes)
@@ -254,6 +232,8 @@ class TCPServerViewerBase(AsyncViewerBase):
 
     # ------------------------------------------------------------------ server events (any thread)
     def _forward_event(self, kind, client, data) -> None:
+        if kind == "served" and self._clients_due:
+            return  # the line is shown again soon anyway
         if kind in ("connected", "settings"):
             self._client_arrived.set()  # a grab waiting for a client looks again
         self.emit_from_thread(self._server_event, (kind, client, data))
@@ -268,6 +248,9 @@ class TCPServerViewerBase(AsyncViewerBase):
                     self.show_status(f"client {client.label} connected")
                 else:
                     self.show_status(f"client {client.label} left: {data}", error=True)
+            elif kind == "served" and not self._clients_due:  # the line follows at most twice a second
+                self._clients_due = True
+                QTimer.singleShot(CLIENTS_LINE_MS, self._show_clients)
             elif kind == "dropped":
                 self.show_status(f"refused or dropped a connection: {data}", error=True)
             elif kind == "settings":
@@ -287,9 +270,7 @@ class TCPServerViewerBase(AsyncViewerBase):
 
     # ------------------------------------------------------------------ clients
     def _refresh_clients(self) -> None:
-        clients = self.controller.clients() if self.controller is not None else []
-        lines = [f"{c.label} {c.client_type}, served {c.requests_served}" for c in clients]
-        self.settings.child("clients").setValue("\n".join(lines) or "none")
+        clients = self._show_clients()
         self._client_ids = {c.label: c.id for c in clients}
         labels = [FIRST_CONNECTED, *self._client_ids]
         current = self.settings["client"]
@@ -298,6 +279,14 @@ class TCPServerViewerBase(AsyncViewerBase):
         selected = self._selected_client()
         if (None if selected is None else selected.id) != self._mirrored_id:
             self._mirror(selected)
+
+    def _show_clients(self) -> list:
+        """The *Connected clients* line: each client and the grabs it served."""
+        self._clients_due = False
+        clients = self.controller.clients() if self.controller is not None else []
+        lines = [f"{c.label} {c.client_type}, served {c.requests_served}" for c in clients]
+        self.settings.child("clients").setValue("\n".join(lines) or "none")
+        return clients
 
     def _selected_id(self) -> int | None:
         return self._client_ids.get(self.settings["client"])  # None: first connected

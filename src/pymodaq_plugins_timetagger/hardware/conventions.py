@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: the vendor's ``CHANNEL_UNUSED`` (wheel: ``TimeTagger.CHANNEL_UNUSED``, a module constant)
+CHANNEL_UNUSED = -134217728
+
 #: τ of a Correlation pair: the time of the channel_1 ("stop") event minus the channel_2 ("start") one.
 #: A signal on channel_1 that arrives later than the one on channel_2 gives a peak at positive τ.
 #: Source: wheel, ``Correlation.__init__`` docstring ("channel_1: Channel on which (stop) clicks are

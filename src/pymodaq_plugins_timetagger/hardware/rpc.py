@@ -41,21 +41,18 @@ import threading
 import time
 import weakref
 
-from .conventions import WAIT_ON_INDEFINITE_RETURNS
+from .address import RPC_PORT
+from .conventions import CHANNEL_UNUSED, WAIT_ON_INDEFINITE_RETURNS  # CHANNEL_UNUSED: TimeTaggerRPC does not expose it
 from .errors import TaggerError, TaggerOpenError, VendorLibraryMissing
 
 logger = logging.getLogger(__name__)
 
-#: TimeTaggerRPC-server's default port
-DEFAULT_RPC_PORT = 23000
 #: the Pyro object id under which TimeTaggerRPC's server registers the library
 LIBRARY_OBJECT_ID = "TimeTaggerRPC"
 #: period of the ``isRunning()`` polling that stands in for ``waitUntilFinished``, s
 WAIT_POLL_S = 0.01
 #: communication timeout of the ``createTimeTagger`` call (hardware initialisation), s
 CREATE_TIMEOUT_S = 30.0
-#: the vendor's ``CHANNEL_UNUSED``: a module constant, which TimeTaggerRPC does not expose
-CHANNEL_UNUSED = -134217728
 
 
 class RpcLibraryMissing(VendorLibraryMissing):
@@ -95,7 +92,7 @@ def _plain(value):
     return value
 
 
-def open_rpc(host: str, port: int = DEFAULT_RPC_PORT, timeout_s: float = 5.0, *, serial: str = ""):
+def open_rpc(host: str, port: int = RPC_PORT, timeout_s: float = 5.0, *, serial: str = ""):
     """Connect to the TimeTaggerRPC server at ``host:port`` and open a Time Tagger there.
 
     Returns ``(tagger, api)``: the remote tagger and the module-like API to build measurements on it.

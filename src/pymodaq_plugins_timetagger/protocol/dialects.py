@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .data_model import MIN_OBJECT_SIZE, ProtocolError, _U32
+from ..data_model import ProtocolError
+from .codec import U32 as _U32
+from .pymodaq5 import MIN_OBJECT_SIZE
 
 
 PYMODAQ5 = "pymodaq5"

@@ -1,394 +1,95 @@
-"""Socket helpers shared by the bridge's server and client: exact reads with whole-message deadlines,
-socket options chosen per platform, a server-wide memory budget for frames in flight."""
+"""Socket helpers shared by the bridge's server and link: plain socket calls with timeouts (a whole message
+sent within one deadline), socket options chosen per platform, a server-wide memory budget for messages in
+flight, rate-limited log lines and the one reconnection backoff."""
 from __future__ import annotations
 
-import errno
 import logging
-import math
 import os
-import select
 import socket
 import sys
 import threading
 import time
-from typing import Callable
-
-_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
-
-
-#: reads of at least this many bytes not yet buffered go straight into their final buffer (a bytearray)
-DIRECT_READ_BYTES = 1 << 16
-
-#: an idle wait without timeout is made of waits of this length
-_IDLE_SLICE_S = 3600.0
-
-#: POSIX: a socket in timeout (or non-blocking) mode has O_NONBLOCK set on its file, so reads and writes go
-#: straight to read(2)/readv(2)/write(2) after our own poll(2), with our own deadlines. CPython's timeout mode
-#: costs an ioctl (``settimeout``) and a poll of its own per call, each releasing and taking back the
-#: interpreter lock: ~3 system calls more per message, measured (benchmarks/) as part of issue 15's core
-#: round trip. Elsewhere (Windows: no read(2) on sockets) the socket's own timeout mode is used.
-FD_IO = os.name == "posix" and hasattr(os, "readv") and hasattr(select, "poll")
 
 #: TCP keep-alive: first probe after this many idle seconds, then every KEEPALIVE_INTERVAL_S,
 #: the peer is declared dead after KEEPALIVE_COUNT unanswered probes (about 25 s in all)
 KEEPALIVE_IDLE_S = 10
 KEEPALIVE_INTERVAL_S = 5
 KEEPALIVE_COUNT = 3
+#: a blocking read with nothing due waits in slices this long (a socket in timeout mode never blocks for ever)
+IDLE_WAIT_S = 3600.0
+#: one receive takes at most this many bytes (more than a 4096-bin reply, less than a large one)
+RECV_MAX_BYTES = 1 << 20
+#: reconnection delays: from the first, doubling up to the maximum (s)
+BACKOFF_FIRST_S = 0.1
+BACKOFF_MAX_S = 5.0
+#: buffers one sendmsg takes at most (POSIX IOV_MAX)
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in getattr(os, "sysconf_names", {}) else 16
 
 
-#: a message read without waiting (:meth:`SocketReader.without_waiting`) is at most this long; a longer one is
-#: left to a reader that may wait (the memory budget's reservations are for those), at once: an incomplete message
-#: is decoded again from its start when more bytes come, cheap only for short ones (a 4096-bin reply is 64 KiB)
-NOWAIT_MAX_BYTES = 1 << 18
+def _set_timeout(sock: socket.socket, seconds: float) -> None:
+    seconds = max(seconds, 1e-3)
+    if sock.gettimeout() != seconds:  # each change is a system call
+        sock.settimeout(seconds)
 
 
-class WouldWait(Exception):
-    """(:meth:`SocketReader.without_waiting`) the message is not all here yet, or ``too_long`` to be read so;
-    nothing of it was consumed."""
-
-    def __init__(self, too_long: bool = False):
-        super().__init__("too long to be read without waiting" if too_long else "not all here yet")
-        self.too_long = too_long
+def recv_some(sock: socket.socket, wanted: int, timeout: float) -> bytes:
+    """What the socket has, at most ``max(wanted, 64 KiB)`` (and RECV_MAX_BYTES) bytes, waiting up to ``timeout`` s
+    (socket.timeout then); b"" when the peer closed."""
+    _set_timeout(sock, timeout)
+    return sock.recv(min(max(wanted, 1 << 16), RECV_MAX_BYTES))
 
 
-class SocketReader:
-    """``read(n)`` returns exactly n bytes from a socket, or raises EOFError when the peer closed.
-
-    The first byte of a message may be awaited with ``idle_timeout`` (None: wait for ever, an idle peer
-    is fine); once a message has begun, the whole of it must come within ``message_timeout`` seconds
-    (one deadline for the message, not one per ``recv``: a peer dripping a byte now and then is dropped
-    as surely as a silent one). :meth:`set_deadline` sets the deadline explicitly (the handshake).
-
-    ``budget`` (a :class:`MemoryBudget`, optional): reads of ``budget.min_bytes`` or more reserve
-    memory from it first (waiting, within the deadline, for other connections to release theirs); the
-    reservations are held until :meth:`release` (call it once the message has been handled).
-    """
-
-    def __init__(self, sock: socket.socket, message_timeout: float | None = 30.0,
-                 budget: "MemoryBudget | None" = None, nowait_limit: bool = True):
-        self.sock = sock
-        self.message_timeout = message_timeout
-        self.budget = budget
-        # False: a message of any size is read without waiting once it is all here (a reader with nobody to leave a
-        # long one to: the client during an answer)
-        self.nowait_limit = nowait_limit
-        if sock.gettimeout() is None:
-            # never a blocking socket: a blocking read would ignore every deadline. The server sends through a
-            # dup() of this socket with its own timeout, and both share the file's O_NONBLOCK flag
-            sock.settimeout(_IDLE_SLICE_S)
-        self._buf = bytearray()
-        self._deadline: float | None = None
-        self._reserved = 0
-        self._nowait: int | None = None    # while reading without waiting: where the next read starts in _buf
-
-    def without_waiting(self, read_message: Callable[[], object]):
-        """``read_message()`` (which reads through this reader) run on the bytes already here or in the socket's
-        buffer, never waiting for more: its value, or WouldWait if the message is not complete yet, the reader
-        then being exactly as before (nothing is taken from the buffer until the message has been read whole).
-        Messages of ``NOWAIT_MAX_BYTES`` or more are WouldWait too, unless the reader was made with
-        ``nowait_limit=False``. What ``read_message`` does must be undone by nothing: it may only read."""
-        self._nowait = 0
-        try:
-            self._fill_now(1)  # all that is here: a command already whole is recognised at once (read_command)
-            value = read_message()
-            del self._buf[:self._nowait]
-            return value
-        finally:
-            self._nowait = None
-
-    def _fill_now(self, n: int) -> None:
-        """(without_waiting) at least ``n`` bytes after the read position, from the socket as far as it goes
-        without waiting; WouldWait if they are not there."""
-        while len(self._buf) - self._nowait < n:
-            fd = self._fd()  # looked up before every read (see _recv)
-            try:
-                # what is missing, at least 64 KiB, at most 1 MiB a read (os.read allocates all it may read first:
-                # 1 MiB costs ~40 us)
-                want = min(max(n - len(self._buf) + self._nowait, 1 << 16), 1 << 20)
-                chunk = os.read(fd, want) if fd >= 0 else self._recv_now(want)
-            except BlockingIOError:
-                raise WouldWait() from None
-            if not chunk:
-                raise EOFError(f"the peer closed the connection in the middle of a message "
-                               f"({len(self._buf) - self._nowait} of {n} bytes)")
-            self._buf += chunk
-
-    def _take_now(self, n: int):
-        """(without_waiting) the next n bytes."""
-        limit = NOWAIT_MAX_BYTES if self.nowait_limit else None
-        if self.budget is not None:
-            limit = self.budget.min_bytes if limit is None else min(limit, self.budget.min_bytes)
-        start = self._nowait
-        if limit is not None and start + n >= limit:  # this message is too long to be read so
-            raise WouldWait(too_long=True)
-        self._fill_now(n)
-        self._nowait = start + n
-        out = self._buf[start:start + n]  # one copy (a bytearray, as large direct reads are)
-        return out if n >= DIRECT_READ_BYTES else bytes(out)
-
-    def _recv_now(self, n: int) -> bytes:
-        self.sock.settimeout(0.0)
-        try:
-            return self.sock.recv(n)
-        finally:
-            self.sock.settimeout(_IDLE_SLICE_S)
-
-    def buffered(self) -> int:
-        """Bytes received and not read yet."""
-        return len(self._buf) - (self._nowait or 0)
-
-    def unread(self, data: bytes) -> None:
-        """Put back bytes just read (they are read again next)."""
-        if self._nowait is not None:  # still in the buffer: step back
-            self._nowait -= len(data)
-            return
-        self._buf[:0] = data
-
-    def peek(self, n: int) -> bytes:
-        """Up to ``n`` bytes already received and not yet read (read-only: nothing is consumed, the socket is
-        not read)."""
-        start = self._nowait or 0
-        return bytes(self._buf[start:start + n])
-
-    def set_deadline(self, seconds: float | None) -> None:
-        """Everything read until the next :meth:`wait_message` must arrive within ``seconds``."""
-        self._deadline = None if seconds is None else time.monotonic() + seconds
-
-    def _left(self, have: int, n: int) -> float | None:
-        if self._deadline is None:
-            return self.message_timeout if self.message_timeout is not None else _IDLE_SLICE_S
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"the peer did not finish its message in time ({have} of {n} bytes "
-                               f"received)")
-        return left
-
-    def _quickack(self) -> None:
-        # Peers that write a message in several small sends (PyMoDAQ 5.0/5.1 clients send 'Done' and the
-        # data apart, without TCP_NODELAY) otherwise wait ~40 ms for our delayed ACK (Linux only: other
-        # systems have no TCP_QUICKACK, our own sends never wait since TCP_NODELAY is set everywhere)
-        if _QUICKACK is not None:
-            try:
-                self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-            except OSError:
-                pass
-
-    def wait_message(self, idle_timeout: float | None = None, spin_s: float = 0.0) -> None:
-        """Block until at least one byte of a new message is available (socket.timeout on timeout);
-        the message's deadline starts then. ``spin_s``: first poll without sleeping for that long (see
-        :func:`wait_fd`)."""
-        if not self._buf:
-            self._quickack()
-            while True:
-                chunk = self._recv(65536, idle_timeout if idle_timeout is not None else _IDLE_SLICE_S, spin_s=spin_s)
-                if chunk is not None:
-                    break
-                if idle_timeout is not None:
-                    raise socket.timeout("timed out")
-            if not chunk:
-                raise EOFError("the peer closed the connection")
-            self._buf += chunk
-        self.set_deadline(self.message_timeout)
-
-    def wait_readable(self, timeout: float, spin_s: float = 0.0, more: bool = False) -> bool:
-        """True if bytes are buffered (``more``: not counted), or the socket has some (or failed) within
-        ``timeout`` s; nothing is read. ``spin_s``: see :func:`wait_fd`."""
-        if self._buf and not more:
-            return True
-        fd = self._fd()
-        if fd >= 0:
-            return wait_fd(fd, select.POLLIN | select.POLLPRI, timeout, spin_s)
-        return spin_until(self._selected, min(spin_s, timeout)) or self._selected(max(timeout, 0.0))
-
-    def _selected(self, wait: float = 0.0) -> bool:
-        """(no read(2) on this socket) select(2) says it has bytes (or failed) within ``wait`` s. OSError if the socket
-        is closed (by another thread: select would raise ValueError)."""
-        try:
-            got, _, failed = select.select([self.sock], [], [self.sock], wait)
-        except ValueError:  # its descriptor is -1 now
-            raise _closed() from None
-        return bool(got or failed)
-
-    def _fd(self) -> int:
-        """The socket's descriptor for read(2), or -1 to use the socket's own calls (see ``FD_IO``). Looked up again
-        before every read: a socket closed by another thread during a wait has -1 (OSError here), and its old
-        number may already belong to another socket."""
-        if not FD_IO or self.sock.gettimeout() is None:
-            return -1
-        return _fileno(self.sock)
-
-    def _recv(self, n: int, timeout: float, into=None, spin_s: float = 0.0):
-        """Up to ``n`` bytes (or ``recv_into(into)``'s count) within ``timeout`` s; None if nothing came."""
-        fd = self._fd()
-        if fd < 0:
-            if spin_s > 0:
-                spin_until(self._selected, min(spin_s, timeout))
-            self.sock.settimeout(max(timeout, 1e-6))
-            try:
-                return self.sock.recv(n) if into is None else self.sock.recv_into(into)
-            except socket.timeout:
-                return None
-        deadline = time.monotonic() + timeout
-        while True:
-            if not wait_fd(fd, select.POLLIN | select.POLLPRI, timeout, spin_s):
-                return None
-            # the socket may have been closed meanwhile and its number given to another: look it up again
-            fd = self._fd()
-            try:
-                return os.read(fd, n) if into is None else os.readv(fd, [into])
-            except BlockingIOError:  # woken for nothing: wait again, same deadline
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    return None
-
-    def read(self, n: int) -> bytes:
-        if n < 0:
-            raise ValueError(f"cannot read {n} bytes")
-        if self._nowait is not None:
-            return self._take_now(n)
-        if len(self._buf) >= n:
-            out = self._buf[:n]  # one copy (a bytearray, as large direct reads are)
-            del self._buf[:n]
-            return out if n >= DIRECT_READ_BYTES else bytes(out)
-        if self.budget is not None and n >= self.budget.min_bytes:
-            self._reserved += self.budget.acquire(n, self._left(0, n))
-        have = len(self._buf)
-        if n >= DIRECT_READ_BYTES:
-            return self._read_into(n, have)
-        parts = [bytes(self._buf)]
-        self._buf.clear()
-        while have < n:
-            chunk = self._receive(have, n)
-            parts.append(chunk)
-            have += len(chunk)
-        return b"".join(parts)
-
-    def _receive(self, have: int, n: int, into=None):
-        """One read of a message of ``n`` bytes (``have`` so far) within its deadline: bytes (at most
-        ``min(n - have, 1 MiB)``), or the count read into ``into``; TimeoutError past the deadline, EOFError if
-        the peer closed the connection."""
-        self._quickack()
-        got = self._recv(min(n - have, 1 << 20), self._left(have, n), into)
-        if got is None:
-            raise TimeoutError(f"the peer did not finish its message in time ({have} of {n} bytes "
-                               f"received; at most {self.message_timeout} s per message)")
-        if not got:
-            raise EOFError(f"the peer closed the connection in the middle of a message "
-                           f"({have} of {n} bytes)")
-        return got
-
-    def _read_into(self, n: int, have: int) -> bytearray:
-        """The rest of a large read received straight into its final buffer: one copy of the payload
-        (the kernel's), not a chunk per recv and a join. Same deadline and errors as :meth:`read`."""
-        out = bytearray(n)
-        with memoryview(out) as view:
-            view[:have] = self._buf
-            self._buf.clear()
-            while have < n:
-                have += self._receive(have, n, view[have:])
-        return out
-
-    def release(self) -> None:
-        """Give back the memory reserved for the message just handled."""
-        if self._reserved and self.budget is not None:
-            self.budget.release(self._reserved)
-        self._reserved = 0
+#: parts of a message shorter than this are joined before a gathering send (one buffer of the kernel's each)
+_GATHER_MIN_BYTES = 1 << 14
 
 
-#: a thread that waits for a peer's next message polls without sleeping for up to this long first, but only when the
-#: peer's previous one came within this time (:func:`spin_for`): on virtual machines whose idle CPUs halt, a thread
-#: that sleeps is woken ~45 us later than one that polls (measured: benchmarks/, issue 15; a raw socket's round trip
-#: there is 16 us when the peer is back within 10 us, 62 us when it is away 20 us or more). A peer slower than this
-#: is waited for asleep at once: a scan's grabs, seconds apart, cost no CPU.
-SPIN_MAX_S = 500e-6
-
-
-def spin_for(last_s: float) -> float:
-    """How long to poll before sleeping for a peer's next message, when its previous one took ``last_s`` s."""
-    return SPIN_MAX_S if last_s < SPIN_MAX_S else 0.0
-
-
-def spin_until(ready: Callable[[], bool], spin_s: float) -> bool:
-    """Call ``ready()`` (a poll with no timeout) again and again for up to ``spin_s`` s: True as soon as it says
-    so (why: see SPIN_MAX_S)."""
-    if spin_s <= 0:
-        return False
-    end = time.perf_counter() + spin_s
-    while True:
-        if ready():
-            return True
-        if time.perf_counter() >= end:
-            return False
-
-
-def _closed() -> OSError:
-    return OSError(errno.EBADF, "the socket is closed")
-
-
-def _fileno(sock: socket.socket) -> int:
-    """``sock``'s descriptor; OSError once it is closed (by another thread, maybe during a wait)."""
-    fd = sock.fileno()
-    if fd < 0:
-        raise _closed()
-    return fd
-
-
-def wait_fd(fd: int, events: int, timeout: float | None, spin_s: float = 0.0) -> bool:
-    """poll(2) one descriptor for ``events`` within ``timeout`` s (None: for ever); True if it is ready (or
-    failed: the next read or write says how). ``spin_s``: poll without sleeping for up to that long first
-    (:func:`spin_until`)."""
-    poller = select.poll()
-    poller.register(fd, events)
-    if spin_s > 0 and spin_until(lambda: bool(poller.poll(0)), spin_s if timeout is None else min(spin_s, timeout)):
-        return True
-    ms = None if timeout is None else max(0, math.ceil(timeout * 1000.0))
-    return bool(poller.poll(ms))
-
-
-#: a message given as parts (Wire.message_parts) smaller than this is joined and written at once; a larger one is
-#: written from its parts (writev(2)): its arrays are not copied once more on their way to the kernel
-GATHER_BYTES = 1 << 16
-
-
-def send_all(sock: socket.socket, data, timeout: float) -> None:
-    """Send all of ``data`` (a bytes-like object, or a list of them: one message in parts) within ``timeout`` s
-    (socket.timeout otherwise, OSError if the peer is gone). POSIX sockets in timeout mode are written with
-    write(2)/writev(2) and our own poll (see ``FD_IO``); others with ``settimeout`` + ``sendall``."""
-    fd_io = FD_IO and sock.gettimeout() is not None
-    if isinstance(data, list):
-        if not fd_io or sum(memoryview(p).nbytes for p in data) < GATHER_BYTES:
-            data = b"".join(data)
-    if not fd_io:
-        sock.settimeout(max(timeout, 1e-3))
-        sock.sendall(data)
-        return
-    _write_parts(sock, data if isinstance(data, list) else [data], timeout)
-
-
-def _write_parts(sock: socket.socket, parts: list, timeout: float) -> None:
-    """(send_all) a message (one part or several) with writev(2), however much each call takes."""
-    views = [memoryview(p).cast("B") for p in parts if len(p)]
-    total = sum(len(v) for v in views)
+def send_parts(sock: socket.socket, parts: list, timeout: float) -> None:
+    """Send every buffer of ``parts`` within ``timeout`` s in all (socket.timeout otherwise); gathered with
+    sendmsg where there is one, so a large reply's arrays are not copied once more."""
     deadline = time.monotonic() + timeout
-    sent = 0
+    views, small = [], []
+    for p in parts:
+        if len(p) >= _GATHER_MIN_BYTES:
+            if small:
+                views.append(b"".join(small))
+                small = []
+            views.append(memoryview(p).cast("B"))
+        elif len(p):
+            small.append(p)
+    if small:
+        views.append(b"".join(small))
+    _set_timeout(sock, timeout)
+    if not hasattr(sock, "sendmsg"):  # Windows
+        sock.sendall(b"".join(views))
+        return
     while views:
-        fd = _fileno(sock)  # looked up before every write: after a wait it may have been closed (and reused)
-        try:
-            k = os.writev(fd, views[:_IOV_MAX])
-        except BlockingIOError:
-            left = deadline - time.monotonic()
-            if left <= 0 or not wait_fd(fd, select.POLLOUT, left):
-                raise socket.timeout(f"timed out sending ({sent} of {total} bytes sent in {timeout:g} s)") from None
-            continue
-        sent += k
-        while views and k >= len(views[0]):
-            k -= len(views.pop(0))
-        if k:
-            views[0] = views[0][k:]
+        sent = sock.sendmsg(views[:_IOV_MAX])
+        while sent and views:
+            if sent >= len(views[0]):
+                sent -= len(views.pop(0))
+            else:
+                views[0] = memoryview(views[0])[sent:]
+                sent = 0
+        if views:
+            if time.monotonic() > deadline:
+                raise socket.timeout(f"sending timed out after {timeout:g} s")
+            _set_timeout(sock, deadline - time.monotonic())
 
 
-_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") and "SC_IOV_MAX" in getattr(os, "sysconf_names", {}) \
-    else 16
+class Backoff:
+    """Reconnection delays: each :meth:`wait_s` is twice the one before, up to ``max_s``; :meth:`reset` (call it
+    after a successful exchange of data, not on any byte received) starts again from ``first_s``."""
+
+    def __init__(self, max_s: float = BACKOFF_MAX_S, first_s: float = BACKOFF_FIRST_S):
+        self.first_s, self.max_s = first_s, max_s
+        self._next = first_s
+
+    def wait_s(self) -> float:
+        delay, self._next = self._next, min(self._next * 2, self.max_s)
+        return min(delay, self.max_s)
+
+    def reset(self) -> None:
+        self._next = self.first_s
 
 
 class MemoryBudget:
@@ -540,3 +241,17 @@ class RateLimitedLog:
         if suppressed:
             msg += f" ({suppressed} similar lines suppressed in the last {self.period_s:g} s)"
         self.logger.log(level, msg, *args)
+
+    def allow(self, key) -> int | None:
+        """None if a line of ``key`` was let through within ``period_s``; else how many were held back since
+        (the caller reports it, e.g. as a status message)."""
+        now = time.monotonic()
+        with self._lock:
+            entry = self._seen.get(key)
+            if entry is not None and now - entry[0] < self.period_s:
+                entry[1] += 1
+                return None
+            if entry is None and len(self._seen) >= self.max_keys:
+                self._seen.clear()
+            self._seen[key] = [now, 0]
+            return entry[1] if entry is not None else 0

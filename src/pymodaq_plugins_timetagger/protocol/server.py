@@ -1,81 +1,75 @@
 """Server core of the bridge (Qt-free): listen, accept clients, ask them for data, mirror their settings.
 
-One thread accepts connections; one thread per client waits until its socket has bytes (a blocking
-``poll``/``select``: nothing sleeps in slices) and reads its messages. Whoever reads holds the connection's
-read lock: :meth:`BridgeServer.request` reads its own reply in the calling thread when the connection's thread
-is not reading (no hand-over between threads), with the same code; :meth:`BridgeServer.submit` leaves the
-reading to the connection's thread and calls back. Replies carry no request id in this protocol, so the server
-keeps them in order by construction:
+One thread accepts connections; one reader thread per connection does every read of it, with blocking reads and
+deadlines, and feeds a sans-I/O :class:`~.connection.Connection`. A request (:meth:`BridgeServer.submit`) is a
+future: it is recorded and its ``Send Data xD`` written under one per-connection lock (so the wire order of
+requests is their order in the connection's list), and the reader settles it. Replies carry no request id in this
+protocol, so the server keeps them in order by construction:
 
-* a request is recorded and its ``Send Data xD`` written under one per-connection lock, so the wire
-  order of requests is the order in which replies are matched to them (a 0D and a 1D viewer asking one
-  client at once never swap replies);
-* every reply settles exactly one request of its own kind: ``Done`` the oldest request, if its data
-  has the requested dimensionality (otherwise an error for that request, never data); an ``Info``
-  named ``error`` the oldest request (as its error); an ``Info`` named ``set_info_error`` (a refused
-  setting) none;
-* a request that times out drops the connection (the client reconnects by itself): a late reply can
-  never be taken for the answer to a later request.
+* every reply settles exactly one request of its own kind: ``Done`` the oldest request, if its data has the
+  requested dimensionality (otherwise an error for that request, never data); an ``Info`` named ``error`` the oldest
+  request (as its error); an ``Info`` named ``set_info_error`` (a refused setting) none;
+* a request not answered by its deadline drops the connection (one thread of the server keeps the deadlines; the
+  client reconnects): a late reply can never be taken for the answer to a later request.
 
-Safety (anything from the wire is hostile): clients may be restricted to addresses/networks (changed at
-run time with :meth:`BridgeServer.set_allowed`, which drops peers no longer allowed); an optional shared
-secret is checked before anything else is read (:mod:`.auth`); a client must identify itself within
-``handshake_timeout`` and finish every message it starts within ``message_timeout`` (whole-message
-deadlines, not per ``recv``); at most ``max_clients`` connections and ``max_per_host`` per address, a
-newcomer evicting an unidentified or idle peer rather than being refused; frames above ``max_frame``
-bytes are refused before any allocation, a frame whose type name is not the one expected is refused from
-its head, decoding is bounded in objects and memory (:mod:`.pymodaq5`), and all frames in flight share one
-memory budget; Infos are capped in count and size, settings XML in size; sends have deadlines (a peer
-that does not read is dropped); repeated log lines are rate-limited. Transient ``accept`` errors
-(EMFILE...) back off and go on. A misbehaving client is dropped with a log line saying why; the others
-are not affected.
+Safety (anything from the wire is hostile): clients may be restricted to addresses/networks (changed at run time
+with :meth:`BridgeServer.set_allowed`, which drops peers no longer allowed); an optional shared secret is checked
+before anything else is read (:mod:`.auth`); a client must identify itself within ``handshake_timeout`` and finish
+every message it starts within ``message_timeout`` (whole-message deadlines, not per ``recv``); at most
+``max_clients`` connections and ``max_per_host`` per address, a newcomer evicting an unidentified or idle peer that
+was not served recently rather than being refused (a client being served is never evicted); every bound of a
+message is the connection's (:mod:`.connection`), and all messages in flight share one memory budget; Infos are
+capped in count and size; sends have deadlines (a peer that does not read is dropped); repeated log lines and
+events are rate-limited. Transient ``accept`` errors (EMFILE...) back off and go on. A misbehaving client is
+dropped with a log line saying why; the others are not affected.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import heapq
 import ipaddress
 import itertools
 import logging
-import select
 import socket
 import threading
 import time
+import weakref
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from . import auth
-from . import data_model
-from .data_model import ProtocolError
-from .net import (MemoryBudget, RateLimitedLog, SocketReader, WouldWait, apply_options, close_quietly,
-                  listener_options, platform_name, send_all, spin_for, tune)
+from .. import data_model
+from ..data_model import ProtocolError
+from .codec import DEFAULT_MAX_FRAME
+from .connection import (Axis, Closed, Command, Connection, DataReply, ERROR_INFO, Info, NEED_DATA, ReplyError,
+                         SEND_DATA, SERVER, SET_INFO_ERROR_INFO)
+from .net import (IDLE_WAIT_S, MemoryBudget, RateLimitedLog, apply_options, close_quietly, listener_options,
+                  platform_name, recv_some, send_parts, tune)
 from .paramxml import Param, from_xml_string
-from .dialects import CLASSIC
-from .wire import CLIENT_TYPES, SEND_DATA, Wire, detect
 
 logger = logging.getLogger(__name__)
 
 #: the classic TCP server port of PyMoDAQ (config network.tcp-server.port)
 DEFAULT_PORT = 6341
 DEFAULT_HOST = "127.0.0.1"
-#: Info names with a meaning: a grab failed (answers the oldest request), a setting was refused
-#: (answers no request)
-ERROR_INFO = "error"
-SET_INFO_ERROR_INFO = "set_info_error"
 #: per-client limits on what a client may make the server keep
 MAX_INFOS = 1024
 MAX_INFOS_TOTAL_BYTES = 1024 * 1024   # names and values of one client's Infos together
 MAX_INFO_NAME_BYTES = 256
 MAX_INFO_BYTES = 64 * 1024
 MAX_SETTINGS_XML = 4 * 1024 * 1024
-#: memory for frames being read by all connections together (at least 3 max. frames)
+#: memory for messages being read by all connections together (at least 3 max. frames)
 DEFAULT_INFLIGHT = 256 * 1024 * 1024
 LISTEN_BACKLOG = 64
-#: the connection's thread stays off the socket this long after the last request that read its own reply
-#: (see _Connection.park): unasked messages (Infos) wait at most this long while nobody asks
-PARK_LINGER_S = 0.05
 ACCEPT_BACKOFF_FIRST_S = 0.01
 ACCEPT_BACKOFF_MAX_S = 1.0
+#: deadlines kept before those of settled requests are cleared out
+_MAX_DEADLINES = 256
+#: a client served within this long is never evicted for a newcomer, s
+SERVED_RECENTLY_S = 60.0
 
 
 class BridgeError(RuntimeError):
@@ -130,201 +124,94 @@ class ClientInfo:
         return f"#{self.id} {self.address}:{self.port} ({self.dialect or '?'})"
 
 
-class _OneShot:
-    """A one-shot event for one waiter and one setter, on a single lock: ``threading.Event`` is a
-    Condition (a lock, plus a new lock allocated and two more handed over per wait) and costs more than
-    the rest of a small request's bookkeeping. ``set`` is called at most once (whoever pops the request
-    from ``pending``, under the server's lock, sets it)."""
-    __slots__ = ("_lock", "_is_set")
+class Request(concurrent.futures.Future):
+    """One 'Send Data xD': a future settled once (a DataToExport, or a BridgeError) by the connection's reader, by
+    its deadline, or by whoever drops the connection. ``add_done_callback`` callbacks run in that thread."""
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._lock.acquire()
-        self._is_set = False
-
-    def set(self) -> None:
-        if not self._is_set:
-            self._is_set = True
-            self._lock.release()
-
-    def is_set(self) -> bool:
-        return self._is_set
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._is_set:
-            return True
-        if self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
-            self._lock.release()  # a later wait passes too
-            return True
-        return self._is_set
+    def __init__(self, dim: str, conn: "_Connection", timeout: float):
+        super().__init__()
+        self.dim, self.conn, self.timeout = dim, conn, timeout
+        self.deadline = time.monotonic() + timeout
 
 
-class _Pending:
-    """One request: settled exactly once (result or error) by whoever takes it out of its connection's
-    ``pending`` list under the server's lock."""
-    __slots__ = ("dim", "conn", "event", "result", "error", "on_done")
+class _Deadlines:
+    """One thread that gives up the requests whose deadline has passed (``expire(request)``), at their deadline."""
 
-    def __init__(self, dim: str, conn: "_Connection", on_done: Callable | None = None):
-        self.dim = dim
-        self.conn = conn
-        self.event = _OneShot()
-        self.result = None
-        self.error: BridgeError | None = None
-        self.on_done = on_done
+    def __init__(self, expire: Callable):
+        self._expire = expire
+        self._heap: list = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, daemon=True, name="bridge-deadlines")
+        self._thread.start()
 
-    def settle(self) -> None:
-        self.event.set()
-        callback, self.on_done = self.on_done, None
-        if callback is not None:
-            try:
-                callback(self)
-            except Exception:  # a caller's bug must not break the thread that settled the request
-                logger.exception("bridge: a request's callback failed")
+    def add(self, req: "Request") -> None:
+        with self._cond:
+            if len(self._heap) >= _MAX_DEADLINES:  # those settled meanwhile go
+                self._heap = [e for e in self._heap if (r := e[2]()) is not None and not r.done()]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (req.deadline, next(self._seq), weakref.ref(req)))
+            if self._heap[0][2]() is req:
+                self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._heap.clear()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    self._cond.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                if self._stopped:
+                    return
+                req = heapq.heappop(self._heap)[2]()
+            if req is not None and not req.done():
+                self._expire(req)
 
 
 class _Connection:
     def __init__(self, server: "BridgeServer", sock: socket.socket, info: ClientInfo):
-        self.server = server
         self.sock = sock
-        # sends go through their own socket object: its timeout (a send deadline) is not the one the
-        # reading thread keeps changing on ``sock``
+        # sends go through their own socket object: its timeout (a send deadline) is not the reader's
         self.send_sock = sock.dup()
         self.info = info
-        self.reader = SocketReader(sock, server.message_timeout, server.budget)
-        self.wire: Wire | None = None
-        # held from the moment a request is recorded until its bytes are on the wire, so that the wire
-        # order of requests is their order in ``pending`` (replies come back in that order)
-        self.send_lock = threading.Lock()
-        self.pending: list[_Pending] = []   # in request order
-        # held by whoever reads the socket: the connection's thread, or a request reading its own reply
-        self.read_lock = threading.Lock()
+        self.proto = Connection(SERVER, max_frame=server.max_frame, limits={
+            "Infos": (server.max_settings_xml,), "Info": (MAX_INFO_NAME_BYTES, server.max_info_bytes),
+            "Info_xml": (None, server.max_settings_xml)})
+        self.send_lock = threading.Lock()  # held from a request's recording until its bytes are on the wire
+        self.pending: deque[Request] = deque()  # in wire order
         self.closed = threading.Event()
-        self.last_active = time.monotonic()
-        self.answer_s = float("inf")  # how long the last reply read by a request took (sent to settled)
-        # While requests read their own replies, the connection's thread is parked away from the socket: woken
-        # by the reply too, it would only contend for the read lock and the interpreter lock at the very moment
-        # the reply is read. See hold_thread / park.
-        self._park = threading.Condition(threading.Lock())
-        self._holders = 0          # requests reading their own replies now
-        self._holds = 0            # requests that have done so (a count: did one come during a linger?)
-        self._polling = False      # the thread is waiting on the socket (and on _wake_r)
-        self._urgent = False       # the thread must go back to the socket now (submit, drop)
-        try:
-            self._wake_r, self._wake_w = socket.socketpair()
-        except OSError:  # EMFILE...: the caller closes sock
-            close_quietly(self.send_sock)
-            raise
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._poll = None
-        if hasattr(select, "poll"):
-            self._poll = select.poll()
-            self._poll.register(sock, select.POLLIN | select.POLLPRI)
-            self._poll.register(self._wake_r, select.POLLIN)
+        self.accepted_at = time.monotonic()
+        self.last_served = float("-inf")
+        self.message_started: float | None = None
+        self.reserved = 0  # bytes of the server's memory budget held for the message being received
 
-    def readable(self, timeout: float | None) -> bool:
-        """Bytes are there to read (or the peer closed) within ``timeout`` s (None: wait for ever); the
-        reader's buffer counts. Nothing is read. False too when woken by :meth:`_wake` (the wake is taken)."""
-        if self.reader.buffered():
-            return True
-        if self._poll is not None:
-            events = self._poll.poll(None if timeout is None else max(timeout, 0.0) * 1000.0)
-            ready = any(fd != self._wake_r.fileno() for fd, _ in events)
-            woken = len(events) > int(ready)
-        else:
-            try:
-                ready, _, failed = select.select([self.sock, self._wake_r], [], [self.sock], timeout)
-            except ValueError:  # closed by another thread (a drop): "ready", the read that follows says so
-                return True
-            woken = self._wake_r in ready
-            ready = bool(failed) or any(r is not self._wake_r for r in ready)
-        if woken:
-            try:
-                while self._wake_r.recv(64):
-                    pass
-            except OSError:  # BlockingIOError: all taken (or the pair is closed: the connection is dropped)
-                pass
-        return ready
-
-    def spin_s(self) -> float:
-        """How long a request polls for its reply before sleeping (net.SPIN_MAX_S, net.spin_for)."""
-        return spin_for(self.answer_s)
-
-    def hold_thread(self) -> None:
-        """A request is about to read its own reply: keep the connection's thread off the socket (woken now, in
-        the request's round trip, not by the reply). Pair with :meth:`release_thread`."""
-        with self._park:
-            self._holders += 1
-            self._holds += 1
-            if self._polling:
-                self._polling = False
-                self._wake()
-
-    def release_thread(self) -> None:
-        """The request is done reading. The thread stays parked for ``PARK_LINGER_S`` more (it is not woken):
-        requests in a row keep it parked; what comes meanwhile unasked is read after the linger, or by the next
-        request."""
-        with self._park:
-            self._holders -= 1
-
-    def call_thread(self) -> None:
-        """The connection's thread must read now (a reply nobody else reads, or the connection is dropped)."""
-        with self._park:
-            self._urgent = True
-            self._park.notify_all()
-            if self._polling:
-                self._polling = False
-                self._wake()
-
-    def _wake(self) -> None:
-        try:
-            self._wake_w.send(b"\0")
-        except OSError:  # full (a wake is pending anyway) or closed (dropped)
-            pass
-
-    def park(self) -> None:
-        """(The connection's thread) wait while requests read their own replies, and ``PARK_LINGER_S`` after the
-        last one; then mark the thread as waiting on the socket (call :meth:`readable` next)."""
-        with self._park:
-            while not (self._urgent or self.closed.is_set()):
-                if not self._holders and not self._holds:
-                    break
-                seen = self._holds
-                self._park.wait(PARK_LINGER_S)
-                if not self._holders and self._holds == seen:
-                    break  # a whole linger without a request reading itself
-            self._holds = 0
-            self._urgent = False
-            self._polling = True
-
-    def close_wake(self) -> None:
-        self.call_thread()
-        close_quietly(self._wake_r)
-        close_quietly(self._wake_w)
-
-    def send(self, data: bytes, timeout: float) -> None:
+    def send(self, parts: list, timeout: float) -> None:
         """Send one whole message within ``timeout`` s (socket.timeout otherwise); hold send_lock."""
-        send_all(self.send_sock, data, timeout)
+        send_parts(self.send_sock, parts, timeout)
 
 
 class BridgeServer:
-    """Listening side of PyMoDAQ's TCP/IP command protocol (both dialects, detected per connection).
+    """Listening side of PyMoDAQ's TCP/IP command protocol (every dialect, detected per connection).
 
-    ``on_event(kind, client, data)`` is called from the server's threads for: ``connected``,
-    ``disconnected`` (data: reason), ``settings`` (the client's Infos tree), ``info`` ((name, value)),
-    ``info_xml`` ((path, xml)), ``dropped`` (a refused or misbehaving connection; data: reason).
+    ``on_event(kind, client, data)`` is called from the server's threads for: ``connected``, ``disconnected``
+    (data: reason), ``settings`` (the client's Infos tree), ``info`` ((name, value)), ``info_xml`` ((path, xml)),
+    ``served`` (a reply delivered), ``dropped`` (a refused or misbehaving connection; data: reason; connections
+    closed before identifying themselves are reported at most once per 10 s per address, with the count).
 
-    Limits (all per server unless said): ``max_clients`` connections, ``max_per_host`` of them from
-    one address (a newcomer evicts an unidentified or idle connection rather than being refused);
-    ``max_infos`` Info names of at most ``max_info_bytes`` each and ``max_infos_total`` bytes in all per
-    client (a GUI shows fewer: see bridge/mirror.py); settings XML of at most
-    ``max_settings_xml`` bytes; ``max_inflight`` bytes for the frames being read by all connections.
-    ``secret``: a shared secret the peers must prove first (:mod:`.auth`); None: PyMoDAQ's protocol
+    Limits (all per server unless said): ``max_clients`` connections, ``max_per_host`` of them from one address;
+    ``max_infos`` Info names of at most ``max_info_bytes`` each and ``max_infos_total`` bytes in all per client;
+    settings XML of at most ``max_settings_xml`` bytes; ``max_inflight`` bytes for the messages being read by all
+    connections. ``secret``: a shared secret the peers must prove first (:mod:`.auth`); None: PyMoDAQ's protocol
     as is.
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                 allowed: list[str] | None = None, max_frame: int = data_model.DEFAULT_MAX_FRAME,
+                 allowed: list[str] | None = None, max_frame: int = DEFAULT_MAX_FRAME,
                  max_clients: int = 32, max_per_host: int = 16, handshake_timeout: float = 5.0,
                  message_timeout: float = 30.0, max_infos: int = MAX_INFOS,
                  max_info_bytes: int = MAX_INFO_BYTES, max_infos_total: int = MAX_INFOS_TOTAL_BYTES,
@@ -354,6 +241,7 @@ class BridgeServer:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._log = RateLimitedLog(logger)
+        self._deadlines: _Deadlines | None = None
 
     def add_listener(self, callback: Callable) -> None:
         """Also call ``callback(kind, client, data)`` for every event (several plugins may share)."""
@@ -379,13 +267,14 @@ class BridgeServer:
         try:
             apply_options(sock, listener_options(platform_name(), family))
             sock.bind((self.host, self.requested_port))
+            sock.listen(LISTEN_BACKLOG)
         except OSError as e:
             sock.close()
             raise OSError(e.errno, f"cannot listen on {self.host}:{self.requested_port}: "
                                    f"{e.strerror or e}") from None
-        sock.listen(LISTEN_BACKLOG)
         self._listener = sock
         self._stopping.clear()
+        self._deadlines = _Deadlines(self.expire)
         self._thread = threading.Thread(target=self._accept_loop, daemon=True, name="bridge-accept")
         self._thread.start()
         logger.info("bridge server listening on %s:%d%s", self.host, self.port,
@@ -408,6 +297,8 @@ class BridgeServer:
         self._stopping.set()
         listener, self._listener = self._listener, None
         close_quietly(listener)
+        if self._deadlines is not None:
+            self._deadlines.stop()
         with self._lock:
             conns = list(self._conns.values())
         for c in conns:
@@ -440,169 +331,101 @@ class BridgeServer:
             return [c.info for c in self._conns.values() if c.info.client_type]
 
     def request(self, dim: str = "1D", client_id: int | None = None, timeout: float = 10.0):
-        """Ask a GRABBER for data (``Send Data <dim>``) and return its DataToExport (codec model).
+        """Ask a GRABBER for data (``Send Data <dim>``) and return its DataToExport.
 
-        ``client_id``: which client (None: the longest-connected GRABBER). Raises NoClient,
-        ClientLeft, RequestTimeout, ReplyMismatch or ClientReportedError with a message naming the
-        client. A request that times out drops the connection (the client reconnects): replies carry
-        no request id, so a late reply could otherwise be taken for the answer to a later request.
-
-        The calling thread reads the reply itself when the connection's thread is not reading (no hand-over
-        between threads on the way back); what it reads is handled exactly as that thread would.
+        ``client_id``: which client (None: the longest-connected GRABBER). Raises NoClient, ClientLeft,
+        RequestTimeout, ReplyMismatch or ClientReportedError with a message naming the client. A request that times
+        out drops the connection (the client reconnects): replies carry no request id, so a late reply could
+        otherwise be taken for the answer to a later request.
         """
-        _check_dim(dim)
-        deadline = time.monotonic() + timeout
-        conn = self._pick(client_id)
-        conn.hold_thread()
+        req = self.submit(dim, client_id, timeout=timeout)
         try:
-            pending = self._submit_to(conn, dim, None, timeout)
-            sent, spin_s = time.monotonic(), conn.spin_s()
-            while not pending.event.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0 or not conn.read_lock.acquire(timeout=left):
-                    break
-                try:
-                    if not (pending.event.is_set() or conn.closed.is_set()) \
-                            and not self._read_one(conn, deadline - time.monotonic(), spin_s):
-                        break  # nothing came in time
-                    # what came with the reply is handled here: the connection's thread, waiting on the socket,
-                    # does not see bytes already taken from it
-                    while conn.reader.buffered() and not conn.closed.is_set():
-                        self._read_one(conn, None)
-                except Exception as e:
-                    self._drop(conn, self._failure(conn, e))
-                finally:
-                    conn.read_lock.release()
-            conn.answer_s = time.monotonic() - sent
-        finally:
-            conn.release_thread()
-        if not pending.event.is_set() and self.expire(pending, timeout):
-            raise pending.error
-        pending.event.wait()
-        if pending.error is not None:
-            raise pending.error
-        return pending.result
+            return req.result(timeout + 1.0)  # the reader settles it by its deadline
+        except concurrent.futures.TimeoutError:
+            self.expire(req)
+            return req.result()
 
     def submit(self, dim: str = "1D", client_id: int | None = None, on_done: Callable | None = None,
-               timeout: float = 10.0, read_within_s: float = 0.0) -> _Pending:
-        """Send ``Send Data <dim>`` to a GRABBER (see :meth:`request`) and return the request.
-
-        The reply settles it in the connection's thread: ``on_done(request)`` is then called there (or in the
-        thread that drops the connection, or a :meth:`request` reading its own reply behind it), once, with
-        ``request.result`` or ``request.error`` set. A request must be settled or given up: call :meth:`expire`
-        when its time is over. ``timeout`` bounds the send. Raises NoClient, ClientLeft or RequestTimeout (the
-        send was stuck) at once.
-
-        ``read_within_s``: a reply that is all here within that time is read in the calling thread, which then
-        calls ``on_done`` before this returns (no hand-over between threads). The calling thread never waits
-        longer, whatever the peer does: a message is read here only once all of it has come
-        (:meth:`SocketReader.without_waiting`); anything else is left to the connection's thread.
-        """
-        _check_dim(dim)
+               timeout: float = 10.0) -> Request:
+        """Send ``Send Data <dim>`` to a GRABBER (see :meth:`request`) and return the :class:`Request` (a future);
+        ``on_done(request)`` is called once it is settled, in the thread that settles it. The connection's reader
+        gives it up after ``timeout`` s (RequestTimeout, the connection dropped). Raises NoClient or ClientLeft at
+        once; a send that is stuck settles it with RequestTimeout."""
+        if dim not in SEND_DATA:
+            raise ValueError(f"dim must be one of {list(SEND_DATA)}, got {dim!r}")
         conn = self._pick(client_id)
-        if read_within_s <= 0:
-            conn.call_thread()  # its reply is read by the connection's thread: not parked then
-            return self._submit_to(conn, dim, on_done, timeout)
-        conn.hold_thread()
-        try:
-            pending = self._submit_to(conn, dim, on_done, timeout)
-            sent = time.monotonic()
-            self._read_here(conn, pending, sent + read_within_s, conn.spin_s())
-            # not answered within the window: the next request sleeps at once (no polling for a slow client)
-            conn.answer_s = time.monotonic() - sent if pending.event.is_set() else float("inf")
-        finally:
-            conn.release_thread()
-        if not pending.event.is_set():
-            conn.call_thread()
-        return pending
-
-    def _read_here(self, conn: _Connection, pending: _Pending, until: float, spin_s: float) -> None:
-        """Read whole messages, never waiting for the rest of one, until ``pending`` is settled or ``until``
-        (monotonic) has passed (the connection's thread may be reading: its lock is waited for as long)."""
-        if not conn.read_lock.acquire(timeout=max(until - time.monotonic(), 0.0)):
-            return
-        try:
-            while not (pending.event.is_set() or conn.closed.is_set()):
-                left = until - time.monotonic()
-                if left <= 0 or not conn.reader.wait_readable(left, spin_s):
-                    return
-                try:
-                    cmd = conn.reader.without_waiting(lambda: self._handle(conn, conn.wire.read_command()))
-                except WouldWait as e:  # the rest of the message is on its way (or it is long: not read here)
-                    if e.too_long or not conn.reader.wait_readable(max(until - time.monotonic(), 0.0), spin_s,
-                                                                    more=True):
-                        return
-                    continue
-                conn.last_active = time.monotonic()
-                if cmd == "Quit":
-                    raise _ClientQuit()
-        except Exception as e:
-            self._drop(conn, self._failure(conn, e))
-        finally:
-            conn.read_lock.release()
-
-    def _submit_to(self, conn: _Connection, dim: str, on_done: Callable | None, timeout: float) -> _Pending:
-        deadline = time.monotonic() + timeout
-        pending = _Pending(dim, conn, on_done)
+        req = Request(dim, conn, timeout)
+        if on_done is not None:
+            req.add_done_callback(on_done)
         command = SEND_DATA[dim]
         if not conn.send_lock.acquire(timeout=max(timeout, 0.0)):
-            raise RequestTimeout(f"client {conn.info.label}: could not send '{command}' within "
-                                 f"{timeout:g} s (an earlier send to it is stuck)")
+            self._settle(req, RequestTimeout(f"client {conn.info.label}: could not send '{command}' within "
+                                             f"{timeout:g} s (an earlier send to it is stuck)"))
+            return req
         try:
             with self._lock:
                 if conn.closed.is_set():
                     raise ClientLeft(f"client {conn.info.label} left before the request")
-                conn.pending.append(pending)
+                conn.pending.append(req)
+            if self._deadlines is not None:
+                self._deadlines.add(req)
             try:
-                conn.send(conn.wire.message(command), deadline - time.monotonic())
+                conn.send(conn.proto.send(command), timeout)
             except OSError as e:  # socket.timeout included: the peer does not read
                 self._drop(conn, f"sending '{command}' failed: {e or 'timed out'}")
         finally:
             conn.send_lock.release()
-        return pending
+        return req
 
-    def expire(self, pending: _Pending, timeout: float) -> bool:
-        """Give up ``pending`` (its time, ``timeout`` s, is over): if no reply settled it yet, it is settled
-        with RequestTimeout and its connection dropped (so that no late reply can answer a later request; the
-        client reconnects). True if it was still waiting."""
-        conn = pending.conn
+    def expire(self, req: Request, timeout: float | None = None) -> bool:
+        """Give ``req`` up now if no reply settled it yet: it is settled with RequestTimeout and its connection
+        dropped (so that no late reply can answer a later request; the client reconnects). True if it was still
+        waiting."""
+        conn = req.conn
         with self._lock:
-            timed_out = pending in conn.pending
-            if timed_out:
-                conn.pending.remove(pending)
-        if not timed_out:
+            waiting = req in conn.pending
+            if waiting:
+                conn.pending.remove(req)
+        if not waiting:
             return False
-        command = SEND_DATA[pending.dim]
+        timeout = req.timeout if timeout is None else timeout
+        command = SEND_DATA[req.dim]
         self._drop(conn, f"no answer to '{command}' within {timeout:g} s (dropped so that no late reply can "
                          f"answer a later request; the client reconnects)")
-        pending.error = RequestTimeout(f"client {conn.info.label} did not answer '{command}' within {timeout:g} s "
-                                       f"(connection dropped: it reconnects)")
-        pending.settle()
+        self._settle(req, RequestTimeout(f"client {conn.info.label} did not answer '{command}' within "
+                                         f"{timeout:g} s (connection dropped: it reconnects)"))
         return True
+
+    @staticmethod
+    def _settle(req: Request, outcome) -> None:
+        if isinstance(outcome, BaseException):
+            req.set_exception(outcome)
+        else:
+            req.set_result(outcome)
 
     def send_quit(self, client_id: int | None = None) -> None:
         """Ask a client (None: every client) to end itself (``Quit``)."""
         with self._lock:
-            conns = [c for c in self._conns.values() if c.wire is not None
+            conns = [c for c in self._conns.values() if c.proto.dialect is not None
                      and (client_id is None or c.info.id == client_id)]
         for c in conns:
             try:
-                self._send(c, c.wire.message("Quit"))
+                self._send(c, c.proto.send("Quit"))
             except BridgeError as e:
                 logger.info("bridge: Quit to %s failed: %s", c.info.label, e)
 
     def send_set_info(self, client_id: int, path: list[str], xml: str) -> None:
         """Forward a setting edited on the server side to the client (``set_info``)."""
         conn = self._pick(client_id)
-        self._send(conn, conn.wire.message("set_info", list(path), xml))
+        self._send(conn, conn.proto.send("set_info", list(path), xml))
 
-    def _send(self, conn: _Connection, data: bytes) -> None:
+    def _send(self, conn: _Connection, parts: list) -> None:
         """Send one message within message_timeout; a peer that does not take it is dropped."""
         timeout = self.message_timeout
         if not conn.send_lock.acquire(timeout=timeout):
             raise BridgeError(f"client {conn.info.label}: an earlier send is stuck for {timeout:g} s")
         try:
-            conn.send(data, timeout)
+            conn.send(parts, timeout)
         except OSError as e:
             self._drop(conn, f"sending failed: {e or 'timed out'}")
             raise ClientLeft(f"client {conn.info.label}: sending failed ({e or 'timed out'}); "
@@ -626,7 +449,7 @@ class BridgeServer:
                                f"(listening on {where})")
             return min(grabbers, key=lambda c: c.info.id)
 
-    # ------------------------------------------------------------------ threads
+    # ------------------------------------------------------------------ accepting
     def _accept_loop(self) -> None:
         listener = self._listener
         delay = ACCEPT_BACKOFF_FIRST_S
@@ -659,7 +482,7 @@ class BridgeServer:
         if not self._is_allowed(host):
             self._log.log(logging.WARNING, ("refused", host),
                           "bridge: refused a connection from %s (not in the allowed clients)", host)
-            self.on_event("dropped", None, f"{host} is not an allowed client")
+            self._dropped_event(None, host, f"{host} is not an allowed client")
             close_quietly(sock)
             return
         with self._lock:
@@ -674,7 +497,7 @@ class BridgeServer:
             if why and victim is None:
                 self._log.log(logging.WARNING, ("full", host),
                               "bridge: refused %s:%s: already %s, all of them busy", host, port, why)
-                self.on_event("dropped", None, f"too many connections ({why}, all busy)")
+                self._dropped_event(None, host, f"too many connections ({why}, all busy or served recently)")
                 close_quietly(sock)
                 return
             info = ClientInfo(next(self._ids), host, port)
@@ -690,80 +513,84 @@ class BridgeServer:
 
     @staticmethod
     def _evictable(conns) -> "_Connection | None":
-        """The connection to give up for a newcomer: the oldest one that has not identified itself,
-        else the identified one idle the longest; never one with a request in flight."""
-        conns = [c for c in conns if not c.closed.is_set()]
-        unidentified = [c for c in conns if not c.info.client_type]
-        if unidentified:
-            return min(unidentified, key=lambda c: c.info.id)
-        idle = [c for c in conns if not c.pending]
-        return min(idle, key=lambda c: c.last_active) if idle else None
+        """The connection to give up for a newcomer: the oldest one that has not identified itself, else the
+        identified one accepted longest ago among those never served, else the one served longest ago; never one
+        with a request in flight or served within SERVED_RECENTLY_S."""
+        now = time.monotonic()
+        conns = [c for c in conns if not c.closed.is_set() and not c.pending
+                 and now - c.last_served > SERVED_RECENTLY_S]
+        if not conns:
+            return None
+        return min(conns, key=lambda c: (bool(c.info.client_type), c.last_served, c.accepted_at))
 
+    # ------------------------------------------------------------------ the connection's reader
     def _serve(self, conn: _Connection) -> None:
         reason = "closed by the client"
         try:
-            with conn.read_lock:  # a request picks this client once it has identified itself: not before
-                self._handshake(conn)
-            self.on_event("connected", conn.info, None)
-            while not self._stopping.is_set() and not conn.closed.is_set():
-                conn.park()  # while requests read their own replies
-                # wait for bytes without reading them: a request may be reading its own reply meanwhile
-                if not conn.readable(None):
-                    continue  # woken by a request that reads its own reply
-                with conn.read_lock:
-                    if conn.closed.is_set() or not conn.readable(0):
-                        continue  # what woke us was read by a request (or the connection was dropped)
-                    self._read_one(conn, None)
+            if self.secret is not None:
+                auth.challenge_peer(conn.sock, self.secret, self.handshake_timeout)
+            while not conn.closed.is_set():
+                timeout = self._wait_s(conn)
+                try:
+                    data = recv_some(conn.sock, conn.proto.needed, timeout)
+                except socket.timeout:
+                    self._deadline_passed(conn)
+                    continue
+                self._reserve(conn)
+                conn.proto.receive_data(data)
+                if conn.proto.in_message:
+                    if conn.message_started is None:
+                        conn.message_started = time.monotonic()
+                else:
+                    conn.message_started = None
+                    self._release(conn)
+                while True:
+                    event = conn.proto.next_event()
+                    if event is NEED_DATA:
+                        break
+                    if isinstance(event, Closed):
+                        return
+                    self._handle(conn, event)
         except _ClientQuit:
             reason = "the client said Quit"
         except Exception as e:
             reason = self._failure(conn, e)
         finally:
-            conn.reader.release()
+            self._release(conn)
             self._drop(conn, reason)
 
-    def _handshake(self, conn: _Connection) -> None:
-        conn.reader.set_deadline(self.handshake_timeout)  # the whole handshake, not each recv
-        started = time.monotonic()
-        if self.secret is not None:
-            auth.challenge_peer(conn.sock, self.secret, self.handshake_timeout)
-            left = max(self.handshake_timeout - (time.monotonic() - started), 1e-3)
-        else:
-            left = self.handshake_timeout
-        dialect = detect(conn.reader, left)
-        conn.info.dialect = dialect
-        conn.wire = Wire.for_dialect(dialect, conn.reader, self.max_frame)
-        identity = conn.wire.read_command()
-        if identity not in CLIENT_TYPES:
-            raise ProtocolError(f"first message {identity!r:.60} is not a client type "
-                                f"{CLIENT_TYPES}")
-        conn.info.client_type = identity
-        logger.info("bridge: %s connected as %s", conn.info.label, identity)
+    def _wait_s(self, conn: _Connection) -> float:
+        """How long the reader may wait for bytes: until the first deadline due (handshake, message, request)."""
+        now = time.monotonic()
+        due = [now + IDLE_WAIT_S]
+        if not conn.info.client_type:
+            due.append(conn.accepted_at + self.handshake_timeout)
+        if conn.message_started is not None:
+            due.append(conn.message_started + self.message_timeout)
+        return max(min(due) - now, 0.0)
 
-    def _read_one(self, conn: _Connection, idle_timeout: float | None, spin_s: float = 0.0) -> bool:
-        """Read and handle one message (hold ``conn.read_lock``); False if none began within ``idle_timeout``
-        s (None: wait for it). Raises _ClientQuit after a Quit; any other exception means the connection is
-        unusable (see :meth:`_failure`)."""
-        try:
-            conn.reader.wait_message(idle_timeout, spin_s)
-        except socket.timeout:
-            if idle_timeout is None:
-                raise
-            return False
-        try:
-            cmd = conn.wire.read_command()
-            self._handle(conn, cmd)
-        finally:
-            conn.reader.release()
-        conn.last_active = time.monotonic()
-        if cmd == "Quit":
-            raise _ClientQuit()
-        return True
+    def _deadline_passed(self, conn: _Connection) -> None:
+        now = time.monotonic()
+        if not conn.info.client_type and now >= conn.accepted_at + self.handshake_timeout:
+            raise TimeoutError(f"the client did not identify itself within {self.handshake_timeout:g} s "
+                               f"(expected e.g. 'GRABBER')")
+        if conn.message_started is not None and now >= conn.message_started + self.message_timeout:
+            raise TimeoutError(f"the client did not finish its message in time (within {self.message_timeout:g} s)")
+
+    def _reserve(self, conn: _Connection) -> None:
+        """A large message being received holds its share of the server's memory budget until it is whole."""
+        needed = conn.proto.needed
+        if not conn.reserved and needed >= self.budget.min_bytes:
+            left = self.message_timeout - (time.monotonic() - (conn.message_started or time.monotonic()))
+            conn.reserved = self.budget.acquire(needed, max(left, 0.0))
+
+    def _release(self, conn: _Connection) -> None:
+        if conn.reserved:
+            self.budget.release(conn.reserved)
+            conn.reserved = 0
 
     def _failure(self, conn: _Connection, e: BaseException) -> str:
         """Why ``e`` (raised while reading ``conn``) ends the connection; logged as it deserves."""
-        if isinstance(e, _ClientQuit):
-            return "the client said Quit"
         if isinstance(e, auth.AuthError):
             self._log.log(logging.WARNING, ("auth", conn.info.address), "bridge: refused %s: %s",
                           conn.info.label, e)
@@ -779,60 +606,60 @@ class BridgeServer:
         else:  # a bug must not take the server down: drop this client, log it
             logger.error("bridge: dropped %s", conn.info.label, exc_info=e)
             return f"unexpected error: {e!r}"
-        logger.warning("bridge: dropped %s: %s", conn.info.label, reason)
+        self._log.log(logging.WARNING, ("dropped", conn.info.address), "bridge: dropped %s: %s",
+                      conn.info.label, reason)
         return reason
 
-    def _handle(self, conn: _Connection, cmd: str) -> str:
-        """Read the rest of the message ``cmd`` and act on it (every read before any action: see
-        :meth:`_read_here`); returns ``cmd``."""
-        w = conn.wire
+    def _handle(self, conn: _Connection, event) -> None:
         info = conn.info
-        if cmd == "Done":
-            payload = w.read_done()
-            conn.info.dialect = w.name  # an untyped client is classic or PyMoDAQ 4: its first 'Done' tells
-            self._deliver(conn, payload)
-        elif cmd == "Infos":
-            xml = w.read_string(self.max_settings_xml)
-            info.settings_xml = xml
+        if isinstance(event, DataReply):
+            info.dialect = conn.proto.dialect  # an untyped client is classic or PyMoDAQ 4: its first 'Done' tells
+            self._deliver(conn, event.data)
+        elif isinstance(event, ReplyError):
+            info.last_error = event.text
+            self._keep_info(info, ERROR_INFO, event.text)
+            self._fail_first(conn, ClientReportedError(f"client {info.label}: {event.text}"))
+        elif isinstance(event, Info) and event.name is None and not event.path:  # Infos: the settings tree
+            info.settings_xml = event.value
             try:
-                info.settings = from_xml_string(xml)
+                info.settings = from_xml_string(event.value)
             except ValueError as e:
                 info.settings = None
                 self._log.log(logging.WARNING, ("settings", info.id),
                               "bridge: %s sent settings that cannot be read: %s", info.label, str(e)[:300])
             self.on_event("settings", info, info.settings)
-        elif cmd == "Info":
-            name = _capped(w.read_string, MAX_INFO_NAME_BYTES, "an Info name")
-            value = _capped(w.read_string, self.max_info_bytes, "an Info value")
-            old = info.infos.get(name)
-            total = info.infos_bytes + len(value) + (len(name) if old is None else -len(old))
-            if (old is not None or len(info.infos) < self.max_infos) and total <= self.max_infos_total:
-                info.infos[name] = value
-                info.infos_bytes = total
-            else:
-                self._log.log(logging.WARNING, ("infos", info.id),
-                              "bridge: %s: Info %r ignored (at most %d Info names and %d bytes of them "
-                              "per client)", info.label, name[:60], self.max_infos, self.max_infos_total)
-            self.on_event("info", info, (name, value))
-            if name == ERROR_INFO and value:
-                info.last_error = value
-                self._fail_first(conn, ClientReportedError(f"client {info.label}: {value}"))
-            elif name == SET_INFO_ERROR_INFO and value:
-                # a refused setting: reported, and never taken as the answer to a grab
-                info.last_error = value
-                logger.warning("bridge: %s refused a setting: %s", info.label, value[:200])
-        elif cmd == "Info_xml":
-            path, xml = w.read_path(), w.read_string(self.max_settings_xml)
-            self.on_event("info_xml", info, (path, xml))
-        elif cmd in ("x_axis", "y_axis") and w.name == CLASSIC:
-            axis = w.read_axis()
-            setattr(info, cmd, axis)
-        elif cmd == "Quit":
-            pass
+        elif isinstance(event, Info) and event.name is None:
+            self.on_event("info_xml", info, (list(event.path), event.value))
+        elif isinstance(event, Info):
+            self._keep_info(info, event.name, event.value)
+        elif isinstance(event, Axis):
+            setattr(info, event.name, (event.data, event.label, event.units))
+        elif event.name in ("GRABBER", "ACTUATOR") and not info.client_type:
+            info.client_type = event.name
+            info.dialect = conn.proto.dialect
+            logger.info("bridge: %s connected as %s", info.label, event.name)
+            self.on_event("connected", info, None)
+        elif event.name == "Quit":
+            raise _ClientQuit()
         else:
-            self._log.log(logging.INFO, ("unknown", info.id, cmd[:60]),
-                          "bridge: %s sent the unknown command %r (ignored)", info.label, cmd[:60])
-        return cmd
+            self._log.log(logging.INFO, ("unknown", info.id), "bridge: %s sent the unknown command %r (ignored)",
+                          info.label, event.name[:60])
+
+    def _keep_info(self, info: ClientInfo, name: str, value: str) -> None:
+        old = info.infos.get(name)
+        total = info.infos_bytes + len(value) + (len(name) if old is None else -len(old))
+        if (old is not None or len(info.infos) < self.max_infos) and total <= self.max_infos_total:
+            info.infos[name] = value
+            info.infos_bytes = total
+        else:
+            self._log.log(logging.WARNING, ("infos", info.id),
+                          "bridge: %s: Info %r ignored (at most %d Info names and %d bytes of them per client)",
+                          info.label, name[:60], self.max_infos, self.max_infos_total)
+        self.on_event("info", info, (name, value))
+        if name == SET_INFO_ERROR_INFO and value:  # a refused setting: reported, never an answer to a grab
+            info.last_error = value
+            self._log.log(logging.WARNING, ("set_info_error", info.id), "bridge: %s refused a setting: %s",
+                          info.label, value[:200])
 
     def _deliver(self, conn: _Connection, payload) -> None:
         with self._lock:
@@ -840,20 +667,23 @@ class BridgeServer:
                 self._log.log(logging.WARNING, ("unasked", conn.info.id),
                               "bridge: %s sent data nobody asked for (dropped)", conn.info.label)
                 return
-            pending = conn.pending.pop(0)
+            req = conn.pending.popleft()
         try:
             if isinstance(payload, list):
-                pending.result = classic_to_dte(payload, pending.dim, conn.info)
+                result = classic_to_dte(payload, req.dim, conn.info)
             else:
-                check_reply_dim(payload, pending.dim)
-                pending.result = payload
+                check_reply_dim(payload, req.dim)
+                result = payload
             conn.info.requests_served += 1
+            conn.last_served = time.monotonic()
         except ReplyMismatch as e:
-            pending.error = ReplyMismatch(f"client {conn.info.label}: {e}")
-            logger.error("bridge: %s", pending.error)
+            result = ReplyMismatch(f"client {conn.info.label}: {e}")
+            logger.error("bridge: %s", result)
         except ProtocolError as e:
-            pending.error = ClientReportedError(f"client {conn.info.label} sent unusable data: {e}")
-        pending.settle()
+            result = ClientReportedError(f"client {conn.info.label} sent unusable data: {e}")
+        self._settle(req, result)
+        if not isinstance(result, BaseException):
+            self.on_event("served", conn.info, req.dim)
 
     def _fail_first(self, conn: _Connection, error: BridgeError) -> None:
         """The client reported an error instead of data: fail its oldest pending request now."""
@@ -863,9 +693,8 @@ class BridgeServer:
                               "bridge: %s reported an error while no request was waiting: %s",
                               conn.info.label, str(error)[:200])
                 return
-            pending = conn.pending.pop(0)  # no 'Done' will come for it: nothing is owed
-        pending.error = error
-        pending.settle()
+            req = conn.pending.popleft()  # no 'Done' will come for it: nothing is owed
+        self._settle(req, error)
 
     def _drop(self, conn: _Connection, reason: str) -> None:
         with self._lock:
@@ -873,22 +702,28 @@ class BridgeServer:
                 return
             conn.closed.set()
             self._conns.pop(conn.info.id, None)
-            pending, conn.pending = conn.pending, []
+            pending, conn.pending = list(conn.pending), deque()
         close_quietly(conn.sock)
         close_quietly(conn.send_sock)
-        conn.close_wake()
-        for p in pending:
-            p.error = ClientLeft(f"client {conn.info.label} left before answering: {reason}")
-            p.settle()
+        for req in pending:
+            self._settle(req, ClientLeft(f"client {conn.info.label} left before answering: {reason}"))
         if conn.info.client_type:
             logger.info("bridge: %s disconnected: %s", conn.info.label, reason)
             self.on_event("disconnected", conn.info, reason)
         else:
-            self.on_event("dropped", conn.info, reason)
+            self._dropped_event(conn.info, conn.info.address, reason)
         # release what the client sent (the ClientInfo may be kept by a listener: keep it small)
         info = conn.info
         info.settings_xml, info.settings, info.infos, info.infos_bytes = "", None, {}, 0
         info.x_axis = info.y_axis = None
+
+    def _dropped_event(self, info, host: str, reason: str) -> None:
+        """A connection refused or closed before it identified itself: at most one event per address and kind of
+        reason per 10 s (a port scanner or a bare connect + close in a loop is not a flood of warnings)."""
+        held_back = self._log.allow(("dropped-event", host, reason.partition(":")[0]))
+        if held_back is not None:
+            self.on_event("dropped", info, reason + (f" ({held_back} more from {host} not shown)" if held_back
+                                                     else ""))
 
     def _is_allowed(self, host: str) -> bool:
         if not self.allowed:
@@ -900,11 +735,6 @@ class BridgeServer:
         if ip.version == 6 and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.allowed)
-
-
-def _check_dim(dim: str) -> None:
-    if dim not in SEND_DATA:
-        raise ValueError(f"dim must be one of {list(SEND_DATA)}, got {dim!r}")
 
 
 def check_reply_dim(dte: data_model.DataToExport, dim: str) -> None:
@@ -982,10 +812,3 @@ def classic_to_dte(arrays: list[np.ndarray], dim: str, info: ClientInfo) -> data
         dwa = data_model.DataWithAxes(name=name, data=data, dim="Data2D", labels=labels, axes=axes)
     return data_model.DataToExport(name=name, data=[dwa])
 
-
-def _capped(read, limit: int, what: str):
-    """``read(limit)``; its ProtocolError names ``what`` and its cap (the reason a peer is dropped)."""
-    try:
-        return read(limit)
-    except ProtocolError as e:
-        raise ProtocolError(f"{what} (at most {limit} bytes): {e}") from None

@@ -12,15 +12,13 @@ import logging
 
 import numpy as np
 
-from ..conventions import (AUTOCORRELATION_SELF_PAIRS, WAIT_ON_INDEFINITE_RETURNS, correlation_first_edge,
+from ..conventions import (AUTOCORRELATION_SELF_PAIRS, CHANNEL_UNUSED, WAIT_ON_INDEFINITE_RETURNS, correlation_first_edge,
                            correlation_vendor_index, histogram_index)
 from . import kernels
 from .tagger import SimTimeTagger, _as_int
 
 logger = logging.getLogger(__name__)
 
-#: value of ``CHANNEL_UNUSED`` (vendor: -134217728)
-CHANNEL_UNUSED = -134217728
 #: largest n_bins / n_values the SIMULATOR accepts: its own memory guard (the vendor's API takes any int32; no
 #: limit of the vendor's is known). Users are held to the smaller settings.MAX_BINS before a measurement is built.
 SIM_MAX_BINS = 100_000_000

@@ -1,71 +1,23 @@
-"""The data model of the protocol: Axis, DataWithAxes, DataToExport (plain dataclasses holding numpy
-arrays, mirroring PyMoDAQ's classes field by field), ProtocolError and the limits every decoder keeps.
-Qt-free and PyMoDAQ-free (see the package docstring for the wire facts)."""
+"""The neutral data model: Axis, DataWithAxes, DataToExport, plain dataclasses holding numpy arrays that mirror
+PyMoDAQ's classes field by field (Qt-free and PyMoDAQ-free). The core's datasets and the protocol's dialects
+both build on it; ``type_name`` is the PyMoDAQ class name written on the wire (``DataRaw``, ``DataScan``...)."""
 from __future__ import annotations
 
 import math
-import struct
 import time
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Optional
 
 import numpy as np
 
-
-class ProtocolError(ValueError):
-    """The one error raised for anything malformed, on the wire or given to an encoder."""
-
-
-DEFAULT_MAX_FRAME = 64 * 1024 * 1024
-MAX_DEPTH = 64          # nesting of containers (list, tuple, dict, Axis, DataWithAxes...)
-MAX_NDIM = 32           # array dimensions
-MIN_OBJECT_SIZE = 11    # the smallest typed object: [u32 3]['str'][u32 0]
-#: decoding limits per frame (see "Safety limits")
-MAX_OBJECTS = 100_000
-OBJECT_COST = 64        # bytes charged per decoded object (a small Python object)
-NDARRAY_COST = 512      # an ndarray view (array object + memoryview of the payload): ~420 bytes
-ALLOC_FACTOR = 2
-ALLOC_SLACK = 1 << 20
-_MAX_DESCR_LEN = 16     # longest accepted dtype string is 4 chars; refuse silly lengths early
-_MAX_CLASSIC_TAG = 16
-
-
 DWA_TYPE_NAMES = ("DataWithAxes", "DataRaw", "DataFromPlugins", "DataCalculated", "DataFromRoi",
                   "DataActuator")
 DTE_TYPE_NAMES = ("DataToExport", "DataScan", "DataToActuators")
 
-_U32 = struct.Struct(">I")
-_U32_MAX = 0xFFFFFFFF
-_I64 = struct.Struct("<q")
-_U64 = struct.Struct("<Q")
-_F64 = struct.Struct("<d")
-_C128 = struct.Struct("<dd")
 
-_SOURCES = ("raw", "calculated")
-_DIMS = ("Data0D", "Data1D", "Data2D", "DataND")
-_DISTRIBUTIONS = ("uniform", "spread")
+class ProtocolError(ValueError):
+    """The one error raised for anything malformed, on the wire or given to an encoder."""
 
-# accepted dtype strings -> dtype
-_DTYPES: dict = {}
-for _code in ("b1", "i1", "u1"):
-    for _order in "<>|":
-        _DTYPES[_order + _code] = np.dtype(_order + _code)
-for _code in ("i2", "i4", "i8", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16"):
-    for _order in "<>":
-        _DTYPES[_order + _code] = np.dtype(_order + _code)
-del _code, _order
-#: the same by the descriptor's bytes (decoding looks them up without decoding them first)
-_DTYPES_B: dict = {k.encode("ascii"): (k, v) for k, v in _DTYPES.items()}
-#: scalars of these dtypes are read with struct (the value numpy's ``.item()`` gives, without an array)
-_STRUCT_CODES = {("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q", ("u", 1): "B", ("u", 2): "H",
-                 ("u", 4): "I", ("u", 8): "Q", ("f", 2): "e", ("f", 4): "f", ("f", 8): "d"}
-_SCALAR_STRUCTS: dict = {k: struct.Struct(k[0].replace("|", "<") + _STRUCT_CODES[v.kind, v.itemsize])
-                         for k, v in _DTYPES.items() if (v.kind, v.itemsize) in _STRUCT_CODES}
-
-
-# ---------------------------------------------------------------------------------------------
-# Data model
-# ---------------------------------------------------------------------------------------------
 
 def values_equal(a, b) -> bool:
     """Deep equality as the codec understands it.
