@@ -78,10 +78,11 @@ LEGACY_IDS = ["pymodaq-4.4.11", "pymodaq-5.0.18"]
 @pytest.mark.parametrize("leg,protocol", LEGACY_SERVERS, ids=LEGACY_IDS)
 def test_our_client_feeds_the_tcpserver_of_older_pymodaq(leg, protocol, tmp_path):
     lines = our_client_feeds_pymodaq_tcpserver(python_or_skip(leg), protocol, tmp_path)
-    # that server read our DataToExport whole: two DataRaw, the delay axis, the metadata
+    # that server read our DataToExport whole: three DataRaw (the correlation, g2(0) and its interval), the delay
+    # axis, the metadata
     grabs = [line for line in lines if line["event"] == "grab"]
     # (classes as the viewer shows them: what the plugin emitted is not always recorded before the grab is done)
-    assert all([d["class"] for d in g["dte"]["data"]] == ["DataRaw", "DataRaw"] for g in grabs)
+    assert all([d["class"] for d in g["dte"]["data"]] == ["DataRaw"] * 3 for g in grabs)
     assert grabs[-1]["dte"]["data"][0]["extra_attributes"]["binwidth_ps"] == 1000
 
 
