@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 #: the import paths of the vendor library, tried in this order: the PyPI wheel, then the installer's
 VENDOR_MODULES = ("Swabian.TimeTagger", "TimeTagger")
-#: vendor library versions this package is checked against (the wheel's ``getVersion()``; README and
+#: vendor library versions this package is checked against (the wheel's ``getVersion()``; docs/install.rst and
 #: setup.cfg's ``hardware`` extra say the same). Older installers open with a warning.
 SUPPORTED_VENDOR_VERSION = (2, 22)
 #: the message of a second open of a tagger this process already holds

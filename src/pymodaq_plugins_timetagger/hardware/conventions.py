@@ -2,10 +2,10 @@
 
 Sources: "wheel" is the Swabian-TimeTagger 2.22.6 wheel (``Swabian/TimeTagger/__init__.py``, its
 docstrings and signatures); "library" is the exported code of that wheel's ``libTimeTagger.so`` as read
-for issue 10 (not documented by the vendor: the plugins are built to be right whichever way it turns out).
+(not documented by the vendor: the plugins are built to be right whichever way it turns out).
 The simulator implements every convention below, the self-check (``pymodaq_plugins_timetagger.selfcheck``)
 measures them on a real device against the same values (its ``EXPECTED`` is built from these constants),
-and README's conventions section states them. Tests: ``tests/test_conventions.py``, ``tests/test_selfcheck.py``.
+and docs/simulator.rst's conventions section states them. Tests: ``tests/test_conventions.py``, ``tests/test_selfcheck.py``.
 """
 from __future__ import annotations
 

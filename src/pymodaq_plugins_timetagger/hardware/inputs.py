@@ -81,7 +81,7 @@ def configure_input(tagger, channel: int, *, trigger_level_v: float | None = Non
             raise VendorError(f"input {c}: the {name} {value!r} was refused: {e}") from e
     state = read_input(tagger, c)
     if trigger_was_clamped(trigger_level_v, state):
-        # the vendor clamps an out-of-range level with a warning of its own (conventions, README)
+        # the vendor clamps an out-of-range level with a warning of its own (conventions.py)
         logger.warning("input %d: trigger level %g V is out of the device's range: it is %g V",
                        c, float(trigger_level_v), state.trigger_level_v)
     return state

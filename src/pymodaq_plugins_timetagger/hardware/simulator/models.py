@@ -2,7 +2,7 @@
 
 Figures come from the vendor's data sheets, hardware pages and the Swabian-TimeTagger 2.22.6 wheel's
 docstrings (the source is named next to each); where the vendor documents no figure the value is marked
-``# chosen`` and is a plausible constant of our own, used consistently and documented in the README.
+``# chosen`` and is a plausible constant of our own, used consistently and documented in docs/simulator.rst.
 The self-check (:mod:`pymodaq_plugins_timetagger.selfcheck`) takes its expectations for a real device
 from these same specs, so they are measured on hardware too. All times are integer picoseconds, voltages
 volts.
