@@ -203,6 +203,8 @@ def test_a_refused_value_does_not_stay_displayed(viewers):
     channel = viewer.settings.child("detector_settings", "measurement", "channel_1")
     channel.setValue(99)
     pump_until(lambda: channel.value() == 1, what="the applied channel shown again")
+    # the value is put back before the refusal is reported: both arrive as queued signals, in that order
+    pump_until(lambda: any("99" in s for s in viewer.statuses), what="the refusal in the status")
     refusal = [s for s in viewer.statuses if "99" in s]
     assert refusal and refusal[-1].startswith("Channel 1 (stop): ") and "::" not in refusal[-1], viewer.statuses
 
