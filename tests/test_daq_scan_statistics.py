@@ -17,7 +17,8 @@ pytest.importorskip("PySide6.QtStateMachine",
 pytest.importorskip("pymodaq_plugins_mock", reason="the scan moves the Mock actuator of pymodaq_plugins_mock")
 
 from tests.support.processes import pump_until  # noqa: E402
-from tests.support.scankit import close_all, init_detector, load_experiment, open_scan, write_experiment  # noqa: E402
+from tests.support.scankit import (close_all, init_detector, load_experiment, open_scan, run_scan,  # noqa: E402
+                                   write_experiment)
 from tests.test_daq_scan import tagger_free  # noqa: E402
 
 from pymodaq_plugins_timetagger.analysis.intervals import g2_zero_interval  # noqa: E402
@@ -55,15 +56,7 @@ def test_g2_zero_and_its_interval_are_recomputed_from_the_scan_file(tmp_path, mo
         init_detector(det)
         win_ext, scan = open_scan(dashboard, ACTUATOR, DETECTOR, POSITIONS[0], POSITIONS[-1],
                                   POSITIONS[1] - POSITIONS[0])
-        steps, done = [], []
-        scan.modules_manager.det_done_signal.connect(steps.append)
-        scan.scan_done_signal.connect(lambda: done.append(True))
-        scan.do_scan()
-        try:
-            pump_until(lambda: done, 40, "the end of the scan")
-        except BaseException:
-            scan.stop_scan()
-            raise
+        steps = run_scan(scan, 40)
         assert len(steps) == len(POSITIONS)
         assert all(d.get_data_from_name("g2(0) raw counts") is not None for d in steps), \
             "the raw counts were not in every step (the setting did not reach the plugin?)"

@@ -15,7 +15,8 @@ pytest.importorskip("pymodaq_plugins_mock", reason="the scan moves the Mock actu
 
 from pymodaq_plugins_timetagger.hardware.simulator.setups import RasterScanner  # noqa: E402
 from tests.support.processes import pump_until  # noqa: E402
-from tests.support.scankit import close_all, init_detector, load_experiment, open_scan, write_experiment  # noqa: E402
+from tests.support.scankit import (close_all, init_detector, load_experiment, open_scan, run_scan,  # noqa: E402
+                                   write_experiment)
 from tests.test_daq_scan import tagger_free  # noqa: E402
 from tests.test_imaging_plugins import SCANNER  # noqa: E402
 
@@ -51,15 +52,7 @@ def test_each_daq_scan_step_is_one_frame(tmp_path, monkeypatch):
         s.child("measurement", "lines_per_frame").setValue(8)
 
         win_ext, scan = open_scan(dashboard, ACTUATOR, DETECTOR, POSITIONS[0], POSITIONS[-1], 1.0)
-        steps, done = [], []
-        scan.modules_manager.det_done_signal.connect(steps.append)
-        scan.scan_done_signal.connect(lambda: done.append(True))
-        scan.do_scan()
-        try:
-            pump_until(lambda: done, 60, "the end of the scan")
-        except BaseException:
-            scan.stop_scan()
-            raise
+        steps = run_scan(scan, 60)
         assert len(steps) == len(POSITIONS)
         for i, dte in enumerate(steps):
             img = dte.get_data_from_name("image")

@@ -114,7 +114,7 @@ def _open_preset_and_scan(name: str, before_scan=lambda dashboard: None):
     from pymodaq_gui.qt_utils import mkQApp
 
     from tests.support.processes import pump_until
-    from tests.support.scankit import close_all, open_scan
+    from tests.support.scankit import close_all, open_scan, run_scan
 
     mkQApp("tests")
     preset = presets.load(presets.available()[name])
@@ -138,15 +138,7 @@ def _open_preset_and_scan(name: str, before_scan=lambda dashboard: None):
         detectors = [m.name for m in preset.modules if m.kind == "detector"]
         win_ext, scan = open_scan(dashboard, "Stage", detectors[0], 0.0, 1.0, 1.0)
         scan.modules_manager.selected_detectors_name = detectors
-        steps, done = [], []
-        scan.modules_manager.det_done_signal.connect(steps.append)
-        scan.scan_done_signal.connect(lambda: done.append(True))
-        scan.do_scan()
-        try:
-            pump_until(lambda: done, 60, "the end of the scan")
-        except BaseException:
-            scan.stop_scan()
-            raise
+        steps = run_scan(scan, 60)
         scan.h5_manager.close_file()
         return detectors, steps
     finally:

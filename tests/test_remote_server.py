@@ -226,7 +226,8 @@ def test_daq_scan_on_the_main_pc_over_the_remote_viewer(tmp_path, monkeypatch, c
     from pymodaq_gui.h5modules.saving import H5SaverBase
     from pymodaq.dashboard import create_load_dashboard
     from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
-    from tests.support.scankit import close_all, init_detector, load_experiment, open_scan, write_experiment
+    from tests.support.scankit import (close_all, init_detector, load_experiment, open_scan, run_scan,
+                                       write_experiment)
 
     mkQApp("tests")
     base_path = next(p for p in H5SaverBase.params if p["name"] == "base_path")
@@ -252,15 +253,7 @@ def test_daq_scan_on_the_main_pc_over_the_remote_viewer(tmp_path, monkeypatch, c
                                for c in s.child("settings_client").children()), 60,
                    f"the remote Countrate viewer mirrored\n{remote.text()}")
         win_ext, scan = open_scan(dashboard, "Stage", "TT", positions[0], positions[-1], 1.0)
-        steps, done = [], []
-        scan.modules_manager.det_done_signal.connect(steps.append)
-        scan.scan_done_signal.connect(lambda: done.append(True))
-        scan.do_scan()
-        try:
-            pump_until(lambda: done, 60, "the end of the scan")
-        except BaseException:
-            scan.stop_scan()
-            raise
+        steps = run_scan(scan, 60)
         assert len(steps) == len(positions)
         for i, dte in enumerate(steps):
             dwa = dte.get_data_from_name("Countrate")

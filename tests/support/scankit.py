@@ -78,6 +78,21 @@ def open_scan(dashboard, actuator: str, detector: str, start: float, stop: float
     return win_ext, scan
 
 
+def run_scan(scan, timeout_s: float) -> list:
+    """Start ``scan`` and process Qt events until it is done (stopped on any failure, the wait included);
+    returns what DAQ_Scan got at each step (its modules manager's det_done_signal), in order."""
+    steps, done = [], []
+    scan.modules_manager.det_done_signal.connect(steps.append)
+    scan.scan_done_signal.connect(lambda: done.append(True))
+    scan.do_scan()
+    try:
+        pump_until(lambda: done, timeout_s, "the end of the scan")
+    except BaseException:
+        scan.stop_scan()
+        raise
+    return steps
+
+
 def close_all(shared_ui, dashboard, win_ext, scan):
     """What pymodaq.utils.plugin_testing.loaded_extension does on exit, for an extension opened later."""
     try:
